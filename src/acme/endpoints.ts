@@ -1,0 +1,168 @@
+/**
+ * The endpoint layer: one function per RFC 8555 resource, each checking the response it gets
+ * and returning typed objects. No flow logic lives here.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7
+ */
+import { encodeBase64Url } from "../encoding/index.ts";
+import { AcmeProtocolError } from "./errors.ts";
+import type { AcmeResponse, AcmeSigner, AcmeTransport, Link } from "./transport.ts";
+import type { Account, Authorization, Challenge, Identifier, Order } from "./types.ts";
+
+/** A resource fetched from the CA, with its URL and the server's polling hint. */
+export interface Fetched<T> {
+  readonly url: string;
+  readonly body: T;
+  /** From `Retry-After`, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+}
+
+/** What to send in newAccount. @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3 */
+export interface NewAccountRequest {
+  readonly termsOfServiceAgreed?: boolean;
+  readonly contact?: readonly string[];
+  readonly onlyReturnExisting?: boolean;
+}
+
+/**
+ * Creates an account (or finds the existing one for this key). The JWS carries `jwk`; the
+ * account URL comes back in `Location` and becomes the `kid` of every later request.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3
+ * @throws {AcmeProblemError} e.g. `accountDoesNotExist`, `externalAccountRequired`
+ */
+export async function newAccount(transport: AcmeTransport, signer: AcmeSigner, request: NewAccountRequest): Promise<Fetched<Account>> {
+  const { newAccount: url } = await transport.getDirectory();
+  const response = await transport.post<Account>(url, request, { privateKey: signer.privateKey, jwk: signer.jwk });
+  return { url: requireLocation(response, "newAccount"), body: response.body, retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Creates an order for the identifiers.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ * @throws {AcmeProblemError} e.g. `rejectedIdentifier`, `unsupportedIdentifier`
+ */
+export async function newOrder(transport: AcmeTransport, account: AcmeSigner, identifiers: readonly Identifier[]): Promise<Fetched<Order>> {
+  const { newOrder: url } = await transport.getDirectory();
+  const response = await transport.post<Order>(url, { identifiers }, account);
+  const order = checkOrder(response);
+  return { url: requireLocation(response, "newOrder"), body: order, retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Fetches an order (POST-as-GET).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1.3
+ */
+export async function getOrder(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Order>> {
+  const response = await transport.postAsGet<Order>(url, account);
+  return { url, body: checkOrder(response), retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Fetches an authorization (POST-as-GET).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5
+ */
+export async function getAuthorization(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Authorization>> {
+  const response = await transport.postAsGet<Authorization>(url, account);
+  const authorization = response.body;
+  if (typeof authorization !== "object" || authorization === null || !Array.isArray(authorization.challenges)) {
+    throw new AcmeProtocolError(`The authorization ${url} is malformed: it has no challenges array`);
+  }
+  return { url, body: authorization, retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Tells the CA a challenge is ready to be validated, by POSTing `{}` to it.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1
+ */
+export async function respondToChallenge(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Challenge>> {
+  const response = await transport.post<Challenge>(url, {}, account);
+  return { url, body: response.body, retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Deactivates an authorization, so that a failed or abandoned order leaves nothing pending.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.2
+ */
+export async function deactivateAuthorization(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Authorization>> {
+  const response = await transport.post<Authorization>(url, { status: "deactivated" }, account);
+  return { url, body: response.body, retryAfterMs: response.retryAfterMs };
+}
+
+/**
+ * Finalizes an order with a DER CSR.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ * @throws {AcmeProblemError} e.g. `badCSR`, `orderNotReady`
+ */
+export async function finalizeOrder(
+  transport: AcmeTransport,
+  account: AcmeSigner,
+  order: Fetched<Order>,
+  csrDer: Uint8Array,
+): Promise<Fetched<Order>> {
+  const response = await transport.post<Order>(order.body.finalize, { csr: encodeBase64Url(csrDer) }, account);
+  return { url: order.url, body: checkOrder(response), retryAfterMs: response.retryAfterMs };
+}
+
+/** A downloaded certificate chain and the alternates the CA offers. */
+export interface CertificateDownload {
+  /** The PEM chain: leaf first, then the intermediates. */
+  readonly pem: string;
+  /** URLs of alternate chains (`Link: rel="alternate"`), RFC 8555 §7.4.2. */
+  readonly alternates: readonly string[];
+  readonly links: readonly Link[];
+}
+
+/**
+ * Downloads a certificate chain as `application/pem-certificate-chain`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2
+ * @throws {AcmeProtocolError} when the body holds no certificate
+ */
+export async function downloadCertificate(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<CertificateDownload> {
+  const response = await transport.postAsGet<string>(url, account, "application/pem-certificate-chain");
+  if (typeof response.body !== "string" || !response.body.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new AcmeProtocolError(`The certificate at ${url} is not a PEM chain`);
+  }
+  return {
+    pem: response.body,
+    alternates: response.links.filter((link) => link.rel === "alternate").map((link) => link.url),
+    links: response.links,
+  };
+}
+
+/**
+ * Revokes a certificate. Signed by the account (`kid`) or by the certificate's own key (`jwk`).
+ * `reason` is an RFC 5280 CRLReason code.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.6
+ * @throws {AcmeProblemError} e.g. `alreadyRevoked`, `unauthorized`, `badRevocationReason`
+ */
+export async function revokeCertificate(
+  transport: AcmeTransport,
+  signer: AcmeSigner,
+  certificateDer: Uint8Array,
+  reason?: number,
+): Promise<void> {
+  const { revokeCert: url } = await transport.getDirectory();
+  const payload = reason === undefined ? { certificate: encodeBase64Url(certificateDer) } : { certificate: encodeBase64Url(certificateDer), reason };
+  await transport.post(url, payload, signer);
+}
+
+function checkOrder(response: AcmeResponse<Order>): Order {
+  const order = response.body;
+  if (typeof order !== "object" || order === null || typeof order.status !== "string" || !Array.isArray(order.authorizations)) {
+    throw new AcmeProtocolError(`The order from ${response.url} is malformed: it lacks a status or authorizations`);
+  }
+  return order;
+}
+
+function requireLocation(response: AcmeResponse, endpoint: string): string {
+  if (!response.location) throw new AcmeProtocolError(`The CA's ${endpoint} response (${response.url}) has no Location header`);
+  return response.location;
+}

@@ -1,0 +1,45 @@
+/**
+ * The ACME client, in three layers: transport (nonces, JWS, badNonce) → endpoints (one function
+ * per RFC 8555 resource) → flow (order to certificate).
+ * @module
+ */
+export { registerAccount, type AcmeAccount } from "./account.ts";
+export {
+  deactivateAuthorization,
+  downloadCertificate,
+  finalizeOrder,
+  getAuthorization,
+  getOrder,
+  newAccount,
+  newOrder,
+  respondToChallenge,
+  revokeCertificate,
+  type CertificateDownload,
+  type Fetched,
+  type NewAccountRequest,
+} from "./endpoints.ts";
+export {
+  AcmeAuthorizationError,
+  AcmeConnectionError,
+  AcmeError,
+  AcmeOrderError,
+  AcmeProblemError,
+  AcmeProtocolError,
+  AcmeTimeoutError,
+  AcmeTlsError,
+  formatProblem,
+  shortProblemType,
+} from "./errors.ts";
+export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
+export { pollUntil, sleep, type PollOptions } from "./poll.ts";
+export {
+  AcmeTransport,
+  parseLinks,
+  parseRetryAfter,
+  type AcmeResponse,
+  type AcmeSigner,
+  type AcmeTransportOptions,
+  type FetchFunction,
+  type Link,
+} from "./transport.ts";
+export type { Account, AcmeProblem, Authorization, Challenge, ChallengeType, Directory, Identifier, Order } from "./types.ts";

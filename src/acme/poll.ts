@@ -1,0 +1,65 @@
+/**
+ * Polling with a short first wait, exponential backoff up to a cap, and `Retry-After` taking precedence.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1 (clients poll; servers may send Retry-After)
+ */
+import { AcmeTimeoutError } from "./errors.ts";
+import type { Fetched } from "./endpoints.ts";
+
+/** How to poll. */
+export interface PollOptions {
+  /** First wait in milliseconds (default 50: a CA on loopback often finishes within it). */
+  readonly initialDelayMs?: number;
+  /** Longest wait between two polls when the server gives no `Retry-After` (default 2000). */
+  readonly maxDelayMs?: number;
+  /** Give up after this many milliseconds of polling (default 120 000). */
+  readonly timeoutMs?: number;
+  /** Stops waiting at once when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Fetches a resource until `isDone` holds for it, waiting between polls as {@link PollOptions}
+ * says. A `Retry-After` from the server replaces the computed delay, but never past the deadline.
+ *
+ * @throws {AcmeTimeoutError} when the deadline passes first
+ * @throws the signal's reason when aborted
+ */
+export async function pollUntil<T>(
+  what: string,
+  fetchOnce: () => Promise<Fetched<T>>,
+  isDone: (body: T) => boolean,
+  options: PollOptions = {},
+  first?: Fetched<T>,
+): Promise<Fetched<T>> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  let delay = options.initialDelayMs ?? 50;
+  const maxDelay = options.maxDelayMs ?? 2_000;
+  let current = first ?? (await fetchOnce());
+  while (!isDone(current.body)) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new AcmeTimeoutError(what, Math.round(timeoutMs / 1000));
+    await sleep(Math.min(current.retryAfterMs ?? delay, remaining), options.signal);
+    delay = Math.min(delay * 2, maxDelay);
+    current = await fetchOnce();
+  }
+  return current;
+}
+
+/**
+ * Resolves after `ms` milliseconds, or rejects with the signal's reason when it aborts first.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,262 @@
+/**
+ * The transport layer: the directory, the nonce pool, signed POSTs and POST-as-GETs,
+ * badNonce retries, and the mapping of HTTP failures to typed errors.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-6
+ */
+import { signJws, type PublicJwk } from "../jose/index.ts";
+import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
+import type { AcmeProblem, Directory } from "./types.ts";
+
+/** The fetch the transport uses; inject one to set TLS roots, proxies or counters. */
+export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
+
+/** How to reach the CA. */
+export interface AcmeTransportOptions {
+  /** The directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`. */
+  readonly directoryUrl: string;
+  /** Defaults to the global `fetch`. */
+  readonly fetch?: FetchFunction;
+  /** Sent as `User-Agent`, which RFC 8555 §6.1 asks every client to send. */
+  readonly userAgent?: string;
+  /** How many times a request rejected with `badNonce` is sent again (default 10). */
+  readonly maxBadNonceRetries?: number;
+  /** Milliseconds one HTTP exchange may take (default 30 000). */
+  readonly requestTimeoutMs?: number;
+}
+
+/** Who signs a request: the account key, with `kid` once the account exists, else with `jwk`. */
+export interface AcmeSigner {
+  readonly privateKey: CryptoKey;
+  readonly jwk: PublicJwk;
+  /** The account URL; when absent the JWS carries `jwk` (newAccount, revocation by certificate key). */
+  readonly kid?: string;
+}
+
+/** One `Link` header entry. @see https://www.rfc-editor.org/rfc/rfc8288#section-3 */
+export interface Link {
+  readonly url: string;
+  readonly rel: string;
+}
+
+/** A response from the CA, body already parsed (JSON when the content type says so, else text). */
+export interface AcmeResponse<T = unknown> {
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+  readonly location: string | undefined;
+  /** From `Retry-After`, in milliseconds from now. */
+  readonly retryAfterMs: number | undefined;
+  readonly links: readonly Link[];
+}
+
+const JOSE_CONTENT_TYPE = "application/jose+json";
+/** Error codes Bun's fetch gives when the peer's certificate does not verify. */
+const TLS_ERROR_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH",
+]);
+
+/**
+ * Talks to one ACME server. Keeps a pool of nonces fed by every `Replay-Nonce` header, so a
+ * `HEAD newNonce` is sent only when the pool is empty.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
+ */
+export class AcmeTransport {
+  readonly directoryUrl: string;
+  /** HTTP requests sent to the CA so far (for diagnostics and benchmarks). */
+  requestCount = 0;
+  private readonly fetchFunction: FetchFunction;
+  private readonly userAgent: string;
+  private readonly maxBadNonceRetries: number;
+  private readonly requestTimeoutMs: number;
+  private readonly nonces: string[] = [];
+  private directoryPromise: Promise<Directory> | undefined;
+
+  constructor(options: AcmeTransportOptions) {
+    this.directoryUrl = options.directoryUrl;
+    this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
+    this.userAgent = options.userAgent ?? "bun-acme";
+    this.maxBadNonceRetries = options.maxBadNonceRetries ?? 10;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Fetches the directory once and caches it.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1.1
+   * @throws {AcmeTlsError} when the CA's certificate is not trusted
+   * @throws {AcmeProtocolError} when the document lacks a required URL
+   */
+  getDirectory(): Promise<Directory> {
+    if (!this.directoryPromise) {
+      this.directoryPromise = this.loadDirectory();
+      // Let a failed load be retried by a later call.
+      this.directoryPromise.catch(() => (this.directoryPromise = undefined));
+    }
+    return this.directoryPromise;
+  }
+
+  private async loadDirectory(): Promise<Directory> {
+    const response = await this.send(this.directoryUrl, { method: "GET" });
+    if (response.status !== 200) throw new AcmeProtocolError(`The directory ${this.directoryUrl} answered HTTP ${response.status}`);
+    const body = await parseBody(response, this.directoryUrl);
+    const directory = body as Partial<Directory> | undefined;
+    for (const key of ["newNonce", "newAccount", "newOrder"] as const) {
+      if (typeof directory?.[key] !== "string") {
+        throw new AcmeProtocolError(`The directory ${this.directoryUrl} is not an ACME directory: it has no "${key}" URL`);
+      }
+    }
+    return directory as Directory;
+  }
+
+  /**
+   * Sends a signed POST whose payload is JSON-encoded; `undefined` sends a POST-as-GET.
+   * A `badNonce` rejection is retried with the nonce from the error response.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.2
+   * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
+   * @throws {AcmeProblemError} with the CA's problem document for any 4xx/5xx with one
+   */
+  async post<T = unknown>(url: string, payload: unknown, signer: AcmeSigner, accept?: string): Promise<AcmeResponse<T>> {
+    for (let attempt = 0;; attempt++) {
+      const nonce = await this.takeNonce();
+      const header = signer.kid ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk };
+      const jws = await signJws(signer.privateKey, header, payload);
+      const headers: Record<string, string> = { "content-type": JOSE_CONTENT_TYPE };
+      if (accept) headers.accept = accept;
+      const response = await this.send(url, { method: "POST", headers, body: JSON.stringify(jws) });
+      const body = await parseBody(response, url);
+      if (response.status < 400) return toAcmeResponse<T>(url, response, body as T);
+      const problem = asProblem(body);
+      if (!problem) throw new AcmeProtocolError(`The CA answered HTTP ${response.status} to ${url} without a problem document`);
+      if (problem.type === "urn:ietf:params:acme:error:badNonce" && attempt < this.maxBadNonceRetries) continue;
+      throw new AcmeProblemError(problem, response.status, url);
+    }
+  }
+
+  /**
+   * Fetches a resource with POST-as-GET (a signed POST with an empty payload).
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.3
+   */
+  postAsGet<T = unknown>(url: string, signer: AcmeSigner, accept?: string): Promise<AcmeResponse<T>> {
+    return this.post<T>(url, undefined, signer, accept);
+  }
+
+  private async takeNonce(): Promise<string> {
+    const pooled = this.nonces.pop();
+    if (pooled) return pooled;
+    const { newNonce } = await this.getDirectory();
+    const response = await this.send(newNonce, { method: "HEAD" });
+    await response.body?.cancel();
+    const nonce = this.nonces.pop();
+    if (!nonce) throw new AcmeProtocolError(`The CA's newNonce ${newNonce} answered HTTP ${response.status} without a Replay-Nonce`);
+    return nonce;
+  }
+
+  /** One HTTP exchange: sets headers, maps network and TLS failures, and harvests `Replay-Nonce`. */
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    this.requestCount++;
+    let response: Response;
+    try {
+      response = await this.fetchFunction(url, {
+        ...init,
+        headers: { "user-agent": this.userAgent, ...(init.headers as Record<string, string> | undefined) },
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        redirect: "manual",
+      });
+    } catch (error) {
+      throw classifyFetchError(url, error, this.requestTimeoutMs);
+    }
+    const nonce = response.headers.get("replay-nonce");
+    if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) this.nonces.push(nonce);
+    return response;
+  }
+}
+
+function classifyFetchError(url: string, error: unknown, timeoutMs: number): Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof code === "string" && TLS_ERROR_CODES.has(code)) return new AcmeTlsError(url, code, { cause: error });
+  if (name === "TimeoutError") return new AcmeConnectionError(url, `no answer within ${timeoutMs / 1000} s`, { cause: error });
+  const reason = typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
+  return new AcmeConnectionError(url, reason, { cause: error });
+}
+
+async function parseBody(response: Response, url: string): Promise<unknown> {
+  const text = await response.text();
+  const contentType = response.headers.get("content-type") ?? "";
+  if (!/json/i.test(contentType)) return text;
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AcmeProtocolError(`The CA sent malformed JSON from ${url} (HTTP ${response.status})`);
+  }
+}
+
+function asProblem(body: unknown): AcmeProblem | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const type = (body as { type?: unknown }).type;
+  return typeof type === "string" ? (body as AcmeProblem) : undefined;
+}
+
+function toAcmeResponse<T>(url: string, response: Response, body: T): AcmeResponse<T> {
+  const location = response.headers.get("location");
+  return {
+    url,
+    status: response.status,
+    headers: response.headers,
+    body,
+    location: location ? new URL(location, url).href : undefined,
+    retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
+    links: parseLinks(response.headers.get("link"), url),
+  };
+}
+
+/**
+ * Parses `Retry-After` (delay-seconds or HTTP-date) into milliseconds from `now`; never negative.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ * @example parseRetryAfter("3", Date.now()) // 3000
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/**
+ * Parses a `Link` header into URL and `rel` pairs, URLs resolved against the request URL.
+ * Several headers arrive joined by ", " (which URLs may also contain), so entries are split
+ * only where a comma is followed by `<`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8288#section-3
+ */
+export function parseLinks(value: string | null, base: string): Link[] {
+  if (!value) return [];
+  const links: Link[] = [];
+  for (const entry of value.split(/,\s*(?=<)/)) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(entry);
+    if (!match) continue;
+    const rel = /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(match[2]!);
+    if (!rel) continue;
+    for (const relation of rel[1]!.trim().split(/\s+/)) links.push({ url: new URL(match[1]!, base).href, rel: relation });
+  }
+  return links;
+}

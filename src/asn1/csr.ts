@@ -1,0 +1,120 @@
+import { asciiBytes, bitString, contextTag, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "./der.ts";
+import { ecdsaSignatureToDer } from "./ecdsa-signature.ts";
+import { utf8Encode } from "../encoding/index.ts";
+
+/** Object identifiers used in a CSR. */
+export const Oid = {
+  commonName: "2.5.4.3",
+  subjectAltName: "2.5.29.17",
+  extensionRequest: "1.2.840.113549.1.9.14",
+  ecdsaWithSha256: "1.2.840.10045.4.3.2",
+  ecdsaWithSha384: "1.2.840.10045.4.3.3",
+  sha256WithRsaEncryption: "1.2.840.113549.1.1.11",
+} as const;
+
+/** What goes into a CSR: the names (SANs) and the key pair whose public half it certifies. */
+export interface CsrOptions {
+  /** DNS names, wildcards included; every one becomes a dNSName SAN, the first also the subject CN when it fits in 64 characters. */
+  readonly dnsNames: readonly string[];
+  readonly keyPair: CryptoKeyPair;
+}
+
+/**
+ * Builds a DER PKCS#10 certificate signing request for the given names, signed by the key pair.
+ *
+ * ```asn1
+ * CertificationRequest ::= SEQUENCE {
+ *   certificationRequestInfo CertificationRequestInfo,
+ *   signatureAlgorithm       AlgorithmIdentifier,
+ *   signature                BIT STRING }
+ * CertificationRequestInfo ::= SEQUENCE {
+ *   version       INTEGER { v1(0) },
+ *   subject       Name,
+ *   subjectPKInfo SubjectPublicKeyInfo,
+ *   attributes    [0] IMPLICIT SET OF Attribute }
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc2986#section-4
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4 (the CSR in finalize)
+ * @throws {RangeError} when no name is given
+ * @throws {TypeError} for a key of an unsupported algorithm
+ */
+export async function createCsr(options: CsrOptions): Promise<Uint8Array> {
+  const { dnsNames, keyPair } = options;
+  if (dnsNames.length === 0) throw new RangeError("Cannot create CSR: no names given");
+  const signer = signerFor(keyPair.privateKey);
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keyPair.publicKey));
+  const info = sequence(
+    Uint8Array.of(0x02, 0x01, 0x00), // version v1(0)
+    subjectName(dnsNames[0]!),
+    spki, // exported by WebCrypto as a complete SubjectPublicKeyInfo
+    contextTag(0, extensionRequestAttribute(dnsNames), "constructed"),
+  );
+  const rawSignature = new Uint8Array(await crypto.subtle.sign(signer.params, keyPair.privateKey, info as Uint8Array<ArrayBuffer>));
+  const signature = signer.params.name === "ECDSA" ? ecdsaSignatureToDer(rawSignature) : rawSignature;
+  return sequence(info, signer.algorithmIdentifier, bitString(signature));
+}
+
+/**
+ * `Name` with one CN, or the empty Name when the first name is longer than the 64 characters
+ * X.520 allows for a CN (the SANs carry the names either way).
+ *
+ * ```asn1
+ * Name ::= SEQUENCE OF RelativeDistinguishedName
+ * RelativeDistinguishedName ::= SET OF AttributeTypeAndValue
+ * AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }
+ * ```
+ */
+function subjectName(commonName: string): Uint8Array {
+  if (utf8Encode(commonName).length > 64) return sequence();
+  return sequence(setOf(sequence(objectIdentifier(Oid.commonName), utf8String(commonName))));
+}
+
+/**
+ * The `extensionRequest` attribute carrying one subjectAltName extension. The `[0]` around the
+ * attributes is IMPLICIT SET OF, so its content is the attributes themselves.
+ *
+ * ```asn1
+ * Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET OF ANY }
+ * Extensions ::= SEQUENCE OF Extension
+ * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ * GeneralNames ::= SEQUENCE OF GeneralName
+ * GeneralName ::= CHOICE { ..., dNSName [2] IA5String, ... }
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc2985#section-5.4.2
+ * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.2.1.6
+ */
+function extensionRequestAttribute(dnsNames: readonly string[]): Uint8Array {
+  const generalNames = sequence(...dnsNames.map((name) => contextTag(2, asciiBytes(name), "primitive")));
+  const extensions = sequence(sequence(objectIdentifier(Oid.subjectAltName), octetString(generalNames)));
+  return sequence(objectIdentifier(Oid.extensionRequest), setOf(extensions));
+}
+
+interface Signer {
+  readonly params: AlgorithmIdentifier | EcdsaParams;
+  readonly algorithmIdentifier: Uint8Array;
+}
+
+/**
+ * The signature algorithm for a key.
+ *
+ * ```asn1
+ * AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }
+ * ```
+ * ECDSA identifiers have no parameters (RFC 5758 §3.2); RSA ones have NULL (RFC 4055 §5).
+ */
+function signerFor(key: CryptoKey): Signer {
+  const algorithm = key.algorithm as Partial<EcKeyAlgorithm>;
+  if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256") {
+    return { params: { name: "ECDSA", hash: "SHA-256" }, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha256)) };
+  }
+  if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-384") {
+    return { params: { name: "ECDSA", hash: "SHA-384" }, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha384)) };
+  }
+  if (algorithm.name === "RSASSA-PKCS1-v1_5") {
+    return {
+      params: { name: "RSASSA-PKCS1-v1_5" },
+      algorithmIdentifier: sequence(objectIdentifier(Oid.sha256WithRsaEncryption), nullValue()),
+    };
+  }
+  throw new TypeError(`Cannot sign CSR: unsupported key algorithm "${algorithm.name}"`);
+}

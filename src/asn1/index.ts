@@ -1,0 +1,23 @@
+/**
+ * A hand-written DER encoder and the structures built with it: PKCS#10 CSRs and ECDSA signatures.
+ * @module
+ */
+export {
+  asciiBytes,
+  bitString,
+  boolean,
+  contextTag,
+  encodeLength,
+  ia5String,
+  integer,
+  nullValue,
+  objectIdentifier,
+  octetString,
+  sequence,
+  setOf,
+  Tag,
+  tlv,
+  utf8String,
+} from "./der.ts";
+export { createCsr, Oid, type CsrOptions } from "./csr.ts";
+export { ecdsaSignatureToDer } from "./ecdsa-signature.ts";

@@ -1,0 +1,142 @@
+/**
+ * The `http01` / `dns01` command: start the servers, obtain the certificate, write it, serve it,
+ * optionally revoke it, and wait for `GET /shutdown`.
+ */
+import { join } from "node:path";
+import { AcmeError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
+import { createCsr } from "../asn1/index.ts";
+import { Dns01Solver, Http01Solver } from "../challenges/index.ts";
+import { startDnsServer } from "../dns/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
+import { certificateHandler, serve, ServerStartError, shutdownHandler } from "../servers/index.ts";
+import { UsageError, type CliOptions } from "./args.ts";
+import { writeFileAtomic } from "./files.ts";
+import { resolveTrustRoots } from "./trust.ts";
+
+/** Where the command writes its lines. */
+export interface CommandIo {
+  readonly env: Record<string, string | undefined>;
+  /** Progress and results. */
+  out(line: string): void;
+  /** Errors. */
+  err(line: string): void;
+}
+
+interface Stoppable {
+  stop(): unknown;
+}
+
+/** Exit codes. */
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/**
+ * Runs the command until `GET /shutdown` (exit 0) or a failure (exit 1, or 2 for usage errors
+ * such as a port in use). Every server is stopped before the returned promise resolves.
+ * `signal` aborting (SIGINT/SIGTERM) also stops everything; the caller picks the exit code.
+ */
+export async function runIssueCommand(options: CliOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
+  const servers: Stoppable[] = [];
+  const finished = Promise.withResolvers<number>();
+  const progress = (line: string) => options.quiet || io.out(line);
+  signal?.addEventListener("abort", () => finished.resolve(ExitCode.FAILURE), { once: true });
+
+  const work = async () => {
+    const trust = resolveTrustRoots(options.caFile, io.env);
+    const { bind, ports } = options;
+    servers.push(serve({
+      name: "shutdown server",
+      hostname: bind,
+      port: ports.shutdown,
+      handler: shutdownHandler(() => finished.resolve(ExitCode.OK)),
+    }));
+
+    const dnsSolver = new Dns01Solver();
+    try {
+      servers.push(await startDnsServer({
+        hostname: bind,
+        port: ports.dns,
+        zone: { address: options.record, txtValues: (name) => dnsSolver.txtValues(name) },
+      }));
+    } catch (error) {
+      throw new ServerStartError("DNS server", bind, ports.dns, error);
+    }
+    let solver: ChallengeSolver = dnsSolver;
+    if (options.challenge === "http01") {
+      const httpSolver = new Http01Solver();
+      servers.push(serve({ name: "http-01 challenge server", hostname: bind, port: ports.http, handler: (request) => httpSolver.handle(request) }));
+      solver = httpSolver;
+    }
+
+    const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
+    const transport = new AcmeTransport({
+      directoryUrl: options.directoryUrl,
+      fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
+    });
+    if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
+    const [account, csr] = await Promise.all([
+      registerAccount(transport, accountKeys, { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) }),
+      createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),
+    ]);
+    progress(`Account ${account.kid}`);
+    const issued = await issueCertificate({
+      transport,
+      account,
+      identifiers: options.domains.map((value) => ({ type: "dns", value })),
+      solver,
+      csr,
+      log: progress,
+    });
+
+    const certificatePath = join(options.outDir, "cert.pem");
+    const keyPath = join(options.outDir, "key.pem");
+    const keyPem = await exportPrivateKeyPem(certificateKeys.privateKey);
+    writeFileAtomic(keyPath, keyPem, 0o600);
+    writeFileAtomic(certificatePath, issued.pem, 0o644);
+    io.out(`Certificate for ${options.domains.join(", ")} written to ${certificatePath} (key: ${keyPath})`);
+
+    if (options.revoke) {
+      const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
+      await revokeCertificate(transport, account, leaf.der);
+      io.out(`Certificate revoked (${issued.certificateUrl})`);
+    }
+
+    servers.push(serve({
+      name: "certificate HTTPS server",
+      hostname: bind,
+      port: ports.https,
+      handler: certificateHandler,
+      tls: { certificate: issued.pem, privateKey: keyPem },
+    }));
+    progress(`${transport.requestCount} requests to the CA`);
+    io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
+  };
+
+  work().catch((error: unknown) => {
+    io.err(`bun-acme: error: ${describeError(error, io.env)}`);
+    finished.resolve(exitCodeFor(error));
+  });
+  const code = await finished.promise;
+  await Promise.allSettled(servers.map((server) => server.stop()));
+  return code;
+}
+
+/** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof UsageError || error instanceof ServerStartError ? ExitCode.USAGE : ExitCode.FAILURE;
+}
+
+/** One line for an error. Stack traces only for unexpected errors, and only with `BUN_ACME_DEBUG`. */
+export function describeError(error: unknown, env: Record<string, string | undefined>): string {
+  if (error instanceof UsageError) return `${error.message} (see --help)`;
+  if (error instanceof ServerStartError) {
+    return `${error.message}; stop whatever holds it or pick another port with the --*-port options`;
+  }
+  if (error instanceof AcmeError) return error.message;
+  const code = (error as { code?: unknown } | null)?.code;
+  const path = (error as { path?: unknown } | null)?.path;
+  if (typeof code === "string" && typeof path === "string") return `cannot write ${path}: ${code}`;
+  const message = error instanceof Error ? error.message : String(error);
+  if (env.BUN_ACME_DEBUG && error instanceof Error && error.stack) return `unexpected error: ${error.stack}`;
+  return `unexpected error: ${message.split("\n")[0]} (set BUN_ACME_DEBUG=1 for details)`;
+}

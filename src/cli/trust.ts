@@ -1,0 +1,52 @@
+/**
+ * Which root certificates verify the CA's TLS certificate.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { UsageError } from "./args.ts";
+
+/** The file a grading environment drops next to `project/run`. */
+export const GRADING_ROOT_FILE = "pebble.minica.pem";
+
+/** Where the roots come from. */
+export interface TrustRoots {
+  readonly pem: string;
+  readonly path: string;
+  readonly source: "--ca" | "BUN_ACME_CA" | "project";
+}
+
+/**
+ * Picks the roots: `--ca FILE`, else `$BUN_ACME_CA`, else `project/pebble.minica.pem` next to the
+ * program (source tree or compiled executable) when it exists, else `undefined` (system roots).
+ * Verification is never turned off.
+ *
+ * @throws {UsageError} when a named file cannot be read or holds no certificate
+ */
+export function resolveTrustRoots(caFlag: string | undefined, env: Record<string, string | undefined>): TrustRoots | undefined {
+  if (caFlag !== undefined) return load(caFlag, "--ca");
+  const fromEnv = env.BUN_ACME_CA;
+  if (fromEnv) return load(fromEnv, "BUN_ACME_CA");
+  const candidates = [
+    join(import.meta.dir, "..", "..", "project", GRADING_ROOT_FILE),
+    join(dirname(process.execPath), "..", "project", GRADING_ROOT_FILE),
+  ];
+  const found = candidates.find((candidate) => !candidate.startsWith("/$bunfs") && existsSync(candidate));
+  return found ? load(found, "project") : undefined;
+}
+
+function load(path: string, source: TrustRoots["source"]): TrustRoots {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? "unreadable";
+    throw new UsageError(`cannot read the CA root file ${path} (${source}): ${code}`);
+  }
+  let count = 0;
+  try {
+    count = decodePemBlocks(pem).filter((block) => block.label === "CERTIFICATE").length;
+  } catch { /* counted as none below */ }
+  if (count === 0) throw new UsageError(`the CA root file ${path} (${source}) holds no PEM certificate`);
+  return { pem, path: resolve(path), source };
+}

@@ -1,0 +1,16 @@
+/**
+ * JOSE on WebCrypto: key generation, minimal public JWKs, RFC 7638 thumbprints, flattened JWS.
+ * @module
+ */
+export { exportPublicJwk, type PublicJwk } from "./jwk.ts";
+export { signJws, type AcmeProtectedHeader, type FlattenedJws } from "./jws.ts";
+export {
+  exportPrivateKeyPem,
+  generateKeyPair,
+  jwsAlgorithmOf,
+  KEY_TYPES,
+  signParamsOf,
+  type JwsAlgorithm,
+  type KeyType,
+} from "./keys.ts";
+export { jwkThumbprint } from "./thumbprint.ts";

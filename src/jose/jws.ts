@@ -1,0 +1,41 @@
+import { encodeBase64Url, utf8Encode } from "../encoding/index.ts";
+import type { PublicJwk } from "./jwk.ts";
+import { jwsAlgorithmOf, signParamsOf } from "./keys.ts";
+
+/** The flattened JWS JSON serialization ACME requests carry. */
+export interface FlattenedJws {
+  readonly protected: string;
+  readonly payload: string;
+  readonly signature: string;
+}
+
+/**
+ * The protected header of an ACME request: exactly one of `jwk` (account creation, revocation by
+ * certificate key) or `kid` (everything else), plus `nonce` and the exact request `url`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.2
+ */
+export type AcmeProtectedHeader =
+  & { readonly url: string; readonly nonce?: string }
+  & ({ readonly jwk: PublicJwk; readonly kid?: never } | { readonly kid: string; readonly jwk?: never });
+
+/**
+ * Signs a payload as a flattened JWS. The `alg` header comes from the key. A payload of
+ * `undefined` gives the empty payload of a POST-as-GET; anything else is JSON-encoded.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.2.2
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.3
+ * @example await signJws(accountKey, { url, nonce, kid }, { termsOfServiceAgreed: true })
+ * @throws {TypeError} for a key of an unsupported algorithm
+ */
+export async function signJws(
+  privateKey: CryptoKey,
+  header: AcmeProtectedHeader,
+  payload: unknown,
+): Promise<FlattenedJws> {
+  const protectedB64 = encodeBase64Url(utf8Encode(JSON.stringify({ alg: jwsAlgorithmOf(privateKey), ...header })));
+  const payloadB64 = payload === undefined ? "" : encodeBase64Url(utf8Encode(JSON.stringify(payload)));
+  const signingInput = utf8Encode(`${protectedB64}.${payloadB64}`);
+  const signature = await crypto.subtle.sign(signParamsOf(privateKey), privateKey, signingInput as Uint8Array<ArrayBuffer>);
+  return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) };
+}

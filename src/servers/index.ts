@@ -1,0 +1,6 @@
+/**
+ * The built-in HTTP(S) servers: certificate (HTTPS), shutdown, and the listener the http-01 solver uses.
+ * @module
+ */
+export { certificateHandler, shutdownHandler } from "./handlers.ts";
+export { serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";

@@ -1,0 +1,69 @@
+/**
+ * The HTTP(S) servers on `Bun.serve`: the only place in `src/servers` that touches `Bun.*`.
+ */
+
+/** A running server. */
+export interface RunningServer {
+  readonly name: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Closes the listener and every open connection. */
+  stop(): Promise<void>;
+}
+
+/** Where and what to serve. */
+export interface ServeOptions {
+  /** What the server is, for messages: "http-01 challenge server". */
+  readonly name: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly handler: (request: Request) => Response | Promise<Response>;
+  /** PEM chain (leaf first) and PEM private key, for HTTPS. */
+  readonly tls?: { readonly certificate: string; readonly privateKey: string };
+}
+
+/** The error thrown when a server cannot start, naming the server and the address. */
+export class ServerStartError extends Error {
+  readonly code: string;
+  constructor(name: string, hostname: string, port: number, cause: unknown) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    const reason = code === "EADDRINUSE"
+      ? "the port is already in use"
+      : code === "EACCES"
+      ? "permission denied"
+      : (cause as Error)?.message ?? String(cause);
+    super(`Cannot start the ${name} on ${hostname}:${port}: ${reason}`, { cause });
+    this.name = "ServerStartError";
+    this.code = typeof code === "string" ? code : "ERR_SERVER_START";
+  }
+}
+
+// Challenge and shutdown requests are bodiless; refuse anything large outright.
+const MAX_REQUEST_BODY = 16 * 1024;
+
+/**
+ * Starts an HTTP or HTTPS server.
+ *
+ * @throws {ServerStartError} when the address cannot be bound
+ */
+export function serve(options: ServeOptions): RunningServer {
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: options.hostname,
+      port: options.port,
+      maxRequestBodySize: MAX_REQUEST_BODY,
+      fetch: options.handler,
+      error: () => new Response("Internal Server Error\n", { status: 500 }),
+      ...(options.tls ? { tls: { cert: options.tls.certificate, key: options.tls.privateKey } } : {}),
+    });
+  } catch (error) {
+    throw new ServerStartError(options.name, options.hostname, options.port, error);
+  }
+  return {
+    name: options.name,
+    hostname: options.hostname,
+    port: server.port ?? options.port,
+    stop: () => server.stop(true),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * A real Pebble for tests, the benchmark and the demo: makes a throwaway TLS root and a
+ * localhost certificate for Pebble's HTTPS endpoints (the Debian package ships none), writes a
+ * config, starts `pebble`, and waits for its "ACME directory available" line.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LineReader } from "./lines.ts";
+import { busyPorts } from "./ports.ts";
+
+/** Options for one Pebble process. */
+export interface PebbleOptions {
+  /** Extra environment, e.g. `{ PEBBLE_WFE_NONCEREJECT: "50" }`. Defaults make tests deterministic. */
+  readonly env?: Record<string, string>;
+  /** Extra keys for the `pebble` config object. */
+  readonly config?: Record<string, unknown>;
+  /** Where Pebble sends every validation lookup (default 127.0.0.1:10053). */
+  readonly dnsServer?: string;
+  readonly listenPort?: number;
+  readonly managementPort?: number;
+}
+
+/** A running Pebble. */
+export interface Pebble {
+  readonly directoryUrl: string;
+  readonly managementUrl: string;
+  /** The file holding the root that signs Pebble's HTTPS certificate: what `--ca` takes. */
+  readonly tlsRootFile: string;
+  readonly tlsRootPem: string;
+  /** Pebble's log so far. */
+  readonly log: () => string;
+  /** GET a management path (e.g. `/roots/0`) as text. */
+  management(path: string): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+let tlsMaterial: { dir: string; rootFile: string; rootPem: string; certFile: string; keyFile: string } | undefined;
+
+async function run(command: string[], cwd: string): Promise<void> {
+  const child = Bun.spawn(command, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  if (code !== 0) throw new Error(`${command.join(" ")} failed (${code}): ${stderr}`);
+}
+
+/** Makes (once per process) a root and a certificate for localhost and 127.0.0.1 signed by it. */
+export async function makeTlsMaterial(): Promise<NonNullable<typeof tlsMaterial>> {
+  if (tlsMaterial) return tlsMaterial;
+  const dir = mkdtempSync(join(tmpdir(), "bun-acme-tls-"));
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await run(["openssl", "req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-subj", "/CN=bun-acme test root",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+  await run(["openssl", "req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir);
+  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  await run(["openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-out", "cert.pem",
+    "-days", "30", "-extfile", "leaf.ext"], dir);
+  tlsMaterial = {
+    dir,
+    rootFile: join(dir, "root.pem"),
+    rootPem: await Bun.file(join(dir, "root.pem")).text(),
+    certFile: join(dir, "cert.pem"),
+    keyFile: join(dir, "key.pem"),
+  };
+  return tlsMaterial;
+}
+
+/**
+ * Starts Pebble with instant validation, no nonce rejection and no authorization reuse unless
+ * `options.env` says otherwise.
+ */
+export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
+  const tls = await makeTlsMaterial();
+  const dir = mkdtempSync(join(tmpdir(), "bun-acme-pebble-"));
+  const listenPort = options.listenPort ?? 14000;
+  const managementPort = options.managementPort ?? 15000;
+  // Pebble logs its "available" lines before binding, so a stale Pebble would answer in its place.
+  const busy = await busyPorts([listenPort, managementPort], []);
+  if (busy.length > 0) throw new Error(`Cannot start Pebble: ${busy.join(", ")} already in use (is another Pebble running?)`);
+  const config = {
+    pebble: {
+      listenAddress: `127.0.0.1:${listenPort}`,
+      managementListenAddress: `127.0.0.1:${managementPort}`,
+      certificate: tls.certFile,
+      privateKey: tls.keyFile,
+      httpPort: 5002,
+      tlsPort: 5001,
+      ocspResponderURL: "",
+      externalAccountBindingRequired: false,
+      ...options.config,
+    },
+  };
+  writeFileSync(join(dir, "pebble.json"), JSON.stringify(config));
+  const child = Bun.spawn(["pebble", "-config", join(dir, "pebble.json"), "-dnsserver", options.dnsServer ?? "127.0.0.1:10053"], {
+    env: {
+      ...process.env,
+      PEBBLE_VA_NOSLEEP: "1",
+      PEBBLE_WFE_NONCEREJECT: "0",
+      PEBBLE_AUTHZREUSE: "0",
+      ...options.env,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines = new LineReader(child.stdout);
+  const ready = await lines.waitFor((line) => line.includes("ACME directory available at"), 15_000).catch(async (error) => {
+    child.kill();
+    throw new Error(`Pebble did not start: ${(error as Error).message}\n${lines.text()}${await new Response(child.stderr).text()}`);
+  });
+  const directoryUrl = ready.slice(ready.indexOf("https://")).trim();
+  const managementUrl = `https://127.0.0.1:${managementPort}`;
+  return {
+    directoryUrl,
+    managementUrl,
+    tlsRootFile: tls.rootFile,
+    tlsRootPem: tls.rootPem,
+    log: () => lines.text(),
+    management: (path) => fetch(`${managementUrl}${path}`, { tls: { ca: tls.rootPem } }),
+    async stop() {
+      child.kill();
+      await child.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

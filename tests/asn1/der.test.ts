@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { bitString, boolean, contextTag, encodeLength, ia5String, integer, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "../../src/asn1/index.ts";
+import { ecdsaSignatureToDer } from "../../src/asn1/index.ts";
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+describe("DER encoder golden bytes (X.690)", () => {
+  test.each([
+    [0, "00"], [127, "7f"], [128, "8180"], [255, "81ff"], [256, "820100"], [65535, "82ffff"], [65536, "83010000"],
+  ])("encodeLength(%p) is %s", (length, expected) => {
+    expect(hex(encodeLength(length))).toBe(expected);
+  });
+
+  test.each([
+    [0, "020100"], [127, "02017f"], [128, "02020080"], [256, "02020100"], [65537n, "0203010001"],
+  ] as [number | bigint, string][])("integer(%p) is %s", (value, expected) => {
+    expect(hex(integer(value))).toBe(expected);
+  });
+
+  test("integer() of unsigned bytes strips leading zeros and adds one before a high bit", () => {
+    expect(hex(integer(Uint8Array.of(0, 0, 0x12)))).toBe("020112");
+    expect(hex(integer(Uint8Array.of(0xff)))).toBe("020200ff");
+    expect(hex(integer(Uint8Array.of(0, 0)))).toBe("020100");
+  });
+
+  test.each([
+    ["1.2.840.113549", "06062a864886f70d"],
+    ["2.5.29.17", "0603551d11"],
+    ["1.2.840.10045.4.3.2", "06082a8648ce3d040302"],
+    ["1.3.6.1.5.5.7.1.31", "06082b0601050507011f"],
+  ])("objectIdentifier(%p) is %s", (oid, expected) => {
+    expect(hex(objectIdentifier(oid))).toBe(expected);
+  });
+
+  test("objectIdentifier() rejects malformed text", () => {
+    expect(() => objectIdentifier("1")).toThrow(SyntaxError);
+    expect(() => objectIdentifier("1.2.03")).toThrow(SyntaxError);
+    expect(() => objectIdentifier("1.40")).toThrow(SyntaxError);
+  });
+
+  test("strings, NULL, BOOLEAN, BIT STRING, OCTET STRING", () => {
+    expect(hex(utf8String("é"))).toBe("0c02c3a9");
+    expect(hex(ia5String("a.b"))).toBe("1603612e62");
+    expect(() => ia5String("é")).toThrow(RangeError);
+    expect(hex(nullValue())).toBe("0500");
+    expect(hex(boolean(true))).toBe("0101ff");
+    expect(hex(bitString(Uint8Array.of(0xab)))).toBe("030200ab");
+    expect(hex(octetString(Uint8Array.of(1, 2)))).toBe("04020102");
+  });
+
+  test("sequence() keeps order, setOf() sorts by encoding", () => {
+    expect(hex(sequence(integer(2), integer(1)))).toBe("3006020102020101");
+    expect(hex(setOf(integer(2), integer(1)))).toBe("3106020101020102");
+  });
+
+  test("contextTag() builds constructed and primitive forms", () => {
+    expect(hex(contextTag(0, integer(1), "constructed"))).toBe("a003020101");
+    expect(hex(contextTag(2, Uint8Array.of(0x61), "primitive"))).toBe("820161");
+    expect(() => contextTag(31, new Uint8Array(), "primitive")).toThrow(RangeError);
+  });
+
+  test("a long content gets a long-form length", () => {
+    const encoded = octetString(new Uint8Array(300));
+    expect(hex(encoded.subarray(0, 4))).toBe("0482012c");
+    expect(encoded.length).toBe(304);
+  });
+});
+
+describe("ecdsaSignatureToDer()", () => {
+  test("converts r || s to SEQUENCE { INTEGER r, INTEGER s } with sign bytes where needed", () => {
+    const raw = new Uint8Array(64);
+    raw[0] = 0x80; // r has its high bit set: needs a leading zero
+    raw[63] = 0x01; // s is 1 after stripping zeros
+    expect(hex(ecdsaSignatureToDer(raw))).toBe(`3026022100${"80" + "00".repeat(31)}020101`);
+  });
+
+  test("rejects an odd length", () => {
+    expect(() => ecdsaSignatureToDer(new Uint8Array(63))).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, test } from "bun:test";
+import { parseArgs, UsageError, type CliOptions } from "../../src/cli/index.ts";
+
+const base = ["http01", "--dir", "https://127.0.0.1:14000/dir", "--record", "127.0.0.1", "--domain", "example.test"];
+
+function options(argv: string[]): CliOptions {
+  const parsed = parseArgs(argv);
+  if (parsed.kind !== "run") throw new Error(`expected run, got ${parsed.kind}`);
+  return parsed.options;
+}
+
+function usageError(argv: string[]): string {
+  try {
+    parseArgs(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as UsageError).message;
+  }
+  throw new Error("parseArgs() accepted the arguments");
+}
+
+describe("parseArgs()", () => {
+  test("the ETH interface with its defaults", () => {
+    expect(options([...base, "--domain", "www.example.test", "--revoke"])).toMatchObject({
+      challenge: "http01",
+      directoryUrl: "https://127.0.0.1:14000/dir",
+      record: "127.0.0.1",
+      domains: ["example.test", "www.example.test"],
+      revoke: true,
+      keyType: "ec256",
+      bind: "0.0.0.0",
+      ports: { dns: 10053, http: 5002, https: 5001, shutdown: 5003 },
+    });
+  });
+
+  test("--flag=value works and ports, keys and the bind address can be changed", () => {
+    expect(options([...base, "--https-port=8443", "--key-type", "rsa2048", "--bind", "127.0.0.1"])).toMatchObject({
+      keyType: "rsa2048",
+      bind: "127.0.0.1",
+      ports: { https: 8443 },
+    });
+  });
+
+  test("names are lowercased, stripped of a trailing dot, and deduplicated case-insensitively", () => {
+    expect(options(["dns01", ...base.slice(1), "--domain", "EXAMPLE.test.", "--domain", "*.Example.Test"]).domains).toEqual(["example.test", "*.example.test"]);
+  });
+
+  test("--help and --version win over everything else", () => {
+    expect(parseArgs(["--help"]).kind).toBe("help");
+    expect(parseArgs(["http01", "-h"]).kind).toBe("help");
+    expect(parseArgs(["--version"]).kind).toBe("version");
+  });
+
+  test.each([
+    [[], /missing the challenge type/],
+    [["tls01", ...base.slice(1)], /unknown challenge type "tls01"/],
+    [[...base, "--frobnicate"], /unknown option --frobnicate/],
+    [["http01", "--record", "127.0.0.1", "--domain", "a.test"], /missing --dir/],
+    [["http01", "--dir", "https://x/dir", "--domain", "a.test"], /missing --record/],
+    [["http01", "--dir", "https://x/dir", "--record", "127.0.0.1"], /missing --domain/],
+    [[...base.slice(0, 1), "--dir", "not a url", ...base.slice(3)], /is not a URL/],
+    [[...base.slice(0, 1), "--dir", "http://127.0.0.1:14000/dir", ...base.slice(3)], /uses http:\/\//],
+    [[...base.slice(0, 3), "--record", "256.1.1.1", ...base.slice(5)], /not an IPv4 address/],
+    [[...base.slice(0, 3), "--record", "::1", ...base.slice(5)], /not an IPv4 address/],
+    [[...base, "--domain", "a..test"], /empty label/],
+    [[...base, "--domain", `${"a".repeat(64)}.test`], /longer than 63/],
+    [[...base, "--domain", Array(4).fill("a".repeat(63)).join(".")], /longer than 253/],
+    [["dns01", ...base.slice(1), "--domain", "a.*.test"], /whole leftmost label/],
+    [["dns01", ...base.slice(1), "--domain", "*a.test"], /whole leftmost label/],
+    [[...base, "--domain", "*.example.test"], /only dns01/],
+    [[...base, "--domain", "bad_name.test"], /letters, digits and inner hyphens/],
+    [[...base, "--domain", "-bad.test"], /letters, digits and inner hyphens/],
+    [[...base, "--dir"], /needs a value/],
+    [[...base, "--http-port", "70000"], /not a port number/],
+    [[...base, "--key-type", "dsa"], /not one of/],
+    [[...base, "--revoke=yes"], /takes no value/],
+    [[...base, "--dir", "https://other/dir"], /more than once/],
+    [[...base, "extra"], /unexpected argument "extra"/],
+  ] as [string[], RegExp][])("rejects %p", (argv, message) => {
+    expect(usageError(argv)).toMatch(message);
+  });
+
+  test("an http:// directory is accepted only with --allow-insecure-http", () => {
+    expect(options(["http01", "--dir", "http://127.0.0.1/dir", ...base.slice(3), "--allow-insecure-http"]).directoryUrl).toBe("http://127.0.0.1/dir");
+  });
+});

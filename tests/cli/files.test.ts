@@ -1,0 +1,32 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../src/cli/index.ts";
+
+describe("writeFileAtomic()", () => {
+  test("creates a private key file with mode 0600 and leaves no temporary file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-files-"));
+    writeFileAtomic(join(dir, "sub", "key.pem"), "secret", 0o600);
+    expect(statSync(join(dir, "sub", "key.pem")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "sub", "key.pem"), "utf8")).toBe("secret");
+    expect(readdirSync(join(dir, "sub"))).toEqual(["key.pem"]);
+  });
+
+  test("replaces an existing file whole", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-files-"));
+    const path = join(dir, "cert.pem");
+    writeFileSync(path, "old contents that are longer");
+    writeFileAtomic(path, "new", 0o644);
+    expect(readFileSync(path, "utf8")).toBe("new");
+  });
+
+  test("a target that is a directory fails and nothing is left behind", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-files-"));
+    const target = join(dir, "cert.pem");
+    mkdirSync(join(target, "inside"), { recursive: true });
+    expect(() => writeFileAtomic(target, "x", 0o644)).toThrow();
+    expect(statSync(target).isDirectory()).toBe(true);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+});

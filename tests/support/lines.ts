@@ -3,6 +3,7 @@
  */
 export class LineReader {
   private readonly lines: string[] = [];
+  private readonly listeners: ((line: string) => void)[] = [];
   private readonly waiters = new Set<{ match: (line: string) => boolean; resolve: (line: string) => void }>();
   private ended = false;
   private endWaiters: (() => void)[] = [];
@@ -31,12 +32,19 @@ export class LineReader {
 
   private push(line: string): void {
     this.lines.push(line);
+    for (const listener of this.listeners) listener(line);
     for (const waiter of this.waiters) {
       if (waiter.match(line)) {
         this.waiters.delete(waiter);
         waiter.resolve(line);
       }
     }
+  }
+
+  /** Calls `listener` for every line, those already read first. */
+  listen(listener: (line: string) => void): void {
+    for (const line of this.lines) listener(line);
+    this.listeners.push(listener);
   }
 
   /** Everything read so far. */

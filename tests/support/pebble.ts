@@ -64,6 +64,24 @@ export async function makeTlsMaterial(): Promise<NonNullable<typeof tlsMaterial>
   return tlsMaterial;
 }
 
+async function untilAnswers(url: string, ca: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let problem: string;
+    try {
+      const response = await fetch(url, { tls: { ca } });
+      await response.arrayBuffer();
+      if (response.ok) return;
+      problem = `HTTP ${response.status}`;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ECONNREFUSED") throw new Error(`Pebble does not answer at ${url}: ${(error as Error).message}`);
+      problem = "connection refused";
+    }
+    if (Date.now() > deadline) throw new Error(`Pebble does not answer at ${url}: ${problem}`);
+    await Bun.sleep(10);
+  }
+}
+
 /**
  * Starts Pebble with instant validation, no nonce rejection and no authorization reuse unless
  * `options.env` says otherwise.
@@ -108,6 +126,14 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   });
   const directoryUrl = ready.slice(ready.indexOf("https://")).trim();
   const managementUrl = `https://127.0.0.1:${managementPort}`;
+  // Pebble logs its "listening" lines before its listeners accept connections, and gives no
+  // other signal: probe both until they answer (refused connections fail at once).
+  for (const url of [directoryUrl, `${managementUrl}/roots/0`]) {
+    await untilAnswers(url, tls.rootPem, 10_000).catch((error) => {
+      child.kill();
+      throw error;
+    });
+  }
   return {
     directoryUrl,
     managementUrl,

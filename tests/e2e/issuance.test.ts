@@ -146,3 +146,18 @@ describe("trust", () => {
     }
   });
 });
+
+describe("signals", () => {
+  test.each([["SIGTERM", 143], ["SIGINT", 130]] as const)("%s while serving closes every server and exits %d", async (signal, expected) => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const client = startClient(baseArgs("http01", out, ["signal.example.test"]));
+    try {
+      await client.stdout.waitFor((line) => line.startsWith(SERVING_LINE), 45_000);
+      client.kill(signal);
+      expect(await client.exited).toBe(expected);
+      expect(await busyPorts(ETH_TCP_PORTS, ETH_UDP_PORTS)).toEqual([]);
+    } finally {
+      client.kill();
+    }
+  });
+});

@@ -6,7 +6,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type PeerCertificate } from "node:tls";
+import { connect, type DetailedPeerCertificate, type PeerCertificate } from "node:tls";
 import { requestShutdown, SERVING_LINE, startClient } from "../tests/support/client.ts";
 import { startPebble } from "../tests/support/pebble.ts";
 
@@ -38,10 +38,10 @@ try {
   const peer = await new Promise<{ authorized: boolean; chain: PeerCertificate[]; body: string }>((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port: 5001, servername: DOMAIN, ca: pebbleRoot }, () => {
       const chain: PeerCertificate[] = [];
-      let current = socket.getPeerCertificate(true);
-      while (current && !chain.some((c) => c.fingerprint256 === current.fingerprint256)) {
+      let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+      while (current?.fingerprint256 && !chain.some((c) => c.fingerprint256 === current!.fingerprint256)) {
         chain.push(current);
-        current = (current as PeerCertificate & { issuerCertificate?: PeerCertificate }).issuerCertificate!;
+        current = current.issuerCertificate;
       }
       socket.write(`GET / HTTP/1.1\r\nHost: ${DOMAIN}\r\nConnection: close\r\n\r\n`);
       let response = "";

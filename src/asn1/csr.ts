@@ -90,7 +90,7 @@ function extensionRequestAttribute(dnsNames: readonly string[]): Uint8Array {
 }
 
 interface Signer {
-  readonly params: AlgorithmIdentifier | EcdsaParams;
+  readonly params: { readonly name: "ECDSA"; readonly hash: string } | { readonly name: "RSASSA-PKCS1-v1_5" };
   readonly algorithmIdentifier: Uint8Array;
 }
 

@@ -78,7 +78,7 @@ function nameCodec<K extends "NS" | "CNAME">(type: K, typeCode: number): CodecFo
   return {
     typeCode,
     encode(writer, data) {
-      writer.name(data.target);
+      writer.name((data as { target: string }).target);
     },
     decode(reader) {
       return { type, target: reader.name() } as Extract<RecordData, { type: K }>;

@@ -49,7 +49,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       },
     },
   });
-  let tcp: ReturnType<typeof Bun.listen<TcpState>>;
+  let tcp: Bun.TCPSocketListener<TcpState>;
   try {
     tcp = Bun.listen<TcpState>({
       hostname,

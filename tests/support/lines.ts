@@ -17,7 +17,7 @@ export class LineReader {
   private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     let partial = "";
-    for await (const chunk of stream) {
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
       partial += decoder.decode(chunk, { stream: true });
       let newline: number;
       while ((newline = partial.indexOf("\n")) >= 0) {

@@ -36,7 +36,13 @@ export interface IssueOptions {
   readonly solver: ChallengeSolver;
   /** The DER PKCS#10 CSR naming exactly the identifiers. */
   readonly csr: Uint8Array;
-  readonly poll?: PollOptions;
+  /** How to poll; its `signal` is ignored in favour of {@link IssueOptions.signal}. */
+  readonly poll?: Omit<PollOptions, "signal">;
+  /**
+   * Cancels the issuance (e.g. a deadline). Pending authorizations are then deactivated, which
+   * needs the transport to still work: give the transport its own, later deadline if any.
+   */
+  readonly signal?: AbortSignal;
   /** Receives one line per step, for progress output. */
   readonly log?: (line: string) => void;
 }
@@ -62,8 +68,9 @@ export function keyAuthorization(token: string, accountThumbprint: string): stri
 
 /**
  * Obtains a certificate: creates the order, completes every authorization in parallel with the
- * solver, finalizes with the CSR and downloads the chain. When an authorization fails, the
- * others that are still pending are deactivated and the first failure is thrown.
+ * solver, finalizes with the CSR and downloads the chain. When an authorization fails (or the
+ * signal aborts), the others stop at once, those still pending are deactivated, and the first
+ * failure is thrown.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
  * @throws {AcmeAuthorizationError} when a challenge fails validation
@@ -75,11 +82,17 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const order = await newOrder(transport, account, identifiers);
   log?.(`Order ${order.url}: ${order.body.status}, ${order.body.authorizations.length} authorization(s)`);
 
-  const results = await Promise.allSettled(order.body.authorizations.map((url) => completeAuthorization(options, url)));
-  const failures = results.filter((result): result is PromiseRejectedResult => result.status === "rejected");
-  if (failures.length > 0) {
+  // The first failure aborts the other authorizations: no point validating names of a dead order.
+  const firstFailure = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, firstFailure.signal]) : firstFailure.signal;
+  await Promise.allSettled(order.body.authorizations.map((url) =>
+    completeAuthorization({ ...options, signal }, url).catch((error: unknown) => {
+      if (!firstFailure.signal.aborted) firstFailure.abort(options.signal?.aborted ? options.signal.reason : error);
+    })
+  ));
+  if (firstFailure.signal.aborted) {
     await deactivatePending(transport, account, order.body.authorizations, log);
-    throw failures[0]!.reason;
+    throw firstFailure.signal.reason;
   }
 
   const finalized = await finalize(options, order);
@@ -87,7 +100,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     `order ${order.url} to be issued`,
     () => getOrder(transport, account, order.url),
     (body) => body.status !== "processing",
-    options.poll,
+    { ...options.poll, signal: options.signal },
     finalized,
   );
   if (valid.body.status !== "valid" || !valid.body.certificate) throw new AcmeOrderError(order.url, valid.body.error);
@@ -112,7 +125,7 @@ async function finalize(options: IssueOptions, order: Fetched<Order>): Promise<F
     `order ${order.url} to become ready`,
     () => getOrder(transport, account, order.url),
     (body) => body.status !== "pending",
-    options.poll,
+    { ...options.poll, signal: options.signal },
   );
   if (settled.body.status !== "ready") throw new AcmeOrderError(order.url, settled.body.error);
   return finalizeOrder(transport, account, settled, options.csr);
@@ -142,14 +155,15 @@ async function completeAuthorization(options: IssueOptions, url: string): Promis
     throw new AcmeAuthorizationError(identifier, solver.type, `the CA offers no ${solver.type} challenge for it (offered: ${offered})`);
   }
   const keyAuth = keyAuthorization(challenge.token, account.thumbprint);
-  await solver.present(identifier, challenge, keyAuth);
   try {
+    await untilAborted(solver.present(identifier, challenge, keyAuth), options.signal);
+    options.signal?.throwIfAborted();
     if (challenge.status === "pending") await respondToChallenge(transport, account, challenge.url);
     const decided = await pollUntil(
       `authorization of ${name}`,
       () => getAuthorization(transport, account, url),
       (body) => body.status !== "pending",
-      options.poll,
+      { ...options.poll, signal: options.signal },
     );
     if (decided.body.status !== "valid") {
       const failed = decided.body.challenges.find((candidate) => candidate.url === challenge.url);
@@ -164,6 +178,17 @@ async function completeAuthorization(options: IssueOptions, url: string): Promis
   } finally {
     await solver.cleanup(identifier, challenge, keyAuth);
   }
+}
+
+/** Waits for a solver's promise, or rejects as soon as the signal aborts. */
+function untilAborted(work: Promise<void> | void, signal: AbortSignal | undefined): Promise<void> | void {
+  if (!signal || !(work instanceof Promise)) return work;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function firstChallengeError(authorization: Authorization) {

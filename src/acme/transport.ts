@@ -5,6 +5,7 @@
  */
 import { signJws, type PublicJwk } from "../jose/index.ts";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
+import { sleep } from "./poll.ts";
 import type { AcmeProblem, Directory } from "./types.ts";
 
 /** The fetch the transport uses; inject one to set TLS roots, proxies or counters. */
@@ -18,11 +19,43 @@ export interface AcmeTransportOptions {
   readonly fetch?: FetchFunction;
   /** Sent as `User-Agent`, which RFC 8555 §6.1 asks every client to send. */
   readonly userAgent?: string;
-  /** How many times a request rejected with `badNonce` is sent again (default 10). */
+  /** How many times a request rejected with `badNonce` is sent again (default 20). */
   readonly maxBadNonceRetries?: number;
   /** Milliseconds one HTTP exchange may take (default 30 000). */
   readonly requestTimeoutMs?: number;
+  /** How transient failures are retried. */
+  readonly retry?: RetryOptions;
+  /** Aborts every request and wait at once, e.g. an overall deadline; its reason is thrown. */
+  readonly signal?: AbortSignal;
 }
+
+/**
+ * Retries of transient failures. TLS verification failures are never retried, and neither is
+ * any 4xx other than 429.
+ */
+export interface RetryOptions {
+  /** Retries after a refused, reset or timed-out connection (default 3). */
+  readonly connectionRetries?: number;
+  /** Retries after HTTP 429 or 5xx (default 4). */
+  readonly serverRetries?: number;
+  /** First backoff in milliseconds, doubled after each retry (default 250). */
+  readonly baseDelayMs?: number;
+  /** Cap of the backoff (default 8 000). */
+  readonly maxDelayMs?: number;
+  /**
+   * Longest `Retry-After` waited for (default 60 000). A CA asking for longer (a rate limit that
+   * lifts in hours) gets its error reported at once instead.
+   */
+  readonly maxRetryAfterMs?: number;
+}
+
+const DEFAULT_RETRY: Required<RetryOptions> = {
+  connectionRetries: 3,
+  serverRetries: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 8_000,
+  maxRetryAfterMs: 60_000,
+};
 
 /** Who signs a request: the account key, with `kid` once the account exists, else with `jwk`. */
 export interface AcmeSigner {
@@ -81,6 +114,8 @@ export class AcmeTransport {
   private readonly userAgent: string;
   private readonly maxBadNonceRetries: number;
   private readonly requestTimeoutMs: number;
+  private readonly retry: Required<RetryOptions>;
+  private readonly signal: AbortSignal | undefined;
   private readonly nonces: string[] = [];
   private directoryPromise: Promise<Directory> | undefined;
 
@@ -88,8 +123,10 @@ export class AcmeTransport {
     this.directoryUrl = options.directoryUrl;
     this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
     this.userAgent = options.userAgent ?? "bun-acme";
-    this.maxBadNonceRetries = options.maxBadNonceRetries ?? 10;
+    this.maxBadNonceRetries = options.maxBadNonceRetries ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.signal = options.signal;
   }
 
   /**
@@ -109,9 +146,8 @@ export class AcmeTransport {
   }
 
   private async loadDirectory(): Promise<Directory> {
-    const response = await this.send(this.directoryUrl, { method: "GET" });
+    const { response, body } = await this.exchange(this.directoryUrl, async () => ({ method: "GET" }));
     if (response.status !== 200) throw new AcmeProtocolError(`The directory ${this.directoryUrl} answered HTTP ${response.status}`);
-    const body = await parseBody(response, this.directoryUrl);
     const directory = body as Partial<Directory> | undefined;
     for (const key of ["newNonce", "newAccount", "newOrder"] as const) {
       if (typeof directory?.[key] !== "string") {
@@ -123,21 +159,23 @@ export class AcmeTransport {
 
   /**
    * Sends a signed POST whose payload is JSON-encoded; `undefined` sends a POST-as-GET.
-   * A `badNonce` rejection is retried with the nonce from the error response.
+   * A `badNonce` rejection is retried with the nonce from the error response; 429, 5xx and
+   * connection failures are retried as {@link RetryOptions} says, each time with a fresh nonce.
    *
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.2
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
    * @throws {AcmeProblemError} with the CA's problem document for any 4xx/5xx with one
    */
   async post<T = unknown>(url: string, payload: unknown, signer: AcmeSigner, accept?: string): Promise<AcmeResponse<T>> {
-    for (let attempt = 0;; attempt++) {
+    const headers: Record<string, string> = { "content-type": JOSE_CONTENT_TYPE };
+    if (accept) headers.accept = accept;
+    const signedRequest = async (): Promise<RequestInit> => {
       const nonce = await this.takeNonce();
       const header = signer.kid ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk };
-      const jws = await signJws(signer.privateKey, header, payload);
-      const headers: Record<string, string> = { "content-type": JOSE_CONTENT_TYPE };
-      if (accept) headers.accept = accept;
-      const response = await this.send(url, { method: "POST", headers, body: JSON.stringify(jws) });
-      const body = await parseBody(response, url);
+      return { method: "POST", headers, body: JSON.stringify(await signJws(signer.privateKey, header, payload)) };
+    };
+    for (let attempt = 0;; attempt++) {
+      const { response, body } = await this.exchange(url, signedRequest);
       if (response.status < 400) return toAcmeResponse<T>(url, response, body as T);
       const problem = asProblem(body);
       if (!problem) throw new AcmeProtocolError(`The CA answered HTTP ${response.status} to ${url} without a problem document`);
@@ -159,25 +197,63 @@ export class AcmeTransport {
     const pooled = this.nonces.pop();
     if (pooled) return pooled;
     const { newNonce } = await this.getDirectory();
-    const response = await this.send(newNonce, { method: "HEAD" });
-    await response.body?.cancel();
+    const { response } = await this.exchange(newNonce, async () => ({ method: "HEAD" }));
     const nonce = this.nonces.pop();
     if (!nonce) throw new AcmeProtocolError(`The CA's newNonce ${newNonce} answered HTTP ${response.status} without a Replay-Nonce`);
     return nonce;
   }
 
+  /**
+   * One request with retries of transient failures: connection failures and timeouts with
+   * exponential backoff, 429 and 5xx honouring `Retry-After` (seconds or HTTP-date) up to
+   * `maxRetryAfterMs`. `makeInit` is called for every attempt, so that a POST is signed anew
+   * with a fresh nonce. Returns the last response with its parsed body, whatever its status.
+   */
+  private async exchange(url: string, makeInit: () => Promise<RequestInit>): Promise<{ response: Response; body: unknown }> {
+    let connectionFailures = 0;
+    let serverFailures = 0;
+    for (;;) {
+      let response: Response;
+      try {
+        response = await this.send(url, await makeInit());
+      } catch (error) {
+        if (!(error instanceof AcmeConnectionError) || connectionFailures >= this.retry.connectionRetries) throw error;
+        await sleep(this.backoff(connectionFailures++), this.signal);
+        continue;
+      }
+      const body = await parseBody(response, url);
+      if ((response.status === 429 || response.status >= 500) && serverFailures < this.retry.serverRetries) {
+        const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+        const wait = retryAfter ?? this.backoff(serverFailures);
+        if (wait <= this.retry.maxRetryAfterMs) {
+          serverFailures++;
+          await sleep(wait, this.signal);
+          continue;
+        }
+      }
+      return { response, body };
+    }
+  }
+
+  private backoff(failures: number): number {
+    return Math.min(this.retry.baseDelayMs * 2 ** failures, this.retry.maxDelayMs);
+  }
+
   /** One HTTP exchange: sets headers, maps network and TLS failures, and harvests `Replay-Nonce`. */
   private async send(url: string, init: RequestInit): Promise<Response> {
+    this.signal?.throwIfAborted();
     this.requestCount++;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
     try {
       response = await this.fetchFunction(url, {
         ...init,
         headers: { "user-agent": this.userAgent, ...(init.headers as Record<string, string> | undefined) },
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        signal: this.signal ? AbortSignal.any([timeout, this.signal]) : timeout,
         redirect: "manual",
       });
     } catch (error) {
+      if (this.signal?.aborted) throw this.signal.reason;
       throw classifyFetchError(url, error, this.requestTimeoutMs);
     }
     const nonce = response.headers.get("replay-nonce");

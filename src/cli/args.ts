@@ -33,6 +33,8 @@ export interface CliOptions {
   readonly ports: { readonly dns: number; readonly http: number; readonly https: number; readonly shutdown: number };
   readonly allowInsecureHttp: boolean;
   readonly quiet: boolean;
+  /** Seconds allowed for obtaining (and revoking) the certificate. */
+  readonly timeoutSeconds: number;
 }
 
 /** What the command line asks for. */
@@ -66,6 +68,7 @@ Options:
   --http-port N           http-01 challenge server (default: ${DEFAULT_PORTS.http})
   --https-port N          certificate HTTPS server (default: ${DEFAULT_PORTS.https})
   --shutdown-port N       shutdown server, GET /shutdown (default: ${DEFAULT_PORTS.shutdown})
+  --timeout SECONDS       give up obtaining the certificate after this long (default: 300)
   --allow-insecure-http   accept an http:// directory URL (never do this outside tests)
   --quiet                 print only errors and the final lines
   -h, --help              show this text
@@ -94,6 +97,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--shutdown-port": { takesValue: true },
   "--allow-insecure-http": { takesValue: false },
   "--quiet": { takesValue: false },
+  "--timeout": { takesValue: true },
   "--help": { takesValue: false },
   "-h": { takesValue: false },
   "--version": { takesValue: false },
@@ -186,6 +190,7 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
       },
       allowInsecureHttp,
       quiet: values.has("--quiet"),
+      timeoutSeconds: parseTimeout(single("--timeout")),
     },
   };
 }
@@ -244,6 +249,15 @@ function parsePort(flag: string, value: string | undefined, fallback: number): n
   const port = Number(value);
   if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new UsageError(`${flag} "${value}" is not a port number (1-65535)`);
   return port;
+}
+
+function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return 300;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > 86_400) {
+    throw new UsageError(`--timeout "${value}" is not a number of seconds between 0 and 86400`);
+  }
+  return seconds;
 }
 
 function parseContact(value: string): string {

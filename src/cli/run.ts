@@ -3,7 +3,7 @@
  * optionally revoke it, and wait for `GET /shutdown`.
  */
 import { join } from "node:path";
-import { AcmeError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
+import { AcmeError, AcmeTimeoutError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
 import { Dns01Solver, Http01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
@@ -27,6 +27,9 @@ interface Stoppable {
   stop(): unknown;
 }
 
+/** Extra time the transport gets after the deadline, to deactivate pending authorizations. */
+const CLEANUP_GRACE_MS = 5_000;
+
 /** Exit codes. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
@@ -37,6 +40,7 @@ export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
  */
 export async function runIssueCommand(options: CliOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const servers: Stoppable[] = [];
+  const deadlineTimers: ReturnType<typeof setTimeout>[] = [];
   const finished = Promise.withResolvers<number>();
   const progress = (line: string) => options.quiet || io.out(line);
   signal?.addEventListener("abort", () => finished.resolve(ExitCode.FAILURE), { once: true });
@@ -69,11 +73,24 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     }
 
     const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
+    // --timeout: the flow stops at the deadline and deactivates what it left pending; the
+    // transport stops a little later, so that those requests can still be sent.
+    const timeoutMs = options.timeoutSeconds * 1000;
+    const timeoutError = new AcmeTimeoutError("the certificate (--timeout)", options.timeoutSeconds);
+    const flowDeadline = new AbortController();
+    const transportDeadline = new AbortController();
+    const timers = [
+      setTimeout(() => flowDeadline.abort(timeoutError), timeoutMs),
+      setTimeout(() => transportDeadline.abort(timeoutError), timeoutMs + CLEANUP_GRACE_MS),
+    ];
+    deadlineTimers.push(...timers);
     const transport = new AcmeTransport({
       directoryUrl: options.directoryUrl,
       fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
+      signal: signal ? AbortSignal.any([signal, transportDeadline.signal]) : transportDeadline.signal,
     });
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
+    flowDeadline.signal.throwIfAborted();
     const [account, csr] = await Promise.all([
       registerAccount(transport, accountKeys, { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) }),
       createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),
@@ -85,6 +102,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       identifiers: options.domains.map((value) => ({ type: "dns", value })),
       solver,
       csr,
+      signal: flowDeadline.signal,
       log: progress,
     });
 
@@ -100,6 +118,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       await revokeCertificate(transport, account, leaf.der);
       io.out(`Certificate revoked (${issued.certificateUrl})`);
     }
+    for (const timer of deadlineTimers) clearTimeout(timer);
 
     servers.push(serve({
       name: "certificate HTTPS server",
@@ -117,6 +136,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     finished.resolve(exitCodeFor(error));
   });
   const code = await finished.promise;
+  for (const timer of deadlineTimers) clearTimeout(timer);
   await Promise.allSettled(servers.map((server) => server.stop()));
   return code;
 }

@@ -18,6 +18,9 @@ import { pollUntil, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
 import type { Authorization, Challenge, ChallengeType, Identifier, Order } from "./types.ts";
 
+/** How long deactivating the authorizations of a failed or cancelled order may take. */
+const CLEANUP_TIMEOUT_MS = 5_000;
+
 /**
  * Makes one challenge type answerable: publishes the key authorization where the CA will look
  * (`present`) and removes it afterwards (`cleanup`).
@@ -39,8 +42,8 @@ export interface IssueOptions {
   /** How to poll; its `signal` is ignored in favour of {@link IssueOptions.signal}. */
   readonly poll?: Omit<PollOptions, "signal">;
   /**
-   * Cancels the issuance (e.g. a deadline). Pending authorizations are then deactivated, which
-   * needs the transport to still work: give the transport its own, later deadline if any.
+   * Cancels the issuance (e.g. a deadline). Pending authorizations are then still deactivated,
+   * through a sibling transport with a short deadline of its own.
    */
   readonly signal?: AbortSignal;
   /** Receives one line per step, for progress output. */
@@ -91,7 +94,8 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     })
   ));
   if (firstFailure.signal.aborted) {
-    await deactivatePending(transport, account, order.body.authorizations, log);
+    const cleanup = transport.withSignal(AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+    await deactivatePending(cleanup, account, order.body.authorizations, log);
     throw firstFailure.signal.reason;
   }
 

@@ -108,18 +108,19 @@ const TLS_ERROR_CODES = new Set([
  */
 export class AcmeTransport {
   readonly directoryUrl: string;
-  /** HTTP requests sent to the CA so far (for diagnostics and benchmarks). */
-  requestCount = 0;
+  private readonly options: AcmeTransportOptions;
   private readonly fetchFunction: FetchFunction;
   private readonly userAgent: string;
   private readonly maxBadNonceRetries: number;
   private readonly requestTimeoutMs: number;
   private readonly retry: Required<RetryOptions>;
   private readonly signal: AbortSignal | undefined;
-  private readonly nonces: string[] = [];
-  private directoryPromise: Promise<Directory> | undefined;
+  /** Shared with every {@link withSignal} sibling. */
+  private shared: { nonces: string[]; directory: Promise<Directory> | undefined; requestCount: number };
 
   constructor(options: AcmeTransportOptions) {
+    this.options = options;
+    this.shared = { nonces: [], directory: undefined, requestCount: 0 };
     this.directoryUrl = options.directoryUrl;
     this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
     this.userAgent = options.userAgent ?? "bun-acme";
@@ -137,12 +138,31 @@ export class AcmeTransport {
    * @throws {AcmeProtocolError} when the document lacks a required URL
    */
   getDirectory(): Promise<Directory> {
-    if (!this.directoryPromise) {
-      this.directoryPromise = this.loadDirectory();
+    const { shared } = this;
+    if (!shared.directory) {
+      const loading = this.loadDirectory();
+      shared.directory = loading;
       // Let a failed load be retried by a later call.
-      this.directoryPromise.catch(() => (this.directoryPromise = undefined));
+      loading.catch(() => {
+        if (shared.directory === loading) shared.directory = undefined;
+      });
     }
-    return this.directoryPromise;
+    return shared.directory;
+  }
+
+  /** HTTP requests sent to the CA so far, by this transport and its siblings (for diagnostics and benchmarks). */
+  get requestCount(): number {
+    return this.shared.requestCount;
+  }
+
+  /**
+   * A transport to the same CA that shares this one's nonce pool, directory and request count,
+   * but obeys another signal: e.g. to deactivate authorizations after the run's deadline passed.
+   */
+  withSignal(signal: AbortSignal | undefined): AcmeTransport {
+    const sibling = new AcmeTransport({ ...this.options, signal });
+    sibling.shared = this.shared;
+    return sibling;
   }
 
   private async loadDirectory(): Promise<Directory> {
@@ -194,11 +214,11 @@ export class AcmeTransport {
   }
 
   private async takeNonce(): Promise<string> {
-    const pooled = this.nonces.pop();
+    const pooled = this.shared.nonces.pop();
     if (pooled) return pooled;
     const { newNonce } = await this.getDirectory();
     const { response } = await this.exchange(newNonce, async () => ({ method: "HEAD" }));
-    const nonce = this.nonces.pop();
+    const nonce = this.shared.nonces.pop();
     if (!nonce) throw new AcmeProtocolError(`The CA's newNonce ${newNonce} answered HTTP ${response.status} without a Replay-Nonce`);
     return nonce;
   }
@@ -242,7 +262,7 @@ export class AcmeTransport {
   /** One HTTP exchange: sets headers, maps network and TLS failures, and harvests `Replay-Nonce`. */
   private async send(url: string, init: RequestInit): Promise<Response> {
     this.signal?.throwIfAborted();
-    this.requestCount++;
+    this.shared.requestCount++;
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
     try {
@@ -257,7 +277,7 @@ export class AcmeTransport {
       throw classifyFetchError(url, error, this.requestTimeoutMs);
     }
     const nonce = response.headers.get("replay-nonce");
-    if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) this.nonces.push(nonce);
+    if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) this.shared.nonces.push(nonce);
     return response;
   }
 }

@@ -27,9 +27,6 @@ interface Stoppable {
   stop(): unknown;
 }
 
-/** Extra time the transport gets after the deadline, to deactivate pending authorizations. */
-const CLEANUP_GRACE_MS = 5_000;
-
 /** Exit codes. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
@@ -73,24 +70,18 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     }
 
     const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
-    // --timeout: the flow stops at the deadline and deactivates what it left pending; the
-    // transport stops a little later, so that those requests can still be sent.
-    const timeoutMs = options.timeoutSeconds * 1000;
-    const timeoutError = new AcmeTimeoutError("the certificate (--timeout)", options.timeoutSeconds);
-    const flowDeadline = new AbortController();
-    const transportDeadline = new AbortController();
-    const timers = [
-      setTimeout(() => flowDeadline.abort(timeoutError), timeoutMs),
-      setTimeout(() => transportDeadline.abort(timeoutError), timeoutMs + CLEANUP_GRACE_MS),
-    ];
-    deadlineTimers.push(...timers);
+    // --timeout covers obtaining (and revoking) the certificate, not serving it.
+    const deadline = new AbortController();
+    deadlineTimers.push(setTimeout(
+      () => deadline.abort(new AcmeTimeoutError("the certificate (--timeout)", options.timeoutSeconds)),
+      options.timeoutSeconds * 1000,
+    ));
     const transport = new AcmeTransport({
       directoryUrl: options.directoryUrl,
       fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-      signal: signal ? AbortSignal.any([signal, transportDeadline.signal]) : transportDeadline.signal,
+      signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
     });
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
-    flowDeadline.signal.throwIfAborted();
     const [account, csr] = await Promise.all([
       registerAccount(transport, accountKeys, { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) }),
       createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),
@@ -102,7 +93,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       identifiers: options.domains.map((value) => ({ type: "dns", value })),
       solver,
       csr,
-      signal: flowDeadline.signal,
+      signal: deadline.signal,
       log: progress,
     });
 

@@ -2,7 +2,7 @@
  * The issuance flow through the library API against a real Pebble, with the built-in DNS and
  * http-01 servers running in this process.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   AcmeAuthorizationError,
   AcmeProblemError,
@@ -21,6 +21,9 @@ import { startDnsServer, type DnsServer } from "../../src/dns/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { serve, type RunningServer } from "../../src/servers/index.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 let pebble: Pebble;
 let dns: DnsServer;

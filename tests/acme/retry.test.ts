@@ -3,10 +3,13 @@
  * the real transport against a MOCK: a small local HTTP server standing in for a CA, scripted per
  * test. Connection failures use a real closed port.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTransport, registerAccount } from "../../src/acme/index.ts";
 import { decodeBase64Url, utf8Decode } from "../../src/encoding/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 interface Seen {
   readonly method: string;

@@ -1,7 +1,7 @@
 /**
  * The transport and endpoint layers against a real Pebble, plus the pure header parsers.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   AcmeProblemError,
   AcmeTransport,
@@ -14,6 +14,9 @@ import {
 } from "../../src/acme/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 interface Counted {
   transport: AcmeTransport;

@@ -2,13 +2,16 @@
  * The standalone executable from `bun build --compile`, and `project/run` from another working
  * directory, each obtaining a certificate from a real Pebble.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestShutdown, ROOT, SERVING_LINE, startClient, type ClientProcess } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 let pebble: Pebble;
 let buildDir: string;

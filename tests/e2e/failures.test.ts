@@ -2,13 +2,16 @@
  * Failures end to end against a real Pebble: one clear line with the CA's words, a non-zero exit,
  * and no certificate or key written.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 let pebble: Pebble;
 beforeAll(async () => {

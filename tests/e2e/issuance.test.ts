@@ -1,7 +1,7 @@
 /**
  * End to end against a real Pebble: the command line obtains, serves, revokes and shuts down.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,9 @@ import { requestShutdown, runClient, SERVING_LINE, startClient } from "../suppor
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
 import { opensslHandshake } from "../support/tls.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
 
 let pebble: Pebble;
 let pebbleRoot: string;

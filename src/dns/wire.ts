@@ -65,7 +65,9 @@ export class WireReader {
 /**
  * Decodes a domain name starting at `offset`. A compression pointer may only point backwards,
  * before the label sequence that contains it, which rules out loops; the name may not exceed
- * 255 bytes and no label may exceed 63. Names are returned without a trailing dot ("" is the root).
+ * 255 bytes and no label may exceed 63. Names are returned without a trailing dot ("" is the root),
+ * in master-file notation: a "." or "\\" inside a label and any byte outside printable ASCII are
+ * escaped (`\.`, `\\`, `\DDD`), so that every name read can be written back unchanged.
  *
  * @see https://www.rfc-editor.org/rfc/rfc1035#section-4.1.4
  * @throws {DnsFormatError} on truncation, a forward or looping pointer, or an oversized name or label
@@ -98,7 +100,7 @@ export function decodeName(bytes: Uint8Array, offset: number): { name: string; n
     wireLength += length + 1;
     if (wireLength > MAX_NAME_LENGTH) throw new DnsFormatError(`Cannot decode name: longer than ${MAX_NAME_LENGTH} bytes`);
     if (position + 1 + length > bytes.length) throw new DnsFormatError(`Cannot decode name: label truncated at byte ${position}`);
-    labels.push(String.fromCharCode(...bytes.subarray(position + 1, position + 1 + length)));
+    labels.push(escapeLabel(bytes.subarray(position + 1, position + 1 + length)));
     position += 1 + length;
   }
 }
@@ -155,8 +157,9 @@ export class WireWriter {
    */
   name(name: string, compress = true): void {
     const labels = splitName(name);
+    const keys = labels.map((label) => escapeLabel(label).toLowerCase());
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels.slice(i).join(".").toLowerCase();
+      const suffix = keys.slice(i).join(".");
       const earlier = compress ? this.names.get(suffix) : undefined;
       if (earlier !== undefined) {
         this.u16(0xc000 | earlier);
@@ -165,7 +168,7 @@ export class WireWriter {
       if (compress && this.length < 0x4000) this.names.set(suffix, this.length);
       const label = labels[i]!;
       this.u8(label.length);
-      for (let j = 0; j < label.length; j++) this.u8(label.charCodeAt(j));
+      this.bytes(label);
     }
     this.u8(0);
   }
@@ -177,21 +180,64 @@ export class WireWriter {
 }
 
 /**
- * Splits a name into labels and checks RFC 1035 limits.
+ * Writes a label's bytes in master-file notation.
  *
- * @throws {RangeError} for an empty or oversized label, a name over 255 bytes, or a non-ASCII name
+ * @see https://www.rfc-editor.org/rfc/rfc1035#section-5.1
  */
-export function splitName(name: string): string[] {
-  const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (trimmed === "") return [];
-  if (!/^[\x00-\x7f]*$/.test(trimmed)) throw new RangeError(`Cannot encode name "${name}": not ASCII (use punycode)`);
-  const labels = trimmed.split(".");
-  let wireLength = 1;
-  for (const label of labels) {
-    if (label.length === 0) throw new RangeError(`Cannot encode name "${name}": empty label`);
-    if (label.length > MAX_LABEL_LENGTH) throw new RangeError(`Cannot encode name "${name}": label over ${MAX_LABEL_LENGTH} bytes`);
-    wireLength += label.length + 1;
+function escapeLabel(label: Uint8Array): string {
+  let text = "";
+  for (const byte of label) {
+    if (byte === 0x2e || byte === 0x5c) text += `\\${String.fromCharCode(byte)}`;
+    else if (byte < 0x21 || byte > 0x7e) text += `\\${byte.toString().padStart(3, "0")}`;
+    else text += String.fromCharCode(byte);
   }
+  return text;
+}
+
+/**
+ * Splits a name in master-file notation (escapes `\.`, `\\`, `\DDD` allowed) into label bytes
+ * and checks RFC 1035 limits.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc1035#section-5.1
+ * @throws {RangeError} for an empty or oversized label, a name over 255 bytes, a bad escape, or a
+ * character outside printable ASCII (IDNs must be given as punycode)
+ */
+export function splitName(name: string): Uint8Array[] {
+  const text = name.endsWith(".") && !name.endsWith("\\.") ? name.slice(0, -1) : name;
+  if (text === "") return [];
+  const labels: Uint8Array[] = [];
+  let current: number[] = [];
+  let wireLength = 1;
+  const finishLabel = () => {
+    if (current.length === 0) throw new RangeError(`Cannot encode name "${name}": empty label`);
+    if (current.length > MAX_LABEL_LENGTH) throw new RangeError(`Cannot encode name "${name}": label over ${MAX_LABEL_LENGTH} bytes`);
+    wireLength += current.length + 1;
+    labels.push(Uint8Array.from(current));
+    current = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x2e) {
+      finishLabel();
+    } else if (code === 0x5c) {
+      const digits = /^\d{3}/.exec(text.slice(i + 1, i + 4));
+      if (digits) {
+        const value = Number(digits[0]);
+        if (value > 255) throw new RangeError(`Cannot encode name "${name}": escape \\${digits[0]} is over 255`);
+        current.push(value);
+        i += 3;
+      } else if (i + 1 < text.length && text.charCodeAt(i + 1) >= 0x21 && text.charCodeAt(i + 1) <= 0x7e) {
+        current.push(text.charCodeAt(++i));
+      } else {
+        throw new RangeError(`Cannot encode name "${name}": bad escape`);
+      }
+    } else if (code < 0x21 || code > 0x7e) {
+      throw new RangeError(`Cannot encode name "${name}": not printable ASCII (use punycode or \\DDD escapes)`);
+    } else {
+      current.push(code);
+    }
+  }
+  finishLabel();
   if (wireLength > MAX_NAME_LENGTH) throw new RangeError(`Cannot encode name "${name}": over ${MAX_NAME_LENGTH} bytes`);
   return labels;
 }

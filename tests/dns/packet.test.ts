@@ -145,3 +145,19 @@ describe("encodePacket() refuses names the wire cannot carry", () => {
     },
   );
 });
+
+describe("names with bytes outside printable ASCII", () => {
+  test("decode to master-file escapes and encode back to the same bytes", () => {
+    // www\255 . a\.b . test
+    const wire = fromHex("1234 0100 0001 0000 0000 0000 04777777ff 03612e62 0474657374 00 00010001");
+    const packet = decodePacket(wire);
+    expect(packet.questions[0]!.name).toBe("www\\255.a\\.b.test");
+    expect(hex(encodePacket(packet))).toBe(hex(wire));
+  });
+
+  test("encodePacket() refuses raw non-ASCII text and bad escapes", () => {
+    expect(() => encodePacket(query("é.test", 1))).toThrow(/punycode/);
+    expect(() => encodePacket(query("a\\256.test", 1))).toThrow(RangeError);
+    expect(() => encodePacket(query("a\\", 1))).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,16 @@
+/**
+ * Runs the DNS server alone in its own process, for fuzz tests that watch it from outside
+ * (crashes, memory). Prints "ready <port>" once listening.
+ */
+import { startDnsServer } from "../../src/dns/index.ts";
+
+const server = await startDnsServer({
+  hostname: "127.0.0.1",
+  port: Number(process.argv[2] ?? 0),
+  zone: { address: "127.0.0.9", txtValues: (name) => (name === "_acme-challenge.fuzz.test" ? ["fuzz-value"] : []) },
+});
+process.on("SIGTERM", () => {
+  server.stop();
+  process.exit(0);
+});
+console.log(`ready ${server.port}`);

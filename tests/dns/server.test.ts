@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startDnsServer, type DnsServer } from "../../src/dns/index.ts";
 
 let server: DnsServer;
-const txt = new Map<string, string[]>([["_acme-challenge.x.test", ["value-one", "value-two"]]]);
+const txt = new Map<string, string[]>([
+  ["_acme-challenge.x.test", ["value-one", "value-two"]],
+  // 30 values of 43 characters: about 1.7 kB, more than fits a 512-byte or 1232-byte UDP answer.
+  ["_acme-challenge.many.test", Array.from({ length: 30 }, (_, i) => `${String(i).padStart(2, "0")}${"v".repeat(41)}`)],
+]);
 
 beforeAll(async () => {
   server = await startDnsServer({ hostname: "127.0.0.1", port: 0, zone: { address: "127.0.0.9", txtValues: (name) => txt.get(name) ?? [] } });
@@ -36,6 +40,13 @@ describe("DNS server with dig", () => {
 
   test("DNS over TCP on the same port answers too", async () => {
     expect((await dig("+tcp", "+short", "tcp.example.net", "A")).trim()).toBe("127.0.0.9");
+  });
+
+  test("an answer too large for UDP is truncated (TC) and dig retries over TCP to get it whole", async () => {
+    const truncated = await dig("+ignore", "+noedns", "_acme-challenge.many.test", "TXT");
+    expect(truncated).toMatch(/flags: qr aa tc/);
+    const whole = await dig("+short", "_acme-challenge.many.test", "TXT");
+    expect(whole.trim().split("\n")).toHaveLength(30);
   });
 
   test("garbage datagrams do not stop the server", async () => {

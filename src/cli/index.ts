@@ -3,7 +3,7 @@
  * @module
  */
 export { DEFAULT_PORTS, normalizeDomain, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand } from "./args.ts";
-export { writeFileAtomic } from "./files.ts";
+export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./files.ts";
 export { main } from "./main.ts";
 export { describeError, ExitCode, exitCodeFor, runIssueCommand, type CommandIo } from "./run.ts";
 export { GRADING_ROOT_FILE, resolveTrustRoots, type TrustRoots } from "./trust.ts";

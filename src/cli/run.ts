@@ -11,7 +11,7 @@ import { decodePemBlocks } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { certificateHandler, serve, ServerStartError, shutdownHandler } from "../servers/index.ts";
 import { UsageError, type CliOptions } from "./args.ts";
-import { writeFileAtomic } from "./files.ts";
+import { writeFilesAtomic } from "./files.ts";
 import { resolveTrustRoots } from "./trust.ts";
 
 /** Where the command writes its lines. */
@@ -100,8 +100,10 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     const certificatePath = join(options.outDir, "cert.pem");
     const keyPath = join(options.outDir, "key.pem");
     const keyPem = await exportPrivateKeyPem(certificateKeys.privateKey);
-    writeFileAtomic(keyPath, keyPem, 0o600);
-    writeFileAtomic(certificatePath, issued.pem, 0o644);
+    writeFilesAtomic([
+      { path: keyPath, data: keyPem, mode: 0o600 },
+      { path: certificatePath, data: issued.pem, mode: 0o644 },
+    ]);
     io.out(`Certificate for ${options.domains.join(", ")} written to ${certificatePath} (key: ${keyPath})`);
 
     if (options.revoke) {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../src/cli/index.ts";
+import { writeFileAtomic, writeFilesAtomic } from "../../src/cli/index.ts";
 
 describe("writeFileAtomic()", () => {
   test("creates a private key file with mode 0600 and leaves no temporary file", () => {
@@ -27,6 +27,20 @@ describe("writeFileAtomic()", () => {
     mkdirSync(join(target, "inside"), { recursive: true });
     expect(() => writeFileAtomic(target, "x", 0o644)).toThrow();
     expect(statSync(target).isDirectory()).toBe(true);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
+  test("writeFilesAtomic(): when one file cannot be written, none of the targets changes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-files-"));
+    writeFileSync(join(dir, "key.pem"), "old key");
+    mkdirSync(join(dir, "cert.pem", "inside"), { recursive: true }); // cannot become a file
+    expect(() =>
+      writeFilesAtomic([
+        { path: join(dir, "key.pem"), data: "new key", mode: 0o600 },
+        { path: join(dir, "cert.pem"), data: "new cert", mode: 0o644 },
+      ])
+    ).toThrow();
+    expect(readFileSync(join(dir, "key.pem"), "utf8")).toBe("old key");
     expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 });

@@ -65,6 +65,18 @@ describe("failures", () => {
     }
   });
 
+  test("a DNS port already in use is named, with exit code 2", async () => {
+    const blocker = await Bun.udpSocket({ hostname: "127.0.0.1", port: 10053 });
+    try {
+      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const result = await runClient(args(out, "127.0.0.1", ["busy.example.test"]));
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toMatch(/^bun-acme: error: Cannot start the DNS server on 127\.0\.0\.1:10053: the port is already in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+
   test("a usage error exits 2 with one line and no stack trace", async () => {
     const result = await runClient(["http01", "--dir", pebble.directoryUrl, "--record", "localhost", "--domain", "a.test"]);
     expect(result.code).toBe(2);

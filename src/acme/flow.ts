@@ -14,7 +14,7 @@ import {
   type Fetched,
 } from "./endpoints.ts";
 import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
-import { pollUntil, type PollOptions } from "./poll.ts";
+import { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
 import type { Authorization, Challenge, ChallengeType, Identifier, Order } from "./types.ts";
 
@@ -162,7 +162,11 @@ async function completeAuthorization(options: IssueOptions, url: string): Promis
   try {
     await untilAborted(solver.present(identifier, challenge, keyAuth), options.signal);
     options.signal?.throwIfAborted();
-    if (challenge.status === "pending") await respondToChallenge(transport, account, challenge.url);
+    if (challenge.status === "pending") {
+      await respondToChallenge(transport, account, challenge.url);
+      // The CA was only just asked: a poll at once would nearly always find it pending.
+      await sleep(options.poll?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS, options.signal);
+    }
     const decided = await pollUntil(
       `authorization of ${name}`,
       () => getAuthorization(transport, account, url),

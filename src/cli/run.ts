@@ -69,7 +69,6 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       solver = httpSolver;
     }
 
-    const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
     // --timeout covers obtaining (and revoking) the certificate, not serving it.
     const deadline = new AbortController();
     deadlineTimers.push(setTimeout(
@@ -82,6 +81,9 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
     });
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
+    // Fetch the directory while the keys are generated; errors surface at the next use.
+    transport.getDirectory().catch(() => {});
+    const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
     const [account, csr] = await Promise.all([
       registerAccount(transport, accountKeys, { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) }),
       createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),

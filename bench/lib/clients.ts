@@ -20,6 +20,8 @@ export interface BenchContext {
 export interface ClientRun {
   readonly ms: number;
   readonly rssKb: number;
+  /** bun-acme only: polls that found work still in progress, as it reports them. */
+  readonly waitingPolls?: number;
 }
 
 /** A client under test. */
@@ -51,7 +53,7 @@ export function ours(name: string, command: (root: string) => string[]): BenchCl
       const out = mkdtempSync(join(tmpdir(), "bench-ours-"));
       const rssFile = join(out, "rss");
       const args = ["http01", "--dir", context.directoryUrl, "--record", "127.0.0.1", ...domains.flatMap((d) => ["--domain", d]),
-        "--ca", context.caFile, "--bind", "127.0.0.1", "--dns-port", "10055", "--out", out, "--quiet"];
+        "--ca", context.caFile, "--bind", "127.0.0.1", "--dns-port", "10055", "--out", out];
       const started = performance.now();
       const child = Bun.spawn(["/usr/bin/time", "-f", "%M", "-o", rssFile, "--", ...command(context.root), ...args], { stdout: "pipe", stderr: "pipe" });
       const stdout = new LineReader(child.stdout);
@@ -64,10 +66,12 @@ export function ours(name: string, command: (root: string) => string[]): BenchCl
           }),
         ]);
         const ms = performance.now() - started;
+        const counted = await stdout.waitFor((line) => / requests to the CA \(\d+ of them polls/.test(line), 10_000);
         await fetch("http://127.0.0.1:5003/shutdown");
         await child.exited;
         await stdout.done;
-        return { ms, rssKb: Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) };
+        const waitingPolls = Number(/\((\d+) of them polls/.exec(counted)![1]);
+        return { ms, rssKb: Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()), waitingPolls };
       } finally {
         child.kill();
         rmSync(out, { recursive: true, force: true });

@@ -18,6 +18,8 @@ export interface PollOptions {
   readonly timeoutMs?: number;
   /** Stops waiting at once when aborted. */
   readonly signal?: AbortSignal;
+  /** Called each time the resource is found not done yet, i.e. once per further poll. */
+  readonly onWait?: () => void;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function pollUntil<T>(
   while (!isDone(current.body)) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new AcmeTimeoutError(what, Math.round(timeoutMs / 1000));
+    options.onWait?.();
     await sleep(Math.min(current.retryAfterMs ?? delay, remaining), options.signal);
     delay = Math.min(delay * 2, maxDelay);
     current = await fetchOnce();

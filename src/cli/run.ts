@@ -122,7 +122,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       handler: certificateHandler,
       tls: { certificate: issued.pem, privateKey: keyPem },
     }));
-    progress(`${transport.requestCount} requests to the CA`);
+    progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
     io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
   };
 

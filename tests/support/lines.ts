@@ -47,6 +47,16 @@ export class LineReader {
     this.listeners.push(listener);
   }
 
+  /** How many lines have been read so far. */
+  get count(): number {
+    return this.lines.length;
+  }
+
+  /** The lines from index `from` on. */
+  linesFrom(from: number): string[] {
+    return this.lines.slice(from);
+  }
+
   /** Everything read so far. */
   text(): string {
     return this.lines.map((line) => `${line}\n`).join("");
@@ -56,8 +66,8 @@ export class LineReader {
    * Resolves with the first line (already read or still to come) that matches; rejects when the
    * stream ends without one, or after `timeoutMs` as a safety net.
    */
-  waitFor(match: (line: string) => boolean, timeoutMs = 30_000): Promise<string> {
-    const seen = this.lines.find(match);
+  waitFor(match: (line: string) => boolean, timeoutMs = 30_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const waiter = { match, resolve: (line: string) => {

@@ -30,6 +30,8 @@ export interface Pebble {
   readonly tlsRootPem: string;
   /** Pebble's log so far. */
   readonly log: () => string;
+  /** Pebble's log, line by line. */
+  readonly output: LineReader;
   /** GET a management path (e.g. `/roots/0`) as text. */
   management(path: string): Promise<Response>;
   stop(): Promise<void>;
@@ -140,6 +142,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     tlsRootFile: tls.rootFile,
     tlsRootPem: tls.rootPem,
     log: () => lines.text(),
+    output: lines,
     management: (path) => fetch(`${managementUrl}${path}`, { tls: { ca: tls.rootPem } }),
     async stop() {
       child.kill();

@@ -5,6 +5,7 @@
  */
 import { signJws, type PublicJwk } from "../jose/index.ts";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
+import { NoncePool } from "./nonce-pool.ts";
 import { sleep } from "./poll.ts";
 import type { AcmeProblem, Directory } from "./types.ts";
 
@@ -23,6 +24,11 @@ export interface AcmeTransportOptions {
   readonly maxBadNonceRetries?: number;
   /** Milliseconds one HTTP exchange may take (default 30 000). */
   readonly requestTimeoutMs?: number;
+  /**
+   * How many requests may be in flight before one that finds the nonce pool empty waits for a
+   * returning nonce instead of sending `HEAD newNonce` (default 8).
+   */
+  readonly nonceLanes?: number;
   /** How transient failures are retried. */
   readonly retry?: RetryOptions;
   /** Aborts every request and wait at once, e.g. an overall deadline; its reason is thrown. */
@@ -84,6 +90,8 @@ export interface AcmeResponse<T = unknown> {
 }
 
 const JOSE_CONTENT_TYPE = "application/jose+json";
+/** A nonce is base64url. @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5.1 */
+const NONCE_SYNTAX = /^[A-Za-z0-9_-]+$/;
 /** Error codes Bun's fetch gives when the peer's certificate does not verify. */
 const TLS_ERROR_CODES = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -116,11 +124,11 @@ export class AcmeTransport {
   private readonly retry: Required<RetryOptions>;
   private readonly signal: AbortSignal | undefined;
   /** Shared with every {@link withSignal} sibling. */
-  private shared: { nonces: string[]; directory: Promise<Directory> | undefined; requestCount: number };
+  private shared: { nonces: NoncePool; directory: Promise<Directory> | undefined; requestCount: number };
 
   constructor(options: AcmeTransportOptions) {
     this.options = options;
-    this.shared = { nonces: [], directory: undefined, requestCount: 0 };
+    this.shared = { nonces: new NoncePool(options.nonceLanes ?? 8), directory: undefined, requestCount: 0 };
     this.directoryUrl = options.directoryUrl;
     this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
     this.userAgent = options.userAgent ?? "bun-acme";
@@ -214,12 +222,22 @@ export class AcmeTransport {
   }
 
   private async takeNonce(): Promise<string> {
-    const pooled = this.shared.nonces.pop();
-    if (pooled) return pooled;
-    const { newNonce } = await this.getDirectory();
-    const { response } = await this.exchange(newNonce, async () => ({ method: "HEAD" }));
-    const nonce = this.shared.nonces.pop();
-    if (!nonce) throw new AcmeProtocolError(`The CA's newNonce ${newNonce} answered HTTP ${response.status} without a Replay-Nonce`);
+    const pooled = await this.shared.nonces.take();
+    if (pooled !== undefined) return pooled;
+    let response: Response;
+    const { newNonce } = await this.getDirectory().catch((error) => {
+      this.shared.nonces.release();
+      throw error;
+    });
+    try {
+      ({ response } = await this.exchange(newNonce, async () => ({ method: "HEAD" }), true));
+    } finally {
+      this.shared.nonces.release();
+    }
+    const nonce = response.headers.get("replay-nonce");
+    if (!nonce || !NONCE_SYNTAX.test(nonce)) {
+      throw new AcmeProtocolError(`The CA's newNonce ${newNonce} answered HTTP ${response.status} without a Replay-Nonce`);
+    }
     return nonce;
   }
 
@@ -229,13 +247,13 @@ export class AcmeTransport {
    * `maxRetryAfterMs`. `makeInit` is called for every attempt, so that a POST is signed anew
    * with a fresh nonce. Returns the last response with its parsed body, whatever its status.
    */
-  private async exchange(url: string, makeInit: () => Promise<RequestInit>): Promise<{ response: Response; body: unknown }> {
+  private async exchange(url: string, makeInit: () => Promise<RequestInit>, keepNonce = false): Promise<{ response: Response; body: unknown }> {
     let connectionFailures = 0;
     let serverFailures = 0;
     for (;;) {
       let response: Response;
       try {
-        response = await this.send(url, await makeInit());
+        response = await this.send(url, await makeInit(), keepNonce);
       } catch (error) {
         if (!(error instanceof AcmeConnectionError) || connectionFailures >= this.retry.connectionRetries) throw error;
         await sleep(this.backoff(connectionFailures++), this.signal);
@@ -259,10 +277,15 @@ export class AcmeTransport {
     return Math.min(this.retry.baseDelayMs * 2 ** failures, this.retry.maxDelayMs);
   }
 
-  /** One HTTP exchange: sets headers, maps network and TLS failures, and harvests `Replay-Nonce`. */
-  private async send(url: string, init: RequestInit): Promise<Response> {
+  /**
+   * One HTTP exchange: sets headers, maps network and TLS failures, and gives the response's
+   * `Replay-Nonce` to the pool (unless `keepNonce`: the caller asked for a nonce for itself).
+   */
+  private async send(url: string, init: RequestInit, keepNonce: boolean): Promise<Response> {
     this.signal?.throwIfAborted();
     this.shared.requestCount++;
+    // A nonce fetched for a caller travels outside the pool, on the lane take() reserved.
+    const finish = keepNonce ? () => {} : this.shared.nonces.begin();
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
     try {
@@ -273,11 +296,12 @@ export class AcmeTransport {
         redirect: "manual",
       });
     } catch (error) {
+      finish(undefined);
       if (this.signal?.aborted) throw this.signal.reason;
       throw classifyFetchError(url, error, this.requestTimeoutMs);
     }
     const nonce = response.headers.get("replay-nonce");
-    if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) this.shared.nonces.push(nonce);
+    finish(nonce && NONCE_SYNTAX.test(nonce) ? nonce : undefined);
     return response;
   }
 }

@@ -59,12 +59,11 @@ export function ours(name: string, command: (root: string) => string[]): BenchCl
       const stdout = new LineReader(child.stdout);
       const stderr = new LineReader(child.stderr);
       try {
-        await Promise.race([
-          stdout.waitFor((line) => line.startsWith("Certificate for"), 600_000),
-          child.exited.then((code) => {
-            throw new Error(`${name} exited with ${code}: ${stderr.text()}`);
-          }),
-        ]);
+        await stdout.waitFor((line) => line.startsWith("Certificate for"), 600_000).catch(async () => {
+          const code = await child.exited;
+          await stderr.done;
+          throw new Error(`${name} exited with ${code}: ${stderr.text().trim()}`);
+        });
         const ms = performance.now() - started;
         const counted = await stdout.waitFor((line) => / requests to the CA \(\d+ of them polls/.test(line), 10_000);
         await fetch("http://127.0.0.1:5003/shutdown");

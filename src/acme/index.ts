@@ -31,7 +31,8 @@ export {
   shortProblemType,
 } from "./errors.ts";
 export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
-export { pollUntil, sleep, type PollOptions } from "./poll.ts";
+export { NoncePool } from "./nonce-pool.ts";
+export { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
 export {
   AcmeTransport,
   parseLinks,
@@ -41,5 +42,6 @@ export {
   type AcmeTransportOptions,
   type FetchFunction,
   type Link,
+  type RetryOptions,
 } from "./transport.ts";
 export type { Account, AcmeProblem, Authorization, Challenge, ChallengeType, Directory, Identifier, Order } from "./types.ts";

@@ -20,4 +20,6 @@ export {
   utf8String,
 } from "./der.ts";
 export { createCsr, Oid, type CsrOptions } from "./csr.ts";
+export { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
+export { readCertificate, readCsr, type CertificateInfo, type CsrInfo } from "./x509.ts";
 export { ecdsaSignatureToDer } from "./ecdsa-signature.ts";

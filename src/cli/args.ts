@@ -1,7 +1,7 @@
 /**
  * Command-line parsing and validation. Pure: argv in, options out, or a {@link UsageError}.
  */
-import { parseIPv4 } from "../dns/index.ts";
+import { parseIPv4 } from "../encoding/index.ts";
 import { KEY_TYPES, type KeyType } from "../jose/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */

@@ -16,6 +16,6 @@ export {
   type DnsQuestion,
   type DnsRecord,
 } from "./packet.ts";
-export { CLASS_IN, formatIPv6, parseIPv4, parseIPv6, RecordType, type RecordData } from "./records.ts";
+export { CLASS_IN, RecordType, type RecordData } from "./records.ts";
 export { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
 export { decodeName, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, splitName } from "./wire.ts";

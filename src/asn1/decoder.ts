@@ -1,0 +1,128 @@
+/**
+ * A DER reader: parses one TLV at a time into a tree, with bounds checked before every read.
+ * Enough to read certificates and CSRs (names, serials, extensions, validity, issuers).
+ * @see https://www.itu.int/rec/T-REC-X.690
+ */
+import { utf8Decode } from "../encoding/index.ts";
+
+/** One decoded element. `children` is set for constructed elements (SEQUENCE, SET, [n] constructed). */
+export interface DerNode {
+  /** The identifier octet (tag class, constructed bit, tag number). */
+  readonly tag: number;
+  /** The content octets. */
+  readonly content: Uint8Array;
+  /** The whole encoding, tag and length included (what a signature covers). */
+  readonly raw: Uint8Array;
+  readonly children?: readonly DerNode[];
+}
+
+/** The DER input is malformed. */
+export class DerError extends SyntaxError {
+  readonly code = "ERR_DER";
+  constructor(message: string) {
+    super(message);
+    this.name = "DerError";
+  }
+}
+
+/** Deepest nesting accepted; certificates need about 10. */
+const MAX_DEPTH = 32;
+
+/**
+ * Decodes exactly one DER element filling all of `bytes`, recursing into constructed ones.
+ *
+ * @throws {DerError} for truncated input, indefinite or non-minimal lengths, multi-byte tags,
+ * trailing bytes, or nesting deeper than 32
+ */
+export function decodeDer(bytes: Uint8Array): DerNode {
+  const { node, next } = decodeAt(bytes, 0, 0);
+  if (next !== bytes.length) throw new DerError(`Cannot decode DER: ${bytes.length - next} trailing bytes`);
+  return node;
+}
+
+function decodeAt(bytes: Uint8Array, offset: number, depth: number): { node: DerNode; next: number } {
+  if (depth > MAX_DEPTH) throw new DerError("Cannot decode DER: nested too deeply");
+  if (offset + 2 > bytes.length) throw new DerError(`Cannot decode DER: truncated at byte ${offset}`);
+  const tag = bytes[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError("Cannot decode DER: multi-byte tags are not supported");
+  let length = bytes[offset + 1]!;
+  let headerLength = 2;
+  if (length === 0x80) throw new DerError("Cannot decode DER: indefinite length");
+  if (length > 0x80) {
+    const count = length & 0x7f;
+    if (count > 4 || offset + 2 + count > bytes.length) throw new DerError(`Cannot decode DER: bad length at byte ${offset}`);
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[offset + 2 + i]!;
+    if (length < 0x80 || bytes[offset + 2] === 0) throw new DerError(`Cannot decode DER: non-minimal length at byte ${offset}`);
+    headerLength += count;
+  }
+  const start = offset + headerLength;
+  const end = start + length;
+  if (end > bytes.length) throw new DerError(`Cannot decode DER: element at byte ${offset} runs past the end`);
+  const content = bytes.subarray(start, end);
+  const raw = bytes.subarray(offset, end);
+  if ((tag & 0x20) === 0) return { node: { tag, content, raw }, next: end };
+  const children: DerNode[] = [];
+  for (let position = start; position < end;) {
+    const child = decodeAt(bytes.subarray(0, end), position, depth + 1);
+    children.push(child.node);
+    position = child.next;
+  }
+  return { node: { tag, content, raw, children }, next: end };
+}
+
+/**
+ * The children of a constructed node, checked to be at least `count`.
+ *
+ * @throws {DerError} when the node is primitive or has fewer children
+ */
+export function childrenOf(node: DerNode, count = 0, what = "element"): readonly DerNode[] {
+  if (!node.children || node.children.length < count) throw new DerError(`Cannot read ${what}: unexpected structure`);
+  return node.children;
+}
+
+/**
+ * Reads an OBJECT IDENTIFIER node as dotted text.
+ *
+ * @throws {DerError} when the node is not a well-formed OID
+ */
+export function readObjectIdentifier(node: DerNode): string {
+  if (node.tag !== 0x06 || node.content.length === 0) throw new DerError("Cannot read OID: not an OBJECT IDENTIFIER");
+  const arcs: bigint[] = [];
+  let value = 0n;
+  for (const byte of node.content) {
+    value = (value << 7n) | BigInt(byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      arcs.push(value);
+      value = 0n;
+    }
+  }
+  if ((node.content.at(-1)! & 0x80) !== 0) throw new DerError("Cannot read OID: truncated arc");
+  const first = arcs.shift()!;
+  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
+  return [...head, ...arcs].join(".");
+}
+
+/** Reads a string node (UTF8String, PrintableString, IA5String, T61String, BMPString is not needed). */
+export function readString(node: DerNode): string {
+  return utf8Decode(node.content);
+}
+
+/**
+ * Reads a UTCTime or GeneralizedTime node.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5
+ * @throws {DerError} for another tag or a malformed time
+ */
+export function readTime(node: DerNode): Date {
+  const text = readString(node);
+  const match = node.tag === 0x17
+    ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    : node.tag === 0x18
+    ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    : null;
+  if (!match) throw new DerError(`Cannot read time "${text}"`);
+  let year = Number(match[1]);
+  if (node.tag === 0x17) year += year < 50 ? 2000 : 1900;
+  return new Date(Date.UTC(year, Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])));
+}

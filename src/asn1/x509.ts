@@ -1,0 +1,123 @@
+/**
+ * Reading X.509 certificates and PKCS#10 CSRs: the fields an ACME client needs.
+ */
+import { formatIp } from "../encoding/index.ts";
+import { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
+
+/** Object identifiers read here. */
+const OID = {
+  commonName: "2.5.4.3",
+  subjectAltName: "2.5.29.17",
+  authorityKeyIdentifier: "2.5.29.35",
+  extensionRequest: "1.2.840.113549.1.9.14",
+} as const;
+
+/** The parts of a certificate an ACME client uses. */
+export interface CertificateInfo {
+  /** The serial number's content octets (big-endian, as encoded, leading zero kept). */
+  readonly serialNumber: Uint8Array;
+  readonly issuerCommonName: string | undefined;
+  readonly subjectCommonName: string | undefined;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly dnsNames: readonly string[];
+  /** iPAddress SANs as text. */
+  readonly ipAddresses: readonly string[];
+  /** The keyIdentifier of the Authority Key Identifier extension, when present. */
+  readonly authorityKeyIdentifier: Uint8Array | undefined;
+}
+
+/** The names a CSR asks for. */
+export interface CsrInfo {
+  readonly commonName: string | undefined;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+}
+
+/**
+ * Reads a DER certificate.
+ *
+ * ```asn1
+ * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+ * TBSCertificate ::= SEQUENCE { version [0] EXPLICIT Version DEFAULT v1, serialNumber CertificateSerialNumber,
+ *   signature AlgorithmIdentifier, issuer Name, validity Validity, subject Name, subjectPublicKeyInfo SubjectPublicKeyInfo,
+ *   issuerUniqueID [1] IMPLICIT OPTIONAL, subjectUniqueID [2] IMPLICIT OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.1
+ * @throws {DerError} when the bytes are not a certificate
+ */
+export function readCertificate(der: Uint8Array): CertificateInfo {
+  const [tbs] = childrenOf(decodeDer(der), 3, "certificate");
+  const fields = [...childrenOf(tbs!, 6, "TBSCertificate")];
+  if (fields[0]!.tag === 0xa0) fields.shift(); // explicit version
+  const [serial, , issuer, validity, subject] = fields as [DerNode, DerNode, DerNode, DerNode, DerNode];
+  if (serial.tag !== 0x02) throw new DerError("Cannot read certificate: no serial number");
+  const [notBefore, notAfter] = childrenOf(validity, 2, "validity");
+  const extensions = readExtensions(fields.find((field) => field.tag === 0xa3)?.children?.[0]);
+  const names = readSubjectAltNames(extensions.get(OID.subjectAltName));
+  const aki = extensions.get(OID.authorityKeyIdentifier);
+  return {
+    serialNumber: serial.content,
+    issuerCommonName: readCommonName(issuer),
+    subjectCommonName: readCommonName(subject),
+    notBefore: readTime(notBefore!),
+    notAfter: readTime(notAfter!),
+    dnsNames: names.dnsNames,
+    ipAddresses: names.ipAddresses,
+    authorityKeyIdentifier: aki ? readKeyIdentifier(aki) : undefined,
+  };
+}
+
+/**
+ * Reads the names of a DER PKCS#10 CSR: its subject CN and the SANs of its extensionRequest.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc2986#section-4
+ * @throws {DerError} when the bytes are not a CSR
+ */
+export function readCsr(der: Uint8Array): CsrInfo {
+  const [info] = childrenOf(decodeDer(der), 3, "CSR");
+  const [, subject, , attributes] = childrenOf(info!, 4, "CertificationRequestInfo");
+  let names: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: [], ipAddresses: [] };
+  for (const attribute of attributes!.children ?? []) {
+    const [type, values] = childrenOf(attribute, 2, "attribute");
+    if (readObjectIdentifier(type!) !== OID.extensionRequest) continue;
+    names = readSubjectAltNames(readExtensions(values!.children?.[0]).get(OID.subjectAltName));
+  }
+  return { commonName: readCommonName(subject!), ...names };
+}
+
+function readCommonName(name: DerNode): string | undefined {
+  for (const rdn of name.children ?? []) {
+    for (const attribute of rdn.children ?? []) {
+      const [type, value] = childrenOf(attribute, 2, "name attribute");
+      if (readObjectIdentifier(type!) === OID.commonName) return readString(value!);
+    }
+  }
+  return undefined;
+}
+
+/** Extension OID → the DER inside its extnValue OCTET STRING. */
+function readExtensions(extensions: DerNode | undefined): Map<string, Uint8Array> {
+  const map = new Map<string, Uint8Array>();
+  for (const extension of extensions?.children ?? []) {
+    const parts = childrenOf(extension, 2, "extension");
+    map.set(readObjectIdentifier(parts[0]!), parts.at(-1)!.content);
+  }
+  return map;
+}
+
+/** GeneralNames: dNSName [2] IA5String and iPAddress [7] OCTET STRING; other forms are skipped. */
+function readSubjectAltNames(der: Uint8Array | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const name of der ? childrenOf(decodeDer(der), 0, "subjectAltName") : []) {
+    if (name.tag === 0x82) dnsNames.push(readString(name));
+    if (name.tag === 0x87) ipAddresses.push(formatIp(name.content));
+  }
+  return { dnsNames, ipAddresses };
+}
+
+/** AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, ... } */
+function readKeyIdentifier(der: Uint8Array): Uint8Array | undefined {
+  return childrenOf(decodeDer(der), 0, "authorityKeyIdentifier").find((part) => part.tag === 0x80)?.content;
+}

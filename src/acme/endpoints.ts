@@ -4,7 +4,8 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7
  */
 import { encodeBase64Url } from "../encoding/index.ts";
-import { AcmeProtocolError } from "./errors.ts";
+import type { FlattenedJws } from "../jose/index.ts";
+import { AcmeError, AcmeProtocolError } from "./errors.ts";
 import type { AcmeResponse, AcmeSigner, AcmeTransport, Link } from "./transport.ts";
 import type { Account, Authorization, Challenge, Identifier, Order } from "./types.ts";
 
@@ -21,6 +22,8 @@ export interface NewAccountRequest {
   readonly termsOfServiceAgreed?: boolean;
   readonly contact?: readonly string[];
   readonly onlyReturnExisting?: boolean;
+  /** The EAB JWS, RFC 8555 §7.3.4. */
+  readonly externalAccountBinding?: FlattenedJws;
 }
 
 /**
@@ -36,15 +39,52 @@ export async function newAccount(transport: AcmeTransport, signer: AcmeSigner, r
   return { url: requireLocation(response, "newAccount"), body: response.body, retryAfterMs: response.retryAfterMs };
 }
 
+/** Optional newOrder fields from ACME extensions. */
+export interface NewOrderExtras {
+  /** The ARI certificate ID of the certificate this order replaces (RFC 9773 §5). Sent only when the CA offers renewalInfo. */
+  readonly replaces?: string;
+  /** A profile the CA lists in `meta.profiles` (draft-ietf-acme-profiles). */
+  readonly profile?: string;
+}
+
+/** The CA does not offer the certificate profile asked for. */
+export class AcmeProfileError extends AcmeError {
+  readonly profile: string;
+  readonly offered: readonly string[];
+  constructor(profile: string, offered: readonly string[]) {
+    super(
+      "ERR_ACME_PROFILE",
+      `The CA offers no certificate profile "${profile}" (${offered.length ? `it offers: ${offered.join(", ")}` : "it lists no profiles"})`,
+    );
+    this.profile = profile;
+    this.offered = offered;
+  }
+}
+
 /**
- * Creates an order for the identifiers.
+ * Creates an order for the identifiers, optionally naming the certificate it replaces (ARI) and
+ * a profile.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ * @see https://www.rfc-editor.org/rfc/rfc9773#section-5
+ * @throws {AcmeProfileError} when the directory does not list the profile
  * @throws {AcmeProblemError} e.g. `rejectedIdentifier`, `unsupportedIdentifier`
  */
-export async function newOrder(transport: AcmeTransport, account: AcmeSigner, identifiers: readonly Identifier[]): Promise<Fetched<Order>> {
-  const { newOrder: url } = await transport.getDirectory();
-  const response = await transport.post<Order>(url, { identifiers }, account);
+export async function newOrder(
+  transport: AcmeTransport,
+  account: AcmeSigner,
+  identifiers: readonly Identifier[],
+  extras: NewOrderExtras = {},
+): Promise<Fetched<Order>> {
+  const directory = await transport.getDirectory();
+  const payload: Record<string, unknown> = { identifiers };
+  if (extras.replaces && directory.renewalInfo) payload.replaces = extras.replaces;
+  if (extras.profile !== undefined) {
+    const offered = Object.keys(directory.meta?.profiles ?? {});
+    if (!offered.includes(extras.profile)) throw new AcmeProfileError(extras.profile, offered);
+    payload.profile = extras.profile;
+  }
+  const response = await transport.post<Order>(directory.newOrder, payload, account);
   const order = checkOrder(response);
   return { url: requireLocation(response, "newOrder"), body: order, retryAfterMs: response.retryAfterMs };
 }

@@ -12,6 +12,7 @@ import {
   newOrder,
   respondToChallenge,
   type Fetched,
+  type NewOrderExtras,
 } from "./endpoints.ts";
 import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
 import { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
@@ -46,6 +47,8 @@ export interface IssueOptions {
    * through a sibling transport with a short deadline of its own.
    */
   readonly signal?: AbortSignal;
+  /** ARI certificate ID of the certificate this one replaces, and a profile; see {@link NewOrderExtras}. */
+  readonly orderExtras?: NewOrderExtras;
   /** Receives one line per step, for progress output. */
   readonly log?: (line: string) => void;
 }
@@ -90,7 +93,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const { transport, account, identifiers, log } = options;
   let waitingPolls = 0;
   const poll = (signal: AbortSignal | undefined): PollOptions => ({ ...options.poll, signal, onWait: () => waitingPolls++ });
-  const order = await newOrder(transport, account, identifiers);
+  const order = await newOrder(transport, account, identifiers, options.orderExtras);
   log?.(`Order ${order.url}: ${order.body.status}, ${order.body.authorizations.length} authorization(s)`);
 
   // The first failure aborts the other authorizations: no point validating names of a dead order.

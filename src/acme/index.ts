@@ -3,8 +3,9 @@
  * per RFC 8555 resource) → flow (order to certificate).
  * @module
  */
-export { registerAccount, type AcmeAccount } from "./account.ts";
+export { registerAccount, type AcmeAccount, type ExternalAccountBinding } from "./account.ts";
 export {
+  AcmeProfileError,
   deactivateAuthorization,
   downloadCertificate,
   finalizeOrder,
@@ -17,6 +18,7 @@ export {
   type CertificateDownload,
   type Fetched,
   type NewAccountRequest,
+  type NewOrderExtras,
 } from "./endpoints.ts";
 export {
   AcmeAuthorizationError,
@@ -32,6 +34,8 @@ export {
 } from "./errors.ts";
 export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
 export { NoncePool } from "./nonce-pool.ts";
+export { ariCertId, chooseRenewalTime, getRenewalInfo, type RenewalAdvice, type RenewalInfo } from "./renewal-info.ts";
+export { parseRevocationReason, REVOCATION_REASONS } from "./revocation.ts";
 export { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
 export {
   AcmeTransport,

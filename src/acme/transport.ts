@@ -213,6 +213,15 @@ export class AcmeTransport {
   }
 
   /**
+   * An unauthenticated GET with the transport's retries, for the few resources RFC 8555 and its
+   * extensions serve that way (e.g. renewalInfo, RFC 9773 §4.2). Any status is returned.
+   */
+  async get<T = unknown>(url: string): Promise<AcmeResponse<T>> {
+    const { response, body } = await this.exchange(url, async () => ({ method: "GET" }));
+    return toAcmeResponse<T>(url, response, body as T);
+  }
+
+  /**
    * Fetches a resource with POST-as-GET (a signed POST with an empty payload).
    *
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.3

@@ -1,8 +1,9 @@
 /**
  * Command-line parsing and validation. Pure: argv in, options out, or a {@link UsageError}.
  */
+import { parseRevocationReason } from "../acme/index.ts";
 import { parseIPv4 } from "../encoding/index.ts";
-import { KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { ACCOUNT_KEY_TYPES, KEY_TYPES, type KeyType } from "../jose/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */
 export class UsageError extends Error {
@@ -35,10 +36,30 @@ export interface CliOptions {
   readonly quiet: boolean;
   /** Seconds allowed for obtaining (and revoking) the certificate. */
   readonly timeoutSeconds: number;
+  /** External Account Binding credentials, both given or neither. */
+  readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
+  /** RFC 5280 CRLReason code sent with --revoke. */
+  readonly revokeReason: number | undefined;
+}
+
+/** Everything the `revoke` command needs. */
+export interface RevokeOptions {
+  readonly directoryUrl: string;
+  readonly certFile: string;
+  /** The certificate's own private key, which signs the request (RFC 8555 §7.6). */
+  readonly certKeyFile: string;
+  readonly reason: number | undefined;
+  readonly caFile: string | undefined;
+  readonly allowInsecureHttp: boolean;
+  readonly timeoutSeconds: number;
 }
 
 /** What the command line asks for. */
-export type ParsedCommand = { readonly kind: "help" } | { readonly kind: "version" } | { readonly kind: "run"; readonly options: CliOptions };
+export type ParsedCommand =
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | { readonly kind: "run"; readonly options: CliOptions }
+  | { readonly kind: "revoke"; readonly options: RevokeOptions };
 
 /** Default ports of the ETH NetSec ACME project interface. */
 export const DEFAULT_PORTS = { dns: 10053, http: 5002, https: 5001, shutdown: 5003 } as const;
@@ -61,7 +82,10 @@ Options:
                           project/pebble.minica.pem when present, else the system roots)
   --out DIR               where cert.pem (full chain) and key.pem (mode 0600) go (default: certs)
   --key-type TYPE         certificate key: ${KEY_TYPES.join(", ")} (default: ec256)
-  --account-key-type TYPE account key: same choices (default: ec256)
+  --account-key-type TYPE account key: the same or ed25519 (default: ec256)
+  --eab-kid KID           External Account Binding key identifier from the CA (with --eab-hmac-key)
+  --eab-hmac-key KEY      External Account Binding MAC key from the CA, base64url
+  --revoke-reason REASON  with --revoke: an RFC 5280 reason by name or number, e.g. keyCompromise or 1
   --contact URI           account contact, e.g. mailto:admin@example.net (repeatable)
   --bind ADDR             address every server listens on (default: 0.0.0.0)
   --dns-port N            DNS server, UDP and TCP (default: ${DEFAULT_PORTS.dns})
@@ -74,34 +98,105 @@ Options:
   -h, --help              show this text
   --version               show the version
 
+Other commands:
+  bun-acme revoke --dir URL --cert FILE --cert-key FILE [--reason REASON] [--ca FILE]
+                          revoke a certificate, signing with its own key; an already revoked
+                          certificate is reported as such (exit 0)
+
 Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error.`;
 
-interface FlagSpec {
-  readonly takesValue: boolean;
-}
+/** Whether a flag takes a value. */
+type FlagTable = Readonly<Record<string, { readonly takesValue: boolean }>>;
 
-const FLAGS: Record<string, FlagSpec> = {
+const COMMON_FLAGS: FlagTable = {
   "--dir": { takesValue: true },
-  "--record": { takesValue: true },
-  "--domain": { takesValue: true },
-  "--revoke": { takesValue: false },
   "--ca": { takesValue: true },
-  "--out": { takesValue: true },
-  "--key-type": { takesValue: true },
-  "--account-key-type": { takesValue: true },
-  "--contact": { takesValue: true },
-  "--bind": { takesValue: true },
-  "--dns-port": { takesValue: true },
-  "--http-port": { takesValue: true },
-  "--https-port": { takesValue: true },
-  "--shutdown-port": { takesValue: true },
   "--allow-insecure-http": { takesValue: false },
-  "--quiet": { takesValue: false },
   "--timeout": { takesValue: true },
   "--help": { takesValue: false },
   "-h": { takesValue: false },
   "--version": { takesValue: false },
 };
+
+const ISSUE_FLAGS: FlagTable = {
+  ...COMMON_FLAGS,
+  "--record": { takesValue: true },
+  "--domain": { takesValue: true },
+  "--revoke": { takesValue: false },
+  "--revoke-reason": { takesValue: true },
+  "--out": { takesValue: true },
+  "--key-type": { takesValue: true },
+  "--account-key-type": { takesValue: true },
+  "--contact": { takesValue: true },
+  "--eab-kid": { takesValue: true },
+  "--eab-hmac-key": { takesValue: true },
+  "--bind": { takesValue: true },
+  "--dns-port": { takesValue: true },
+  "--http-port": { takesValue: true },
+  "--https-port": { takesValue: true },
+  "--shutdown-port": { takesValue: true },
+  "--quiet": { takesValue: false },
+};
+
+const REVOKE_FLAGS: FlagTable = {
+  ...COMMON_FLAGS,
+  "--cert": { takesValue: true },
+  "--cert-key": { takesValue: true },
+  "--reason": { takesValue: true },
+};
+
+/** Flags read from the command line: every value of each flag, and the positional arguments. */
+class Flags {
+  readonly values = new Map<string, string[]>();
+  readonly positionals: string[] = [];
+
+  constructor(argv: readonly string[], table: FlagTable) {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith("-") || arg === "-") {
+        this.positionals.push(arg);
+        continue;
+      }
+      const eq = arg.indexOf("=");
+      const flag = eq > 0 ? arg.slice(0, eq) : arg;
+      const spec = table[flag];
+      if (!spec) throw new UsageError(`unknown option ${flag}`);
+      let value: string;
+      if (!spec.takesValue) {
+        if (eq > 0) throw new UsageError(`option ${flag} takes no value`);
+        value = "";
+      } else if (eq > 0) {
+        value = arg.slice(eq + 1);
+      } else {
+        const next = argv[i + 1];
+        if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new UsageError(`option ${flag} needs a value`);
+        value = next;
+        i++;
+      }
+      this.values.set(flag, [...(this.values.get(flag) ?? []), value]);
+    }
+  }
+
+  has(flag: string): boolean {
+    return this.values.has(flag);
+  }
+
+  all(flag: string): string[] {
+    return this.values.get(flag) ?? [];
+  }
+
+  single(flag: string): string | undefined {
+    const given = this.values.get(flag);
+    if (given && given.length > 1) throw new UsageError(`option ${flag} was given more than once`);
+    return given?.[0];
+  }
+
+  required(flag: string, what: string): string {
+    const value = this.single(flag);
+    if (value === undefined || value === "") throw new UsageError(`missing ${flag} ${what}`);
+    return value;
+  }
+}
 
 /**
  * Parses the arguments after the program name.
@@ -109,46 +204,16 @@ const FLAGS: Record<string, FlagSpec> = {
  * @throws {UsageError} for a missing, unknown or malformed argument
  */
 export function parseArgs(argv: readonly string[]): ParsedCommand {
-  const values = new Map<string, string[]>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const spec = FLAGS[flag];
-    if (!spec) throw new UsageError(`unknown option ${flag}`);
-    let value: string;
-    if (!spec.takesValue) {
-      if (eq > 0) throw new UsageError(`option ${flag} takes no value`);
-      value = "";
-    } else if (eq > 0) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new UsageError(`option ${flag} needs a value`);
-      value = next;
-      i++;
-    }
-    values.set(flag, [...(values.get(flag) ?? []), value]);
-  }
-  if (values.has("--help") || values.has("-h")) return { kind: "help" };
-  if (values.has("--version")) return { kind: "version" };
+  if (argv.includes("--help") || argv.includes("-h")) return { kind: "help" };
+  if (argv.includes("--version")) return { kind: "version" };
+  const command = argv.find((arg) => !arg.startsWith("-"));
+  if (command === "revoke") return { kind: "revoke", options: parseRevoke(argv.filter((arg) => arg !== command)) };
+  return { kind: "run", options: parseIssue(argv) };
+}
 
-  const single = (flag: string): string | undefined => {
-    const given = values.get(flag);
-    if (given && given.length > 1) throw new UsageError(`option ${flag} was given more than once`);
-    return given?.[0];
-  };
-  const required = (flag: string, what: string): string => {
-    const value = single(flag);
-    if (value === undefined || value === "") throw new UsageError(`missing ${flag} ${what}`);
-    return value;
-  };
-
+function parseIssue(argv: readonly string[]): CliOptions {
+  const flags = new Flags(argv, ISSUE_FLAGS);
+  const { positionals } = flags;
   if (positionals.length === 0) throw new UsageError("missing the challenge type: http01 or dns01");
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   const challenge = positionals[0]!;
@@ -156,43 +221,76 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
     throw new UsageError(`unknown challenge type "${challenge}": use http01 or dns01`);
   }
 
-  const allowInsecureHttp = values.has("--allow-insecure-http");
-  const directoryUrl = parseDirectoryUrl(required("--dir", "URL (the CA's ACME directory)"), allowInsecureHttp);
-  const record = required("--record", "IPv4 (the address for A answers)");
+  const allowInsecureHttp = flags.has("--allow-insecure-http");
+  const directoryUrl = parseDirectoryUrl(flags.required("--dir", "URL (the CA's ACME directory)"), allowInsecureHttp);
+  const record = flags.required("--record", "IPv4 (the address for A answers)");
   try {
     parseIPv4(record);
   } catch {
     throw new UsageError(`--record "${record}" is not an IPv4 address like 127.0.0.1`);
   }
-  const domainValues = values.get("--domain") ?? [];
+  const domainValues = flags.all("--domain");
   if (domainValues.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
   const domains = [...new Set(domainValues.map((name) => normalizeDomain(name, challenge)))];
+  const eabKid = flags.single("--eab-kid");
+  const eabHmacKey = flags.single("--eab-hmac-key");
+  if ((eabKid === undefined) !== (eabHmacKey === undefined)) {
+    throw new UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key");
+  }
+  if (eabHmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(eabHmacKey)) {
+    throw new UsageError("--eab-hmac-key is not base64url: give the MAC key exactly as the CA shows it");
+  }
+  const revokeReason = flags.single("--revoke-reason");
+  if (revokeReason !== undefined && !flags.has("--revoke")) throw new UsageError("--revoke-reason needs --revoke");
 
   return {
-    kind: "run",
-    options: {
-      challenge,
-      directoryUrl,
-      record,
-      domains,
-      revoke: values.has("--revoke"),
-      caFile: single("--ca"),
-      outDir: single("--out") ?? "certs",
-      keyType: parseKeyType("--key-type", single("--key-type")),
-      accountKeyType: parseKeyType("--account-key-type", single("--account-key-type")),
-      contact: (values.get("--contact") ?? []).map(parseContact),
-      bind: single("--bind") ?? "0.0.0.0",
-      ports: {
-        dns: parsePort("--dns-port", single("--dns-port"), DEFAULT_PORTS.dns),
-        http: parsePort("--http-port", single("--http-port"), DEFAULT_PORTS.http),
-        https: parsePort("--https-port", single("--https-port"), DEFAULT_PORTS.https),
-        shutdown: parsePort("--shutdown-port", single("--shutdown-port"), DEFAULT_PORTS.shutdown),
-      },
-      allowInsecureHttp,
-      quiet: values.has("--quiet"),
-      timeoutSeconds: parseTimeout(single("--timeout")),
+    challenge,
+    directoryUrl,
+    record,
+    domains,
+    revoke: flags.has("--revoke"),
+    caFile: flags.single("--ca"),
+    outDir: flags.single("--out") ?? "certs",
+    keyType: parseKeyType("--key-type", flags.single("--key-type"), KEY_TYPES),
+    accountKeyType: parseKeyType("--account-key-type", flags.single("--account-key-type"), ACCOUNT_KEY_TYPES),
+    contact: flags.all("--contact").map(parseContact),
+    bind: flags.single("--bind") ?? "0.0.0.0",
+    ports: {
+      dns: parsePort("--dns-port", flags.single("--dns-port"), DEFAULT_PORTS.dns),
+      http: parsePort("--http-port", flags.single("--http-port"), DEFAULT_PORTS.http),
+      https: parsePort("--https-port", flags.single("--https-port"), DEFAULT_PORTS.https),
+      shutdown: parsePort("--shutdown-port", flags.single("--shutdown-port"), DEFAULT_PORTS.shutdown),
     },
+    allowInsecureHttp,
+    quiet: flags.has("--quiet"),
+    timeoutSeconds: parseTimeout(flags.single("--timeout")),
+    eab: eabKid !== undefined && eabHmacKey !== undefined ? { kid: eabKid, hmacKey: eabHmacKey } : undefined,
+    revokeReason: revokeReason === undefined ? undefined : parseReason("--revoke-reason", revokeReason),
   };
+}
+
+function parseRevoke(argv: readonly string[]): RevokeOptions {
+  const flags = new Flags(argv, REVOKE_FLAGS);
+  if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
+  const allowInsecureHttp = flags.has("--allow-insecure-http");
+  const reason = flags.single("--reason");
+  return {
+    directoryUrl: parseDirectoryUrl(flags.required("--dir", "URL (the CA's ACME directory)"), allowInsecureHttp),
+    certFile: flags.required("--cert", "FILE (the certificate to revoke, PEM)"),
+    certKeyFile: flags.required("--cert-key", "FILE (the certificate's private key, PEM, which signs the request)"),
+    reason: reason === undefined ? undefined : parseReason("--reason", reason),
+    caFile: flags.single("--ca"),
+    allowInsecureHttp,
+    timeoutSeconds: parseTimeout(flags.single("--timeout")),
+  };
+}
+
+function parseReason(flag: string, value: string): number {
+  try {
+    return parseRevocationReason(value);
+  } catch (error) {
+    throw new UsageError(`${flag} ${(error as Error).message}`);
+  }
 }
 
 function parseDirectoryUrl(text: string, allowInsecureHttp: boolean): string {
@@ -238,9 +336,9 @@ export function normalizeDomain(text: string, challenge: ChallengeOption): strin
   return name;
 }
 
-function parseKeyType(flag: string, value: string | undefined): KeyType {
+function parseKeyType(flag: string, value: string | undefined, allowed: readonly KeyType[]): KeyType {
   if (value === undefined) return "ec256";
-  if (!(KEY_TYPES as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" is not one of ${KEY_TYPES.join(", ")}`);
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" is not one of ${allowed.join(", ")}`);
   return value as KeyType;
 }
 

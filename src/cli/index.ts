@@ -2,7 +2,9 @@
  * The command-line interface.
  * @module
  */
-export { DEFAULT_PORTS, normalizeDomain, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand } from "./args.ts";
+export { DEFAULT_PORTS, normalizeDomain, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type RevokeOptions } from "./args.ts";
+export { importPrivateKeyPem } from "./keys.ts";
+export { runRevokeCommand } from "./revoke.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./files.ts";
 export { main } from "./main.ts";
 export { describeError, ExitCode, exitCodeFor, runIssueCommand, type CommandIo } from "./run.ts";

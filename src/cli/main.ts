@@ -3,6 +3,7 @@
  */
 import packageJson from "../../package.json" with { type: "json" };
 import { parseArgs, USAGE } from "./args.ts";
+import { runRevokeCommand } from "./revoke.ts";
 import { describeError, exitCodeFor, ExitCode, runIssueCommand, type CommandIo } from "./run.ts";
 
 /** Exit codes for the signals that stop a run: 128 + signal number. */
@@ -39,7 +40,12 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     return () => process.off(name, handler);
   });
   try {
-    const code = await runIssueCommand(command.options, io, controller.signal);
+    const code = command.kind === "revoke"
+      ? await runRevokeCommand(command.options, io, controller.signal).catch((error: unknown) => {
+        io.err(`bun-acme: error: ${describeError(error, io.env)}`);
+        return exitCodeFor(error);
+      })
+      : await runIssueCommand(command.options, io, controller.signal);
     return signalCode ?? code;
   } finally {
     for (const remove of handlers) remove();

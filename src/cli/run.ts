@@ -3,7 +3,7 @@
  * optionally revoke it, and wait for `GET /shutdown`.
  */
 import { join } from "node:path";
-import { AcmeError, AcmeTimeoutError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
+import { AcmeError, AcmeProblemError, AcmeTimeoutError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
 import { Dns01Solver, Http01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
@@ -85,7 +85,12 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     transport.getDirectory().catch(() => {});
     const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
     const [account, csr] = await Promise.all([
-      registerAccount(transport, accountKeys, { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) }),
+      registerAccount(
+        transport,
+        accountKeys,
+        { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) },
+        options.eab,
+      ),
       createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),
     ]);
     progress(`Account ${account.kid}`);
@@ -110,8 +115,8 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
 
     if (options.revoke) {
       const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
-      await revokeCertificate(transport, account, leaf.der);
-      io.out(`Certificate revoked (${issued.certificateUrl})`);
+      await revokeCertificate(transport, account, leaf.der, options.revokeReason);
+      io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
     }
     for (const timer of deadlineTimers) clearTimeout(timer);
 
@@ -146,6 +151,9 @@ export function describeError(error: unknown, env: Record<string, string | undef
   if (error instanceof UsageError) return `${error.message} (see --help)`;
   if (error instanceof ServerStartError) {
     return `${error.message}; stop whatever holds it or pick another port with the --*-port options`;
+  }
+  if (error instanceof AcmeProblemError && error.shortType === "externalAccountRequired") {
+    return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
   if (error instanceof AcmeError) return error.message;
   const code = (error as { code?: unknown } | null)?.code;

@@ -3,8 +3,9 @@
  * @module
  */
 export { exportPublicJwk, type PublicJwk } from "./jwk.ts";
-export { signJws, type AcmeProtectedHeader, type FlattenedJws } from "./jws.ts";
+export { signHmacJws, signJws, type AcmeProtectedHeader, type EabProtectedHeader, type FlattenedJws } from "./jws.ts";
 export {
+  ACCOUNT_KEY_TYPES,
   exportPrivateKeyPem,
   generateKeyPair,
   jwsAlgorithmOf,

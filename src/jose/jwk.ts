@@ -3,7 +3,8 @@ import { jwsAlgorithmOf } from "./keys.ts";
 /** A public JWK holding only the members RFC 7638 requires: the form ACME servers and thumbprints want. */
 export type PublicJwk =
   | { readonly kty: "EC"; readonly crv: "P-256" | "P-384"; readonly x: string; readonly y: string }
-  | { readonly kty: "RSA"; readonly n: string; readonly e: string };
+  | { readonly kty: "RSA"; readonly n: string; readonly e: string }
+  | { readonly kty: "OKP"; readonly crv: "Ed25519"; readonly x: string };
 
 /**
  * Exports the public half of a key as a minimal JWK. WebCrypto adds `alg`, `ext` and `key_ops`,
@@ -19,5 +20,6 @@ export async function exportPublicJwk(key: CryptoKey): Promise<PublicJwk> {
   if (jwk.kty === "EC") {
     return { kty: "EC", crv: jwk.crv as "P-256" | "P-384", x: jwk.x!, y: jwk.y! };
   }
+  if (jwk.kty === "OKP") return { kty: "OKP", crv: "Ed25519", x: jwk.x! };
   return { kty: "RSA", n: jwk.n!, e: jwk.e! };
 }

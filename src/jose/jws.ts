@@ -39,3 +39,26 @@ export async function signJws(
   const signature = await crypto.subtle.sign(signParamsOf(privateKey), privateKey, signingInput as Uint8Array<ArrayBuffer>);
   return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) };
 }
+
+/** The protected header of an External Account Binding JWS. @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.4 */
+export interface EabProtectedHeader {
+  readonly kid: string;
+  readonly url: string;
+}
+
+/**
+ * Signs a payload as a flattened JWS with HMAC-SHA256 (`HS256`), as External Account Binding
+ * requires: the CA's MAC key signs the account's public JWK.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.4
+ * @see https://www.rfc-editor.org/rfc/rfc7518#section-3.2
+ * @throws {RangeError} for an empty MAC key
+ */
+export async function signHmacJws(macKey: Uint8Array, header: EabProtectedHeader, payload: unknown): Promise<FlattenedJws> {
+  if (macKey.length === 0) throw new RangeError("Cannot sign with HS256: the MAC key is empty");
+  const key = await crypto.subtle.importKey("raw", macKey as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const protectedB64 = encodeBase64Url(utf8Encode(JSON.stringify({ alg: "HS256", ...header })));
+  const payloadB64 = encodeBase64Url(utf8Encode(JSON.stringify(payload)));
+  const signature = await crypto.subtle.sign("HMAC", key, utf8Encode(`${protectedB64}.${payloadB64}`) as Uint8Array<ArrayBuffer>);
+  return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) };
+}

@@ -1,20 +1,27 @@
 import { encodePem } from "../encoding/index.ts";
 
-/** The key types bun-acme can generate, for account keys and certificate keys alike. */
-export type KeyType = "ec256" | "ec384" | "rsa2048" | "rsa3072" | "rsa4096";
+/**
+ * The key types bun-acme can generate. `ed25519` is for account keys only: CAs do not issue
+ * certificates for Ed25519 keys.
+ */
+export type KeyType = "ec256" | "ec384" | "rsa2048" | "rsa3072" | "rsa4096" | "ed25519";
 
-/** Every supported {@link KeyType}, in the order help texts list them. */
+/** Certificate key types, in the order help texts list them. */
 export const KEY_TYPES: readonly KeyType[] = ["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"];
 
-/** The JWS algorithms a generated key signs with. */
-export type JwsAlgorithm = "ES256" | "ES384" | "RS256";
+/** Account key types: the certificate key types and Ed25519 (JWS `EdDSA`, RFC 8037). */
+export const ACCOUNT_KEY_TYPES: readonly KeyType[] = [...KEY_TYPES, "ed25519"];
 
-const generateParams: Record<KeyType, RsaHashedKeyGenParams | EcKeyGenParams> = {
+/** The JWS algorithms a generated key signs with. */
+export type JwsAlgorithm = "ES256" | "ES384" | "RS256" | "EdDSA";
+
+const generateParams: Record<KeyType, RsaHashedKeyGenParams | EcKeyGenParams | Algorithm> = {
   ec256: { name: "ECDSA", namedCurve: "P-256" },
   ec384: { name: "ECDSA", namedCurve: "P-384" },
   rsa2048: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
   rsa3072: { name: "RSASSA-PKCS1-v1_5", modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
   rsa4096: { name: "RSASSA-PKCS1-v1_5", modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+  ed25519: { name: "Ed25519" },
 };
 
 /**
@@ -31,9 +38,10 @@ export async function generateKeyPair(type: KeyType): Promise<CryptoKeyPair> {
 }
 
 /**
- * The JWS `alg` a key signs with: ES256 for P-256, ES384 for P-384, RS256 for RSA.
+ * The JWS `alg` a key signs with: ES256 for P-256, ES384 for P-384, RS256 for RSA, EdDSA for Ed25519.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-3.1
+ * @see https://www.rfc-editor.org/rfc/rfc8037#section-3.1
  * @throws {TypeError} for a key of another algorithm
  */
 export function jwsAlgorithmOf(key: CryptoKey): JwsAlgorithm {
@@ -41,6 +49,7 @@ export function jwsAlgorithmOf(key: CryptoKey): JwsAlgorithm {
   if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256") return "ES256";
   if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-384") return "ES384";
   if (algorithm.name === "RSASSA-PKCS1-v1_5") return "RS256";
+  if (algorithm.name === "Ed25519") return "EdDSA";
   throw new TypeError(`Cannot sign: unsupported key algorithm "${algorithm.name}"`);
 }
 
@@ -58,6 +67,8 @@ export function signParamsOf(key: CryptoKey): AlgorithmIdentifier | EcdsaParams 
       return { name: "ECDSA", hash: "SHA-384" };
     case "RS256":
       return { name: "RSASSA-PKCS1-v1_5" };
+    case "EdDSA":
+      return { name: "Ed25519" };
   }
 }
 

@@ -1,0 +1,60 @@
+/**
+ * The `revoke` command: revoke a certificate with a request signed by its own private key.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.6
+ */
+import { readFileSync } from "node:fs";
+import { AcmeProblemError, AcmeTimeoutError, AcmeTransport, revokeCertificate } from "../acme/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { exportPublicJwk } from "../jose/index.ts";
+import { UsageError, type RevokeOptions } from "./args.ts";
+import { importPrivateKeyPem } from "./keys.ts";
+import { ExitCode, type CommandIo } from "./run.ts";
+import { resolveTrustRoots } from "./trust.ts";
+
+/**
+ * Revokes the certificate. `alreadyRevoked` from the CA is reported plainly and counts as success.
+ *
+ * @throws {UsageError} for unreadable files
+ * @throws {AcmeProblemError} when the CA refuses for another reason
+ */
+export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
+  const certificatePem = readText(options.certFile, "--cert");
+  const leaf = safeBlocks(certificatePem).find((block) => block.label === "CERTIFICATE");
+  if (!leaf) throw new UsageError(`--cert ${options.certFile} holds no PEM certificate`);
+  const keyPair = await importPrivateKeyPem(readText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
+  const trust = resolveTrustRoots(options.caFile, io.env);
+  const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
+  const transport = new AcmeTransport({
+    directoryUrl: options.directoryUrl,
+    fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
+    signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+  });
+  try {
+    await revokeCertificate(transport, { privateKey: keyPair.privateKey, jwk: await exportPublicJwk(keyPair.publicKey) }, leaf.der, options.reason);
+  } catch (error) {
+    if (error instanceof AcmeProblemError && error.shortType === "alreadyRevoked") {
+      io.out(`Certificate ${options.certFile} was already revoked (the CA says: ${error.problem.detail ?? "alreadyRevoked"})`);
+      return ExitCode.OK;
+    }
+    if (deadline.aborted && !(error instanceof AcmeProblemError)) throw new AcmeTimeoutError("the revocation (--timeout)", options.timeoutSeconds);
+    throw error;
+  }
+  io.out(`Certificate ${options.certFile} revoked${options.reason === undefined ? "" : ` (reason ${options.reason})`}`);
+  return ExitCode.OK;
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(error as { code?: string }).code ?? "unreadable"}`);
+  }
+}
+
+function safeBlocks(pem: string) {
+  try {
+    return decodePemBlocks(pem);
+  } catch {
+    return [];
+  }
+}

@@ -16,6 +16,8 @@ export const Oid = {
 export interface CsrOptions {
   /** DNS names, wildcards included; every one becomes a dNSName SAN, the first also the subject CN when it fits in 64 characters. */
   readonly dnsNames: readonly string[];
+  /** IP addresses as 4 or 16 bytes; each becomes an iPAddress SAN (RFC 8738 §3). */
+  readonly ipAddresses?: readonly Uint8Array[];
   readonly keyPair: CryptoKeyPair;
 }
 
@@ -40,14 +42,18 @@ export interface CsrOptions {
  */
 export async function createCsr(options: CsrOptions): Promise<Uint8Array> {
   const { dnsNames, keyPair } = options;
-  if (dnsNames.length === 0) throw new RangeError("Cannot create CSR: no names given");
+  const ipAddresses = options.ipAddresses ?? [];
+  if (dnsNames.length === 0 && ipAddresses.length === 0) throw new RangeError("Cannot create CSR: no names given");
+  for (const address of ipAddresses) {
+    if (address.length !== 4 && address.length !== 16) throw new RangeError(`Cannot create CSR: an IP address of ${address.length} bytes`);
+  }
   const signer = signerFor(keyPair.privateKey);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keyPair.publicKey));
   const info = sequence(
     Uint8Array.of(0x02, 0x01, 0x00), // version v1(0)
-    subjectName(dnsNames[0]!),
+    dnsNames.length > 0 ? subjectName(dnsNames[0]!) : sequence(),
     spki, // exported by WebCrypto as a complete SubjectPublicKeyInfo
-    contextTag(0, extensionRequestAttribute(dnsNames), "constructed"),
+    contextTag(0, extensionRequestAttribute(dnsNames, ipAddresses), "constructed"),
   );
   const rawSignature = new Uint8Array(await crypto.subtle.sign(signer.params, keyPair.privateKey, info as Uint8Array<ArrayBuffer>));
   const signature = signer.params.name === "ECDSA" ? ecdsaSignatureToDer(rawSignature) : rawSignature;
@@ -78,13 +84,16 @@ function subjectName(commonName: string): Uint8Array {
  * Extensions ::= SEQUENCE OF Extension
  * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  * GeneralNames ::= SEQUENCE OF GeneralName
- * GeneralName ::= CHOICE { ..., dNSName [2] IA5String, ... }
+ * GeneralName ::= CHOICE { ..., dNSName [2] IA5String, ..., iPAddress [7] OCTET STRING, ... }
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc2985#section-5.4.2
  * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.2.1.6
  */
-function extensionRequestAttribute(dnsNames: readonly string[]): Uint8Array {
-  const generalNames = sequence(...dnsNames.map((name) => contextTag(2, asciiBytes(name), "primitive")));
+function extensionRequestAttribute(dnsNames: readonly string[], ipAddresses: readonly Uint8Array[]): Uint8Array {
+  const generalNames = sequence(
+    ...dnsNames.map((name) => contextTag(2, asciiBytes(name), "primitive")),
+    ...ipAddresses.map((address) => contextTag(7, address, "primitive")),
+  );
   const extensions = sequence(sequence(objectIdentifier(Oid.subjectAltName), octetString(generalNames)));
   return sequence(objectIdentifier(Oid.extensionRequest), setOf(extensions));
 }

@@ -2,7 +2,8 @@
  * Command-line parsing and validation. Pure: argv in, options out, or a {@link UsageError}.
  */
 import { parseRevocationReason } from "../acme/index.ts";
-import { parseIPv4 } from "../encoding/index.ts";
+import type { Identifier } from "../acme/index.ts";
+import { formatIp, parseIPv4, tryParseIp } from "../encoding/index.ts";
 import { ACCOUNT_KEY_TYPES, KEY_TYPES, type KeyType } from "../jose/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */
@@ -22,8 +23,10 @@ export interface CliOptions {
   readonly challenge: ChallengeOption;
   readonly directoryUrl: string;
   readonly record: string;
-  /** Lowercase, deduplicated, in the order given. */
+  /** Lowercase, deduplicated, in the order given (IP addresses in canonical form). */
   readonly domains: readonly string[];
+  /** The same names as ACME identifiers: `dns`, or `ip` for addresses (RFC 8738). */
+  readonly identifiers: readonly Identifier[];
   readonly revoke: boolean;
   readonly caFile: string | undefined;
   readonly outDir: string;
@@ -40,6 +43,19 @@ export interface CliOptions {
   readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
   /** RFC 5280 CRLReason code sent with --revoke. */
   readonly revokeReason: number | undefined;
+  /** A certificate profile to ask for (draft-ietf-acme-profiles). */
+  readonly profile: string | undefined;
+  /** The previous certificate this one replaces (its ARI certificate ID goes into the order). */
+  readonly replacesFile: string | undefined;
+}
+
+/** Everything the `renewal-info` command needs. */
+export interface RenewalInfoOptions {
+  readonly certFile: string;
+  /** Without a directory, the advice falls back to 2/3 of the validity period. */
+  readonly directoryUrl: string | undefined;
+  readonly caFile: string | undefined;
+  readonly timeoutSeconds: number;
 }
 
 /** Everything the `revoke` command needs. */
@@ -59,7 +75,8 @@ export type ParsedCommand =
   | { readonly kind: "help" }
   | { readonly kind: "version" }
   | { readonly kind: "run"; readonly options: CliOptions }
-  | { readonly kind: "revoke"; readonly options: RevokeOptions };
+  | { readonly kind: "revoke"; readonly options: RevokeOptions }
+  | { readonly kind: "renewal-info"; readonly options: RenewalInfoOptions };
 
 /** Default ports of the ETH NetSec ACME project interface. */
 export const DEFAULT_PORTS = { dns: 10053, http: 5002, https: 5001, shutdown: 5003 } as const;
@@ -74,7 +91,9 @@ Required:
   http01 | dns01          challenge type (wildcard names need dns01)
   --dir URL               the CA's ACME directory, e.g. https://127.0.0.1:14000/dir
   --record IPv4           the address the DNS server answers for every A query
-  --domain NAME           a name for the certificate; repeat for more (e.g. '*.example.net')
+  --domain NAME           a name for the certificate; repeat for more (e.g. '*.example.net');
+                          an IPv4 or IPv6 address asks for an IP identifier (RFC 8738, not with dns01)
+  --ip ADDRESS            an IP address for the certificate, the same as --domain ADDRESS
 
 Options:
   --revoke                revoke the certificate right after obtaining it (it is still served)
@@ -86,6 +105,8 @@ Options:
   --eab-kid KID           External Account Binding key identifier from the CA (with --eab-hmac-key)
   --eab-hmac-key KEY      External Account Binding MAC key from the CA, base64url
   --revoke-reason REASON  with --revoke: an RFC 5280 reason by name or number, e.g. keyCompromise or 1
+  --profile NAME          ask for a certificate profile the CA lists (e.g. shortlived)
+  --replaces FILE         the certificate this one renews: its ARI ID goes into the order
   --contact URI           account contact, e.g. mailto:admin@example.net (repeatable)
   --bind ADDR             address every server listens on (default: 0.0.0.0)
   --dns-port N            DNS server, UDP and TCP (default: ${DEFAULT_PORTS.dns})
@@ -102,6 +123,8 @@ Other commands:
   bun-acme revoke --dir URL --cert FILE --cert-key FILE [--reason REASON] [--ca FILE]
                           revoke a certificate, signing with its own key; an already revoked
                           certificate is reported as such (exit 0)
+  bun-acme renewal-info --cert FILE [--dir URL] [--ca FILE]
+                          when to renew: inside the CA's ARI window, else at 2/3 of the validity
 
 Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error.`;
 
@@ -122,6 +145,7 @@ const ISSUE_FLAGS: FlagTable = {
   ...COMMON_FLAGS,
   "--record": { takesValue: true },
   "--domain": { takesValue: true },
+  "--ip": { takesValue: true },
   "--revoke": { takesValue: false },
   "--revoke-reason": { takesValue: true },
   "--out": { takesValue: true },
@@ -136,6 +160,13 @@ const ISSUE_FLAGS: FlagTable = {
   "--https-port": { takesValue: true },
   "--shutdown-port": { takesValue: true },
   "--quiet": { takesValue: false },
+  "--profile": { takesValue: true },
+  "--replaces": { takesValue: true },
+};
+
+const RENEWAL_INFO_FLAGS: FlagTable = {
+  ...COMMON_FLAGS,
+  "--cert": { takesValue: true },
 };
 
 const REVOKE_FLAGS: FlagTable = {
@@ -208,6 +239,7 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
   if (argv.includes("--version")) return { kind: "version" };
   const command = argv.find((arg) => !arg.startsWith("-"));
   if (command === "revoke") return { kind: "revoke", options: parseRevoke(argv.filter((arg) => arg !== command)) };
+  if (command === "renewal-info") return { kind: "renewal-info", options: parseRenewalInfo(argv.filter((arg) => arg !== command)) };
   return { kind: "run", options: parseIssue(argv) };
 }
 
@@ -229,9 +261,13 @@ function parseIssue(argv: readonly string[]): CliOptions {
   } catch {
     throw new UsageError(`--record "${record}" is not an IPv4 address like 127.0.0.1`);
   }
-  const domainValues = flags.all("--domain");
-  if (domainValues.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
-  const domains = [...new Set(domainValues.map((name) => normalizeDomain(name, challenge)))];
+  const nameValues = [...flags.all("--domain"), ...flags.all("--ip")];
+  if (nameValues.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
+  for (const value of flags.all("--ip")) {
+    if (!tryParseIp(value)) throw new UsageError(`--ip "${value}" is not an IPv4 or IPv6 address`);
+  }
+  const identifiers = uniqueIdentifiers(nameValues.map((name) => normalizeIdentifier(name, challenge)));
+  const domains = identifiers.map((identifier) => identifier.value);
   const eabKid = flags.single("--eab-kid");
   const eabHmacKey = flags.single("--eab-hmac-key");
   if ((eabKid === undefined) !== (eabHmacKey === undefined)) {
@@ -248,6 +284,7 @@ function parseIssue(argv: readonly string[]): CliOptions {
     directoryUrl,
     record,
     domains,
+    identifiers,
     revoke: flags.has("--revoke"),
     caFile: flags.single("--ca"),
     outDir: flags.single("--out") ?? "certs",
@@ -266,6 +303,20 @@ function parseIssue(argv: readonly string[]): CliOptions {
     timeoutSeconds: parseTimeout(flags.single("--timeout")),
     eab: eabKid !== undefined && eabHmacKey !== undefined ? { kid: eabKid, hmacKey: eabHmacKey } : undefined,
     revokeReason: revokeReason === undefined ? undefined : parseReason("--revoke-reason", revokeReason),
+    profile: flags.single("--profile"),
+    replacesFile: flags.single("--replaces"),
+  };
+}
+
+function parseRenewalInfo(argv: readonly string[]): RenewalInfoOptions {
+  const flags = new Flags(argv, RENEWAL_INFO_FLAGS);
+  if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
+  const dir = flags.single("--dir");
+  return {
+    certFile: flags.required("--cert", "FILE (the certificate, PEM)"),
+    directoryUrl: dir === undefined ? undefined : parseDirectoryUrl(dir, flags.has("--allow-insecure-http")),
+    caFile: flags.single("--ca"),
+    timeoutSeconds: parseTimeout(flags.single("--timeout")),
   };
 }
 
@@ -305,6 +356,32 @@ function parseDirectoryUrl(text: string, allowInsecureHttp: boolean): string {
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`--dir "${text}" must be an https:// URL`);
   return url.href;
+}
+
+/**
+ * Reads one `--domain` value as an ACME identifier: an IP address (RFC 8738, in canonical form)
+ * or a DNS name (see {@link normalizeDomain}).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8738#section-3
+ * @throws {UsageError} for an invalid name, or an IP address with dns01
+ */
+export function normalizeIdentifier(text: string, challenge: ChallengeOption): Identifier {
+  const bytes = tryParseIp(text.replace(/^\[(.*)\]$/, "$1"));
+  if (!bytes) return { type: "dns", value: normalizeDomain(text, challenge) };
+  if (challenge === "dns01") {
+    throw new UsageError(`--domain "${text}" is an IP address, which dns01 cannot prove (RFC 8738 §7): run with http01`);
+  }
+  return { type: "ip", value: formatIp(bytes) };
+}
+
+function uniqueIdentifiers(identifiers: readonly Identifier[]): Identifier[] {
+  const seen = new Set<string>();
+  return identifiers.filter((identifier) => {
+    const key = `${identifier.type}:${identifier.value}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

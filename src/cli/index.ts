@@ -2,7 +2,9 @@
  * The command-line interface.
  * @module
  */
-export { DEFAULT_PORTS, normalizeDomain, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type RevokeOptions } from "./args.ts";
+export { DEFAULT_PORTS, normalizeDomain, normalizeIdentifier, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type RenewalInfoOptions, type RevokeOptions } from "./args.ts";
+export { readLeafCertificate } from "./certificate-file.ts";
+export { runRenewalInfoCommand } from "./renewal-info.ts";
 export { importPrivateKeyPem } from "./keys.ts";
 export { runRevokeCommand } from "./revoke.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./files.ts";

@@ -3,6 +3,7 @@
  */
 import packageJson from "../../package.json" with { type: "json" };
 import { parseArgs, USAGE } from "./args.ts";
+import { runRenewalInfoCommand } from "./renewal-info.ts";
 import { runRevokeCommand } from "./revoke.ts";
 import { describeError, exitCodeFor, ExitCode, runIssueCommand, type CommandIo } from "./run.ts";
 
@@ -40,11 +41,14 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     return () => process.off(name, handler);
   });
   try {
+    const report = (error: unknown) => {
+      io.err(`bun-acme: error: ${describeError(error, io.env)}`);
+      return exitCodeFor(error);
+    };
     const code = command.kind === "revoke"
-      ? await runRevokeCommand(command.options, io, controller.signal).catch((error: unknown) => {
-        io.err(`bun-acme: error: ${describeError(error, io.env)}`);
-        return exitCodeFor(error);
-      })
+      ? await runRevokeCommand(command.options, io, controller.signal).catch(report)
+      : command.kind === "renewal-info"
+      ? await runRenewalInfoCommand(command.options, io, controller.signal).catch(report)
       : await runIssueCommand(command.options, io, controller.signal);
     return signalCode ?? code;
   } finally {

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from "node:fs";
 import { AcmeProblemError, AcmeTimeoutError, AcmeTransport, revokeCertificate } from "../acme/index.ts";
-import { decodePemBlocks } from "../encoding/index.ts";
 import { exportPublicJwk } from "../jose/index.ts";
 import { UsageError, type RevokeOptions } from "./args.ts";
+import { readLeafCertificate } from "./certificate-file.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
 import { resolveTrustRoots } from "./trust.ts";
@@ -18,9 +18,7 @@ import { resolveTrustRoots } from "./trust.ts";
  * @throws {AcmeProblemError} when the CA refuses for another reason
  */
 export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
-  const certificatePem = readText(options.certFile, "--cert");
-  const leaf = safeBlocks(certificatePem).find((block) => block.label === "CERTIFICATE");
-  if (!leaf) throw new UsageError(`--cert ${options.certFile} holds no PEM certificate`);
+  const leafDer = readLeafCertificate(options.certFile, "--cert");
   const keyPair = await importPrivateKeyPem(readText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
   const trust = resolveTrustRoots(options.caFile, io.env);
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
@@ -30,7 +28,7 @@ export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, si
     signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
   });
   try {
-    await revokeCertificate(transport, { privateKey: keyPair.privateKey, jwk: await exportPublicJwk(keyPair.publicKey) }, leaf.der, options.reason);
+    await revokeCertificate(transport, { privateKey: keyPair.privateKey, jwk: await exportPublicJwk(keyPair.publicKey) }, leafDer, options.reason);
   } catch (error) {
     if (error instanceof AcmeProblemError && error.shortType === "alreadyRevoked") {
       io.out(`Certificate ${options.certFile} was already revoked (the CA says: ${error.problem.detail ?? "alreadyRevoked"})`);
@@ -48,13 +46,5 @@ function readText(path: string, flag: string): string {
     return readFileSync(path, "utf8");
   } catch (error) {
     throw new UsageError(`cannot read ${flag} ${path}: ${(error as { code?: string }).code ?? "unreadable"}`);
-  }
-}
-
-function safeBlocks(pem: string) {
-  try {
-    return decodePemBlocks(pem);
-  } catch {
-    return [];
   }
 }

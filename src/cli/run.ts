@@ -3,14 +3,15 @@
  * optionally revoke it, and wait for `GET /shutdown`.
  */
 import { join } from "node:path";
-import { AcmeError, AcmeProblemError, AcmeTimeoutError, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
+import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
 import { Dns01Solver, Http01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
-import { decodePemBlocks } from "../encoding/index.ts";
+import { decodePemBlocks, tryParseIp } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { certificateHandler, serve, ServerStartError, shutdownHandler } from "../servers/index.ts";
 import { UsageError, type CliOptions } from "./args.ts";
+import { readLeafCertificate } from "./certificate-file.ts";
 import { writeFilesAtomic } from "./files.ts";
 import { resolveTrustRoots } from "./trust.ts";
 
@@ -91,17 +92,25 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
         { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) },
         options.eab,
       ),
-      createCsr({ dnsNames: options.domains, keyPair: certificateKeys }),
+      createCsr({
+        dnsNames: options.identifiers.filter((identifier) => identifier.type === "dns").map((identifier) => identifier.value),
+        ipAddresses: options.identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => tryParseIp(identifier.value)!),
+        keyPair: certificateKeys,
+      }),
     ]);
     progress(`Account ${account.kid}`);
     const issued = await issueCertificate({
       transport,
       account,
-      identifiers: options.domains.map((value) => ({ type: "dns", value })),
+      identifiers: options.identifiers,
       solver,
       csr,
       signal: deadline.signal,
       log: progress,
+      orderExtras: {
+        ...(options.profile !== undefined ? { profile: options.profile } : {}),
+        ...(options.replacesFile !== undefined ? { replaces: ariCertId(readLeafCertificate(options.replacesFile, "--replaces")) } : {}),
+      },
     });
 
     const certificatePath = join(options.outDir, "cert.pem");
@@ -143,7 +152,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
 
 /** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
 export function exitCodeFor(error: unknown): number {
-  return error instanceof UsageError || error instanceof ServerStartError ? ExitCode.USAGE : ExitCode.FAILURE;
+  return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
 /** One line for an error. Stack traces only for unexpected errors, and only with `BUN_ACME_DEBUG`. */

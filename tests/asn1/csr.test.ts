@@ -41,6 +41,17 @@ describe("createCsr()", () => {
     expect(result.text).not.toContain("verify OK");
   });
 
+  test("IP addresses become iPAddress SANs (RFC 8738 §3) that openssl reads back; IP-only CSRs have an empty subject", async () => {
+    const result = await opensslReq(await createCsr({
+      dnsNames: [],
+      ipAddresses: [Uint8Array.of(127, 0, 0, 1), Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), 1)],
+      keyPair: await generateKeyPair("ec256"),
+    }));
+    expect(result.code).toBe(0);
+    expect(result.text).toContain("IP Address:127.0.0.1, IP Address:2001:DB8:0:0:0:0:0:1");
+    expect(result.text).not.toContain("CN =");
+  });
+
   test("rejects an empty name list", async () => {
     expect(createCsr({ dnsNames: [], keyPair: await generateKeyPair("ec256") })).rejects.toThrow(RangeError);
   });

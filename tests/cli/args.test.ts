@@ -83,4 +83,44 @@ describe("parseArgs()", () => {
   test("an http:// directory is accepted only with --allow-insecure-http", () => {
     expect(options(["http01", "--dir", "http://127.0.0.1/dir", ...base.slice(3), "--allow-insecure-http"]).directoryUrl).toBe("http://127.0.0.1/dir");
   });
+
+  test("IP addresses become ip identifiers in canonical form (RFC 8738), deduplicated", () => {
+    const parsed = options([...base, "--domain", "127.0.0.1", "--ip", "2001:DB8:0:0::1", "--domain", "[2001:db8::1]"]);
+    expect(parsed.identifiers).toEqual([
+      { type: "dns", value: "example.test" },
+      { type: "ip", value: "127.0.0.1" },
+      { type: "ip", value: "2001:db8::1" },
+    ]);
+  });
+
+  test("an IP address with dns01, or a malformed --ip, is refused", () => {
+    expect(usageError(["dns01", ...base.slice(1), "--domain", "127.0.0.1"])).toMatch(/dns01 cannot prove/);
+    expect(usageError([...base, "--ip", "300.1.1.1"])).toMatch(/not an IPv4 or IPv6 address/);
+  });
+
+  test("EAB needs both flags and a base64url key; --revoke-reason needs --revoke and a known reason", () => {
+    expect(usageError([...base, "--eab-kid", "k"])).toMatch(/both --eab-kid and --eab-hmac-key/);
+    expect(usageError([...base, "--eab-kid", "k", "--eab-hmac-key", "not base64!"])).toMatch(/not base64url/);
+    expect(options([...base, "--eab-kid", "k", "--eab-hmac-key", "abc_-"]).eab).toEqual({ kid: "k", hmacKey: "abc_-" });
+    expect(usageError([...base, "--revoke-reason", "1"])).toMatch(/needs --revoke/);
+    expect(usageError([...base, "--revoke", "--revoke-reason", "7"])).toMatch(/not a revocation reason/);
+    expect(options([...base, "--revoke", "--revoke-reason", "KeyCompromise"]).revokeReason).toBe(1);
+  });
+
+  test("ed25519 is an account key type only", () => {
+    expect(options([...base, "--account-key-type", "ed25519"]).accountKeyType).toBe("ed25519");
+    expect(usageError([...base, "--key-type", "ed25519"])).toMatch(/not one of/);
+  });
+
+  test("the revoke and renewal-info commands", () => {
+    expect(parseArgs(["revoke", "--dir", "https://ca.test/dir", "--cert", "c.pem", "--cert-key", "k.pem", "--reason", "superseded"])).toEqual({
+      kind: "revoke",
+      options: { directoryUrl: "https://ca.test/dir", certFile: "c.pem", certKeyFile: "k.pem", reason: 4, caFile: undefined, allowInsecureHttp: false, timeoutSeconds: 300 },
+    });
+    expect(usageError(["revoke", "--dir", "https://ca.test/dir", "--cert", "c.pem"])).toMatch(/missing --cert-key/);
+    expect(parseArgs(["renewal-info", "--cert", "c.pem"])).toEqual({
+      kind: "renewal-info",
+      options: { certFile: "c.pem", directoryUrl: undefined, caFile: undefined, timeoutSeconds: 300 },
+    });
+  });
 });

@@ -1,0 +1,178 @@
+/**
+ * Capabilities beyond the core flow, end to end through the command line against real Pebbles:
+ * key types, External Account Binding, revocation reasons, the revoke and renewal-info commands.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+
+// Starts processes (Pebble, the client): allow more than the 5 s default.
+setDefaultTimeout(60_000);
+
+function issueArgs(pebble: Pebble, out: string, domains: string[], extra: string[] = []): string[] {
+  return ["http01", "--dir", pebble.directoryUrl, "--record", "127.0.0.1", ...domains.flatMap((d) => ["--domain", d]), "--ca", pebble.tlsRootFile,
+    "--bind", "127.0.0.1", "--out", out, ...extra];
+}
+
+/** Runs the client until it serves, then shuts it down; returns exit code and output. */
+async function issue(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const client = startClient(args);
+  try {
+    const served = await Promise.race([
+      client.stdout.waitFor((line) => line.startsWith(SERVING_LINE), 45_000).then(() => true),
+      client.exited.then(() => false),
+    ]);
+    if (served) await requestShutdown();
+    const code = await client.exited;
+    await Promise.all([client.stdout.done, client.stderr.done]);
+    return { code, stdout: client.stdout.text(), stderr: client.stderr.text() };
+  } finally {
+    client.kill();
+  }
+}
+
+async function certStatus(pebble: Pebble, certificatePem: string): Promise<{ Status: string; Reason?: number }> {
+  const serial = new X509Certificate(certificatePem).serialNumber.toLowerCase();
+  return (await pebble.management(`/cert-status-by-serial/${serial}`)).json() as Promise<{ Status: string; Reason?: number }>;
+}
+
+describe("key types against Pebble", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test.each([
+    ["ec384", "ec384", "ec", "P-384"],
+    ["rsa3072", "rsa3072", "rsa", "3072"],
+    ["ed25519", "ec256", "ec", "P-256"],
+  ])("account key %s, certificate key %s", async (accountKeyType, keyType, expectedType, expectedDetail) => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, [`${accountKeyType}.keys.test`], ["--account-key-type", accountKeyType, "--key-type", keyType]));
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const key = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).publicKey;
+    expect(String(key.asymmetricKeyType)).toBe(expectedType);
+    const details = key.asymmetricKeyDetails as { namedCurve?: string; modulusLength?: number };
+    expect(String(details.namedCurve === "secp384r1" ? "P-384" : details.namedCurve === "prime256v1" ? "P-256" : details.modulusLength)).toBe(expectedDetail);
+  });
+});
+
+describe("IP identifiers (RFC 8738) against Pebble", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test("--domain 127.0.0.1 with http01: an ip identifier, validated by Pebble at 127.0.0.1:5002, an iPAddress SAN", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, ["127.0.0.1", "ip-and-name.test"]));
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:ip-and-name.test, IP Address:127.0.0.1");
+  });
+});
+
+describe("revocation", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test("--revoke --revoke-reason keyCompromise: Pebble records reason 1", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, ["reason.revoke.test"], ["--revoke", "--revoke-reason", "keyCompromise"]));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("Certificate revoked with reason 1");
+    const status = await certStatus(pebble, readFileSync(join(out, "cert.pem"), "utf8"));
+    expect(status.Status).toBe("Revoked");
+    expect(status.Reason).toBe(1);
+  });
+
+  test("the revoke command signs with the certificate's own key; a second revocation is reported as already revoked", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    expect((await issue(issueArgs(pebble, out, ["standalone.revoke.test"]))).code).toBe(0);
+    const revokeArgs = ["revoke", "--dir", pebble.directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(out, "key.pem"), "--ca", pebble.tlsRootFile,
+      "--reason", "superseded"];
+    const first = await runClient(revokeArgs);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("revoked (reason 4)");
+    const status = await certStatus(pebble, readFileSync(join(out, "cert.pem"), "utf8"));
+    expect(status).toMatchObject({ Status: "Revoked", Reason: 4 });
+    const second = await runClient(revokeArgs);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("was already revoked (the CA says:");
+  });
+
+  test("the revoke command refuses a key that is not the certificate's, with the CA's words", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const other = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    expect((await issue(issueArgs(pebble, out, ["mine.revoke.test"]))).code).toBe(0);
+    expect((await issue(issueArgs(pebble, other, ["other.revoke.test"]))).code).toBe(0);
+    const result = await runClient(["revoke", "--dir", pebble.directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(other, "key.pem"),
+      "--ca", pebble.tlsRootFile]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toContain("unauthorized");
+  });
+
+  test("renewal-info falls back to 2/3 of the validity period when the directory has no renewalInfo (Pebble 2.4.0)", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    expect((await issue(issueArgs(pebble, out, ["ari.revoke.test"]))).code).toBe(0);
+    const result = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("2/3 of the validity period (the CA's directory offers no renewalInfo)");
+    const certificate = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8"));
+    const from = new Date(certificate.validFrom).getTime();
+    const to = new Date(certificate.validTo).getTime();
+    const expected = new Date(from + ((to - from) * 2) / 3).toISOString();
+    expect(result.stdout).toContain(`Renew at ${expected}`);
+  });
+});
+
+describe("External Account Binding (Pebble with externalAccountBindingRequired)", () => {
+  const macKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble({ config: { externalAccountBindingRequired: true, externalAccountMACKeys: { "kid-1": macKey } } });
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test("without EAB the CA's externalAccountRequired is shown with the flags to use", async () => {
+    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["noeab.eab.test"]));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("externalAccountRequired");
+    expect(result.stderr).toContain("--eab-kid and --eab-hmac-key");
+  });
+
+  test("with the CA's kid and MAC key the account is created and the certificate issued", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, ["eab.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", macKey]));
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
+
+  test("a wrong MAC key is refused with the CA's words", async () => {
+    const wrong = `${macKey.slice(0, -4)}AAAA`;
+    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["wrong.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", wrong]));
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/unauthorized|malformed/);
+  });
+});

@@ -26,7 +26,7 @@ export interface AcmeTransportOptions {
   readonly requestTimeoutMs?: number;
   /**
    * How many requests may be in flight before one that finds the nonce pool empty waits for a
-   * returning nonce instead of sending `HEAD newNonce` (default 8).
+   * returning nonce instead of sending `HEAD newNonce` (default 32).
    */
   readonly nonceLanes?: number;
   /** How transient failures are retried. */
@@ -128,7 +128,7 @@ export class AcmeTransport {
 
   constructor(options: AcmeTransportOptions) {
     this.options = options;
-    this.shared = { nonces: new NoncePool(options.nonceLanes ?? 8), directory: undefined, requestCount: 0 };
+    this.shared = { nonces: new NoncePool(options.nonceLanes ?? 32), directory: undefined, requestCount: 0 };
     this.directoryUrl = options.directoryUrl;
     this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
     this.userAgent = options.userAgent ?? "bun-acme";

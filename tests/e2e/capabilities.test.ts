@@ -23,7 +23,7 @@ async function issue(args: string[]): Promise<{ code: number; stdout: string; st
   const client = startClient(args);
   try {
     const served = await Promise.race([
-      client.stdout.waitFor((line) => line.startsWith(SERVING_LINE), 45_000).then(() => true),
+      client.stdout.waitFor((line) => line.startsWith(SERVING_LINE), 45_000).then(() => true, () => false),
       client.exited.then(() => false),
     ]);
     if (served) await requestShutdown();
@@ -52,7 +52,7 @@ describe("key types against Pebble", () => {
   test.each([
     ["ec384", "ec384", "ec", "P-384"],
     ["rsa3072", "rsa3072", "rsa", "3072"],
-    ["ed25519", "ec256", "ec", "P-256"],
+    ["rsa4096", "rsa4096", "rsa", "4096"],
   ])("account key %s, certificate key %s", async (accountKeyType, keyType, expectedType, expectedDetail) => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
     const result = await issue(issueArgs(pebble, out, [`${accountKeyType}.keys.test`], ["--account-key-type", accountKeyType, "--key-type", keyType]));
@@ -62,6 +62,24 @@ describe("key types against Pebble", () => {
     expect(String(key.asymmetricKeyType)).toBe(expectedType);
     const details = key.asymmetricKeyDetails as { namedCurve?: string; modulusLength?: number };
     expect(String(details.namedCurve === "secp384r1" ? "P-384" : details.namedCurve === "prime256v1" ? "P-256" : details.modulusLength)).toBe(expectedDetail);
+  });
+});
+
+describe("Ed25519 account keys against Pebble", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test("Pebble 2.4.0 refuses EdDSA account keys; the CA's badPublicKey is shown whole", async () => {
+    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["ed.keys.test"], ["--account-key-type", "ed25519"]));
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `bun-acme: error: The CA refused the request to ${pebble.directoryUrl.replace("/dir", "/sign-me-up")}: badPublicKey: no signature algorithms suitable for given key type: ed25519.PublicKey`,
+    );
   });
 });
 

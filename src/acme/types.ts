@@ -69,7 +69,7 @@ export interface Authorization {
 }
 
 /** Challenge types this client can answer. @see https://www.rfc-editor.org/rfc/rfc8555#section-8 */
-export type ChallengeType = "http-01" | "dns-01";
+export type ChallengeType = "http-01" | "dns-01" | "tls-alpn-01";
 
 /** @see https://www.rfc-editor.org/rfc/rfc8555#section-8 */
 export interface Challenge {

@@ -6,6 +6,7 @@ import { utf8Encode } from "../encoding/index.ts";
 export const Oid = {
   commonName: "2.5.4.3",
   subjectAltName: "2.5.29.17",
+  acmeIdentifier: "1.3.6.1.5.5.7.1.31",
   extensionRequest: "1.2.840.113549.1.9.14",
   ecdsaWithSha256: "1.2.840.10045.4.3.2",
   ecdsaWithSha384: "1.2.840.10045.4.3.3",
@@ -55,9 +56,7 @@ export async function createCsr(options: CsrOptions): Promise<Uint8Array> {
     spki, // exported by WebCrypto as a complete SubjectPublicKeyInfo
     contextTag(0, extensionRequestAttribute(dnsNames, ipAddresses), "constructed"),
   );
-  const rawSignature = new Uint8Array(await crypto.subtle.sign(signer.params, keyPair.privateKey, info as Uint8Array<ArrayBuffer>));
-  const signature = signer.params.name === "ECDSA" ? ecdsaSignatureToDer(rawSignature) : rawSignature;
-  return sequence(info, signer.algorithmIdentifier, bitString(signature));
+  return sequence(info, signer.algorithmIdentifier, bitString(await signer.sign(keyPair.privateKey, info)));
 }
 
 /**
@@ -90,17 +89,38 @@ function subjectName(commonName: string): Uint8Array {
  * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.2.1.6
  */
 function extensionRequestAttribute(dnsNames: readonly string[], ipAddresses: readonly Uint8Array[]): Uint8Array {
+  const extensions = sequence(subjectAltNames(dnsNames, ipAddresses));
+  return sequence(objectIdentifier(Oid.extensionRequest), setOf(extensions));
+}
+
+/**
+ * The subjectAltName extension for DNS names and IP addresses (not critical).
+ *
+ * ```asn1
+ * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ * GeneralNames ::= SEQUENCE OF GeneralName  -- dNSName [2] IA5String, iPAddress [7] OCTET STRING
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.2.1.6
+ */
+export function subjectAltNames(dnsNames: readonly string[], ipAddresses: readonly Uint8Array[]): Uint8Array {
   const generalNames = sequence(
     ...dnsNames.map((name) => contextTag(2, asciiBytes(name), "primitive")),
     ...ipAddresses.map((address) => contextTag(7, address, "primitive")),
   );
-  const extensions = sequence(sequence(objectIdentifier(Oid.subjectAltName), octetString(generalNames)));
-  return sequence(objectIdentifier(Oid.extensionRequest), setOf(extensions));
+  return sequence(objectIdentifier(Oid.subjectAltName), octetString(generalNames));
 }
 
-interface Signer {
+/** How a key signs a CSR or certificate: WebCrypto parameters and the DER AlgorithmIdentifier. */
+export interface Signer {
   readonly params: { readonly name: "ECDSA"; readonly hash: string } | { readonly name: "RSASSA-PKCS1-v1_5" };
   readonly algorithmIdentifier: Uint8Array;
+  /** Signs DER bytes; ECDSA signatures come back DER-encoded (Ecdsa-Sig-Value), as X.509 wants. */
+  sign(privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array>;
+}
+
+async function signWith(params: Signer["params"], privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+  const raw = new Uint8Array(await crypto.subtle.sign(params, privateKey, data as Uint8Array<ArrayBuffer>));
+  return params.name === "ECDSA" ? ecdsaSignatureToDer(raw) : raw;
 }
 
 /**
@@ -111,18 +131,22 @@ interface Signer {
  * ```
  * ECDSA identifiers have no parameters (RFC 5758 §3.2); RSA ones have NULL (RFC 4055 §5).
  */
-function signerFor(key: CryptoKey): Signer {
+export function signerFor(key: CryptoKey): Signer {
   const algorithm = key.algorithm as Partial<EcKeyAlgorithm>;
   if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256") {
-    return { params: { name: "ECDSA", hash: "SHA-256" }, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha256)) };
+    const params = { name: "ECDSA", hash: "SHA-256" } as const;
+    return { params, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha256)), sign: (k, d) => signWith(params, k, d) };
   }
   if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-384") {
-    return { params: { name: "ECDSA", hash: "SHA-384" }, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha384)) };
+    const params = { name: "ECDSA", hash: "SHA-384" } as const;
+    return { params, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha384)), sign: (k, d) => signWith(params, k, d) };
   }
   if (algorithm.name === "RSASSA-PKCS1-v1_5") {
+    const params = { name: "RSASSA-PKCS1-v1_5" } as const;
     return {
-      params: { name: "RSASSA-PKCS1-v1_5" },
+      params,
       algorithmIdentifier: sequence(objectIdentifier(Oid.sha256WithRsaEncryption), nullValue()),
+      sign: (k, d) => signWith(params, k, d),
     };
   }
   throw new TypeError(`Cannot sign CSR: unsupported key algorithm "${algorithm.name}"`);

@@ -108,6 +108,18 @@ export function objectIdentifier(oid: string): Uint8Array {
   return tlv(Tag.OBJECT_IDENTIFIER, Uint8Array.from(out));
 }
 
+/**
+ * A `UTCTime` (years 1950-2049) or, from 2050 on, a `GeneralizedTime`, as RFC 5280 §4.1.2.5
+ * requires for certificate validity; seconds precision, always UTC ("Z").
+ */
+export function time(date: Date): Uint8Array {
+  const iso = date.toISOString(); // 2026-11-28T22:00:00.000Z
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, ""); // 20261128220000
+  const year = date.getUTCFullYear();
+  if (year >= 1950 && year < 2050) return tlv(0x17, utf8Encode(`${digits.slice(2)}Z`));
+  return tlv(0x18, utf8Encode(`${digits}Z`));
+}
+
 /** A `UTF8String`. */
 export function utf8String(text: string): Uint8Array {
   return tlv(Tag.UTF8_STRING, utf8Encode(text));

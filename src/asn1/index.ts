@@ -16,10 +16,12 @@ export {
   sequence,
   setOf,
   Tag,
+  time,
   tlv,
   utf8String,
 } from "./der.ts";
-export { createCsr, Oid, type CsrOptions } from "./csr.ts";
+export { createCsr, Oid, signerFor, subjectAltNames, type CsrOptions } from "./csr.ts";
+export { createTlsAlpnCertificate, type TlsAlpnCertificateOptions } from "./tls-alpn-certificate.ts";
 export { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
 export { readCertificate, readCsr, type CertificateInfo, type CsrInfo } from "./x509.ts";
 export { ecdsaSignatureToDer } from "./ecdsa-signature.ts";

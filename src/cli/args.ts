@@ -15,8 +15,19 @@ export class UsageError extends Error {
   }
 }
 
-/** The challenge types selectable on the command line, as the ETH interface names them. */
-export type ChallengeOption = "http01" | "dns01";
+/** The challenge types selectable on the command line, as the ETH interface names them (`tls01` is tls-alpn-01). */
+export type ChallengeOption = "http01" | "dns01" | "tls01";
+
+/** Spellings accepted for each challenge type. */
+const CHALLENGE_ALIASES: Readonly<Record<string, ChallengeOption>> = {
+  http01: "http01",
+  "http-01": "http01",
+  dns01: "dns01",
+  "dns-01": "dns01",
+  tls01: "tls01",
+  "tls-alpn01": "tls01",
+  "tls-alpn-01": "tls01",
+};
 
 /** Everything the `http01`/`dns01` command needs. */
 export interface CliOptions {
@@ -82,13 +93,14 @@ export type ParsedCommand =
 export const DEFAULT_PORTS = { dns: 10053, http: 5002, https: 5001, shutdown: 5003 } as const;
 
 /** The usage text shown by `--help`. */
-export const USAGE = `Usage: bun-acme {http01|dns01} --dir URL --record IPv4 --domain NAME [--domain NAME ...] [options]
+export const USAGE = `Usage: bun-acme {http01|dns01|tls01} --dir URL --record IPv4 --domain NAME [--domain NAME ...] [options]
 
 Obtains a certificate for every --domain from an ACME (RFC 8555) CA, proving control with its own
 DNS server (dns01) or HTTP server (http01), serves it over HTTPS, and stops on GET /shutdown.
 
 Required:
-  http01 | dns01          challenge type (wildcard names need dns01)
+  http01 | dns01 | tls01  challenge type (wildcard names need dns01; tls01 is tls-alpn-01, RFC 8737,
+                          answered on the --https-port, which serves the certificate afterwards)
   --dir URL               the CA's ACME directory, e.g. https://127.0.0.1:14000/dir
   --record IPv4           the address the DNS server answers for every A query
   --domain NAME           a name for the certificate; repeat for more (e.g. '*.example.net');
@@ -246,12 +258,10 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
 function parseIssue(argv: readonly string[]): CliOptions {
   const flags = new Flags(argv, ISSUE_FLAGS);
   const { positionals } = flags;
-  if (positionals.length === 0) throw new UsageError("missing the challenge type: http01 or dns01");
+  if (positionals.length === 0) throw new UsageError("missing the challenge type: http01, dns01 or tls01");
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const challenge = positionals[0]!;
-  if (challenge !== "http01" && challenge !== "dns01") {
-    throw new UsageError(`unknown challenge type "${challenge}": use http01 or dns01`);
-  }
+  const challenge = CHALLENGE_ALIASES[positionals[0]!];
+  if (!challenge) throw new UsageError(`unknown challenge type "${positionals[0]}": use http01, dns01 or tls01`);
 
   const allowInsecureHttp = flags.has("--allow-insecure-http");
   const directoryUrl = parseDirectoryUrl(flags.required("--dir", "URL (the CA's ACME directory)"), allowInsecureHttp);

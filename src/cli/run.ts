@@ -5,11 +5,11 @@
 import { join } from "node:path";
 import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
-import { Dns01Solver, Http01Solver } from "../challenges/index.ts";
+import { ACME_TLS_ALPN_PROTOCOL, Dns01Solver, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
 import { decodePemBlocks, tryParseIp } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
-import { certificateHandler, serve, ServerStartError, shutdownHandler } from "../servers/index.ts";
+import { certificateHandler, serve, ServerStartError, shutdownHandler, startTlsAlpnServer, type RunningServer } from "../servers/index.ts";
 import { UsageError, type CliOptions } from "./args.ts";
 import { readLeafCertificate } from "./certificate-file.ts";
 import { writeFilesAtomic } from "./files.ts";
@@ -68,6 +68,19 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       const httpSolver = new Http01Solver();
       servers.push(serve({ name: "http-01 challenge server", hostname: bind, port: ports.http, handler: (request) => httpSolver.handle(request) }));
       solver = httpSolver;
+    }
+    // tls-alpn-01 is answered on the HTTPS port, which the certificate server takes over afterwards.
+    let tlsAlpnServer: RunningServer | undefined;
+    if (options.challenge === "tls01") {
+      const tlsSolver = new TlsAlpn01Solver();
+      tlsAlpnServer = await startTlsAlpnServer({
+        hostname: bind,
+        port: ports.https,
+        protocol: ACME_TLS_ALPN_PROTOCOL,
+        certificateFor: (serverName) => tlsSolver.certificateFor(serverName),
+      });
+      servers.push(tlsAlpnServer);
+      solver = tlsSolver;
     }
 
     // --timeout covers obtaining (and revoking) the certificate, not serving it.
@@ -129,6 +142,10 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     }
     for (const timer of deadlineTimers) clearTimeout(timer);
 
+    if (tlsAlpnServer) {
+      await tlsAlpnServer.stop();
+      servers.splice(servers.indexOf(tlsAlpnServer), 1);
+    }
     servers.push(serve({
       name: "certificate HTTPS server",
       hostname: bind,

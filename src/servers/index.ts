@@ -4,3 +4,4 @@
  */
 export { certificateHandler, shutdownHandler } from "./handlers.ts";
 export { serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
+export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";

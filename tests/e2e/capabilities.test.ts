@@ -101,6 +101,31 @@ describe("IP identifiers (RFC 8738) against Pebble", () => {
   });
 });
 
+describe("tls-alpn-01 (RFC 8737) against Pebble", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test.each([["tls01", ["alpn.example.test", "www.alpn.example.test"]], ["tls-alpn01", ["127.0.0.1"]]])(
+    "%s for %p: Pebble validates on port 5001, which then serves the certificate",
+    async (challenge, names) => {
+      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const args = issueArgs(pebble, out, names);
+      args[0] = challenge;
+      const result = await issue(args);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("every authorization valid (tls-alpn-01)");
+      const sans = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName!;
+      for (const name of names) expect(sans).toContain(name);
+    },
+  );
+});
+
 describe("revocation", () => {
   let pebble: Pebble;
   beforeAll(async () => {

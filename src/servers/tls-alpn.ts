@@ -1,0 +1,46 @@
+/**
+ * The tls-alpn-01 responder, on `node:tls`: `Bun.serve` cannot negotiate ALPN.
+ * @see https://www.rfc-editor.org/rfc/rfc8737#section-3
+ */
+import { createSecureContext, createServer } from "node:tls";
+import { ServerStartError, type RunningServer } from "./serve.ts";
+
+/** Where to listen and which certificate to show for a server name. */
+export interface TlsAlpnServerOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** The protocol to negotiate: `acme-tls/1`. */
+  readonly protocol: string;
+  certificateFor(serverName: string): { readonly certificatePem: string; readonly privateKeyPem: string } | undefined;
+}
+
+/**
+ * Starts a TLS server that negotiates only the given ALPN protocol and presents, per SNI, the
+ * validation certificate; connections are closed right after the handshake, which is all a
+ * tls-alpn-01 validation needs.
+ *
+ * @throws {ServerStartError} when the address cannot be bound
+ */
+export async function startTlsAlpnServer(options: TlsAlpnServerOptions): Promise<RunningServer> {
+  const name = "tls-alpn-01 responder";
+  const server = createServer({
+    ALPNProtocols: [options.protocol],
+    SNICallback(serverName, callback) {
+      const certificate = options.certificateFor(serverName);
+      if (!certificate) return callback(new Error(`no tls-alpn-01 certificate for ${serverName}`));
+      callback(null, createSecureContext({ cert: certificate.certificatePem, key: certificate.privateKeyPem }));
+    },
+  }, (socket) => socket.end());
+  server.on("tlsClientError", () => {}); // a failed handshake concerns only that client
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) => reject(new ServerStartError(name, options.hostname, options.port, error)));
+    server.listen(options.port, options.hostname, () => resolve());
+  });
+  const address = server.address();
+  return {
+    name,
+    hostname: options.hostname,
+    port: typeof address === "object" && address ? address.port : options.port,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

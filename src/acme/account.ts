@@ -1,6 +1,6 @@
 import { decodeBase64Url } from "../encoding/index.ts";
 import { exportPublicJwk, jwkThumbprint, signHmacJws } from "../jose/index.ts";
-import { newAccount, type NewAccountRequest } from "./endpoints.ts";
+import { changeAccountKey, newAccount, type NewAccountRequest } from "./endpoints.ts";
 import type { AcmeSigner, AcmeTransport } from "./transport.ts";
 import type { Account } from "./types.ts";
 
@@ -48,4 +48,26 @@ export async function registerAccount(
     jwkThumbprint(jwk),
   ]);
   return { privateKey: keyPair.privateKey, jwk, kid: created.url, thumbprint, account: created.body };
+}
+
+/**
+ * Finds the existing account for a key pair without creating one (`onlyReturnExisting`).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.1
+ * @throws {AcmeProblemError} `accountDoesNotExist` when the CA knows no account for this key
+ */
+export async function findAccount(transport: AcmeTransport, keyPair: CryptoKeyPair): Promise<AcmeAccount> {
+  return registerAccount(transport, keyPair, { onlyReturnExisting: true });
+}
+
+/**
+ * Replaces the account's key with a new key pair (keyChange) and returns the account as the new
+ * key signs it: same URL, new thumbprint.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.5
+ */
+export async function rollAccountKey(transport: AcmeTransport, account: AcmeAccount, newKeyPair: CryptoKeyPair): Promise<AcmeAccount> {
+  const jwk = await exportPublicJwk(newKeyPair.publicKey);
+  await changeAccountKey(transport, account, { privateKey: newKeyPair.privateKey, jwk });
+  return { ...account, privateKey: newKeyPair.privateKey, jwk, thumbprint: await jwkThumbprint(jwk) };
 }

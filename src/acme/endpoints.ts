@@ -4,7 +4,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7
  */
 import { encodeBase64Url } from "../encoding/index.ts";
-import type { FlattenedJws } from "../jose/index.ts";
+import { signJws, type FlattenedJws, type PublicJwk } from "../jose/index.ts";
 import { AcmeError, AcmeProtocolError } from "./errors.ts";
 import type { AcmeResponse, AcmeSigner, AcmeTransport, Link } from "./transport.ts";
 import type { Account, Authorization, Challenge, Identifier, Order } from "./types.ts";
@@ -205,4 +205,48 @@ function checkOrder(response: AcmeResponse<Order>): Order {
 function requireLocation(response: AcmeResponse, endpoint: string): string {
   if (!response.location) throw new AcmeProtocolError(`The CA's ${endpoint} response (${response.url}) has no Location header`);
   return response.location;
+}
+
+/**
+ * Updates an account's contact addresses.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.2
+ */
+export async function updateAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }, update: { readonly contact: readonly string[] }): Promise<Account> {
+  return (await transport.post<Account>(account.kid, update, account)).body;
+}
+
+/**
+ * Fetches an account object (POST-as-GET to the account URL).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.3
+ */
+export async function getAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }): Promise<Account> {
+  return (await transport.postAsGet<Account>(account.kid, account)).body;
+}
+
+/**
+ * Deactivates an account for good: the CA then refuses every request it signs.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.6
+ */
+export async function deactivateAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }): Promise<Account> {
+  return (await transport.post<Account>(account.kid, { status: "deactivated" }, account)).body;
+}
+
+/**
+ * Rolls the account over to a new key: an inner JWS signed by the new key (with `jwk`, no nonce)
+ * carries `{ account, oldKey }`, and the outer JWS is signed by the old key.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.5
+ * @throws {AcmeProblemError} e.g. `conflict` when the new key already belongs to an account
+ */
+export async function changeAccountKey(
+  transport: AcmeTransport,
+  account: AcmeSigner & { kid: string },
+  newKey: { readonly privateKey: CryptoKey; readonly jwk: PublicJwk },
+): Promise<void> {
+  const { keyChange: url } = await transport.getDirectory();
+  const inner = await signJws(newKey.privateKey, { url, jwk: newKey.jwk }, { account: account.kid, oldKey: account.jwk });
+  await transport.post(url, inner, account);
 }

@@ -3,18 +3,22 @@
  * per RFC 8555 resource) → flow (order to certificate).
  * @module
  */
-export { registerAccount, type AcmeAccount, type ExternalAccountBinding } from "./account.ts";
+export { findAccount, registerAccount, rollAccountKey, type AcmeAccount, type ExternalAccountBinding } from "./account.ts";
 export {
   AcmeProfileError,
+  changeAccountKey,
+  deactivateAccount,
   deactivateAuthorization,
   downloadCertificate,
   finalizeOrder,
+  getAccount,
   getAuthorization,
   getOrder,
   newAccount,
   newOrder,
   respondToChallenge,
   revokeCertificate,
+  updateAccount,
   type CertificateDownload,
   type Fetched,
   type NewAccountRequest,

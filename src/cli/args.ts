@@ -58,6 +58,27 @@ export interface CliOptions {
   readonly profile: string | undefined;
   /** The previous certificate this one replaces (its ARI certificate ID goes into the order). */
   readonly replacesFile: string | undefined;
+  /** A state directory holding a persistent account (key and URL), reused on later runs. */
+  readonly stateDir: string | undefined;
+  /** An account key file to use instead of a fresh key. */
+  readonly accountKeyFile: string | undefined;
+  /** A certificate key file to use instead of a fresh key. */
+  readonly certKeyFile: string | undefined;
+  /** A CSR made elsewhere: its names become the identifiers. */
+  readonly csrFile: string | undefined;
+}
+
+/** Everything the `account` command needs. */
+export interface AccountOptions {
+  readonly directoryUrl: string;
+  readonly stateDir: string;
+  readonly contact: readonly string[] | undefined;
+  readonly rollover: boolean;
+  readonly deactivate: boolean;
+  readonly accountKeyType: KeyType;
+  readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
+  readonly caFile: string | undefined;
+  readonly timeoutSeconds: number;
 }
 
 /** Everything the `renewal-info` command needs. */
@@ -87,7 +108,8 @@ export type ParsedCommand =
   | { readonly kind: "version" }
   | { readonly kind: "run"; readonly options: CliOptions }
   | { readonly kind: "revoke"; readonly options: RevokeOptions }
-  | { readonly kind: "renewal-info"; readonly options: RenewalInfoOptions };
+  | { readonly kind: "renewal-info"; readonly options: RenewalInfoOptions }
+  | { readonly kind: "account"; readonly options: AccountOptions };
 
 /** Default ports of the ETH NetSec ACME project interface. */
 export const DEFAULT_PORTS = { dns: 10053, http: 5002, https: 5001, shutdown: 5003 } as const;
@@ -119,6 +141,10 @@ Options:
   --revoke-reason REASON  with --revoke: an RFC 5280 reason by name or number, e.g. keyCompromise or 1
   --profile NAME          ask for a certificate profile the CA lists (e.g. shortlived)
   --replaces FILE         the certificate this one renews: its ARI ID goes into the order
+  --state DIR             keep the account (key 0600 and URL) in DIR and reuse it on later runs
+  --account-key FILE      use this account key (PKCS#8, SEC1 or PKCS#1 PEM)
+  --cert-key FILE         use this certificate key instead of a fresh one (same formats)
+  --csr FILE              use this CSR (PEM or DER); its names become the identifiers (no --domain)
   --contact URI           account contact, e.g. mailto:admin@example.net (repeatable)
   --bind ADDR             address every server listens on (default: 0.0.0.0)
   --dns-port N            DNS server, UDP and TCP (default: ${DEFAULT_PORTS.dns})
@@ -135,6 +161,9 @@ Other commands:
   bun-acme revoke --dir URL --cert FILE --cert-key FILE [--reason REASON] [--ca FILE]
                           revoke a certificate, signing with its own key; an already revoked
                           certificate is reported as such (exit 0)
+  bun-acme account --dir URL --state DIR [--contact URI]... [--rollover] [--deactivate]
+                          show the persistent account (creating it if needed), replace its
+                          contacts, roll its key over (keyChange), or deactivate it
   bun-acme renewal-info --cert FILE [--dir URL] [--ca FILE]
                           when to renew: inside the CA's ARI window, else at 2/3 of the validity
 
@@ -174,6 +203,21 @@ const ISSUE_FLAGS: FlagTable = {
   "--quiet": { takesValue: false },
   "--profile": { takesValue: true },
   "--replaces": { takesValue: true },
+  "--state": { takesValue: true },
+  "--account-key": { takesValue: true },
+  "--cert-key": { takesValue: true },
+  "--csr": { takesValue: true },
+};
+
+const ACCOUNT_FLAGS: FlagTable = {
+  ...COMMON_FLAGS,
+  "--state": { takesValue: true },
+  "--contact": { takesValue: true },
+  "--rollover": { takesValue: false },
+  "--deactivate": { takesValue: false },
+  "--account-key-type": { takesValue: true },
+  "--eab-kid": { takesValue: true },
+  "--eab-hmac-key": { takesValue: true },
 };
 
 const RENEWAL_INFO_FLAGS: FlagTable = {
@@ -251,6 +295,7 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
   if (argv.includes("--version")) return { kind: "version" };
   const command = argv.find((arg) => !arg.startsWith("-"));
   if (command === "revoke") return { kind: "revoke", options: parseRevoke(argv.filter((arg) => arg !== command)) };
+  if (command === "account") return { kind: "account", options: parseAccount(argv.filter((arg) => arg !== command)) };
   if (command === "renewal-info") return { kind: "renewal-info", options: parseRenewalInfo(argv.filter((arg) => arg !== command)) };
   return { kind: "run", options: parseIssue(argv) };
 }
@@ -272,20 +317,14 @@ function parseIssue(argv: readonly string[]): CliOptions {
     throw new UsageError(`--record "${record}" is not an IPv4 address like 127.0.0.1`);
   }
   const nameValues = [...flags.all("--domain"), ...flags.all("--ip")];
-  if (nameValues.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
+  const csrFile = flags.single("--csr");
+  if (csrFile !== undefined && nameValues.length > 0) throw new UsageError("--csr names the identifiers itself: drop --domain and --ip");
+  if (nameValues.length === 0 && csrFile === undefined) throw new UsageError("missing --domain NAME (repeat it for more names)");
   for (const value of flags.all("--ip")) {
     if (!tryParseIp(value)) throw new UsageError(`--ip "${value}" is not an IPv4 or IPv6 address`);
   }
   const identifiers = uniqueIdentifiers(nameValues.map((name) => normalizeIdentifier(name, challenge)));
   const domains = identifiers.map((identifier) => identifier.value);
-  const eabKid = flags.single("--eab-kid");
-  const eabHmacKey = flags.single("--eab-hmac-key");
-  if ((eabKid === undefined) !== (eabHmacKey === undefined)) {
-    throw new UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key");
-  }
-  if (eabHmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(eabHmacKey)) {
-    throw new UsageError("--eab-hmac-key is not base64url: give the MAC key exactly as the CA shows it");
-  }
   const revokeReason = flags.single("--revoke-reason");
   if (revokeReason !== undefined && !flags.has("--revoke")) throw new UsageError("--revoke-reason needs --revoke");
 
@@ -311,10 +350,41 @@ function parseIssue(argv: readonly string[]): CliOptions {
     allowInsecureHttp,
     quiet: flags.has("--quiet"),
     timeoutSeconds: parseTimeout(flags.single("--timeout")),
-    eab: eabKid !== undefined && eabHmacKey !== undefined ? { kid: eabKid, hmacKey: eabHmacKey } : undefined,
+    eab: parseEab(flags),
     revokeReason: revokeReason === undefined ? undefined : parseReason("--revoke-reason", revokeReason),
     profile: flags.single("--profile"),
     replacesFile: flags.single("--replaces"),
+    stateDir: flags.single("--state"),
+    accountKeyFile: flags.single("--account-key"),
+    certKeyFile: flags.single("--cert-key"),
+    csrFile,
+  };
+}
+
+function parseEab(flags: Flags): { kid: string; hmacKey: string } | undefined {
+  const kid = flags.single("--eab-kid");
+  const hmacKey = flags.single("--eab-hmac-key");
+  if ((kid === undefined) !== (hmacKey === undefined)) throw new UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key");
+  if (hmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) {
+    throw new UsageError("--eab-hmac-key is not base64url: give the MAC key exactly as the CA shows it");
+  }
+  return kid !== undefined && hmacKey !== undefined ? { kid, hmacKey } : undefined;
+}
+
+function parseAccount(argv: readonly string[]): AccountOptions {
+  const flags = new Flags(argv, ACCOUNT_FLAGS);
+  if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
+  if (flags.has("--rollover") && flags.has("--deactivate")) throw new UsageError("choose one of --rollover and --deactivate");
+  return {
+    directoryUrl: parseDirectoryUrl(flags.required("--dir", "URL (the CA's ACME directory)"), flags.has("--allow-insecure-http")),
+    stateDir: flags.required("--state", "DIR (where the account key and URL are kept)"),
+    contact: flags.has("--contact") ? flags.all("--contact").map(parseContact) : undefined,
+    rollover: flags.has("--rollover"),
+    deactivate: flags.has("--deactivate"),
+    accountKeyType: parseKeyType("--account-key-type", flags.single("--account-key-type"), ACCOUNT_KEY_TYPES),
+    eab: parseEab(flags),
+    caFile: flags.single("--ca"),
+    timeoutSeconds: parseTimeout(flags.single("--timeout")),
   };
 }
 

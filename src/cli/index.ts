@@ -2,8 +2,10 @@
  * The command-line interface.
  * @module
  */
-export { DEFAULT_PORTS, normalizeDomain, normalizeIdentifier, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type RenewalInfoOptions, type RevokeOptions } from "./args.ts";
+export { DEFAULT_PORTS, normalizeDomain, normalizeIdentifier, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type AccountOptions, type RenewalInfoOptions, type RevokeOptions } from "./args.ts";
 export { readLeafCertificate } from "./certificate-file.ts";
+export { runAccountCommand } from "./account.ts";
+export { accountKeyPath, openAccount, saveAccountKey, type AccountRecord, type OpenAccountOptions } from "./account-state.ts";
 export { runRenewalInfoCommand } from "./renewal-info.ts";
 export { importPrivateKeyPem } from "./keys.ts";
 export { runRevokeCommand } from "./revoke.ts";

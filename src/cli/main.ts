@@ -3,6 +3,7 @@
  */
 import packageJson from "../../package.json" with { type: "json" };
 import { parseArgs, USAGE } from "./args.ts";
+import { runAccountCommand } from "./account.ts";
 import { runRenewalInfoCommand } from "./renewal-info.ts";
 import { runRevokeCommand } from "./revoke.ts";
 import { describeError, exitCodeFor, ExitCode, runIssueCommand, type CommandIo } from "./run.ts";
@@ -49,6 +50,8 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
       ? await runRevokeCommand(command.options, io, controller.signal).catch(report)
       : command.kind === "renewal-info"
       ? await runRenewalInfoCommand(command.options, io, controller.signal).catch(report)
+      : command.kind === "account"
+      ? await runAccountCommand(command.options, io, controller.signal).catch(report)
       : await runIssueCommand(command.options, io, controller.signal);
     return signalCode ?? code;
   } finally {

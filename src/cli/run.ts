@@ -2,17 +2,20 @@
  * The `http01` / `dns01` command: start the servers, obtain the certificate, write it, serve it,
  * optionally revoke it, and wait for `GET /shutdown`.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, AcmeTransport, issueCertificate, registerAccount, revokeCertificate, type ChallengeSolver } from "../acme/index.ts";
-import { createCsr } from "../asn1/index.ts";
+import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, AcmeTransport, issueCertificate, revokeCertificate, type ChallengeSolver, type Identifier } from "../acme/index.ts";
+import { createCsr, readCsr } from "../asn1/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Dns01Solver, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
 import { decodePemBlocks, tryParseIp } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { certificateHandler, serve, ServerStartError, shutdownHandler, startTlsAlpnServer, type RunningServer } from "../servers/index.ts";
-import { UsageError, type CliOptions } from "./args.ts";
+import { openAccount } from "./account-state.ts";
+import { normalizeIdentifier, UsageError, type ChallengeOption, type CliOptions } from "./args.ts";
 import { readLeafCertificate } from "./certificate-file.ts";
 import { writeFilesAtomic } from "./files.ts";
+import { importPrivateKeyPem } from "./keys.ts";
 import { resolveTrustRoots } from "./trust.ts";
 
 /** Where the command writes its lines. */
@@ -97,25 +100,32 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
     // Fetch the directory while the keys are generated; errors surface at the next use.
     transport.getDirectory().catch(() => {});
-    const [accountKeys, certificateKeys] = await Promise.all([generateKeyPair(options.accountKeyType), generateKeyPair(options.keyType)]);
-    const [account, csr] = await Promise.all([
-      registerAccount(
-        transport,
-        accountKeys,
-        { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) },
-        options.eab,
-      ),
-      createCsr({
-        dnsNames: options.identifiers.filter((identifier) => identifier.type === "dns").map((identifier) => identifier.value),
-        ipAddresses: options.identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => tryParseIp(identifier.value)!),
-        keyPair: certificateKeys,
+    const certificateKeys = options.certKeyFile
+      ? await importPrivateKeyPem(readFileSync(options.certKeyFile, "utf8"), `--cert-key ${options.certKeyFile}`)
+      : options.csrFile
+      ? undefined
+      : await generateKeyPair(options.keyType);
+    const request = options.csrFile ? readCsrFile(options.csrFile, options.challenge) : undefined;
+    const identifiers = request?.identifiers ?? options.identifiers;
+    const [{ account, reused }, csr] = await Promise.all([
+      openAccount(transport, {
+        ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
+        ...(options.accountKeyFile !== undefined ? { accountKeyFile: options.accountKeyFile } : {}),
+        accountKeyType: options.accountKeyType,
+        contact: options.contact,
+        ...(options.eab ? { eab: options.eab } : {}),
+      }),
+      request?.der ?? createCsr({
+        dnsNames: identifiers.filter((identifier) => identifier.type === "dns").map((identifier) => identifier.value),
+        ipAddresses: identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => tryParseIp(identifier.value)!),
+        keyPair: certificateKeys!,
       }),
     ]);
-    progress(`Account ${account.kid}`);
+    progress(`Account ${account.kid}${reused ? ` (reused from ${options.stateDir})` : ""}`);
     const issued = await issueCertificate({
       transport,
       account,
-      identifiers: options.identifiers,
+      identifiers,
       solver,
       csr,
       signal: deadline.signal,
@@ -128,12 +138,13 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
 
     const certificatePath = join(options.outDir, "cert.pem");
     const keyPath = join(options.outDir, "key.pem");
-    const keyPem = await exportPrivateKeyPem(certificateKeys.privateKey);
+    const keyPem = certificateKeys ? await exportPrivateKeyPem(certificateKeys.privateKey) : undefined;
     writeFilesAtomic([
-      { path: keyPath, data: keyPem, mode: 0o600 },
+      ...(keyPem ? [{ path: keyPath, data: keyPem, mode: 0o600 }] : []),
       { path: certificatePath, data: issued.pem, mode: 0o644 },
     ]);
-    io.out(`Certificate for ${options.domains.join(", ")} written to ${certificatePath} (key: ${keyPath})`);
+    const names = identifiers.map((identifier) => identifier.value).join(", ");
+    io.out(`Certificate for ${names} written to ${certificatePath}${keyPem ? ` (key: ${keyPath})` : " (the key stays with the CSR's owner)"}`);
 
     if (options.revoke) {
       const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
@@ -146,13 +157,17 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       await tlsAlpnServer.stop();
       servers.splice(servers.indexOf(tlsAlpnServer), 1);
     }
-    servers.push(serve({
-      name: "certificate HTTPS server",
-      hostname: bind,
-      port: ports.https,
-      handler: certificateHandler,
-      tls: { certificate: issued.pem, privateKey: keyPem },
-    }));
+    if (keyPem) {
+      servers.push(serve({
+        name: "certificate HTTPS server",
+        hostname: bind,
+        port: ports.https,
+        handler: certificateHandler,
+        tls: { certificate: issued.pem, privateKey: keyPem },
+      }));
+    } else {
+      io.out("Not serving the certificate over HTTPS: its key came with the CSR and is not here (give it with --cert-key)");
+    }
     progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
     io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
   };
@@ -165,6 +180,42 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
   for (const timer of deadlineTimers) clearTimeout(timer);
   await Promise.allSettled(servers.map((server) => server.stop()));
   return code;
+}
+
+/**
+ * Reads a CSR file (PEM or DER) and its names as identifiers: the SANs, and the subject CN when
+ * no SAN repeats it.
+ *
+ * @throws {UsageError} when the file is unreadable, not a CSR, names nothing, or names something invalid
+ */
+function readCsrFile(path: string, challenge: ChallengeOption): { der: Uint8Array; identifiers: Identifier[] } {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new UsageError(`cannot read --csr ${path}: ${(error as { code?: string }).code ?? "unreadable"}`);
+  }
+  const text = new TextDecoder().decode(bytes);
+  let der = bytes;
+  try {
+    const block = decodePemBlocks(text).find((candidate) => /CERTIFICATE REQUEST/.test(candidate.label));
+    if (block) der = block.der;
+  } catch { /* not PEM: DER */ }
+  let names: string[];
+  try {
+    const info = readCsr(der);
+    names = [...info.dnsNames, ...info.ipAddresses];
+    if (info.commonName && !names.includes(info.commonName)) names.unshift(info.commonName);
+  } catch {
+    throw new UsageError(`--csr ${path} is not a PKCS#10 certificate request (PEM or DER)`);
+  }
+  if (names.length === 0) throw new UsageError(`--csr ${path} names no identifier (no CN, no subjectAltName)`);
+  const seen = new Set<string>();
+  const identifiers = names.map((name) => normalizeIdentifier(name, challenge)).filter((identifier) => {
+    const key = `${identifier.type}:${identifier.value}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+  return { der, identifiers };
 }
 
 /** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */

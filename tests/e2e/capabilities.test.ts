@@ -3,8 +3,8 @@
  * key types, External Account Binding, revocation reasons, the revoke and renewal-info commands.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { createPublicKey, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
@@ -217,5 +217,82 @@ describe("External Account Binding (Pebble with externalAccountBindingRequired)"
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/unauthorized|malformed/);
+  });
+});
+
+describe("accounts that persist (--state) and keys and CSRs brought from elsewhere", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  const accountLine = (stdout: string) => /^Account (\S+)/m.exec(stdout)?.[1];
+
+  test("--state keeps the account: the second run reuses it; account --contact, --rollover and --deactivate act on it", async () => {
+    const state = mkdtempSync(join(tmpdir(), "bun-acme-state-"));
+    const first = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state1.acct.test"], ["--state", state]));
+    expect(first.code).toBe(0);
+    const url = accountLine(first.stdout)!;
+    expect(url).toContain("/my-account/");
+    expect(statSync(join(state, "account-key.pem")).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(join(state, "account.json"), "utf8")).accountUrl).toBe(url);
+
+    const second = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state2.acct.test"], ["--state", state]));
+    expect(second.code).toBe(0);
+    expect(accountLine(second.stdout)).toBe(url);
+    expect(second.stdout).toContain(`(reused from ${state})`);
+
+    const accountArgs = ["account", "--dir", pebble.directoryUrl, "--state", state, "--ca", pebble.tlsRootFile];
+    const contact = await runClient([...accountArgs, "--contact", "mailto:ops@example.test"]);
+    expect(contact.code).toBe(0);
+    expect(contact.stdout).toContain("Status: valid; contacts: mailto:ops@example.test");
+
+    const keyBefore = readFileSync(join(state, "account-key.pem"), "utf8");
+    const rollover = await runClient([...accountArgs, "--rollover"]);
+    expect(rollover.stderr).toBe("");
+    expect(rollover.code).toBe(0);
+    expect(rollover.stdout).toContain("Account key rolled over");
+    expect(readFileSync(join(state, "account-key.pem"), "utf8")).not.toBe(keyBefore);
+    const afterRollover = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["rolled.acct.test"], ["--state", state]));
+    expect(afterRollover.code).toBe(0);
+    expect(accountLine(afterRollover.stdout)).toBe(url); // same account, new key
+
+    const deactivate = await runClient([...accountArgs, "--deactivate"]);
+    expect(deactivate.code).toBe(0);
+    expect(deactivate.stdout).toContain("Status: deactivated");
+    const refused = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["after.acct.test"], ["--state", state]));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    expect(refused.stderr).toMatch(/unauthorized|deactivated/i);
+  });
+
+  test("--account-key (SEC1 EC) and --cert-key (PKCS#1 RSA) made by openssl are used as given", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-keys-"));
+    Bun.spawnSync(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "account.pem")]);
+    Bun.spawnSync(["openssl", "genrsa", "-traditional", "-out", join(dir, "cert.pem"), "2048"]);
+    expect(readFileSync(join(dir, "account.pem"), "utf8")).toContain("BEGIN EC PRIVATE KEY");
+    expect(readFileSync(join(dir, "cert.pem"), "utf8")).toContain("BEGIN RSA PRIVATE KEY");
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, ["byo.keys.test"], ["--account-key", join(dir, "account.pem"), "--cert-key", join(dir, "cert.pem")]));
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const issuedKey = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).publicKey.export({ format: "jwk" });
+    const givenKey = createPublicKey(readFileSync(join(dir, "cert.pem"), "utf8")).export({ format: "jwk" });
+    expect(issuedKey).toEqual(givenKey);
+  });
+
+  test("--csr made by openssl: its names become the order's identifiers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-acme-csr-"));
+    Bun.spawnSync(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "req.csr"),
+      "-subj", "/CN=csr.byo.test", "-addext", "subjectAltName=DNS:csr.byo.test,DNS:www.csr.byo.test"]);
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const args = issueArgs(pebble, out, [], ["--csr", join(dir, "req.csr"), "--cert-key", join(dir, "key.pem")]);
+    const result = await issue(args);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:csr.byo.test, DNS:www.csr.byo.test");
   });
 });

@@ -1,0 +1,74 @@
+/**
+ * A persistent account in a state directory: `account-key.pem` (PKCS#8, mode 0600) and
+ * `account.json` (the directory and account URLs). Runs with `--state DIR` reuse it.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { AcmeProblemError, findAccount, registerAccount, type AcmeAccount, type AcmeTransport, type ExternalAccountBinding } from "../acme/index.ts";
+import { exportPrivateKeyPem, generateKeyPair, type KeyType } from "../jose/index.ts";
+import { writeFileAtomic } from "./files.ts";
+import { importPrivateKeyPem } from "./keys.ts";
+
+/** What `account.json` holds. */
+export interface AccountRecord {
+  readonly directoryUrl: string;
+  readonly accountUrl: string;
+}
+
+/** How to open an account. */
+export interface OpenAccountOptions {
+  /** A state directory to load the account from and save it to. */
+  readonly stateDir?: string;
+  /** A key file to use as the account key (PKCS#8, SEC1 or PKCS#1 PEM). */
+  readonly accountKeyFile?: string;
+  readonly accountKeyType: KeyType;
+  readonly contact: readonly string[];
+  readonly eab?: ExternalAccountBinding;
+}
+
+/** The state directory's key file. */
+export function accountKeyPath(stateDir: string): string {
+  return join(stateDir, "account-key.pem");
+}
+
+/**
+ * Opens the account: with a state directory holding a key, finds the CA's account for it
+ * (`onlyReturnExisting`), registering it only if the CA does not know it (e.g. another CA);
+ * otherwise registers a new account with the given key file or a fresh key, and saves key and
+ * URLs to the state directory when there is one. The key is written (0600) only after the CA
+ * accepted the account.
+ */
+export async function openAccount(transport: AcmeTransport, options: OpenAccountOptions): Promise<{ account: AcmeAccount; reused: boolean }> {
+  const request = { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) };
+  const stateKey = options.stateDir ? accountKeyPath(options.stateDir) : undefined;
+  if (stateKey && existsSync(stateKey) && !options.accountKeyFile) {
+    const keyPair = await importPrivateKeyPem(readFileSync(stateKey, "utf8"), stateKey);
+    try {
+      return { account: await findAccount(transport, keyPair), reused: true };
+    } catch (error) {
+      if (!(error instanceof AcmeProblemError) || error.shortType !== "accountDoesNotExist") throw error;
+      const account = await registerAccount(transport, keyPair, request, options.eab);
+      saveRecord(options.stateDir!, transport.directoryUrl, account.kid);
+      return { account, reused: false };
+    }
+  }
+  const keyPair = options.accountKeyFile
+    ? await importPrivateKeyPem(readFileSync(options.accountKeyFile, "utf8"), `--account-key ${options.accountKeyFile}`)
+    : await generateKeyPair(options.accountKeyType);
+  const account = await registerAccount(transport, keyPair, request, options.eab);
+  if (options.stateDir) {
+    writeFileAtomic(accountKeyPath(options.stateDir), await exportPrivateKeyPem(keyPair.privateKey), 0o600);
+    saveRecord(options.stateDir, transport.directoryUrl, account.kid);
+  }
+  return { account, reused: false };
+}
+
+/** Saves a new account key to the state directory (after a key rollover), atomically and 0600. */
+export async function saveAccountKey(stateDir: string, privateKey: CryptoKey): Promise<void> {
+  writeFileAtomic(accountKeyPath(stateDir), await exportPrivateKeyPem(privateKey), 0o600);
+}
+
+function saveRecord(stateDir: string, directoryUrl: string, accountUrl: string): void {
+  const record: AccountRecord = { directoryUrl, accountUrl };
+  writeFileAtomic(join(stateDir, "account.json"), `${JSON.stringify(record, null, 2)}\n`, 0o644);
+}

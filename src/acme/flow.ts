@@ -11,9 +11,12 @@ import {
   getOrder,
   newOrder,
   respondToChallenge,
+  type CertificateDownload,
   type Fetched,
   type NewOrderExtras,
 } from "./endpoints.ts";
+import { readCertificate } from "../asn1/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
 import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
 import { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
@@ -47,6 +50,12 @@ export interface IssueOptions {
    * through a sibling transport with a short deadline of its own.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The Common Name of the issuer of the topmost certificate of the chain wanted (e.g. a root the
+   * clients trust). When the default chain does not match, the alternates (`Link: rel="alternate"`)
+   * are fetched and the first matching one is taken; when none matches, the default is kept.
+   */
+  readonly preferredChain?: string;
   /** ARI certificate ID of the certificate this one replaces, and a profile; see {@link NewOrderExtras}. */
   readonly orderExtras?: NewOrderExtras;
   /** Receives one line per step, for progress output. */
@@ -155,7 +164,34 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   if (valid.body.status !== "valid" || !valid.body.certificate) throw new AcmeOrderError(order.url, valid.body.error);
   const download = await downloadCertificate(transport, account, valid.body.certificate);
   log?.(`Certificate ${valid.body.certificate} downloaded`);
-  return { pem: download.pem, orderUrl: order.url, certificateUrl: valid.body.certificate, alternates: download.alternates, waitingPolls };
+  const pem = options.preferredChain === undefined ? download.pem : await choosePreferredChain(options, download, log);
+  return { pem, orderUrl: order.url, certificateUrl: valid.body.certificate, alternates: download.alternates, waitingPolls };
+}
+
+/** The Common Name of the issuer of a chain's last certificate. */
+export function topIssuerCommonName(pem: string): string | undefined {
+  const certificates = decodePemBlocks(pem).filter((block) => block.label === "CERTIFICATE");
+  const top = certificates.at(-1);
+  return top ? readCertificate(top.der).issuerCommonName : undefined;
+}
+
+/**
+ * Picks the chain whose topmost certificate was issued by the preferred Common Name.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2
+ */
+async function choosePreferredChain(options: IssueOptions, download: CertificateDownload, log: IssueOptions["log"]): Promise<string> {
+  const wanted = options.preferredChain!;
+  if (topIssuerCommonName(download.pem) === wanted) return download.pem;
+  for (const url of download.alternates) {
+    const alternate = await downloadCertificate(options.transport, options.account, url);
+    if (topIssuerCommonName(alternate.pem) === wanted) {
+      log?.(`Using the alternate chain ${url}, issued by "${wanted}"`);
+      return alternate.pem;
+    }
+  }
+  log?.(`No chain is issued by "${wanted}" (default: "${topIssuerCommonName(download.pem)}", ${download.alternates.length} alternate(s)); keeping the default`);
+  return download.pem;
 }
 
 /**

@@ -36,7 +36,7 @@ export {
   formatProblem,
   shortProblemType,
 } from "./errors.ts";
-export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
+export { issueCertificate, keyAuthorization, topIssuerCommonName, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
 export { NoncePool } from "./nonce-pool.ts";
 export { ariCertId, chooseRenewalTime, getRenewalInfo, type RenewalAdvice, type RenewalInfo } from "./renewal-info.ts";
 export { parseRevocationReason, REVOCATION_REASONS } from "./revocation.ts";

@@ -66,6 +66,8 @@ export interface CliOptions {
   readonly certKeyFile: string | undefined;
   /** A CSR made elsewhere: its names become the identifiers. */
   readonly csrFile: string | undefined;
+  /** The issuer Common Name of the topmost certificate of the chain wanted. */
+  readonly preferredChain: string | undefined;
 }
 
 /** Everything the `account` command needs. */
@@ -145,6 +147,8 @@ Options:
   --account-key FILE      use this account key (PKCS#8, SEC1 or PKCS#1 PEM)
   --cert-key FILE         use this certificate key instead of a fresh one (same formats)
   --csr FILE              use this CSR (PEM or DER); its names become the identifiers (no --domain)
+  --preferred-chain CN    take the chain whose topmost certificate was issued by CN, when the CA
+                          offers one (alternate chains); else the default chain
   --contact URI           account contact, e.g. mailto:admin@example.net (repeatable)
   --bind ADDR             address every server listens on (default: 0.0.0.0)
   --dns-port N            DNS server, UDP and TCP (default: ${DEFAULT_PORTS.dns})
@@ -207,6 +211,7 @@ const ISSUE_FLAGS: FlagTable = {
   "--account-key": { takesValue: true },
   "--cert-key": { takesValue: true },
   "--csr": { takesValue: true },
+  "--preferred-chain": { takesValue: true },
 };
 
 const ACCOUNT_FLAGS: FlagTable = {
@@ -358,6 +363,7 @@ function parseIssue(argv: readonly string[]): CliOptions {
     accountKeyFile: flags.single("--account-key"),
     certKeyFile: flags.single("--cert-key"),
     csrFile,
+    preferredChain: flags.single("--preferred-chain"),
   };
 }
 

@@ -130,6 +130,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       csr,
       signal: deadline.signal,
       log: progress,
+      ...(options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {}),
       orderExtras: {
         ...(options.profile !== undefined ? { profile: options.profile } : {}),
         ...(options.replacesFile !== undefined ? { replaces: ariCertId(readLeafCertificate(options.replacesFile, "--replaces")) } : {}),

@@ -296,3 +296,38 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
     expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:csr.byo.test, DNS:www.csr.byo.test");
   });
 });
+
+describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", () => {
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pebble = await startPebble({ env: { PEBBLE_ALTERNATE_ROOTS: "2", PEBBLE_CHAIN_LENGTH: "3" } });
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  const rootName = async (index: number) => new X509Certificate(await (await pebble.management(`/roots/${index}`)).text()).subject.replace(/^CN=/, "");
+  const topIssuer = (chainPem: string) => {
+    const certificates = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)!;
+    return new X509Certificate(certificates.at(-1)!).issuer.replace(/^CN=/, "");
+  };
+
+  test.each([1, 2])("--preferred-chain naming root %d takes the alternate chain that ends at it", async (index) => {
+    const wanted = await rootName(index);
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, [`alt${index}.chain.test`], ["--preferred-chain", wanted]));
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const chain = readFileSync(join(out, "cert.pem"), "utf8");
+    expect(topIssuer(chain)).toBe(wanted);
+    expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(4); // the leaf and the intermediates Pebble makes for PEBBLE_CHAIN_LENGTH=3
+  });
+
+  test("without --preferred-chain, or with a name no chain has, the default chain (root 0) is kept", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await issue(issueArgs(pebble, out, ["default.chain.test"], ["--preferred-chain", "No Such Root"]));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('No chain is issued by "No Such Root"');
+    expect(topIssuer(readFileSync(join(out, "cert.pem"), "utf8"))).toBe(await rootName(0));
+  });
+});

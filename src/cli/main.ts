@@ -2,6 +2,7 @@
  * The program: parse arguments, run the command, map the outcome to an exit code.
  */
 import packageJson from "../../package.json" with { type: "json" };
+import { AcmeError } from "../acme/index.ts";
 import { parseArgs, USAGE } from "./args.ts";
 import { runAccountCommand } from "./account.ts";
 import { runRenewalInfoCommand } from "./renewal-info.ts";
@@ -36,7 +37,7 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
   const handlers = Object.entries(SIGNAL_EXIT_CODES).map(([name, code]) => {
     const handler = () => {
       signalCode ??= code;
-      controller.abort(new Error(name));
+      controller.abort(new AcmeError("ERR_CANCELLED", `Stopped by ${name}`));
     };
     process.on(name, handler);
     return () => process.off(name, handler);

@@ -31,6 +31,9 @@ interface Stoppable {
   stop(): unknown;
 }
 
+/** How long a cancelled run may take to deactivate pending authorizations before it ends anyway. */
+const CANCEL_GRACE_MS = 6_000;
+
 /** Exit codes. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
@@ -44,7 +47,13 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
   const deadlineTimers: ReturnType<typeof setTimeout>[] = [];
   const finished = Promise.withResolvers<number>();
   const progress = (line: string) => options.quiet || io.out(line);
-  signal?.addEventListener("abort", () => finished.resolve(ExitCode.FAILURE), { once: true });
+  // A signal while serving stops at once; while obtaining, the flow first deactivates what it
+  // left pending (bounded by its own cleanup timeout), then the run ends.
+  let obtaining = true;
+  signal?.addEventListener("abort", () => {
+    if (!obtaining) return finished.resolve(ExitCode.FAILURE);
+    setTimeout(() => finished.resolve(ExitCode.FAILURE), CANCEL_GRACE_MS);
+  }, { once: true });
 
   const work = async () => {
     const trust = resolveTrustRoots(options.caFile, io.env);
@@ -153,6 +162,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
     }
     for (const timer of deadlineTimers) clearTimeout(timer);
+    obtaining = false;
 
     if (tlsAlpnServer) {
       await tlsAlpnServer.stop();
@@ -176,7 +186,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
   work().catch((error: unknown) => {
     io.err(`bun-acme: error: ${describeError(error, io.env)}`);
     finished.resolve(exitCodeFor(error));
-  });
+  }).finally(() => (obtaining = false));
   const code = await finished.promise;
   for (const timer of deadlineTimers) clearTimeout(timer);
   await Promise.allSettled(servers.map((server) => server.stop()));

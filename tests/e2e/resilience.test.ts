@@ -66,3 +66,21 @@ describe("a misbehaving CA", () => {
     }
   });
 });
+
+describe("cancellation", () => {
+  test("SIGINT while authorizations are pending deactivates them, then exits 130", async () => {
+    // Pebble's default validation delay keeps the authorizations pending for seconds.
+    pebble = await startPebble({ env: { PEBBLE_VA_NOSLEEP: "" } });
+    const client = startClient(args(pebble.directoryUrl, pebble.tlsRootFile, ["cancel1.example.test", "cancel2.example.test"]));
+    try {
+      await client.stdout.waitFor((line) => line.startsWith("Order "), 30_000);
+      client.kill("SIGINT");
+      expect(await client.exited).toBe(130);
+      await client.stdout.done;
+      expect(client.stdout.text().match(/^Authorization \S+ deactivated$/gm)?.length ?? 0).toBeGreaterThanOrEqual(1);
+      expect(client.stderr.text().trim()).toBe("bun-acme: error: Stopped by SIGINT");
+    } finally {
+      client.kill();
+    }
+  });
+});

@@ -53,7 +53,8 @@ describe("parseArgs()", () => {
 
   test.each([
     [[], /missing the challenge type/],
-    [["tls01", ...base.slice(1)], /unknown challenge type "tls01"/],
+    [["tls01", ...base.slice(1), "--domain", "*.x.test"], /only dns01/],
+    [["tls02", ...base.slice(1)], /unknown challenge type "tls02": use http01, dns01 or tls01/],
     [[...base, "--frobnicate"], /unknown option --frobnicate/],
     [["http01", "--record", "127.0.0.1", "--domain", "a.test"], /missing --dir/],
     [["http01", "--dir", "https://x/dir", "--domain", "a.test"], /missing --record/],

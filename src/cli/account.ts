@@ -2,25 +2,20 @@
  * The `account` command: the persistent account in a state directory.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3
  */
-import { AcmeTransport, deactivateAccount, getAccount, rollAccountKey, updateAccount } from "../acme/index.ts";
+import { deactivateAccount, getAccount, rollAccountKey, updateAccount } from "../acme/index.ts";
 import { generateKeyPair } from "../jose/index.ts";
 import type { AccountOptions } from "./args.ts";
 import { openAccount, saveAccountKey } from "./account-state.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { resolveTrustRoots } from "./trust.ts";
+import { commandTransport } from "./trust.ts";
 
 /**
  * Opens (or creates) the account, then applies what was asked: new contacts, a key rollover
  * (the new key is saved only once the CA accepted it), or deactivation. Prints the result.
  */
 export async function runAccountCommand(options: AccountOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
-  const trust = resolveTrustRoots(options.caFile, io.env);
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-  const transport = new AcmeTransport({
-    directoryUrl: options.directoryUrl,
-    fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-    signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-  });
+  const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
   const { account, reused } = await openAccount(transport, {
     stateDir: options.stateDir,
     accountKeyType: options.accountKeyType,

@@ -12,4 +12,4 @@ export { runRevokeCommand } from "./revoke.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./files.ts";
 export { main } from "./main.ts";
 export { describeError, ExitCode, exitCodeFor, runIssueCommand, type CommandIo } from "./run.ts";
-export { GRADING_ROOT_FILE, resolveTrustRoots, type TrustRoots } from "./trust.ts";
+export { commandTransport, GRADING_ROOT_FILE, resolveTrustRoots, type TrustRoots } from "./trust.ts";

@@ -2,12 +2,12 @@
  * The `renewal-info` command: when to renew a certificate, and why.
  * @see https://www.rfc-editor.org/rfc/rfc9773
  */
-import { AcmeTransport, ariCertId, chooseRenewalTime, getRenewalInfo } from "../acme/index.ts";
+import { ariCertId, chooseRenewalTime, getRenewalInfo } from "../acme/index.ts";
 import { readCertificate } from "../asn1/index.ts";
 import type { RenewalInfoOptions } from "./args.ts";
 import { readLeafCertificate } from "./certificate-file.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { resolveTrustRoots } from "./trust.ts";
+import { commandTransport } from "./trust.ts";
 
 /** Prints the renewal time and its reason: the CA's ARI window, or 2/3 of the validity period. */
 export async function runRenewalInfoCommand(options: RenewalInfoOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
@@ -16,13 +16,8 @@ export async function runRenewalInfoCommand(options: RenewalInfoOptions, io: Com
   let renewalInfo: Awaited<ReturnType<typeof getRenewalInfo>>;
   let why = "no --dir given";
   if (options.directoryUrl) {
-    const trust = resolveTrustRoots(options.caFile, io.env);
     const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-    const transport = new AcmeTransport({
-      directoryUrl: options.directoryUrl,
-      fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-    });
+    const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
     renewalInfo = await getRenewalInfo(transport, ariCertId(der));
     why = "the CA's directory offers no renewalInfo";
   }

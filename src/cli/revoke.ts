@@ -3,13 +3,13 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.6
  */
 import { readFileSync } from "node:fs";
-import { AcmeProblemError, AcmeTimeoutError, AcmeTransport, revokeCertificate } from "../acme/index.ts";
+import { AcmeProblemError, AcmeTimeoutError, revokeCertificate } from "../acme/index.ts";
 import { exportPublicJwk } from "../jose/index.ts";
 import { UsageError, type RevokeOptions } from "./args.ts";
 import { readLeafCertificate } from "./certificate-file.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { resolveTrustRoots } from "./trust.ts";
+import { commandTransport } from "./trust.ts";
 
 /**
  * Revokes the certificate. `alreadyRevoked` from the CA is reported plainly and counts as success.
@@ -20,13 +20,8 @@ import { resolveTrustRoots } from "./trust.ts";
 export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const leafDer = readLeafCertificate(options.certFile, "--cert");
   const keyPair = await importPrivateKeyPem(readText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
-  const trust = resolveTrustRoots(options.caFile, io.env);
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-  const transport = new AcmeTransport({
-    directoryUrl: options.directoryUrl,
-    fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-    signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-  });
+  const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
   try {
     await revokeCertificate(transport, { privateKey: keyPair.privateKey, jwk: await exportPublicJwk(keyPair.publicKey) }, leafDer, options.reason);
   } catch (error) {

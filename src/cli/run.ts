@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, AcmeTransport, issueCertificate, revokeCertificate, type ChallengeSolver, type Identifier } from "../acme/index.ts";
+import { AcmeError, AcmeProblemError, AcmeProfileError, AcmeTimeoutError, ariCertId, issueCertificate, revokeCertificate, type ChallengeSolver, type Identifier } from "../acme/index.ts";
 import { createCsr, readCsr } from "../asn1/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Dns01Solver, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import { startDnsServer } from "../dns/index.ts";
@@ -16,7 +16,7 @@ import { normalizeIdentifier, UsageError, type ChallengeOption, type CliOptions 
 import { readLeafCertificate } from "./certificate-file.ts";
 import { writeFilesAtomic } from "./files.ts";
 import { importPrivateKeyPem } from "./keys.ts";
-import { resolveTrustRoots } from "./trust.ts";
+import { commandTransport, resolveTrustRoots } from "./trust.ts";
 
 /** Where the command writes its lines. */
 export interface CommandIo {
@@ -56,7 +56,8 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
   }, { once: true });
 
   const work = async () => {
-    const trust = resolveTrustRoots(options.caFile, io.env);
+    // The roots are resolved first, so that a bad --ca is reported before any server starts.
+    resolveTrustRoots(options.caFile, io.env);
     const { bind, ports } = options;
     servers.push(serve({
       name: "shutdown server",
@@ -101,11 +102,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       () => deadline.abort(new AcmeTimeoutError("the certificate (--timeout)", options.timeoutSeconds)),
       options.timeoutSeconds * 1000,
     ));
-    const transport = new AcmeTransport({
-      directoryUrl: options.directoryUrl,
-      fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-      signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
-    });
+    const { transport, trust } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline.signal]);
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
     // Fetch the directory while the keys are generated; errors surface at the next use.
     transport.getDirectory().catch(() => {});

@@ -3,6 +3,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { AcmeTransport } from "../acme/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { UsageError } from "./args.ts";
 
@@ -49,4 +50,26 @@ function load(path: string, source: TrustRoots["source"]): TrustRoots {
   } catch { /* counted as none below */ }
   if (count === 0) throw new UsageError(`the CA root file ${path} (${source}) holds no PEM certificate`);
   return { pem, path: resolve(path), source };
+}
+
+/**
+ * A transport to the CA for a command: its TLS certificate verified against the resolved roots
+ * (see {@link resolveTrustRoots}), every request and wait ended by any of the given signals.
+ *
+ * @throws {UsageError} when a named root file cannot be read
+ */
+export function commandTransport(
+  directoryUrl: string,
+  caFile: string | undefined,
+  env: Record<string, string | undefined>,
+  signals: readonly (AbortSignal | undefined)[],
+): { transport: AcmeTransport; trust: TrustRoots | undefined } {
+  const trust = resolveTrustRoots(caFile, env);
+  const active = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  const transport = new AcmeTransport({
+    directoryUrl,
+    fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
+    ...(active.length ? { signal: active.length === 1 ? active[0]! : AbortSignal.any(active) } : {}),
+  });
+  return { transport, trust };
 }

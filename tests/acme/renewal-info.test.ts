@@ -17,12 +17,7 @@ import {
 } from "../../src/acme/index.ts";
 import { decodeBase64Url, decodePem, utf8Decode } from "../../src/encoding/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const child = Bun.spawn(["openssl", ...args], { cwd, stdout: "pipe", stderr: "pipe" });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  if (code !== 0) throw new Error(stderr);
-}
+import { openssl } from "../support/openssl.ts";
 
 describe("ariCertId()", () => {
   test("matches RFC 9773 Appendix A for a certificate with its AKI and serial (made by openssl)", async () => {

@@ -9,12 +9,7 @@ import { join } from "node:path";
 import { createCsr, decodeDer, DerError, readCertificate, readCsr } from "../../src/asn1/index.ts";
 import { decodePem, toHex } from "../../src/encoding/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const child = Bun.spawn(["openssl", ...args], { cwd, stdout: "pipe", stderr: "pipe" });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  if (code !== 0) throw new Error(stderr);
-}
+import { openssl } from "../support/openssl.ts";
 
 describe("readCertificate()", () => {
   test("reads serial, names, validity and authority key identifier of an openssl certificate, as node:crypto does", async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LineReader } from "./lines.ts";
+import { openssl } from "./openssl.ts";
 import { busyPorts } from "./ports.ts";
 
 /** Options for one Pebble process. */
@@ -39,22 +40,17 @@ export interface Pebble {
 
 let tlsMaterial: { dir: string; rootFile: string; rootPem: string; certFile: string; keyFile: string } | undefined;
 
-async function run(command: string[], cwd: string): Promise<void> {
-  const child = Bun.spawn(command, { cwd, stdout: "pipe", stderr: "pipe" });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  if (code !== 0) throw new Error(`${command.join(" ")} failed (${code}): ${stderr}`);
-}
 
 /** Makes (once per process) a root and a certificate for localhost and 127.0.0.1 signed by it. */
 export async function makeTlsMaterial(): Promise<NonNullable<typeof tlsMaterial>> {
   if (tlsMaterial) return tlsMaterial;
   const dir = mkdtempSync(join(tmpdir(), "bun-acme-tls-"));
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run(["openssl", "req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-subj", "/CN=bun-acme test root",
+  await openssl(["req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-subj", "/CN=bun-acme test root",
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  await run(["openssl", "req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir);
+  await openssl(["req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir);
   writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  await run(["openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-out", "cert.pem",
+  await openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-out", "cert.pem",
     "-days", "30", "-extfile", "leaf.ext"], dir);
   tlsMaterial = {
     dir,

@@ -58,7 +58,9 @@ export class NoncePool {
   private settle(nonce: string | undefined): void {
     this.inFlight--;
     if (nonce !== undefined) {
-      const waiter = this.waiters.shift();
+      // Newest waiter first: it is usually the next step of work already under way (a challenge
+      // answer after its authorization fetch), so started work finishes before new work begins.
+      const waiter = this.waiters.pop();
       if (waiter) waiter(nonce);
       else this.nonces.push(nonce);
     } else if (this.waiters.length > 0 && this.inFlight < this.lanes) {

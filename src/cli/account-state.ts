@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { AcmeProblemError, findAccount, registerAccount, type AcmeAccount, type AcmeTransport, type ExternalAccountBinding } from "../acme/index.ts";
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from "../jose/index.ts";
 import { writeFileAtomic } from "./files.ts";
+import { readInputText } from "./input-files.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 
 /** What `account.json` holds. */
@@ -53,7 +54,7 @@ export async function openAccount(transport: AcmeTransport, options: OpenAccount
     }
   }
   const keyPair = options.accountKeyFile
-    ? await importPrivateKeyPem(readFileSync(options.accountKeyFile, "utf8"), `--account-key ${options.accountKeyFile}`)
+    ? await importPrivateKeyPem(readInputText(options.accountKeyFile, "--account-key"), `--account-key ${options.accountKeyFile}`)
     : await generateKeyPair(options.accountKeyType);
   const account = await registerAccount(transport, keyPair, request, options.eab);
   if (options.stateDir) {

@@ -3,7 +3,7 @@
  * @module
  */
 export { DEFAULT_PORTS, normalizeDomain, normalizeIdentifier, parseArgs, UsageError, USAGE, type ChallengeOption, type CliOptions, type ParsedCommand, type AccountOptions, type RenewalInfoOptions, type RevokeOptions } from "./args.ts";
-export { readLeafCertificate } from "./certificate-file.ts";
+export { readInputText, readLeafCertificate } from "./input-files.ts";
 export { runAccountCommand } from "./account.ts";
 export { accountKeyPath, openAccount, saveAccountKey, type AccountRecord, type OpenAccountOptions } from "./account-state.ts";
 export { runRenewalInfoCommand } from "./renewal-info.ts";

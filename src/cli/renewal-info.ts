@@ -5,7 +5,7 @@
 import { ariCertId, chooseRenewalTime, getRenewalInfo } from "../acme/index.ts";
 import { readCertificate } from "../asn1/index.ts";
 import type { RenewalInfoOptions } from "./args.ts";
-import { readLeafCertificate } from "./certificate-file.ts";
+import { readLeafCertificate } from "./input-files.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
 import { commandTransport } from "./trust.ts";
 

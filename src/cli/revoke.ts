@@ -2,11 +2,10 @@
  * The `revoke` command: revoke a certificate with a request signed by its own private key.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.6
  */
-import { readFileSync } from "node:fs";
 import { AcmeProblemError, AcmeTimeoutError, revokeCertificate } from "../acme/index.ts";
 import { exportPublicJwk } from "../jose/index.ts";
 import { UsageError, type RevokeOptions } from "./args.ts";
-import { readLeafCertificate } from "./certificate-file.ts";
+import { readInputText, readLeafCertificate } from "./input-files.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
 import { commandTransport } from "./trust.ts";
@@ -19,7 +18,7 @@ import { commandTransport } from "./trust.ts";
  */
 export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const leafDer = readLeafCertificate(options.certFile, "--cert");
-  const keyPair = await importPrivateKeyPem(readText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
+  const keyPair = await importPrivateKeyPem(readInputText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
   const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
   try {
@@ -34,12 +33,4 @@ export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, si
   }
   io.out(`Certificate ${options.certFile} revoked${options.reason === undefined ? "" : ` (reason ${options.reason})`}`);
   return ExitCode.OK;
-}
-
-function readText(path: string, flag: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(error as { code?: string }).code ?? "unreadable"}`);
-  }
 }

@@ -13,7 +13,7 @@ import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { certificateHandler, serve, ServerStartError, shutdownHandler, startTlsAlpnServer, type RunningServer } from "../servers/index.ts";
 import { openAccount } from "./account-state.ts";
 import { normalizeIdentifier, UsageError, type ChallengeOption, type CliOptions } from "./args.ts";
-import { readLeafCertificate } from "./certificate-file.ts";
+import { readInputText, readLeafCertificate } from "./input-files.ts";
 import { writeFilesAtomic } from "./files.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 import { commandTransport, resolveTrustRoots } from "./trust.ts";
@@ -107,7 +107,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
     // Fetch the directory while the keys are generated; errors surface at the next use.
     transport.getDirectory().catch(() => {});
     const certificateKeys = options.certKeyFile
-      ? await importPrivateKeyPem(readFileSync(options.certKeyFile, "utf8"), `--cert-key ${options.certKeyFile}`)
+      ? await importPrivateKeyPem(readInputText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`)
       : options.csrFile
       ? undefined
       : await generateKeyPair(options.keyType);
@@ -243,7 +243,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
   if (error instanceof AcmeError) return error.message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
-  if (typeof code === "string" && typeof path === "string") return `cannot write ${path}: ${code}`;
+  if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}`;
   const message = error instanceof Error ? error.message : String(error);
   if (env.BUN_ACME_DEBUG && error instanceof Error && error.stack) return `unexpected error: ${error.stack}`;
   return `unexpected error: ${message.split("\n")[0]} (set BUN_ACME_DEBUG=1 for details)`;

@@ -77,6 +77,13 @@ describe("failures", () => {
     }
   });
 
+  test("an unreadable key file is named with its flag, exit code 2", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const result = await runClient([...args(out, "127.0.0.1", ["keyfile.example.test"]), "--cert-key", "/nonexistent/key.pem"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe("bun-acme: error: cannot read --cert-key /nonexistent/key.pem: ENOENT (see --help)");
+  });
+
   test("a usage error exits 2 with one line and no stack trace", async () => {
     const result = await runClient(["http01", "--dir", pebble.directoryUrl, "--record", "localhost", "--domain", "a.test"]);
     expect(result.code).toBe(2);

@@ -104,6 +104,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const poll = (signal: AbortSignal | undefined): PollOptions => ({ ...options.poll, signal, onWait: () => waitingPolls++ });
   const order = await newOrder(transport, account, identifiers, options.orderExtras);
   log?.(`Order ${order.url}: ${order.body.status}, ${order.body.authorizations.length} authorization(s)`);
+  if (order.body.status === "invalid") throw new AcmeOrderError(order.url, order.body.error);
 
   // The first failure aborts the other authorizations: no point validating names of a dead order.
   const firstFailure = new AbortController();
@@ -113,7 +114,6 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const signal = options.signal ? AbortSignal.any([options.signal, firstFailure.signal]) : firstFailure.signal;
   const presented: Presented[] = [];
   const firstAnswered = Promise.withResolvers<void>();
-  if (order.body.status === "invalid") throw new AcmeOrderError(order.url, order.body.error);
   // An order that is already ready (every authorization reused) needs nothing started.
   const starts = Promise.allSettled(order.body.status !== "pending" ? [] : order.body.authorizations.map((url) =>
     startAuthorization({ ...options, signal }, url, presented, firstAnswered.resolve).catch((error: unknown) => {
@@ -140,11 +140,10 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       ready = decided;
       log?.(`Order ${order.url}: ${decided.body.status}, every authorization valid (${options.solver.type})`);
     }
-    await starts;
   } catch (error) {
     fail(error);
   } finally {
-    await starts;
+    await starts; // every start has settled (failed, aborted or answered) before cleanup
     await Promise.allSettled(presented.map(({ identifier, challenge, keyAuthorization }) => options.solver.cleanup(identifier, challenge, keyAuthorization)));
   }
   if (firstFailure.signal.aborted) {

@@ -2,13 +2,13 @@
  * Capabilities beyond the core flow, end to end through the command line against real Pebbles:
  * key types, External Account Binding, revocation reasons, the revoke and renewal-info commands.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
-import { startPebble, type Pebble } from "../support/pebble.ts";
+import { usePebble, type Pebble } from "../support/pebble.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -41,13 +41,7 @@ async function certStatus(pebble: Pebble, certificatePem: string): Promise<{ Sta
 }
 
 describe("key types against Pebble", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   test.each([
     ["ec384", "ec384", "ec", "P-384"],
@@ -55,7 +49,7 @@ describe("key types against Pebble", () => {
     ["rsa4096", "rsa4096", "rsa", "4096"],
   ])("account key %s, certificate key %s", async (accountKeyType, keyType, expectedType, expectedDetail) => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, [`${accountKeyType}.keys.test`], ["--account-key-type", accountKeyType, "--key-type", keyType]));
+    const result = await issue(issueArgs(pebble(), out, [`${accountKeyType}.keys.test`], ["--account-key-type", accountKeyType, "--key-type", keyType]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const key = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).publicKey;
@@ -66,35 +60,23 @@ describe("key types against Pebble", () => {
 });
 
 describe("Ed25519 account keys against Pebble", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   test("Pebble 2.4.0 refuses EdDSA account keys; the CA's badPublicKey is shown whole", async () => {
-    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["ed.keys.test"], ["--account-key-type", "ed25519"]));
+    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["ed.keys.test"], ["--account-key-type", "ed25519"]));
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      `bun-acme: error: The CA refused the request to ${pebble.directoryUrl.replace("/dir", "/sign-me-up")}: badPublicKey: no signature algorithms suitable for given key type: ed25519.PublicKey`,
+      `bun-acme: error: The CA refused the request to ${pebble().directoryUrl.replace("/dir", "/sign-me-up")}: badPublicKey: no signature algorithms suitable for given key type: ed25519.PublicKey`,
     );
   });
 });
 
 describe("IP identifiers (RFC 8738) against Pebble", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   test("--domain 127.0.0.1 with http01: an ip identifier, validated by Pebble at 127.0.0.1:5002, an iPAddress SAN", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, ["127.0.0.1", "ip-and-name.test"]));
+    const result = await issue(issueArgs(pebble(), out, ["127.0.0.1", "ip-and-name.test"]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:ip-and-name.test, IP Address:127.0.0.1");
@@ -102,19 +84,13 @@ describe("IP identifiers (RFC 8738) against Pebble", () => {
 });
 
 describe("tls-alpn-01 (RFC 8737) against Pebble", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   test.each([["tls01", ["alpn.example.test", "www.alpn.example.test"]], ["tls-alpn01", ["127.0.0.1"]]])(
     "%s for %p: Pebble validates on port 5001, which then serves the certificate",
     async (challenge, names) => {
       const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-      const args = issueArgs(pebble, out, names);
+      const args = issueArgs(pebble(), out, names);
       args[0] = challenge;
       const result = await issue(args);
       expect(result.stderr).toBe("");
@@ -127,34 +103,28 @@ describe("tls-alpn-01 (RFC 8737) against Pebble", () => {
 });
 
 describe("revocation", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   test("--revoke --revoke-reason keyCompromise: Pebble records reason 1", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, ["reason.revoke.test"], ["--revoke", "--revoke-reason", "keyCompromise"]));
+    const result = await issue(issueArgs(pebble(), out, ["reason.revoke.test"], ["--revoke", "--revoke-reason", "keyCompromise"]));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("Certificate revoked with reason 1");
-    const status = await certStatus(pebble, readFileSync(join(out, "cert.pem"), "utf8"));
+    const status = await certStatus(pebble(), readFileSync(join(out, "cert.pem"), "utf8"));
     expect(status.Status).toBe("Revoked");
     expect(status.Reason).toBe(1);
   });
 
   test("the revoke command signs with the certificate's own key; a second revocation is reported as already revoked", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    expect((await issue(issueArgs(pebble, out, ["standalone.revoke.test"]))).code).toBe(0);
-    const revokeArgs = ["revoke", "--dir", pebble.directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(out, "key.pem"), "--ca", pebble.tlsRootFile,
+    expect((await issue(issueArgs(pebble(), out, ["standalone.revoke.test"]))).code).toBe(0);
+    const revokeArgs = ["revoke", "--dir", pebble().directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(out, "key.pem"), "--ca", pebble().tlsRootFile,
       "--reason", "superseded"];
     const first = await runClient(revokeArgs);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     expect(first.stdout).toContain("revoked (reason 4)");
-    const status = await certStatus(pebble, readFileSync(join(out, "cert.pem"), "utf8"));
+    const status = await certStatus(pebble(), readFileSync(join(out, "cert.pem"), "utf8"));
     expect(status).toMatchObject({ Status: "Revoked", Reason: 4 });
     const second = await runClient(revokeArgs);
     expect(second.code).toBe(0);
@@ -164,10 +134,10 @@ describe("revocation", () => {
   test("the revoke command refuses a key that is not the certificate's, with the CA's words", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
     const other = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    expect((await issue(issueArgs(pebble, out, ["mine.revoke.test"]))).code).toBe(0);
-    expect((await issue(issueArgs(pebble, other, ["other.revoke.test"]))).code).toBe(0);
-    const result = await runClient(["revoke", "--dir", pebble.directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(other, "key.pem"),
-      "--ca", pebble.tlsRootFile]);
+    expect((await issue(issueArgs(pebble(), out, ["mine.revoke.test"]))).code).toBe(0);
+    expect((await issue(issueArgs(pebble(), other, ["other.revoke.test"]))).code).toBe(0);
+    const result = await runClient(["revoke", "--dir", pebble().directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(other, "key.pem"),
+      "--ca", pebble().tlsRootFile]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toContain("unauthorized");
@@ -175,8 +145,8 @@ describe("revocation", () => {
 
   test("renewal-info falls back to 2/3 of the validity period when the directory has no renewalInfo (Pebble 2.4.0)", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    expect((await issue(issueArgs(pebble, out, ["ari.revoke.test"]))).code).toBe(0);
-    const result = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile]);
+    expect((await issue(issueArgs(pebble(), out, ["ari.revoke.test"]))).code).toBe(0);
+    const result = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--dir", pebble().directoryUrl, "--ca", pebble().tlsRootFile]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("2/3 of the validity period (the CA's directory offers no renewalInfo)");
     const certificate = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8"));
@@ -189,16 +159,10 @@ describe("revocation", () => {
 
 describe("External Account Binding (Pebble with externalAccountBindingRequired)", () => {
   const macKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble({ config: { externalAccountBindingRequired: true, externalAccountMACKeys: { "kid-1": macKey } } });
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble({ config: { externalAccountBindingRequired: true, externalAccountMACKeys: { "kid-1": macKey } } });
 
   test("without EAB the CA's externalAccountRequired is shown with the flags to use", async () => {
-    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["noeab.eab.test"]));
+    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["noeab.eab.test"]));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("externalAccountRequired");
     expect(result.stderr).toContain("--eab-kid and --eab-hmac-key");
@@ -206,14 +170,14 @@ describe("External Account Binding (Pebble with externalAccountBindingRequired)"
 
   test("with the CA's kid and MAC key the account is created and the certificate issued", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, ["eab.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", macKey]));
+    const result = await issue(issueArgs(pebble(), out, ["eab.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", macKey]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
   });
 
   test("a wrong MAC key is refused with the CA's words", async () => {
     const wrong = `${macKey.slice(0, -4)}AAAA`;
-    const result = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["wrong.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", wrong]));
+    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["wrong.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", wrong]));
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/unauthorized|malformed/);
@@ -221,31 +185,25 @@ describe("External Account Binding (Pebble with externalAccountBindingRequired)"
 });
 
 describe("accounts that persist (--state) and keys and CSRs brought from elsewhere", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble();
 
   const accountLine = (stdout: string) => /^Account (\S+)/m.exec(stdout)?.[1];
 
   test("--state keeps the account: the second run reuses it; account --contact, --rollover and --deactivate act on it", async () => {
     const state = mkdtempSync(join(tmpdir(), "bun-acme-state-"));
-    const first = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state1.acct.test"], ["--state", state]));
+    const first = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state1.acct.test"], ["--state", state]));
     expect(first.code).toBe(0);
     const url = accountLine(first.stdout)!;
     expect(url).toContain("/my-account/");
     expect(statSync(join(state, "account-key.pem")).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(state, "account.json"), "utf8")).accountUrl).toBe(url);
 
-    const second = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state2.acct.test"], ["--state", state]));
+    const second = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state2.acct.test"], ["--state", state]));
     expect(second.code).toBe(0);
     expect(accountLine(second.stdout)).toBe(url);
     expect(second.stdout).toContain(`(reused from ${state})`);
 
-    const accountArgs = ["account", "--dir", pebble.directoryUrl, "--state", state, "--ca", pebble.tlsRootFile];
+    const accountArgs = ["account", "--dir", pebble().directoryUrl, "--state", state, "--ca", pebble().tlsRootFile];
     const contact = await runClient([...accountArgs, "--contact", "mailto:ops@example.test"]);
     expect(contact.code).toBe(0);
     expect(contact.stdout).toContain("Status: valid; contacts: mailto:ops@example.test");
@@ -256,14 +214,14 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
     expect(rollover.code).toBe(0);
     expect(rollover.stdout).toContain("Account key rolled over");
     expect(readFileSync(join(state, "account-key.pem"), "utf8")).not.toBe(keyBefore);
-    const afterRollover = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["rolled.acct.test"], ["--state", state]));
+    const afterRollover = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["rolled.acct.test"], ["--state", state]));
     expect(afterRollover.code).toBe(0);
     expect(accountLine(afterRollover.stdout)).toBe(url); // same account, new key
 
     const deactivate = await runClient([...accountArgs, "--deactivate"]);
     expect(deactivate.code).toBe(0);
     expect(deactivate.stdout).toContain("Status: deactivated");
-    const refused = await issue(issueArgs(pebble, mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["after.acct.test"], ["--state", state]));
+    const refused = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["after.acct.test"], ["--state", state]));
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect(refused.stderr).toMatch(/unauthorized|deactivated/i);
@@ -276,7 +234,7 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
     expect(readFileSync(join(dir, "account.pem"), "utf8")).toContain("BEGIN EC PRIVATE KEY");
     expect(readFileSync(join(dir, "cert.pem"), "utf8")).toContain("BEGIN RSA PRIVATE KEY");
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, ["byo.keys.test"], ["--account-key", join(dir, "account.pem"), "--cert-key", join(dir, "cert.pem")]));
+    const result = await issue(issueArgs(pebble(), out, ["byo.keys.test"], ["--account-key", join(dir, "account.pem"), "--cert-key", join(dir, "cert.pem")]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const issuedKey = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).publicKey.export({ format: "jwk" });
@@ -289,7 +247,7 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
     Bun.spawnSync(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "req.csr"),
       "-subj", "/CN=csr.byo.test", "-addext", "subjectAltName=DNS:csr.byo.test,DNS:www.csr.byo.test"]);
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const args = issueArgs(pebble, out, [], ["--csr", join(dir, "req.csr"), "--cert-key", join(dir, "key.pem")]);
+    const args = issueArgs(pebble(), out, [], ["--csr", join(dir, "req.csr"), "--cert-key", join(dir, "key.pem")]);
     const result = await issue(args);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -298,15 +256,9 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
 });
 
 describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", () => {
-  let pebble: Pebble;
-  beforeAll(async () => {
-    pebble = await startPebble({ env: { PEBBLE_ALTERNATE_ROOTS: "2", PEBBLE_CHAIN_LENGTH: "3" } });
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  const pebble = usePebble({ env: { PEBBLE_ALTERNATE_ROOTS: "2", PEBBLE_CHAIN_LENGTH: "3" } });
 
-  const rootName = async (index: number) => new X509Certificate(await (await pebble.management(`/roots/${index}`)).text()).subject.replace(/^CN=/, "");
+  const rootName = async (index: number) => new X509Certificate(await (await pebble().management(`/roots/${index}`)).text()).subject.replace(/^CN=/, "");
   const topIssuer = (chainPem: string) => {
     const certificates = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)!;
     return new X509Certificate(certificates.at(-1)!).issuer.replace(/^CN=/, "");
@@ -315,7 +267,7 @@ describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", (
   test.each([1, 2])("--preferred-chain naming root %d takes the alternate chain that ends at it", async (index) => {
     const wanted = await rootName(index);
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, [`alt${index}.chain.test`], ["--preferred-chain", wanted]));
+    const result = await issue(issueArgs(pebble(), out, [`alt${index}.chain.test`], ["--preferred-chain", wanted]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const chain = readFileSync(join(out, "cert.pem"), "utf8");
@@ -325,7 +277,7 @@ describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", (
 
   test("without --preferred-chain, or with a name no chain has, the default chain (root 0) is kept", async () => {
     const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const result = await issue(issueArgs(pebble, out, ["default.chain.test"], ["--preferred-chain", "No Such Root"]));
+    const result = await issue(issueArgs(pebble(), out, ["default.chain.test"], ["--preferred-chain", "No Such Root"]));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('No chain is issued by "No Such Root"');
     expect(topIssuer(readFileSync(join(out, "cert.pem"), "utf8"))).toBe(await rootName(0));

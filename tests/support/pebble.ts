@@ -3,6 +3,7 @@
  * localhost certificate for Pebble's HTTPS endpoints (the Debian package ships none), writes a
  * config, starts `pebble`, and waits for its "ACME directory available" line.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,5 +146,23 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
       await child.exited;
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Starts a Pebble before the tests of the enclosing describe block and stops it after them;
+ * returns a getter for it.
+ */
+export function usePebble(options: PebbleOptions = {}): () => Pebble {
+  let pebble: Pebble | undefined;
+  beforeAll(async () => {
+    pebble = await startPebble(options);
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+  return () => {
+    if (!pebble) throw new Error("Pebble is not running (usePebble() must be called inside describe)");
+    return pebble;
   };
 }

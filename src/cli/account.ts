@@ -7,7 +7,7 @@ import { generateKeyPair } from "../jose/index.ts";
 import type { AccountOptions } from "./args.ts";
 import { openAccount, saveAccountKey } from "./account-state.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { commandTransport } from "./trust.ts";
+import { commandTransport, resolveTrustRoots } from "./trust.ts";
 
 /**
  * Opens (or creates) the account, then applies what was asked: new contacts, a key rollover
@@ -15,7 +15,7 @@ import { commandTransport } from "./trust.ts";
  */
 export async function runAccountCommand(options: AccountOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-  const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
+  const transport = commandTransport(options.directoryUrl, resolveTrustRoots(options.caFile, io.env), [signal, deadline]);
   const { account, reused } = await openAccount(transport, {
     stateDir: options.stateDir,
     accountKeyType: options.accountKeyType,

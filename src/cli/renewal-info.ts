@@ -7,7 +7,7 @@ import { readCertificate } from "../asn1/index.ts";
 import type { RenewalInfoOptions } from "./args.ts";
 import { readLeafCertificate } from "./input-files.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { commandTransport } from "./trust.ts";
+import { commandTransport, resolveTrustRoots } from "./trust.ts";
 
 /** Prints the renewal time and its reason: the CA's ARI window, or 2/3 of the validity period. */
 export async function runRenewalInfoCommand(options: RenewalInfoOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
@@ -17,7 +17,7 @@ export async function runRenewalInfoCommand(options: RenewalInfoOptions, io: Com
   let why = "no --dir given";
   if (options.directoryUrl) {
     const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-    const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
+    const transport = commandTransport(options.directoryUrl, resolveTrustRoots(options.caFile, io.env), [signal, deadline]);
     renewalInfo = await getRenewalInfo(transport, ariCertId(der));
     why = "the CA's directory offers no renewalInfo";
   }

@@ -8,7 +8,7 @@ import { UsageError, type RevokeOptions } from "./args.ts";
 import { readInputText, readLeafCertificate } from "./input-files.ts";
 import { importPrivateKeyPem } from "./keys.ts";
 import { ExitCode, type CommandIo } from "./run.ts";
-import { commandTransport } from "./trust.ts";
+import { commandTransport, resolveTrustRoots } from "./trust.ts";
 
 /**
  * Revokes the certificate. `alreadyRevoked` from the CA is reported plainly and counts as success.
@@ -20,7 +20,7 @@ export async function runRevokeCommand(options: RevokeOptions, io: CommandIo, si
   const leafDer = readLeafCertificate(options.certFile, "--cert");
   const keyPair = await importPrivateKeyPem(readInputText(options.certKeyFile, "--cert-key"), `--cert-key ${options.certKeyFile}`);
   const deadline = AbortSignal.timeout(options.timeoutSeconds * 1000);
-  const { transport } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline]);
+  const transport = commandTransport(options.directoryUrl, resolveTrustRoots(options.caFile, io.env), [signal, deadline]);
   try {
     await revokeCertificate(transport, { privateKey: keyPair.privateKey, jwk: await exportPublicJwk(keyPair.publicKey) }, leafDer, options.reason);
   } catch (error) {

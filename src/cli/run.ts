@@ -57,7 +57,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
 
   const work = async () => {
     // The roots are resolved first, so that a bad --ca is reported before any server starts.
-    resolveTrustRoots(options.caFile, io.env);
+    const trust = resolveTrustRoots(options.caFile, io.env);
     const { bind, ports } = options;
     servers.push(serve({
       name: "shutdown server",
@@ -102,7 +102,7 @@ export async function runIssueCommand(options: CliOptions, io: CommandIo, signal
       () => deadline.abort(new AcmeTimeoutError("the certificate (--timeout)", options.timeoutSeconds)),
       options.timeoutSeconds * 1000,
     ));
-    const { transport, trust } = commandTransport(options.directoryUrl, options.caFile, io.env, [signal, deadline.signal]);
+    const transport = commandTransport(options.directoryUrl, trust, [signal, deadline.signal]);
     if (trust) progress(`Trusting the CA roots in ${trust.path} (from ${trust.source})`);
     // Fetch the directory while the keys are generated; errors surface at the next use.
     transport.getDirectory().catch(() => {});

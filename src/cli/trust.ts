@@ -53,23 +53,19 @@ function load(path: string, source: TrustRoots["source"]): TrustRoots {
 }
 
 /**
- * A transport to the CA for a command: its TLS certificate verified against the resolved roots
- * (see {@link resolveTrustRoots}), every request and wait ended by any of the given signals.
- *
- * @throws {UsageError} when a named root file cannot be read
+ * A transport to the CA for a command: its TLS certificate verified against the roots from
+ * {@link resolveTrustRoots} (the system's when `undefined`), every request and wait ended by any
+ * of the given signals.
  */
 export function commandTransport(
   directoryUrl: string,
-  caFile: string | undefined,
-  env: Record<string, string | undefined>,
+  trust: TrustRoots | undefined,
   signals: readonly (AbortSignal | undefined)[],
-): { transport: AcmeTransport; trust: TrustRoots | undefined } {
-  const trust = resolveTrustRoots(caFile, env);
+): AcmeTransport {
   const active = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  const transport = new AcmeTransport({
+  return new AcmeTransport({
     directoryUrl,
     fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
     ...(active.length ? { signal: active.length === 1 ? active[0]! : AbortSignal.any(active) } : {}),
   });
-  return { transport, trust };
 }

@@ -79,37 +79,41 @@ export function ours(name: string, command: (root: string) => string[]): BenchCl
   };
 }
 
+/** Runs `work` with a fresh temporary folder, removed afterwards. */
+async function inTemporaryFolder<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return await work(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const certbot: BenchClient = {
   name: "certbot",
-  async run(context, domains) {
-    const dir = mkdtempSync(join(tmpdir(), "bench-certbot-"));
-    try {
-      return await timed(
+  run(context, domains) {
+    return inTemporaryFolder("bench-certbot-", (dir) =>
+      timed(
         ["certbot", "certonly", "--non-interactive", "--standalone", "--http-01-port", "5002", "--http-01-address", "127.0.0.1",
           "--server", context.directoryUrl, "--register-unsafely-without-email", "--agree-tos", "--key-type", "ecdsa",
           "--elliptic-curve", "secp256r1", "--config-dir", join(dir, "c"), "--work-dir", join(dir, "w"), "--logs-dir", join(dir, "l"),
           ...domains.flatMap((d) => ["-d", d])],
         { REQUESTS_CA_BUNDLE: context.caFile },
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      )
+    );
   },
 };
 
 export const lego: BenchClient = {
   name: "lego",
-  async run(context, domains) {
-    const dir = mkdtempSync(join(tmpdir(), "bench-lego-"));
-    try {
-      return await timed(
+  run(context, domains) {
+    return inTemporaryFolder("bench-lego-", (dir) =>
+      timed(
         ["lego", "--server", context.directoryUrl, "--accept-tos", "--email", "bench@example.com", "--path", dir, "--key-type", "ec256",
           ...domains.flatMap((d) => ["--domains", d]), "--http", "--http.port", "127.0.0.1:5002", "run"],
         { LEGO_CA_CERTIFICATES: context.caFile },
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      )
+    );
   },
 };
 

@@ -181,7 +181,8 @@ export function topIssuerCommonName(pem: string): string | undefined {
  */
 async function choosePreferredChain(options: IssueOptions, download: CertificateDownload, log: IssueOptions["log"]): Promise<string> {
   const wanted = options.preferredChain!;
-  if (topIssuerCommonName(download.pem) === wanted) return download.pem;
+  const defaultIssuer = topIssuerCommonName(download.pem);
+  if (defaultIssuer === wanted) return download.pem;
   for (const url of download.alternates) {
     const alternate = await downloadCertificate(options.transport, options.account, url);
     if (topIssuerCommonName(alternate.pem) === wanted) {
@@ -189,7 +190,7 @@ async function choosePreferredChain(options: IssueOptions, download: Certificate
       return alternate.pem;
     }
   }
-  log?.(`No chain is issued by "${wanted}" (default: "${topIssuerCommonName(download.pem)}", ${download.alternates.length} alternate(s)); keeping the default`);
+  log?.(`No chain is issued by "${wanted}" (default: "${defaultIssuer}", ${download.alternates.length} alternate(s)); keeping the default`);
   return download.pem;
 }
 

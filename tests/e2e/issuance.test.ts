@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
-import { startPebble, type Pebble } from "../support/pebble.ts";
+import { makeTlsMaterial, startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
 import { opensslHandshake } from "../support/tls.ts";
 
@@ -125,7 +125,7 @@ describe("--revoke", () => {
 describe("trust", () => {
   test("a CA whose TLS certificate is not trusted gets one connection, then a one-line error and exit 1", async () => {
     // A real TLS listener whose certificate chains to a root the client is not given.
-    const { certFile, keyFile } = await import("../support/pebble.ts").then((m) => m.makeTlsMaterial());
+    const { certFile, keyFile } = await makeTlsMaterial();
     let connections = 0;
     const listener = Bun.listen({
       hostname: "127.0.0.1",

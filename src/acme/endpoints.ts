@@ -6,16 +6,9 @@
 import { encodeBase64Url } from "../encoding/index.ts";
 import { signJws, type FlattenedJws, type PublicJwk } from "../jose/index.ts";
 import { AcmeError, AcmeProtocolError } from "./errors.ts";
+import { parseAccount, parseAuthorization, parseChallenge, parseOrder } from "./parse.ts";
 import type { AcmeResponse, AcmeSigner, AcmeTransport, Link } from "./transport.ts";
-import type { Account, Authorization, Challenge, Identifier, Order } from "./types.ts";
-
-/** A resource fetched from the CA, with its URL and the server's polling hint. */
-export interface Fetched<T> {
-  readonly url: string;
-  readonly body: T;
-  /** From `Retry-After`, in milliseconds. */
-  readonly retryAfterMs: number | undefined;
-}
+import type { Account, Authorization, Challenge, Directory, Fetched, Identifier, Order } from "./types.ts";
 
 /** What to send in newAccount. @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3 */
 export interface NewAccountRequest {
@@ -35,8 +28,9 @@ export interface NewAccountRequest {
  */
 export async function newAccount(transport: AcmeTransport, signer: AcmeSigner, request: NewAccountRequest): Promise<Fetched<Account>> {
   const { newAccount: url } = await transport.getDirectory();
-  const response = await transport.post<Account>(url, request, { privateKey: signer.privateKey, jwk: signer.jwk });
-  return { url: requireLocation(response, "newAccount"), body: response.body, retryAfterMs: response.retryAfterMs };
+  const response = await transport.post(url, request, { privateKey: signer.privateKey, jwk: signer.jwk });
+  const location = requireLocation(response, "newAccount");
+  return { url: location, body: parseAccount(response.body, location), retryAfterMs: response.retryAfterMs };
 }
 
 /** Optional newOrder fields from ACME extensions. */
@@ -84,9 +78,9 @@ export async function newOrder(
     if (!offered.includes(extras.profile)) throw new AcmeProfileError(extras.profile, offered);
     payload.profile = extras.profile;
   }
-  const response = await transport.post<Order>(directory.newOrder, payload, account);
-  const order = checkOrder(response);
-  return { url: requireLocation(response, "newOrder"), body: order, retryAfterMs: response.retryAfterMs };
+  const response = await transport.post(directory.newOrder, payload, account);
+  const location = requireLocation(response, "newOrder");
+  return { url: location, body: parseOrder(response.body, location), retryAfterMs: response.retryAfterMs };
 }
 
 /**
@@ -95,8 +89,8 @@ export async function newOrder(
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1.3
  */
 export async function getOrder(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Order>> {
-  const response = await transport.postAsGet<Order>(url, account);
-  return { url, body: checkOrder(response), retryAfterMs: response.retryAfterMs };
+  const response = await transport.postAsGet(url, account);
+  return { url, body: parseOrder(response.body, url), retryAfterMs: response.retryAfterMs };
 }
 
 /**
@@ -105,12 +99,8 @@ export async function getOrder(transport: AcmeTransport, account: AcmeSigner, ur
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5
  */
 export async function getAuthorization(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Authorization>> {
-  const response = await transport.postAsGet<Authorization>(url, account);
-  const authorization = response.body;
-  if (typeof authorization !== "object" || authorization === null || !Array.isArray(authorization.challenges)) {
-    throw new AcmeProtocolError(`The authorization ${url} is malformed: it has no challenges array`);
-  }
-  return { url, body: authorization, retryAfterMs: response.retryAfterMs };
+  const response = await transport.postAsGet(url, account);
+  return { url, body: parseAuthorization(response.body, url), retryAfterMs: response.retryAfterMs };
 }
 
 /**
@@ -119,8 +109,8 @@ export async function getAuthorization(transport: AcmeTransport, account: AcmeSi
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1
  */
 export async function respondToChallenge(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Challenge>> {
-  const response = await transport.post<Challenge>(url, {}, account);
-  return { url, body: response.body, retryAfterMs: response.retryAfterMs };
+  const response = await transport.post(url, {}, account);
+  return { url, body: parseChallenge(response.body, url), retryAfterMs: response.retryAfterMs };
 }
 
 /**
@@ -129,8 +119,8 @@ export async function respondToChallenge(transport: AcmeTransport, account: Acme
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.2
  */
 export async function deactivateAuthorization(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Authorization>> {
-  const response = await transport.post<Authorization>(url, { status: "deactivated" }, account);
-  return { url, body: response.body, retryAfterMs: response.retryAfterMs };
+  const response = await transport.post(url, { status: "deactivated" }, account);
+  return { url, body: parseAuthorization(response.body, url), retryAfterMs: response.retryAfterMs };
 }
 
 /**
@@ -145,8 +135,8 @@ export async function finalizeOrder(
   order: Fetched<Order>,
   csrDer: Uint8Array,
 ): Promise<Fetched<Order>> {
-  const response = await transport.post<Order>(order.body.finalize, { csr: encodeBase64Url(csrDer) }, account);
-  return { url: order.url, body: checkOrder(response), retryAfterMs: response.retryAfterMs };
+  const response = await transport.post(order.body.finalize, { csr: encodeBase64Url(csrDer) }, account);
+  return { url: order.url, body: parseOrder(response.body, order.url), retryAfterMs: response.retryAfterMs };
 }
 
 /** A downloaded certificate chain and the alternates the CA offers. */
@@ -165,12 +155,12 @@ export interface CertificateDownload {
  * @throws {AcmeProtocolError} when the body holds no certificate
  */
 export async function downloadCertificate(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<CertificateDownload> {
-  const response = await transport.postAsGet<string>(url, account, "application/pem-certificate-chain");
+  const response = await transport.postAsGet(url, account, "application/pem-certificate-chain");
   if (typeof response.body !== "string" || !response.body.includes("-----BEGIN CERTIFICATE-----")) {
     throw new AcmeProtocolError(`The certificate at ${url} is not a PEM chain`);
   }
   return {
-    pem: response.body,
+    pem: response.body as string,
     alternates: response.links.filter((link) => link.rel === "alternate").map((link) => link.url),
     links: response.links,
   };
@@ -189,17 +179,16 @@ export async function revokeCertificate(
   certificateDer: Uint8Array,
   reason?: number,
 ): Promise<void> {
-  const { revokeCert: url } = await transport.getDirectory();
+  const url = directoryUrl(await transport.getDirectory(), "revokeCert", transport.directoryUrl);
   const payload = reason === undefined ? { certificate: encodeBase64Url(certificateDer) } : { certificate: encodeBase64Url(certificateDer), reason };
   await transport.post(url, payload, signer);
 }
 
-function checkOrder(response: AcmeResponse<Order>): Order {
-  const order = response.body;
-  if (typeof order !== "object" || order === null || typeof order.status !== "string" || !Array.isArray(order.authorizations)) {
-    throw new AcmeProtocolError(`The order from ${response.url} is malformed: it lacks a status or authorizations`);
-  }
-  return order;
+/** A URL RFC 8555 requires in the directory, checked when it is first needed. */
+function directoryUrl(directory: Directory, key: "revokeCert" | "keyChange", url: string): string {
+  const value = directory[key];
+  if (value === undefined) throw new AcmeProtocolError(`The directory ${url} has no "${key}" URL`);
+  return value;
 }
 
 function requireLocation(response: AcmeResponse, endpoint: string): string {
@@ -213,7 +202,7 @@ function requireLocation(response: AcmeResponse, endpoint: string): string {
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.2
  */
 export async function updateAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }, update: { readonly contact: readonly string[] }): Promise<Account> {
-  return (await transport.post<Account>(account.kid, update, account)).body;
+  return parseAccount((await transport.post(account.kid, update, account)).body, account.kid);
 }
 
 /**
@@ -222,7 +211,7 @@ export async function updateAccount(transport: AcmeTransport, account: AcmeSigne
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.3
  */
 export async function getAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }): Promise<Account> {
-  return (await transport.postAsGet<Account>(account.kid, account)).body;
+  return parseAccount((await transport.postAsGet(account.kid, account)).body, account.kid);
 }
 
 /**
@@ -231,7 +220,7 @@ export async function getAccount(transport: AcmeTransport, account: AcmeSigner &
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.6
  */
 export async function deactivateAccount(transport: AcmeTransport, account: AcmeSigner & { kid: string }): Promise<Account> {
-  return (await transport.post<Account>(account.kid, { status: "deactivated" }, account)).body;
+  return parseAccount((await transport.post(account.kid, { status: "deactivated" }, account)).body, account.kid);
 }
 
 /**
@@ -246,7 +235,7 @@ export async function changeAccountKey(
   account: AcmeSigner & { kid: string },
   newKey: { readonly privateKey: CryptoKey; readonly jwk: PublicJwk },
 ): Promise<void> {
-  const { keyChange: url } = await transport.getDirectory();
+  const url = directoryUrl(await transport.getDirectory(), "keyChange", transport.directoryUrl);
   const inner = await signJws(newKey.privateKey, { url, jwk: newKey.jwk }, { account: account.kid, oldKey: account.jwk });
   await transport.post(url, inner, account);
 }

@@ -2,6 +2,7 @@
  * Typed errors: one base class with a stable `code`, one subclass per kind of failure.
  * Code branches on `code` and on the problem `type`, never on message text.
  */
+import { isProblemType, shortProblemType, type ProblemType } from "./problems.ts";
 import type { AcmeProblem, Identifier } from "./types.ts";
 
 /** Base of every error this client raises about the CA or the protocol. */
@@ -37,6 +38,15 @@ export class AcmeProblemError extends AcmeError {
   /** The problem type without the `urn:ietf:params:acme:error:` prefix, e.g. `badNonce`. */
   get shortType(): string {
     return shortProblemType(this.problem.type);
+  }
+
+  /**
+   * Whether the CA's problem is of a registered type.
+   *
+   * @example if (error instanceof AcmeProblemError && error.is("alreadyRevoked")) { ... }
+   */
+  is(type: ProblemType): boolean {
+    return isProblemType(this.problem, type);
   }
 }
 
@@ -108,13 +118,6 @@ export class AcmeTimeoutError extends AcmeError {
   constructor(what: string, seconds: number) {
     super("ERR_ACME_TIMEOUT", `Gave up waiting for ${what} after ${seconds} s`);
   }
-}
-
-const ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:";
-
-/** `urn:ietf:params:acme:error:badNonce` → `badNonce`; other URNs are returned whole. */
-export function shortProblemType(type: string): string {
-  return type.startsWith(ACME_ERROR_PREFIX) ? type.slice(ACME_ERROR_PREFIX.length) : type;
 }
 
 /**

@@ -3,6 +3,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1 (the overview of the whole exchange)
  */
 import type { AcmeAccount } from "./account.ts";
+import { systemClock, type Clock } from "./clock.ts";
 import {
   deactivateAuthorization,
   downloadCertificate,
@@ -12,18 +13,24 @@ import {
   newOrder,
   respondToChallenge,
   type CertificateDownload,
-  type Fetched,
   type NewOrderExtras,
 } from "./endpoints.ts";
 import { readCertificate } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
-import { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
+import { DEFAULT_INITIAL_DELAY_MS, pollUntil, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
-import type { Authorization, Challenge, ChallengeType, Identifier, Order } from "./types.ts";
+import type { Authorization, Challenge, ChallengeType, Fetched, Identifier, Order } from "./types.ts";
 
 /** How long deactivating the authorizations of a failed or cancelled order may take. */
 const CLEANUP_TIMEOUT_MS = 5_000;
+/**
+ * How long the order may stay `pending` after the challenges were answered before the
+ * authorizations themselves are looked at (then again after twice as long, and so on). Some CAs
+ * (acme2certifier, step-ca) leave the order `pending` when a challenge fails, and say so only
+ * in the authorization or the challenge.
+ */
+const AUTHORIZATION_CHECK_AFTER_MS = 1_000;
 
 /**
  * Makes one challenge type answerable: publishes the key authorization where the CA will look
@@ -60,6 +67,8 @@ export interface IssueOptions {
   readonly orderExtras?: NewOrderExtras;
   /** Receives one line per step, for progress output. */
   readonly log?: (line: string) => void;
+  /** Time and waiting for polls (default: the system clock); tests inject a fake one. */
+  readonly clock?: Clock;
 }
 
 /** The result of an issuance. */
@@ -100,8 +109,9 @@ export function keyAuthorization(token: string, accountThumbprint: string): stri
  */
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const { transport, account, identifiers, log } = options;
+  const clock = options.clock ?? systemClock;
   let waitingPolls = 0;
-  const poll = (signal: AbortSignal | undefined): PollOptions => ({ ...options.poll, signal, onWait: () => waitingPolls++ });
+  const poll = (signal: AbortSignal | undefined): PollOptions => ({ ...options.poll, signal, clock, onWait: () => waitingPolls++ });
   const order = await newOrder(transport, account, identifiers, options.orderExtras);
   log?.(`Order ${order.url}: ${order.body.status}, ${order.body.authorizations.length} authorization(s)`);
   if (order.body.status === "invalid") throw new AcmeOrderError(order.url, order.body.error);
@@ -129,10 +139,10 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       // after the short first wait: when every solver is fast, all challenges are answered by then.
       await Promise.race([firstAnswered.promise, starts]);
       signal.throwIfAborted();
-      await sleep(options.poll?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS, signal);
+      await clock.sleep(options.poll?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS, signal);
       const decided = await pollUntil(
         `the authorizations of order ${order.url}`,
-        () => getOrder(transport, account, order.url),
+        watchPendingOrder({ ...options, signal }, clock, order.url),
         (body) => body.status !== "pending",
         poll(signal),
       );
@@ -203,7 +213,7 @@ async function finalize(options: IssueOptions, order: Fetched<Order>, poll: Poll
   try {
     return await finalizeOrder(transport, account, order, options.csr);
   } catch (error) {
-    if (!(error instanceof AcmeProblemError) || error.shortType !== "orderNotReady") throw error;
+    if (!(error instanceof AcmeProblemError) || !error.is("orderNotReady")) throw error;
   }
   const settled = await pollUntil(
     `order ${order.url} to become ready`,
@@ -248,26 +258,78 @@ async function startAuthorization(options: IssueOptions, url: string, presented:
   presented.push({ identifier, challenge, keyAuthorization: keyAuth });
   await untilAborted(solver.present(identifier, challenge, keyAuth), options.signal);
   options.signal?.throwIfAborted();
-  if (challenge.status === "pending") await respondToChallenge(transport, account, challenge.url);
+  if (challengeFailed(challenge)) throw challengeFailure(identifier, solver.type, challenge);
+  if (challenge.status === "pending") {
+    // Some CAs validate while answering, and report the outcome in this very response.
+    const answered = await respondToChallenge(transport, account, challenge.url);
+    if (challengeFailed(answered.body)) throw challengeFailure(identifier, solver.type, answered.body);
+  }
   onAnswered();
 }
 
 /**
- * Finds out why an order became invalid: the first invalid authorization and its challenge's
+ * The order poll of the authorization phase: fetches the order and, while it stays `pending`
+ * past {@link AUTHORIZATION_CHECK_AFTER_MS} (then after twice as long, and so on), also the
+ * authorizations not yet seen valid, failing at once with the CA's problem when one of them, or
+ * its challenge, says validation failed. RFC 8555 §7.5.1 lets a client poll either the order or
+ * the authorization; CAs differ in which one they update first.
+ */
+function watchPendingOrder(options: IssueOptions, clock: Clock, orderUrl: string): () => Promise<Fetched<Order>> {
+  const { transport, account } = options;
+  const started = clock.now();
+  let nextCheck = started + AUTHORIZATION_CHECK_AFTER_MS;
+  const valid = new Set<string>();
+  return async () => {
+    const current = await getOrder(transport, account, orderUrl);
+    if (current.body.status !== "pending" || clock.now() < nextCheck) return current;
+    nextCheck = clock.now() + Math.max(AUTHORIZATION_CHECK_AFTER_MS, 2 * (clock.now() - started));
+    const unsettled = current.body.authorizations.filter((url) => !valid.has(url));
+    const authorizations = await Promise.all(unsettled.map((url) => getAuthorization(transport, account, url)));
+    for (const authorization of authorizations) {
+      if (authorization.body.status === "valid") valid.add(authorization.url);
+      const failure = authorizationFailure(authorization.body, options.solver.type);
+      if (failure) throw failure;
+    }
+    return current;
+  };
+}
+
+/**
+ * Finds out why an order became invalid: the first failed authorization and its challenge's
  * error, fetched only on this failure path.
  */
 async function explainInvalidOrder(options: IssueOptions, order: Fetched<Order>): Promise<Error> {
   const { transport, account, solver } = options;
   const authorizations = await Promise.all(order.body.authorizations.map((url) => getAuthorization(transport, account, url)));
-  const failed = authorizations.find((authorization) => authorization.body.status === "invalid");
-  if (!failed) return new AcmeOrderError(order.url, order.body.error);
-  const challenge = failed.body.challenges.find((candidate) => candidate.type === solver.type);
-  return new AcmeAuthorizationError(
-    failed.body.identifier,
-    solver.type,
-    "the authorization became invalid",
-    challenge?.error ?? firstChallengeError(failed.body) ?? order.body.error,
-  );
+  for (const authorization of authorizations) {
+    const failure = authorizationFailure(authorization.body, solver.type);
+    if (failure) return failure;
+  }
+  return new AcmeOrderError(order.url, order.body.error);
+}
+
+/**
+ * The failure an authorization reports, if any: the authorization is `invalid`, or the
+ * challenge of our type is `invalid`, or it went back to `pending` with an error (step-ca's way
+ * of saying validation failed and may be retried). A challenge still `processing` is being
+ * retried by the CA, whatever error it shows, and is waited for.
+ */
+function authorizationFailure(authorization: Authorization, type: ChallengeType): AcmeAuthorizationError | undefined {
+  const challenge = authorization.challenges.find((candidate) => candidate.type === type);
+  if (authorization.status === "invalid") {
+    return new AcmeAuthorizationError(authorization.identifier, type, "the authorization became invalid", challenge?.error ?? firstChallengeError(authorization));
+  }
+  if (authorization.status === "pending" && challenge && challengeFailed(challenge)) return challengeFailure(authorization.identifier, type, challenge);
+  return undefined;
+}
+
+/** `invalid`, or back to `pending` with an error; `processing` with an error is a CA retrying. */
+function challengeFailed(challenge: Challenge): boolean {
+  return challenge.status === "invalid" || (challenge.status === "pending" && challenge.error !== undefined);
+}
+
+function challengeFailure(identifier: Identifier, type: ChallengeType, challenge: Challenge): AcmeAuthorizationError {
+  return new AcmeAuthorizationError(identifier, type, `the ${type} challenge is ${challenge.status}`, challenge.error);
 }
 
 /** Waits for a solver's promise, or rejects as soon as the signal aborts. */

@@ -1,9 +1,11 @@
 /**
- * The ACME client, in three layers: transport (nonces, JWS, badNonce) → endpoints (one function
- * per RFC 8555 resource) → flow (order to certificate).
+ * The ACME client, in three layers: transport (nonces, JWS, badNonce, retries) → endpoints (one
+ * function per RFC 8555 resource) → flow (order to certificate); with accounts, identifier
+ * rules, CA presets, renewal information and revocation beside them.
  * @module
  */
 export { findAccount, registerAccount, rollAccountKey, type AcmeAccount, type ExternalAccountBinding } from "./account.ts";
+export { systemClock, type Clock } from "./clock.ts";
 export {
   AcmeProfileError,
   changeAccountKey,
@@ -20,7 +22,6 @@ export {
   revokeCertificate,
   updateAccount,
   type CertificateDownload,
-  type Fetched,
   type NewAccountRequest,
   type NewOrderExtras,
 } from "./endpoints.ts";
@@ -34,16 +35,17 @@ export {
   AcmeTimeoutError,
   AcmeTlsError,
   formatProblem,
-  shortProblemType,
 } from "./errors.ts";
 export { issueCertificate, keyAuthorization, topIssuerCommonName, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
-export { NoncePool } from "./nonce-pool.ts";
+export { normalizeDomain, normalizeIdentifiers, parseIdentifier, type IdentifierRules } from "./identifiers.ts";
+export { parseAccount, parseAuthorization, parseChallenge, parseDirectory, parseOrder, parseProblem } from "./parse.ts";
+export { type PollOptions } from "./poll.ts";
+export { CA_PRESETS, resolveDirectory, type CaPreset, type CaPresetName, type ResolvedDirectory } from "./presets.ts";
+export { isProblemType, PROBLEM_TYPES, problemUrn, shortProblemType, type ProblemType } from "./problems.ts";
 export { ariCertId, chooseRenewalTime, getRenewalInfo, type RenewalAdvice, type RenewalInfo } from "./renewal-info.ts";
 export { parseRevocationReason, REVOCATION_REASONS } from "./revocation.ts";
-export { DEFAULT_INITIAL_DELAY_MS, pollUntil, sleep, type PollOptions } from "./poll.ts";
 export {
   AcmeTransport,
-  parseLinks,
   parseRetryAfter,
   type AcmeResponse,
   type AcmeSigner,
@@ -52,4 +54,4 @@ export {
   type Link,
   type RetryOptions,
 } from "./transport.ts";
-export type { Account, AcmeProblem, Authorization, Challenge, ChallengeType, Directory, Identifier, Order } from "./types.ts";
+export type { Account, AcmeProblem, Authorization, Challenge, ChallengeType, Directory, Fetched, Identifier, Order } from "./types.ts";

@@ -2,8 +2,9 @@
  * Polling with a short first wait, exponential backoff up to a cap, and `Retry-After` taking precedence.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1 (clients poll; servers may send Retry-After)
  */
+import { systemClock, type Clock } from "./clock.ts";
 import { AcmeTimeoutError } from "./errors.ts";
-import type { Fetched } from "./endpoints.ts";
+import type { Fetched } from "./types.ts";
 
 /** The first wait between polls, unless {@link PollOptions.initialDelayMs} says otherwise. */
 export const DEFAULT_INITIAL_DELAY_MS = 10;
@@ -20,6 +21,8 @@ export interface PollOptions {
   readonly signal?: AbortSignal;
   /** Called each time the resource is found not done yet, i.e. once per further poll. */
   readonly onWait?: () => void;
+  /** Time and waiting (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -36,36 +39,19 @@ export async function pollUntil<T>(
   options: PollOptions = {},
   first?: Fetched<T>,
 ): Promise<Fetched<T>> {
+  const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = clock.now() + timeoutMs;
   let delay = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
   const maxDelay = options.maxDelayMs ?? 2_000;
   let current = first ?? (await fetchOnce());
   while (!isDone(current.body)) {
-    const remaining = deadline - Date.now();
+    const remaining = deadline - clock.now();
     if (remaining <= 0) throw new AcmeTimeoutError(what, Math.round(timeoutMs / 1000));
     options.onWait?.();
-    await sleep(Math.min(current.retryAfterMs ?? delay, remaining), options.signal);
+    await clock.sleep(Math.min(current.retryAfterMs ?? delay, remaining), options.signal);
     delay = Math.min(delay * 2, maxDelay);
     current = await fetchOnce();
   }
   return current;
-}
-
-/**
- * Resolves after `ms` milliseconds, or rejects with the signal's reason when it aborts first.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -47,12 +47,15 @@ export async function getRenewalInfo(transport: AcmeTransport, certId: string): 
   const { renewalInfo } = await transport.getDirectory();
   if (!renewalInfo) return undefined;
   const url = `${renewalInfo.replace(/\/$/, "")}/${certId}`;
-  const response = await transport.get<RenewalInfo>(url);
-  const window = response.body?.suggestedWindow;
-  if (response.status !== 200 || !window || Number.isNaN(Date.parse(window.start)) || Number.isNaN(Date.parse(window.end))) {
+  const response = await transport.get(url);
+  const body = response.body as { suggestedWindow?: { start?: unknown; end?: unknown }; explanationURL?: unknown } | undefined;
+  const start = body?.suggestedWindow?.start;
+  const end = body?.suggestedWindow?.end;
+  if (response.status !== 200 || typeof start !== "string" || typeof end !== "string" || Number.isNaN(Date.parse(start)) || Number.isNaN(Date.parse(end))) {
     throw new AcmeProtocolError(`The CA's renewalInfo ${url} answered HTTP ${response.status} without a valid suggestedWindow`);
   }
-  return { info: response.body, retryAfterMs: response.retryAfterMs };
+  const explanationURL = typeof body?.explanationURL === "string" ? body.explanationURL : undefined;
+  return { info: { suggestedWindow: { start, end }, ...(explanationURL ? { explanationURL } : {}) }, retryAfterMs: response.retryAfterMs };
 }
 
 /**

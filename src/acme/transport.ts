@@ -4,20 +4,31 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-6
  */
 import { signJws, type PublicJwk } from "../jose/index.ts";
+import { systemClock, type Clock } from "./clock.ts";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
 import { NoncePool } from "./nonce-pool.ts";
-import { sleep } from "./poll.ts";
-import type { AcmeProblem, Directory } from "./types.ts";
+import { parseDirectory, parseProblem } from "./parse.ts";
+import { CA_PRESETS, type CaPresetName } from "./presets.ts";
+import { isProblemType } from "./problems.ts";
+import type { Directory } from "./types.ts";
 
 /** The fetch the transport uses; inject one to set TLS roots, proxies or counters. */
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
 /** How to reach the CA. */
 export interface AcmeTransportOptions {
-  /** The directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`. */
+  /** The directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`, or a preset name such as `letsencrypt` (see `CA_PRESETS`). */
   readonly directoryUrl: string;
   /** Defaults to the global `fetch`. */
   readonly fetch?: FetchFunction;
+  /**
+   * PEM root certificate(s) that verify the CA's TLS certificate instead of the system's roots,
+   * e.g. a test CA's (Bun's `fetch` `tls.ca`). Verification is never turned off. Ignored when
+   * `fetch` is given.
+   */
+  readonly ca?: string | readonly string[];
+  /** Time and waiting for backoff (default: the system clock); tests inject a fake one. */
+  readonly clock?: Clock;
   /** Sent as `User-Agent`, which RFC 8555 §6.1 asks every client to send. */
   readonly userAgent?: string;
   /** How many times a request rejected with `badNonce` is sent again (default 20). */
@@ -77,12 +88,15 @@ export interface Link {
   readonly rel: string;
 }
 
-/** A response from the CA, body already parsed (JSON when the content type says so, else text). */
-export interface AcmeResponse<T = unknown> {
+/**
+ * A response from the CA, body decoded (JSON when the content type says so, else text) but not
+ * yet checked: the parsers in `parse.ts` turn it into typed values.
+ */
+export interface AcmeResponse {
   readonly url: string;
   readonly status: number;
   readonly headers: Headers;
-  readonly body: T;
+  readonly body: unknown;
   readonly location: string | undefined;
   /** From `Retry-After`, in milliseconds from now. */
   readonly retryAfterMs: number | undefined;
@@ -123,19 +137,21 @@ export class AcmeTransport {
   private readonly requestTimeoutMs: number;
   private readonly retry: Required<RetryOptions>;
   private readonly signal: AbortSignal | undefined;
+  private readonly clock: Clock;
   /** Shared with every {@link withSignal} sibling. */
   private shared: { nonces: NoncePool; directory: Promise<Directory> | undefined; requestCount: number };
 
   constructor(options: AcmeTransportOptions) {
     this.options = options;
     this.shared = { nonces: new NoncePool(options.nonceLanes ?? 32), directory: undefined, requestCount: 0 };
-    this.directoryUrl = options.directoryUrl;
-    this.fetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
+    this.directoryUrl = Object.hasOwn(CA_PRESETS, options.directoryUrl) ? CA_PRESETS[options.directoryUrl as CaPresetName].directoryUrl : options.directoryUrl;
+    this.fetchFunction = options.fetch ?? fetchTrusting(options.ca);
     this.userAgent = options.userAgent ?? "bun-acme";
     this.maxBadNonceRetries = options.maxBadNonceRetries ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.signal = options.signal;
+    this.clock = options.clock ?? systemClock;
   }
 
   /**
@@ -176,13 +192,7 @@ export class AcmeTransport {
   private async loadDirectory(): Promise<Directory> {
     const { response, body } = await this.exchange(this.directoryUrl, async () => ({ method: "GET" }));
     if (response.status !== 200) throw new AcmeProtocolError(`The directory ${this.directoryUrl} answered HTTP ${response.status}`);
-    const directory = body as Partial<Directory> | undefined;
-    for (const key of ["newNonce", "newAccount", "newOrder"] as const) {
-      if (typeof directory?.[key] !== "string") {
-        throw new AcmeProtocolError(`The directory ${this.directoryUrl} is not an ACME directory: it has no "${key}" URL`);
-      }
-    }
-    return directory as Directory;
+    return parseDirectory(body, this.directoryUrl);
   }
 
   /**
@@ -194,7 +204,7 @@ export class AcmeTransport {
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
    * @throws {AcmeProblemError} with the CA's problem document for any 4xx/5xx with one
    */
-  async post<T = unknown>(url: string, payload: unknown, signer: AcmeSigner, accept?: string): Promise<AcmeResponse<T>> {
+  async post(url: string, payload: unknown, signer: AcmeSigner, accept?: string): Promise<AcmeResponse> {
     const headers: Record<string, string> = { "content-type": JOSE_CONTENT_TYPE };
     if (accept) headers.accept = accept;
     const signedRequest = async (): Promise<RequestInit> => {
@@ -204,10 +214,10 @@ export class AcmeTransport {
     };
     for (let attempt = 0;; attempt++) {
       const { response, body } = await this.exchange(url, signedRequest);
-      if (response.status < 400) return toAcmeResponse<T>(url, response, body as T);
-      const problem = asProblem(body);
+      if (response.status < 400) return toAcmeResponse(url, response, body, this.clock.now());
+      const problem = parseProblem(body);
       if (!problem) throw new AcmeProtocolError(`The CA answered HTTP ${response.status} to ${url} without a problem document`);
-      if (problem.type === "urn:ietf:params:acme:error:badNonce" && attempt < this.maxBadNonceRetries) continue;
+      if (isProblemType(problem, "badNonce") && attempt < this.maxBadNonceRetries) continue;
       throw new AcmeProblemError(problem, response.status, url);
     }
   }
@@ -216,9 +226,9 @@ export class AcmeTransport {
    * An unauthenticated GET with the transport's retries, for the few resources RFC 8555 and its
    * extensions serve that way (e.g. renewalInfo, RFC 9773 §4.2). Any status is returned.
    */
-  async get<T = unknown>(url: string): Promise<AcmeResponse<T>> {
+  async get(url: string): Promise<AcmeResponse> {
     const { response, body } = await this.exchange(url, async () => ({ method: "GET" }));
-    return toAcmeResponse<T>(url, response, body as T);
+    return toAcmeResponse(url, response, body, this.clock.now());
   }
 
   /**
@@ -226,8 +236,8 @@ export class AcmeTransport {
    *
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.3
    */
-  postAsGet<T = unknown>(url: string, signer: AcmeSigner, accept?: string): Promise<AcmeResponse<T>> {
-    return this.post<T>(url, undefined, signer, accept);
+  postAsGet(url: string, signer: AcmeSigner, accept?: string): Promise<AcmeResponse> {
+    return this.post(url, undefined, signer, accept);
   }
 
   private async takeNonce(): Promise<string> {
@@ -265,16 +275,16 @@ export class AcmeTransport {
         response = await this.send(url, await makeInit(), keepNonce);
       } catch (error) {
         if (!(error instanceof AcmeConnectionError) || connectionFailures >= this.retry.connectionRetries) throw error;
-        await sleep(this.backoff(connectionFailures++), this.signal);
+        await this.clock.sleep(this.backoff(connectionFailures++), this.signal);
         continue;
       }
       const body = await parseBody(response, url);
       if ((response.status === 429 || response.status >= 500) && serverFailures < this.retry.serverRetries) {
-        const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+        const retryAfter = parseRetryAfter(response.headers.get("retry-after"), this.clock.now());
         const wait = retryAfter ?? this.backoff(serverFailures);
         if (wait <= this.retry.maxRetryAfterMs) {
           serverFailures++;
-          await sleep(wait, this.signal);
+          await this.clock.sleep(wait, this.signal);
           continue;
         }
       }
@@ -336,13 +346,15 @@ async function parseBody(response: Response, url: string): Promise<unknown> {
   }
 }
 
-function asProblem(body: unknown): AcmeProblem | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
-  const type = (body as { type?: unknown }).type;
-  return typeof type === "string" ? (body as AcmeProblem) : undefined;
+/** The global `fetch`, verifying the CA against the given roots when there are any. */
+function fetchTrusting(ca: string | readonly string[] | undefined): FetchFunction {
+  if (ca === undefined) return (url, init) => fetch(url, init);
+  const roots = typeof ca === "string" ? ca : ca.join("\n");
+  if (!roots.includes("-----BEGIN CERTIFICATE-----")) throw new TypeError("Cannot trust the CA roots: `ca` holds no PEM certificate");
+  return (url, init) => fetch(url, { ...init, tls: { ca: roots } });
 }
 
-function toAcmeResponse<T>(url: string, response: Response, body: T): AcmeResponse<T> {
+function toAcmeResponse(url: string, response: Response, body: unknown, now: number): AcmeResponse {
   const location = response.headers.get("location");
   return {
     url,
@@ -350,7 +362,7 @@ function toAcmeResponse<T>(url: string, response: Response, body: T): AcmeRespon
     headers: response.headers,
     body,
     location: location ? new URL(location, url).href : undefined,
-    retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
+    retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), now),
     links: parseLinks(response.headers.get("link"), url),
   };
 }

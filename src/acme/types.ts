@@ -8,8 +8,10 @@ export interface Directory {
   readonly newNonce: string;
   readonly newAccount: string;
   readonly newOrder: string;
-  readonly revokeCert: string;
-  readonly keyChange: string;
+  /** Required by RFC 8555, checked where it is used. */
+  readonly revokeCert?: string;
+  /** Required by RFC 8555, checked where it is used. */
+  readonly keyChange?: string;
   readonly newAuthz?: string;
   /** ARI, RFC 9773 §4. */
   readonly renewalInfo?: string;
@@ -79,4 +81,12 @@ export interface Challenge {
   readonly token: string;
   readonly validated?: string;
   readonly error?: AcmeProblem;
+}
+
+/** A resource fetched from the CA, with its URL and the server's polling hint. */
+export interface Fetched<T> {
+  readonly url: string;
+  readonly body: T;
+  /** From `Retry-After`, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 }

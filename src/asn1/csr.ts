@@ -1,6 +1,7 @@
 import { asciiBytes, bitString, contextTag, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "./der.ts";
 import { ecdsaSignatureToDer } from "./ecdsa-signature.ts";
-import { utf8Encode } from "../encoding/index.ts";
+import { tryParseIp, utf8Encode } from "../encoding/index.ts";
+import { keyAlgorithmOf } from "../jose/index.ts";
 
 /** Object identifiers used in a CSR. */
 export const Oid = {
@@ -8,15 +9,17 @@ export const Oid = {
   subjectAltName: "2.5.29.17",
   acmeIdentifier: "1.3.6.1.5.5.7.1.31",
   extensionRequest: "1.2.840.113549.1.9.14",
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  ecdsaWithSha384: "1.2.840.10045.4.3.3",
-  sha256WithRsaEncryption: "1.2.840.113549.1.1.11",
 } as const;
 
 /** What goes into a CSR: the names (SANs) and the key pair whose public half it certifies. */
 export interface CsrOptions {
+  /**
+   * ACME identifiers (RFC 8555 §9.7.7, RFC 8738): `dns` values become dNSName SANs, `ip` values
+   * iPAddress SANs. Given with or instead of `dnsNames`/`ipAddresses`.
+   */
+  readonly identifiers?: readonly { readonly type: "dns" | "ip"; readonly value: string }[];
   /** DNS names, wildcards included; every one becomes a dNSName SAN, the first also the subject CN when it fits in 64 characters. */
-  readonly dnsNames: readonly string[];
+  readonly dnsNames?: readonly string[];
   /** IP addresses as 4 or 16 bytes; each becomes an iPAddress SAN (RFC 8738 §3). */
   readonly ipAddresses?: readonly Uint8Array[];
   readonly keyPair: CryptoKeyPair;
@@ -38,12 +41,16 @@ export interface CsrOptions {
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc2986#section-4
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4 (the CSR in finalize)
+ * @example const csr = await createCsr({ identifiers: [{ type: "dns", value: "example.net" }], keyPair });
  * @throws {RangeError} when no name is given
+ * @throws {TypeError} for an `ip` identifier that is not an address
  * @throws {TypeError} for a key of an unsupported algorithm
  */
 export async function createCsr(options: CsrOptions): Promise<Uint8Array> {
-  const { dnsNames, keyPair } = options;
-  const ipAddresses = options.ipAddresses ?? [];
+  const { keyPair } = options;
+  const identifiers = options.identifiers ?? [];
+  const dnsNames = [...identifiers.filter((identifier) => identifier.type === "dns").map((identifier) => identifier.value), ...(options.dnsNames ?? [])];
+  const ipAddresses = [...identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => ipBytes(identifier.value)), ...(options.ipAddresses ?? [])];
   if (dnsNames.length === 0 && ipAddresses.length === 0) throw new RangeError("Cannot create CSR: no names given");
   for (const address of ipAddresses) {
     if (address.length !== 4 && address.length !== 16) throw new RangeError(`Cannot create CSR: an IP address of ${address.length} bytes`);
@@ -57,6 +64,12 @@ export async function createCsr(options: CsrOptions): Promise<Uint8Array> {
     contextTag(0, extensionRequestAttribute(dnsNames, ipAddresses), "constructed"),
   );
   return sequence(info, signer.algorithmIdentifier, bitString(await signer.sign(keyPair.privateKey, info)));
+}
+
+function ipBytes(text: string): Uint8Array {
+  const bytes = tryParseIp(text);
+  if (!bytes) throw new TypeError(`Cannot create CSR: "${text}" is not an IP address`);
+  return bytes;
 }
 
 /**
@@ -110,44 +123,31 @@ export function subjectAltNames(dnsNames: readonly string[], ipAddresses: readon
   return sequence(objectIdentifier(Oid.subjectAltName), octetString(generalNames));
 }
 
-/** How a key signs a CSR or certificate: WebCrypto parameters and the DER AlgorithmIdentifier. */
+/** How a key signs a CSR or certificate: the DER AlgorithmIdentifier and a signing function. */
 export interface Signer {
-  readonly params: { readonly name: "ECDSA"; readonly hash: string } | { readonly name: "RSASSA-PKCS1-v1_5" };
   readonly algorithmIdentifier: Uint8Array;
   /** Signs DER bytes; ECDSA signatures come back DER-encoded (Ecdsa-Sig-Value), as X.509 wants. */
   sign(privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array>;
 }
 
-async function signWith(params: Signer["params"], privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
-  const raw = new Uint8Array(await crypto.subtle.sign(params, privateKey, data as Uint8Array<ArrayBuffer>));
-  return params.name === "ECDSA" ? ecdsaSignatureToDer(raw) : raw;
-}
-
 /**
- * The signature algorithm for a key.
+ * The signature algorithm for a key, from the key algorithm table (`src/jose`).
  *
  * ```asn1
  * AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }
  * ```
- * ECDSA identifiers have no parameters (RFC 5758 §3.2); RSA ones have NULL (RFC 4055 §5).
+ * ECDSA and Ed25519 identifiers have no parameters (RFC 5758 §3.2, RFC 8410 §3); RSA ones have NULL (RFC 4055 §5).
+ *
+ * @throws {TypeError} for a key of an unsupported algorithm
  */
 export function signerFor(key: CryptoKey): Signer {
-  const algorithm = key.algorithm as Partial<EcKeyAlgorithm>;
-  if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256") {
-    const params = { name: "ECDSA", hash: "SHA-256" } as const;
-    return { params, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha256)), sign: (k, d) => signWith(params, k, d) };
-  }
-  if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-384") {
-    const params = { name: "ECDSA", hash: "SHA-384" } as const;
-    return { params, algorithmIdentifier: sequence(objectIdentifier(Oid.ecdsaWithSha384)), sign: (k, d) => signWith(params, k, d) };
-  }
-  if (algorithm.name === "RSASSA-PKCS1-v1_5") {
-    const params = { name: "RSASSA-PKCS1-v1_5" } as const;
-    return {
-      params,
-      algorithmIdentifier: sequence(objectIdentifier(Oid.sha256WithRsaEncryption), nullValue()),
-      sign: (k, d) => signWith(params, k, d),
-    };
-  }
-  throw new TypeError(`Cannot sign CSR: unsupported key algorithm "${algorithm.name}"`);
+  const algorithm = keyAlgorithmOf(key);
+  const oid = objectIdentifier(algorithm.signatureOid);
+  return {
+    algorithmIdentifier: algorithm.signatureParamsNull ? sequence(oid, nullValue()) : sequence(oid),
+    async sign(privateKey, data) {
+      const raw = new Uint8Array(await crypto.subtle.sign(algorithm.signParams, privateKey, data as Uint8Array<ArrayBuffer>));
+      return algorithm.derSignature ? ecdsaSignatureToDer(raw) : raw;
+    },
+  };
 }

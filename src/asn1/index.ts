@@ -1,27 +1,10 @@
 /**
- * A hand-written DER encoder and the structures built with it: PKCS#10 CSRs and ECDSA signatures.
+ * A hand-written DER encoder and reader, and the structures built and read with them: PKCS#10
+ * CSRs, the tls-alpn-01 certificate, X.509 certificates, private keys.
  * @module
  */
-export {
-  asciiBytes,
-  bitString,
-  boolean,
-  contextTag,
-  encodeLength,
-  ia5String,
-  integer,
-  nullValue,
-  objectIdentifier,
-  octetString,
-  sequence,
-  setOf,
-  Tag,
-  time,
-  tlv,
-  utf8String,
-} from "./der.ts";
-export { createCsr, Oid, signerFor, subjectAltNames, type CsrOptions } from "./csr.ts";
+export { createCsr, Oid, signerFor, subjectAltNames, type CsrOptions, type Signer } from "./csr.ts";
 export { createTlsAlpnCertificate, type TlsAlpnCertificateOptions } from "./tls-alpn-certificate.ts";
-export { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
-export { readCertificate, readCsr, type CertificateInfo, type CsrInfo } from "./x509.ts";
-export { ecdsaSignatureToDer } from "./ecdsa-signature.ts";
+export { decodeDer, DerError, type DerNode } from "./decoder.ts";
+export { parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrInfo, type ParsedCsr } from "./x509.ts";
+export { importPrivateKeyPem } from "./private-key.ts";

@@ -1,7 +1,7 @@
 /**
  * Reading X.509 certificates and PKCS#10 CSRs: the fields an ACME client needs.
  */
-import { formatIp } from "../encoding/index.ts";
+import { decodePemBlocks, formatIp } from "../encoding/index.ts";
 import { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
 
 /** Object identifiers read here. */
@@ -120,4 +120,45 @@ function readSubjectAltNames(der: Uint8Array | undefined): { dnsNames: string[];
 /** AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, ... } */
 function readKeyIdentifier(der: Uint8Array): Uint8Array | undefined {
   return childrenOf(decodeDer(der), 0, "authorityKeyIdentifier").find((part) => part.tag === 0x80)?.content;
+}
+
+/** A CSR read from PEM or DER, with the names it asks for. */
+export interface ParsedCsr {
+  readonly der: Uint8Array;
+  /** The subject CN (when no SAN repeats it), then the dNSName SANs, then the iPAddress SANs as text. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Reads a PKCS#10 CSR given as PEM (`BEGIN CERTIFICATE REQUEST`) or DER, and the names it asks
+ * for, which become the order's identifiers.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc2986#section-4
+ * @example const { der, names } = parseCsr(await Bun.file("request.csr").bytes());
+ * @throws {SyntaxError} when the input is not a CSR, or names nothing
+ */
+export function parseCsr(input: string | Uint8Array): ParsedCsr {
+  let der = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  const text = typeof input === "string" ? input : new TextDecoder().decode(input);
+  if (text.includes("-----BEGIN")) {
+    const block = (() => {
+      try {
+        return decodePemBlocks(text).find((candidate) => /CERTIFICATE REQUEST/.test(candidate.label));
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!block) throw new SyntaxError('Cannot read CSR: no PEM block "CERTIFICATE REQUEST"');
+    der = block.der;
+  }
+  let info: CsrInfo;
+  try {
+    info = readCsr(der);
+  } catch {
+    throw new SyntaxError("Cannot read CSR: not a PKCS#10 certificate request (PEM or DER)");
+  }
+  const names = [...info.dnsNames, ...info.ipAddresses];
+  if (info.commonName && !names.includes(info.commonName)) names.unshift(info.commonName);
+  if (names.length === 0) throw new SyntaxError("Cannot read CSR: it names nothing (no CN, no subjectAltName)");
+  return { der, names };
 }

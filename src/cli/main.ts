@@ -1,62 +1,120 @@
 /**
- * The program: parse arguments, run the command, map the outcome to an exit code.
+ * The program: pick the command from the table, parse its flags, run it inside the one wrapper
+ * that owns trust roots, the deadline, signals, error printing and exit codes.
  */
 import packageJson from "../../package.json" with { type: "json" };
-import { AcmeError } from "../acme/index.ts";
-import { parseArgs, USAGE } from "./args.ts";
-import { runAccountCommand } from "./account.ts";
-import { runRenewalInfoCommand } from "./renewal-info.ts";
-import { runRevokeCommand } from "./revoke.ts";
-import { describeError, exitCodeFor, ExitCode, runIssueCommand, type CommandIo } from "./run.ts";
+import { AcmeError, AcmeTimeoutError, AcmeTransport } from "../acme/index.ts";
+import { accountCommand, type AccountOptions } from "./account.ts";
+import type { BaseOptions, Command, CommandContext, CommandIo } from "./command.ts";
+import { describeError, ExitCode, exitCodeFor } from "./errors.ts";
+import { describeFlags, Flags } from "./flags.ts";
+import { issueCommand, type CliOptions } from "./issue.ts";
+import { renewalInfoCommand, type RenewalInfoOptions } from "./renewal-info.ts";
+import { revokeCommand, type RevokeOptions } from "./revoke.ts";
+import { resolveTrustRoots } from "./trust.ts";
+
+/** The commands by the word that selects them; anything else is the issue command's challenge type. */
+const COMMANDS: Readonly<Record<string, Command<never>>> = {
+  revoke: revokeCommand as Command<never>,
+  account: accountCommand as Command<never>,
+  "renewal-info": renewalInfoCommand as Command<never>,
+};
 
 /** Exit codes for the signals that stop a run: 128 + signal number. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** What the command line asks for. */
+export type ParsedCommand =
+  | { readonly kind: "help"; readonly text: string }
+  | { readonly kind: "version" }
+  | { readonly kind: "run"; readonly options: CliOptions }
+  | { readonly kind: "revoke"; readonly options: RevokeOptions }
+  | { readonly kind: "renewal-info"; readonly options: RenewalInfoOptions }
+  | { readonly kind: "account"; readonly options: AccountOptions };
+
+/** The usage text of one command, or of the whole program. */
+export function usage(command?: Command<never>): string {
+  if (command) return `Usage: bun-acme ${command.synopsis}\n\n${command.summary}.\n\nOptions:\n${describeFlags(command.flags)}\n  -h, --help  show this text`;
+  const others = Object.values(COMMANDS).map((other) => `  bun-acme ${other.synopsis}\n      ${other.summary}`).join("\n");
+  return `${usage(issueCommand as Command<never>)}
+  --version   show the version
+
+Other commands (each with --help):
+${others}
+
+Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error, 130/143 stopped by SIGINT/SIGTERM.`;
+}
+
+function select(argv: readonly string[]): { command: Command<never>; rest: readonly string[]; kind: ParsedCommand["kind"] } {
+  const word = argv.find((arg) => !arg.startsWith("-"));
+  const command = word !== undefined && Object.hasOwn(COMMANDS, word) ? COMMANDS[word]! : undefined;
+  if (!command) return { command: issueCommand as Command<never>, rest: argv, kind: "run" };
+  return { command, rest: argv.filter((arg) => arg !== word), kind: word as ParsedCommand["kind"] };
+}
+
+/**
+ * Parses the arguments after the program name.
+ *
+ * @throws {UsageError} for a missing, unknown or malformed argument
+ */
+export function parseArgs(argv: readonly string[]): ParsedCommand {
+  const { command, rest, kind } = select(argv);
+  if (argv.includes("--help") || argv.includes("-h")) return { kind: "help", text: kind === "run" ? usage() : usage(command) };
+  if (argv.includes("--version")) return { kind: "version" };
+  return { kind, options: command.parse(new Flags(rest, command.flags)) } as ParsedCommand;
+}
 
 /**
  * Runs bun-acme with the given arguments and returns the exit code. SIGINT and SIGTERM stop
  * every server and return 130 or 143.
  */
 export async function main(argv: readonly string[], io: CommandIo = defaultIo()): Promise<number> {
-  let command;
-  try {
-    command = parseArgs(argv);
-  } catch (error) {
+  const report = (error: unknown) => {
     io.err(`bun-acme: error: ${describeError(error, io.env)}`);
     return exitCodeFor(error);
+  };
+  let parsed: ParsedCommand;
+  try {
+    parsed = parseArgs(argv);
+  } catch (error) {
+    return report(error);
   }
-  if (command.kind === "help") {
-    io.out(USAGE);
-    return ExitCode.OK;
-  }
-  if (command.kind === "version") {
-    io.out(`bun-acme ${packageJson.version}`);
-    return ExitCode.OK;
-  }
-  const controller = new AbortController();
+  if (parsed.kind === "help") return (io.out(parsed.text), ExitCode.OK);
+  if (parsed.kind === "version") return (io.out(`bun-acme ${packageJson.version}`), ExitCode.OK);
+  const command = select(argv).command as unknown as Command<BaseOptions>;
+  const options = parsed.options;
+
+  const cancel = new AbortController();
   let signalCode: number | undefined;
-  const handlers = Object.entries(SIGNAL_EXIT_CODES).map(([name, code]) => {
+  const removeHandlers = Object.entries(SIGNAL_EXIT_CODES).map(([name, code]) => {
     const handler = () => {
       signalCode ??= code;
-      controller.abort(new AcmeError("ERR_CANCELLED", `Stopped by ${name}`));
+      cancel.abort(new AcmeError("ERR_CANCELLED", `Stopped by ${name}`));
     };
     process.on(name, handler);
     return () => process.off(name, handler);
   });
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new AcmeTimeoutError(command.timeoutWhat, options.timeoutSeconds)), options.timeoutSeconds * 1000);
+  const deadlineSignal = AbortSignal.any([cancel.signal, deadline.signal]);
   try {
-    const report = (error: unknown) => {
-      io.err(`bun-acme: error: ${describeError(error, io.env)}`);
-      return exitCodeFor(error);
+    // The roots are resolved before anything starts, so that a bad --ca is reported first.
+    const trust = resolveTrustRoots(options.caFile, io.env);
+    const context: CommandContext = {
+      io,
+      signal: cancel.signal,
+      deadline: deadlineSignal,
+      endDeadline: () => clearTimeout(timer),
+      trust,
+      transport: (directoryUrl) => new AcmeTransport({ directoryUrl, signal: deadlineSignal, ...(trust ? { ca: trust.pem } : {}) }),
     };
-    const code = command.kind === "revoke"
-      ? await runRevokeCommand(command.options, io, controller.signal).catch(report)
-      : command.kind === "renewal-info"
-      ? await runRenewalInfoCommand(command.options, io, controller.signal).catch(report)
-      : command.kind === "account"
-      ? await runAccountCommand(command.options, io, controller.signal).catch(report)
-      : await runIssueCommand(command.options, io, controller.signal);
+    const code = await command.run(options, context);
     return signalCode ?? code;
+  } catch (error) {
+    return signalCode ?? report(error);
   } finally {
-    for (const remove of handlers) remove();
+    clearTimeout(timer);
+    for (const remove of removeHandlers) remove();
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * Which root certificates verify the CA's TLS certificate.
+ * Which root certificates verify the CA's TLS certificate: the command line's policy, handed to
+ * the library as `AcmeTransport`'s `ca` option.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { AcmeTransport } from "../acme/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./errors.ts";
 
 /** The file a grading environment drops next to `project/run`. */
 export const GRADING_ROOT_FILE = "pebble.minica.pem";
@@ -50,22 +50,4 @@ function load(path: string, source: TrustRoots["source"]): TrustRoots {
   } catch { /* counted as none below */ }
   if (count === 0) throw new UsageError(`the CA root file ${path} (${source}) holds no PEM certificate`);
   return { pem, path: resolve(path), source };
-}
-
-/**
- * A transport to the CA for a command: its TLS certificate verified against the roots from
- * {@link resolveTrustRoots} (the system's when `undefined`), every request and wait ended by any
- * of the given signals.
- */
-export function commandTransport(
-  directoryUrl: string,
-  trust: TrustRoots | undefined,
-  signals: readonly (AbortSignal | undefined)[],
-): AcmeTransport {
-  const active = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  return new AcmeTransport({
-    directoryUrl,
-    fetch: trust ? (url, init) => fetch(url, { ...init, tls: { ca: trust.pem } }) : undefined,
-    ...(active.length ? { signal: active.length === 1 ? active[0]! : AbortSignal.any(active) } : {}),
-  });
 }

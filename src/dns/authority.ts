@@ -9,8 +9,8 @@ import { CLASS_IN, RecordType } from "./records.ts";
 
 /** What the server knows: one address for every name, and TXT values for some names. */
 export interface AuthoritativeZone {
-  /** The IPv4 address every A query gets. */
-  readonly address: string;
+  /** The IPv4 address every A query gets; without one, A queries get an empty answer. */
+  readonly address?: string | undefined;
   /** TXT strings for a name (lowercase, no trailing dot); empty when there are none. */
   txtValues(name: string): readonly string[];
 }
@@ -62,7 +62,7 @@ function buildAnswer(query: DnsPacket, question: DnsQuestion, zone: Authoritativ
   if (question.class !== CLASS_IN && question.class !== RecordType.ANY) {
     rcode = RCode.REFUSED;
   } else {
-    if (question.type === RecordType.A || question.type === RecordType.ANY) {
+    if ((question.type === RecordType.A || question.type === RecordType.ANY) && zone.address !== undefined) {
       answers.push({ name: question.name, class: CLASS_IN, ttl: A_TTL, data: { type: "A", address: zone.address } });
     }
     if (question.type === RecordType.TXT || question.type === RecordType.ANY) {

@@ -1,17 +1,20 @@
 /**
- * JOSE on WebCrypto: key generation, minimal public JWKs, RFC 7638 thumbprints, flattened JWS.
+ * JOSE on WebCrypto: the key algorithm table, key generation, minimal public JWKs, RFC 7638
+ * thumbprints, flattened JWS.
  * @module
  */
-export { exportPublicJwk, type PublicJwk } from "./jwk.ts";
-export { signHmacJws, signJws, type AcmeProtectedHeader, type EabProtectedHeader, type FlattenedJws } from "./jws.ts";
 export {
   ACCOUNT_KEY_TYPES,
-  exportPrivateKeyPem,
-  generateKeyPair,
-  jwsAlgorithmOf,
+  KEY_ALGORITHMS,
   KEY_TYPES,
-  signParamsOf,
+  keyAlgorithmOf,
+  keyAlgorithmOfJwk,
+  keyAlgorithmOfOid,
   type JwsAlgorithm,
+  type KeyAlgorithm,
   type KeyType,
-} from "./keys.ts";
+} from "./algorithms.ts";
+export { exportPublicJwk, type PublicJwk } from "./jwk.ts";
+export { signHmacJws, signJws, type AcmeProtectedHeader, type EabProtectedHeader, type FlattenedJws } from "./jws.ts";
+export { exportPrivateKeyPem, generateKeyPair, jwsAlgorithmOf } from "./keys.ts";
 export { jwkThumbprint } from "./thumbprint.ts";

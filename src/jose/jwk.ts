@@ -1,4 +1,4 @@
-import { jwsAlgorithmOf } from "./keys.ts";
+import { keyAlgorithmOf } from "./algorithms.ts";
 
 /** A public JWK holding only the members RFC 7638 requires: the form ACME servers and thumbprints want. */
 export type PublicJwk =
@@ -15,11 +15,7 @@ export type PublicJwk =
  * @throws {TypeError} for a key of an unsupported algorithm
  */
 export async function exportPublicJwk(key: CryptoKey): Promise<PublicJwk> {
-  jwsAlgorithmOf(key);
-  const jwk = await crypto.subtle.exportKey("jwk", key);
-  if (jwk.kty === "EC") {
-    return { kty: "EC", crv: jwk.crv as "P-256" | "P-384", x: jwk.x!, y: jwk.y! };
-  }
-  if (jwk.kty === "OKP") return { kty: "OKP", crv: "Ed25519", x: jwk.x! };
-  return { kty: "RSA", n: jwk.n!, e: jwk.e! };
+  const { jwkMembers } = keyAlgorithmOf(key);
+  const jwk = (await crypto.subtle.exportKey("jwk", key)) as Record<string, unknown>;
+  return Object.fromEntries(jwkMembers.map((member) => [member, jwk[member]])) as PublicJwk;
 }

@@ -1,6 +1,6 @@
 import { encodeBase64Url, utf8Encode } from "../encoding/index.ts";
 import type { PublicJwk } from "./jwk.ts";
-import { jwsAlgorithmOf, signParamsOf } from "./keys.ts";
+import { keyAlgorithmOf } from "./algorithms.ts";
 
 /** The flattened JWS JSON serialization ACME requests carry. */
 export interface FlattenedJws {
@@ -33,10 +33,11 @@ export async function signJws(
   header: AcmeProtectedHeader,
   payload: unknown,
 ): Promise<FlattenedJws> {
-  const protectedB64 = encodeBase64Url(utf8Encode(JSON.stringify({ alg: jwsAlgorithmOf(privateKey), ...header })));
+  const algorithm = keyAlgorithmOf(privateKey);
+  const protectedB64 = encodeBase64Url(utf8Encode(JSON.stringify({ alg: algorithm.jws, ...header })));
   const payloadB64 = payload === undefined ? "" : encodeBase64Url(utf8Encode(JSON.stringify(payload)));
   const signingInput = utf8Encode(`${protectedB64}.${payloadB64}`);
-  const signature = await crypto.subtle.sign(signParamsOf(privateKey), privateKey, signingInput as Uint8Array<ArrayBuffer>);
+  const signature = await crypto.subtle.sign(algorithm.signParams, privateKey, signingInput as Uint8Array<ArrayBuffer>);
   return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) };
 }
 

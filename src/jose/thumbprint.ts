@@ -1,11 +1,5 @@
 import { encodeBase64Url, sha256, utf8Encode } from "../encoding/index.ts";
-
-/** The members RFC 7638 hashes for each key type, already in lexicographic order. */
-const requiredMembers: Record<string, readonly string[]> = {
-  EC: ["crv", "kty", "x", "y"],
-  RSA: ["e", "kty", "n"],
-  OKP: ["crv", "kty", "x"],
-};
+import { keyAlgorithmOfJwk } from "./algorithms.ts";
 
 /**
  * Computes the RFC 7638 JWK thumbprint (SHA-256, base64url): the account's half of every key authorization.
@@ -15,8 +9,7 @@ const requiredMembers: Record<string, readonly string[]> = {
  * @throws {TypeError} when `kty` is unsupported or a required member is missing
  */
 export async function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): Promise<string> {
-  const members = requiredMembers[String(jwk.kty)];
-  if (!members) throw new TypeError(`"kty" (Key Type) Parameter missing or unsupported: ${String(jwk.kty)}`);
+  const members = keyAlgorithmOfJwk(jwk).jwkMembers;
   // Built by hand: RFC 7638 fixes member order and forbids whitespace; values are plain strings.
   const parts = members.map((name) => {
     const value = jwk[name];

@@ -1,7 +1,9 @@
 /**
- * The built-in HTTP(S) servers: certificate (HTTPS), shutdown, and the listener the http-01 solver uses.
+ * The servers at the edge: the challenge responders started from one call, the HTTP(S) servers on
+ * `Bun.serve`, and the tls-alpn-01 responder on `node:tls`.
  * @module
  */
 export { certificateHandler, shutdownHandler } from "./handlers.ts";
+export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptions } from "./responders.ts";
 export { serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { NoncePool } from "../../src/acme/index.ts";
+import { NoncePool } from "../../src/acme/nonce-pool.ts";
 
 describe("NoncePool", () => {
   test("take() hands out pooled nonces, newest first", async () => {

@@ -8,10 +8,10 @@ import {
   formatProblem,
   getAuthorization,
   newOrder,
-  parseLinks,
   parseRetryAfter,
   registerAccount,
 } from "../../src/acme/index.ts";
+import { parseLinks } from "../../src/acme/transport.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 

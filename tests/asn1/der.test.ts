@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bitString, boolean, contextTag, encodeLength, ia5String, integer, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "../../src/asn1/index.ts";
-import { ecdsaSignatureToDer } from "../../src/asn1/index.ts";
+import { bitString, boolean, contextTag, encodeLength, ia5String, integer, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "../../src/asn1/der.ts";
+import { ecdsaSignatureToDer } from "../../src/asn1/ecdsa-signature.ts";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 

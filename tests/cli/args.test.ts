@@ -53,14 +53,14 @@ describe("parseArgs()", () => {
 
   test.each([
     [[], /missing the challenge type/],
-    [["tls01", ...base.slice(1), "--domain", "*.x.test"], /only dns01/],
+    [["tls01", ...base.slice(1), "--domain", "*.x.test"], /only with dns-01/],
     [["tls02", ...base.slice(1)], /unknown challenge type "tls02": use http01, dns01 or tls01/],
     [[...base, "--frobnicate"], /unknown option --frobnicate/],
     [["http01", "--record", "127.0.0.1", "--domain", "a.test"], /missing --dir/],
     [["http01", "--dir", "https://x/dir", "--domain", "a.test"], /missing --record/],
     [["http01", "--dir", "https://x/dir", "--record", "127.0.0.1"], /missing --domain/],
-    [[...base.slice(0, 1), "--dir", "not a url", ...base.slice(3)], /is not a URL/],
-    [[...base.slice(0, 1), "--dir", "http://127.0.0.1:14000/dir", ...base.slice(3)], /uses http:\/\//],
+    [[...base.slice(0, 1), "--dir", "not a url", ...base.slice(3)], /not a URL nor a known CA \(letsencrypt, letsencrypt-staging, zerossl, google, google-staging\)/],
+    [[...base.slice(0, 1), "--dir", "http://127.0.0.1:14000/dir", ...base.slice(3)], /needs https:\/\//],
     [[...base.slice(0, 3), "--record", "256.1.1.1", ...base.slice(5)], /not an IPv4 address/],
     [[...base.slice(0, 3), "--record", "::1", ...base.slice(5)], /not an IPv4 address/],
     [[...base, "--domain", "a..test"], /empty label/],
@@ -68,7 +68,7 @@ describe("parseArgs()", () => {
     [[...base, "--domain", Array(4).fill("a".repeat(63)).join(".")], /longer than 253/],
     [["dns01", ...base.slice(1), "--domain", "a.*.test"], /whole leftmost label/],
     [["dns01", ...base.slice(1), "--domain", "*a.test"], /whole leftmost label/],
-    [[...base, "--domain", "*.example.test"], /only dns01/],
+    [[...base, "--domain", "*.example.test"], /^--domain: cannot use identifier "\*\.example\.test": a wildcard can be proven only with dns-01$/],
     [[...base, "--domain", "bad_name.test"], /letters, digits and inner hyphens/],
     [[...base, "--domain", "-bad.test"], /letters, digits and inner hyphens/],
     [[...base, "--dir"], /needs a value/],
@@ -95,7 +95,7 @@ describe("parseArgs()", () => {
   });
 
   test("an IP address with dns01, or a malformed --ip, is refused", () => {
-    expect(usageError(["dns01", ...base.slice(1), "--domain", "127.0.0.1"])).toMatch(/dns01 cannot prove/);
+    expect(usageError(["dns01", ...base.slice(1), "--domain", "127.0.0.1"])).toMatch(/cannot be proven with dns-01/);
     expect(usageError([...base, "--ip", "300.1.1.1"])).toMatch(/not an IPv4 or IPv6 address/);
   });
 

@@ -1,14 +1,13 @@
 /**
  * A persistent account in a state directory: `account-key.pem` (PKCS#8, mode 0600) and
- * `account.json` (the directory and account URLs). Runs with `--state DIR` reuse it.
+ * `account.json` (the directory and account URLs). Later runs with the same directory reuse it.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AcmeProblemError, findAccount, registerAccount, type AcmeAccount, type AcmeTransport, type ExternalAccountBinding } from "../acme/index.ts";
+import { importPrivateKeyPem } from "../asn1/index.ts";
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from "../jose/index.ts";
-import { writeFileAtomic } from "./files.ts";
-import { readInputText } from "./input-files.ts";
-import { importPrivateKeyPem } from "./keys.ts";
+import { writeFileAtomic } from "./atomic-files.ts";
 
 /** What `account.json` holds. */
 export interface AccountRecord {
@@ -20,10 +19,11 @@ export interface AccountRecord {
 export interface OpenAccountOptions {
   /** A state directory to load the account from and save it to. */
   readonly stateDir?: string;
-  /** A key file to use as the account key (PKCS#8, SEC1 or PKCS#1 PEM). */
-  readonly accountKeyFile?: string;
-  readonly accountKeyType: KeyType;
-  readonly contact: readonly string[];
+  /** A key pair to register as the account, instead of the state directory's or a fresh one. */
+  readonly keyPair?: CryptoKeyPair;
+  /** The type of a fresh key (default `ec256`). */
+  readonly keyType?: KeyType;
+  readonly contact?: readonly string[];
   readonly eab?: ExternalAccountBinding;
 }
 
@@ -33,29 +33,34 @@ export function accountKeyPath(stateDir: string): string {
 }
 
 /**
- * Opens the account: with a state directory holding a key, finds the CA's account for it
- * (`onlyReturnExisting`), registering it only if the CA does not know it (e.g. another CA);
- * otherwise registers a new account with the given key file or a fresh key, and saves key and
- * URLs to the state directory when there is one. The key is written (0600) only after the CA
- * accepted the account.
+ * Opens the account, agreeing to the CA's terms of service: with a state directory holding a
+ * key, finds the CA's account for it (`onlyReturnExisting`), registering it only if the CA does
+ * not know it (e.g. another CA); otherwise registers a new account with the given key pair or a
+ * fresh key, and saves key and URLs to the state directory when there is one. The key is written
+ * (0600) only after the CA accepted the account.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.1
+ * @example const { account } = await openAccount(transport, { stateDir: "/var/lib/bun-acme" });
+ * @throws {AcmeProblemError} when the CA refuses the account
+ * @throws {SyntaxError} when the state directory's key file is not a private key
+ * @throws {Error} from the file system (e.g. `EACCES`) when the state directory cannot be read or written
  */
-export async function openAccount(transport: AcmeTransport, options: OpenAccountOptions): Promise<{ account: AcmeAccount; reused: boolean }> {
-  const request = { termsOfServiceAgreed: true, ...(options.contact.length ? { contact: options.contact } : {}) };
+export async function openAccount(transport: AcmeTransport, options: OpenAccountOptions = {}): Promise<{ account: AcmeAccount; reused: boolean }> {
+  const contact = options.contact ?? [];
+  const request = { termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) };
   const stateKey = options.stateDir ? accountKeyPath(options.stateDir) : undefined;
-  if (stateKey && existsSync(stateKey) && !options.accountKeyFile) {
-    const keyPair = await importPrivateKeyPem(readFileSync(stateKey, "utf8"), stateKey);
+  if (stateKey && existsSync(stateKey) && !options.keyPair) {
+    const keyPair = await importPrivateKeyPem(readFileSync(stateKey, "utf8"));
     try {
       return { account: await findAccount(transport, keyPair), reused: true };
     } catch (error) {
-      if (!(error instanceof AcmeProblemError) || error.shortType !== "accountDoesNotExist") throw error;
+      if (!(error instanceof AcmeProblemError) || !error.is("accountDoesNotExist")) throw error;
       const account = await registerAccount(transport, keyPair, request, options.eab);
       saveRecord(options.stateDir!, transport.directoryUrl, account.kid);
       return { account, reused: false };
     }
   }
-  const keyPair = options.accountKeyFile
-    ? await importPrivateKeyPem(readInputText(options.accountKeyFile, "--account-key"), `--account-key ${options.accountKeyFile}`)
-    : await generateKeyPair(options.accountKeyType);
+  const keyPair = options.keyPair ?? await generateKeyPair(options.keyType ?? "ec256");
   const account = await registerAccount(transport, keyPair, request, options.eab);
   if (options.stateDir) {
     writeFileAtomic(accountKeyPath(options.stateDir), await exportPrivateKeyPem(keyPair.privateKey), 0o600);
@@ -64,7 +69,11 @@ export async function openAccount(transport: AcmeTransport, options: OpenAccount
   return { account, reused: false };
 }
 
-/** Saves a new account key to the state directory (after a key rollover), atomically and 0600. */
+/**
+ * Saves a new account key to the state directory (after a key rollover), atomically and 0600.
+ *
+ * @throws {Error} from the file system, with the old key untouched
+ */
 export async function saveAccountKey(stateDir: string, privateKey: CryptoKey): Promise<void> {
   writeFileAtomic(accountKeyPath(stateDir), await exportPrivateKeyPem(privateKey), 0o600);
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic, writeFilesAtomic } from "../../src/cli/index.ts";
+import { writeFileAtomic, writeFilesAtomic } from "../../src/store/index.ts";
 
 describe("writeFileAtomic()", () => {
   test("creates a private key file with mode 0600 and leaves no temporary file", () => {

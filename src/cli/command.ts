@@ -1,0 +1,52 @@
+/**
+ * What every command is: its flags, a parser from flags to options, and a run function that gets
+ * a {@link CommandContext} from the one wrapper in `main.ts`.
+ */
+import type { AcmeTransport } from "../acme/index.ts";
+import type { FlagName, Flags } from "./flags.ts";
+import type { TrustRoots } from "./trust.ts";
+
+/** Where a command writes its lines. */
+export interface CommandIo {
+  readonly env: Record<string, string | undefined>;
+  /** Progress and results. */
+  out(line: string): void;
+  /** Errors. */
+  err(line: string): void;
+}
+
+/** Options every command has. */
+export interface BaseOptions {
+  readonly caFile: string | undefined;
+  /** Seconds allowed for the work with the CA. */
+  readonly timeoutSeconds: number;
+}
+
+/** What the wrapper hands a command. */
+export interface CommandContext {
+  readonly io: CommandIo;
+  /** Aborted by SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /** Aborted by SIGINT/SIGTERM or when `--timeout` passes (its reason is then an `AcmeTimeoutError`). */
+  readonly deadline: AbortSignal;
+  /** Stops the `--timeout` clock, e.g. once the certificate is in hand and is only being served. */
+  endDeadline(): void;
+  /** The roots that verify the CA (`undefined`: the system's). */
+  readonly trust: TrustRoots | undefined;
+  /** A transport to the CA, verified against {@link trust}, ended by {@link deadline}. */
+  transport(directoryUrl: string): AcmeTransport;
+}
+
+/** One command of the table. */
+export interface Command<Options extends BaseOptions = BaseOptions> {
+  readonly name: string;
+  /** One synopsis line, without the program name. */
+  readonly synopsis: string;
+  readonly summary: string;
+  readonly flags: readonly FlagName[];
+  /** What `--timeout` bounds, for its message: "the certificate". */
+  readonly timeoutWhat: string;
+  /** @throws {UsageError} for a missing, unknown or malformed argument */
+  parse(flags: Flags): Options;
+  run(options: Options, context: CommandContext): Promise<number>;
+}

@@ -1,0 +1,68 @@
+/**
+ * How the command line reports failures: one line, a stable exit code, never a stack trace for a
+ * user's mistake.
+ */
+import { AcmeError, AcmeProblemError, AcmeProfileError } from "../acme/index.ts";
+import { ServerStartError } from "../servers/index.ts";
+
+/** A mistake on the command line: exit code 2, one line, no stack trace. */
+export class UsageError extends Error {
+  readonly code = "ERR_USAGE";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/** Exit codes. */
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/**
+ * Runs `read` and turns the built-in errors a library function throws for bad input (`TypeError`,
+ * `RangeError`, `SyntaxError`) into a {@link UsageError} naming the flag.
+ */
+export function withFlag<T>(flag: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw asUsageError(flag, error);
+  }
+}
+
+/** {@link withFlag} for asynchronous work. */
+export async function withFlagAsync<T>(flag: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw asUsageError(flag, error);
+  }
+}
+
+function asUsageError(flag: string, error: unknown): unknown {
+  if (!(error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError)) return error;
+  const message = error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  return new UsageError(`${flag}: ${message}`, { cause: error });
+}
+
+/** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
+}
+
+/** One line for an error. Stack traces only for unexpected errors, and only with `BUN_ACME_DEBUG`. */
+export function describeError(error: unknown, env: Record<string, string | undefined>): string {
+  if (error instanceof UsageError) return `${error.message} (see --help)`;
+  if (error instanceof ServerStartError) {
+    return `${error.message}; stop whatever holds it or pick another port with the --*-port options`;
+  }
+  if (error instanceof AcmeProblemError && error.is("externalAccountRequired")) {
+    return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
+  }
+  if (error instanceof AcmeError) return error.message;
+  const code = (error as { code?: unknown } | null)?.code;
+  const path = (error as { path?: unknown } | null)?.path;
+  if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}`;
+  const message = error instanceof Error ? error.message : String(error);
+  if (env.BUN_ACME_DEBUG && error instanceof Error && error.stack) return `unexpected error: ${error.stack}`;
+  return `unexpected error: ${message.split("\n")[0]} (set BUN_ACME_DEBUG=1 for details)`;
+}

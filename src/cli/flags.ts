@@ -1,0 +1,132 @@
+/**
+ * Every command-line flag, declared once: the parser reads this table and the usage text is made
+ * from it.
+ */
+import { KEY_TYPES, ACCOUNT_KEY_TYPES } from "../jose/index.ts";
+import { CA_PRESETS } from "../acme/index.ts";
+import { UsageError } from "./errors.ts";
+
+/** One flag: its value's placeholder (none for a switch), whether it repeats, and its help. */
+interface FlagSpec {
+  readonly value?: string;
+  readonly repeats?: boolean;
+  readonly help: string;
+}
+
+/** Default ports of the ETH NetSec ACME project interface. */
+export const DEFAULT_PORTS = { dns: 10053, http: 5002, https: 5001, shutdown: 5003 } as const;
+
+/** The flags of every command. */
+export const FLAGS = {
+  "--dir": { value: "URL", help: `the CA's ACME directory URL, or one of ${Object.keys(CA_PRESETS).join(", ")}` },
+  "--ca": { value: "FILE", help: "PEM root(s) to verify the CA's TLS certificate (else $BUN_ACME_CA, else project/pebble.minica.pem when present, else the system roots)" },
+  "--allow-insecure-http": { help: "accept an http:// directory URL (never do this outside tests)" },
+  "--timeout": { value: "SECONDS", help: "give up after this long (default: 300)" },
+  "--record": { value: "IPv4", help: "the address the DNS server answers for every A query" },
+  "--domain": { value: "NAME", repeats: true, help: "a name for the certificate (e.g. '*.example.net'); an IPv4 or IPv6 address asks for an IP identifier (RFC 8738)" },
+  "--ip": { value: "ADDRESS", repeats: true, help: "an IP address for the certificate, the same as --domain ADDRESS" },
+  "--revoke": { help: "revoke the certificate right after obtaining it (it is still served)" },
+  "--revoke-reason": { value: "REASON", help: "with --revoke: an RFC 5280 reason by name or number, e.g. keyCompromise or 1" },
+  "--out": { value: "DIR", help: "where cert.pem (full chain) and key.pem (mode 0600) go (default: certs)" },
+  "--key-type": { value: "TYPE", help: `certificate key: ${KEY_TYPES.join(", ")} (default: ec256)` },
+  "--account-key-type": { value: "TYPE", help: `account key: ${ACCOUNT_KEY_TYPES.join(", ")} (default: ec256)` },
+  "--contact": { value: "URI", repeats: true, help: "account contact, e.g. mailto:admin@example.net" },
+  "--eab-kid": { value: "KID", help: "External Account Binding key identifier from the CA (with --eab-hmac-key)" },
+  "--eab-hmac-key": { value: "KEY", help: "External Account Binding MAC key from the CA, base64url" },
+  "--bind": { value: "ADDR", help: "address every server listens on (default: 0.0.0.0)" },
+  "--dns-port": { value: "N", help: `DNS server, UDP and TCP (default: ${DEFAULT_PORTS.dns})` },
+  "--http-port": { value: "N", help: `http-01 challenge server (default: ${DEFAULT_PORTS.http})` },
+  "--https-port": { value: "N", help: `certificate HTTPS server, and the tls-alpn-01 responder before it (default: ${DEFAULT_PORTS.https})` },
+  "--shutdown-port": { value: "N", help: `shutdown server, GET /shutdown (default: ${DEFAULT_PORTS.shutdown})` },
+  "--quiet": { help: "print only errors and the final lines" },
+  "--profile": { value: "NAME", help: "ask for a certificate profile the CA lists (e.g. shortlived)" },
+  "--replaces": { value: "FILE", help: "the certificate this one renews: its ARI ID goes into the order" },
+  "--state": { value: "DIR", help: "keep the account (key 0600 and URL) in DIR and reuse it on later runs" },
+  "--account-key": { value: "FILE", help: "use this account key (PKCS#8, SEC1 or PKCS#1 PEM)" },
+  "--cert-key": { value: "FILE", help: "the certificate's private key (PKCS#8, SEC1 or PKCS#1 PEM)" },
+  "--csr": { value: "FILE", help: "use this CSR (PEM or DER); its names become the identifiers (no --domain)" },
+  "--preferred-chain": { value: "CN", help: "take the chain whose topmost certificate was issued by CN, when the CA offers one" },
+  "--cert": { value: "FILE", help: "the certificate, PEM" },
+  "--reason": { value: "REASON", help: "an RFC 5280 revocation reason by name or number, e.g. keyCompromise or 1" },
+  "--rollover": { help: "give the account a new key (keyChange); the new key is saved once the CA accepted it" },
+  "--deactivate": { help: "deactivate the account for good" },
+  "--help": { help: "show this text" },
+  "--version": { help: "show the version" },
+} as const satisfies Record<string, FlagSpec>;
+
+/** A flag's name. */
+export type FlagName = keyof typeof FLAGS;
+
+/** The flags every command takes. */
+export const COMMON_FLAGS: readonly FlagName[] = ["--dir", "--ca", "--allow-insecure-http", "--timeout"];
+
+/** Flags read from the command line for one command: every value of each flag, and the positional arguments. */
+export class Flags {
+  readonly positionals: string[] = [];
+  private readonly values = new Map<FlagName, string[]>();
+
+  /** @throws {UsageError} for a flag the command does not take, or a value missing or given to a switch */
+  constructor(argv: readonly string[], allowed: readonly FlagName[]) {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith("-") || arg === "-") {
+        this.positionals.push(arg);
+        continue;
+      }
+      const eq = arg.indexOf("=");
+      const flag = (eq > 0 ? arg.slice(0, eq) : arg) as FlagName;
+      if (!allowed.includes(flag)) throw new UsageError(`unknown option ${flag}`);
+      const spec: FlagSpec = FLAGS[flag];
+      let value = "";
+      if (spec.value === undefined) {
+        if (eq > 0) throw new UsageError(`option ${flag} takes no value`);
+      } else if (eq > 0) {
+        value = arg.slice(eq + 1);
+      } else {
+        const next = argv[i + 1];
+        if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new UsageError(`option ${flag} needs a value`);
+        value = next;
+        i++;
+      }
+      this.values.set(flag, [...(this.values.get(flag) ?? []), value]);
+    }
+  }
+
+  has(flag: FlagName): boolean {
+    return this.values.has(flag);
+  }
+
+  all(flag: FlagName): string[] {
+    return this.values.get(flag) ?? [];
+  }
+
+  /** @throws {UsageError} when a flag that does not repeat was given twice */
+  single(flag: FlagName): string | undefined {
+    const given = this.values.get(flag);
+    if (given && given.length > 1) throw new UsageError(`option ${flag} was given more than once`);
+    return given?.[0];
+  }
+
+  /** @throws {UsageError} when the flag is missing or empty */
+  required(flag: FlagName): string {
+    const value = this.single(flag);
+    const spec: FlagSpec = FLAGS[flag];
+    if (value === undefined || value === "") throw new UsageError(`missing ${flag} ${spec.value ?? ""}`.trimEnd());
+    return value;
+  }
+
+  /** @throws {UsageError} for any positional argument */
+  noPositionals(): void {
+    if (this.positionals.length > 0) throw new UsageError(`unexpected argument "${this.positionals[0]}"`);
+  }
+}
+
+/** The help lines of some flags, aligned. */
+export function describeFlags(flags: readonly FlagName[]): string {
+  const rows = flags.map((flag) => {
+    const spec: FlagSpec = FLAGS[flag];
+    return [`${flag}${spec.value ? ` ${spec.value}` : ""}`, `${spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
+  });
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join("\n");
+}

@@ -1,0 +1,251 @@
+/**
+ * The `http01` / `dns01` / `tls01` command (the ETH interface): start the responders, obtain the
+ * certificate, write it, optionally revoke it, serve it over HTTPS, and wait for `GET /shutdown`.
+ */
+import { join } from "node:path";
+import { ariCertId, issueCertificate, normalizeIdentifiers, revokeCertificate, type ChallengeType, type Identifier } from "../acme/index.ts";
+import { createCsr } from "../asn1/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, generateKeyPair, KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { certificateHandler, serve, shutdownHandler, startResponders, type RunningServer } from "../servers/index.ts";
+import { openAccount, writeFilesAtomic } from "../store/index.ts";
+import type { BaseOptions, Command, CommandContext } from "./command.ts";
+import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
+import { COMMON_FLAGS, DEFAULT_PORTS } from "./flags.ts";
+import { readCsrFile, readKeyFile, readLeafCertificate } from "./input-files.ts";
+import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readReason, readRecord, readTimeout, type EabFlags } from "./values.ts";
+
+/** The challenge types as the ETH interface names them (`tls01` is tls-alpn-01). */
+export type ChallengeOption = "http01" | "dns01" | "tls01";
+
+/** Spellings accepted for each challenge type. */
+const CHALLENGE_ALIASES: Readonly<Record<string, ChallengeOption>> = {
+  http01: "http01",
+  "http-01": "http01",
+  dns01: "dns01",
+  "dns-01": "dns01",
+  tls01: "tls01",
+  "tls-alpn01": "tls01",
+  "tls-alpn-01": "tls01",
+};
+
+const CHALLENGE_TYPES: Readonly<Record<ChallengeOption, ChallengeType>> = { http01: "http-01", dns01: "dns-01", tls01: "tls-alpn-01" };
+
+/** Everything the issue command needs. */
+export interface CliOptions extends BaseOptions {
+  readonly challenge: ChallengeOption;
+  readonly directoryUrl: string;
+  readonly record: string;
+  /** Lowercase, deduplicated, in the order given (IP addresses in canonical form). */
+  readonly domains: readonly string[];
+  /** The same names as ACME identifiers: `dns`, or `ip` for addresses (RFC 8738). Empty with `--csr`. */
+  readonly identifiers: readonly Identifier[];
+  readonly revoke: boolean;
+  readonly outDir: string;
+  readonly keyType: KeyType;
+  readonly accountKeyType: KeyType;
+  readonly contact: readonly string[];
+  readonly bind: string;
+  readonly ports: { readonly dns: number; readonly http: number; readonly https: number; readonly shutdown: number };
+  readonly allowInsecureHttp: boolean;
+  readonly quiet: boolean;
+  readonly eab: EabFlags | null;
+  /** RFC 5280 CRLReason code sent with --revoke. */
+  readonly revokeReason: number | undefined;
+  readonly profile: string | undefined;
+  readonly replacesFile: string | undefined;
+  readonly stateDir: string | undefined;
+  readonly accountKeyFile: string | undefined;
+  readonly certKeyFile: string | undefined;
+  readonly csrFile: string | undefined;
+  readonly preferredChain: string | undefined;
+}
+
+/** How long a cancelled run may take to deactivate pending authorizations before it ends anyway. */
+const CANCEL_GRACE_MS = 6_000;
+
+/** The command of the ETH interface. */
+export const issueCommand: Command<CliOptions> = {
+  name: "http01 | dns01 | tls01",
+  synopsis: "{http01|dns01|tls01} --dir URL --record IPv4 --domain NAME [--domain NAME ...] [options]",
+  summary: "obtain a certificate for every --domain, proving control with the built-in DNS server (dns01), HTTP server (http01) " +
+    "or TLS responder (tls01, RFC 8737), serve it over HTTPS, and stop on GET /shutdown",
+  flags: [
+    ...COMMON_FLAGS, "--record", "--domain", "--ip", "--revoke", "--revoke-reason", "--out", "--key-type", "--account-key-type", "--contact",
+    "--eab-kid", "--eab-hmac-key", "--bind", "--dns-port", "--http-port", "--https-port", "--shutdown-port", "--quiet", "--profile",
+    "--replaces", "--state", "--account-key", "--cert-key", "--csr", "--preferred-chain",
+  ],
+  timeoutWhat: "the certificate (--timeout)",
+  parse: parseIssue,
+  run: runIssue,
+};
+
+function parseIssue(flags: Parameters<Command["parse"]>[0]): CliOptions {
+  const { positionals } = flags;
+  if (positionals.length === 0) throw new UsageError("missing the challenge type: http01, dns01 or tls01");
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const challenge = CHALLENGE_ALIASES[positionals[0]!];
+  if (!challenge) throw new UsageError(`unknown challenge type "${positionals[0]}": use http01, dns01 or tls01`);
+  const eab = readEab(flags);
+  const directoryUrl = readDirectory(flags, eab);
+  const record = readRecord(flags);
+  const csrFile = flags.single("--csr");
+  const named = flags.has("--domain") || flags.has("--ip");
+  if (csrFile !== undefined && named) throw new UsageError("--csr names the identifiers itself: drop --domain and --ip");
+  if (!named && csrFile === undefined) throw new UsageError("missing --domain NAME (repeat it for more names)");
+  const identifiers = csrFile === undefined ? readIdentifiers(flags, CHALLENGE_TYPES[challenge]) : [];
+  if (flags.has("--revoke-reason") && !flags.has("--revoke")) throw new UsageError("--revoke-reason needs --revoke");
+  return {
+    challenge,
+    directoryUrl,
+    record,
+    domains: identifiers.map((identifier) => identifier.value),
+    identifiers,
+    revoke: flags.has("--revoke"),
+    caFile: flags.single("--ca"),
+    outDir: flags.single("--out") ?? "certs",
+    keyType: readKeyType(flags, "--key-type", KEY_TYPES),
+    accountKeyType: readKeyType(flags, "--account-key-type", ACCOUNT_KEY_TYPES),
+    contact: readContacts(flags),
+    bind: flags.single("--bind") ?? "0.0.0.0",
+    ports: {
+      dns: readPort(flags, "--dns-port", DEFAULT_PORTS.dns),
+      http: readPort(flags, "--http-port", DEFAULT_PORTS.http),
+      https: readPort(flags, "--https-port", DEFAULT_PORTS.https),
+      shutdown: readPort(flags, "--shutdown-port", DEFAULT_PORTS.shutdown),
+    },
+    allowInsecureHttp: flags.has("--allow-insecure-http"),
+    quiet: flags.has("--quiet"),
+    timeoutSeconds: readTimeout(flags),
+    eab,
+    revokeReason: readReason(flags, "--revoke-reason"),
+    profile: flags.single("--profile"),
+    replacesFile: flags.single("--replaces"),
+    stateDir: flags.single("--state"),
+    accountKeyFile: flags.single("--account-key"),
+    certKeyFile: flags.single("--cert-key"),
+    csrFile,
+    preferredChain: flags.single("--preferred-chain"),
+  };
+}
+
+interface Stoppable {
+  stop(): unknown;
+}
+
+/**
+ * Runs until `GET /shutdown` (exit 0) or a failure (exit 1, or 2 for a port in use). Every
+ * server is stopped before the returned promise resolves. SIGINT/SIGTERM while obtaining first
+ * lets the flow deactivate what it left pending; while serving, it stops at once.
+ */
+async function runIssue(options: CliOptions, context: CommandContext): Promise<number> {
+  const { io } = context;
+  const servers: Stoppable[] = [];
+  const finished = Promise.withResolvers<number>();
+  let obtaining = true;
+  context.signal.addEventListener("abort", () => {
+    if (!obtaining) return finished.resolve(ExitCode.FAILURE);
+    setTimeout(() => finished.resolve(ExitCode.FAILURE), CANCEL_GRACE_MS);
+  }, { once: true });
+
+  obtainAndServe(options, context, servers, () => finished.resolve(ExitCode.OK)).catch((error: unknown) => {
+    io.err(`bun-acme: error: ${describeError(error, io.env)}`);
+    finished.resolve(exitCodeFor(error));
+  }).finally(() => (obtaining = false));
+  const code = await finished.promise;
+  context.endDeadline();
+  await Promise.allSettled(servers.map((server) => server.stop()));
+  return code;
+}
+
+async function obtainAndServe(options: CliOptions, context: CommandContext, servers: Stoppable[], onShutdown: () => void): Promise<void> {
+  const { io } = context;
+  const progress = (line: string) => options.quiet || io.out(line);
+  const { bind, ports } = options;
+  servers.push(serve({ name: "shutdown server", hostname: bind, port: ports.shutdown, handler: shutdownHandler(onShutdown) }));
+  // The ETH interface always runs the DNS server (A answers); tls-alpn-01 is answered on the HTTPS port.
+  const responders = await startResponders({
+    challenge: CHALLENGE_TYPES[options.challenge],
+    bind,
+    ports: { dns: ports.dns, http: ports.http, tls: ports.https },
+    dnsAddress: options.record,
+  });
+  servers.push(responders);
+
+  const transport = context.transport(options.directoryUrl);
+  if (context.trust) progress(`Trusting the CA roots in ${context.trust.path} (from ${context.trust.source})`);
+  // Fetch the directory while the keys are generated; errors surface at the next use.
+  transport.getDirectory().catch(() => {});
+  const request = options.csrFile ? readCsrFile(options.csrFile, "--csr") : undefined;
+  const identifiers = request
+    ? withFlag(`--csr ${options.csrFile}`, () => normalizeIdentifiers(request.names, { challenge: CHALLENGE_TYPES[options.challenge] }))
+    : options.identifiers;
+  const certificateKeys = options.certKeyFile
+    ? await readKeyFile(options.certKeyFile, "--cert-key")
+    : request ? undefined : await generateKeyPair(options.keyType);
+  const accountKey = options.accountKeyFile ? await readKeyFile(options.accountKeyFile, "--account-key") : undefined;
+  const replaces = options.replacesFile !== undefined ? ariCertId(readLeafCertificate(options.replacesFile, "--replaces")) : undefined;
+  const [{ account, reused }, csr] = await Promise.all([
+    openAccount(transport, {
+      ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
+      ...(accountKey ? { keyPair: accountKey } : {}),
+      keyType: options.accountKeyType,
+      contact: options.contact,
+      ...(options.eab ? { eab: options.eab } : {}),
+    }),
+    request?.der ?? createCsr({ identifiers, keyPair: certificateKeys! }),
+  ]);
+  progress(`Account ${account.kid}${reused ? ` (reused from ${options.stateDir})` : ""}`);
+  const issued = await issueCertificate({
+    transport,
+    account,
+    identifiers,
+    solver: responders.solver,
+    csr,
+    signal: context.deadline,
+    log: progress,
+    ...(options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {}),
+    orderExtras: { ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(replaces ? { replaces } : {}) },
+  });
+
+  const certificatePath = join(options.outDir, "cert.pem");
+  const keyPath = join(options.outDir, "key.pem");
+  const keyPem = certificateKeys ? await exportPrivateKeyPem(certificateKeys.privateKey) : undefined;
+  writeFilesAtomic([...(keyPem ? [{ path: keyPath, data: keyPem, mode: 0o600 }] : []), { path: certificatePath, data: issued.pem, mode: 0o644 }]);
+  const names = identifiers.map((identifier) => identifier.value).join(", ");
+  io.out(`Certificate for ${names} written to ${certificatePath}${keyPem ? ` (key: ${keyPath})` : " (the key stays with the CSR's owner)"}`);
+
+  if (options.revoke) {
+    const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
+    await revokeCertificate(transport, account, leaf.der, options.revokeReason);
+    io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
+  }
+  context.endDeadline();
+  await serveCertificate(options, context, servers, responders, issued.pem, keyPem);
+  progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
+  io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
+}
+
+/** The certificate server takes the HTTPS port over from the tls-alpn-01 responder, if there was one. */
+async function serveCertificate(
+  options: CliOptions,
+  context: CommandContext,
+  servers: Stoppable[],
+  responders: { servers: readonly RunningServer[] },
+  certificate: string,
+  keyPem: string | undefined,
+): Promise<void> {
+  const tlsResponder = responders.servers.find((server) => server.port === options.ports.https && server.name.includes("tls-alpn-01"));
+  if (tlsResponder) await tlsResponder.stop();
+  if (!keyPem) {
+    context.io.out("Not serving the certificate over HTTPS: its key came with the CSR and is not here (give it with --cert-key)");
+    return;
+  }
+  servers.push(serve({
+    name: "certificate HTTPS server",
+    hostname: options.bind,
+    port: options.ports.https,
+    handler: certificateHandler,
+    tls: { certificate, privateKey: keyPem },
+  }));
+}

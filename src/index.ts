@@ -1,0 +1,125 @@
+/**
+ * bun-acme: an ACME (RFC 8555) client for Bun with zero runtime dependencies.
+ *
+ * The curated API: what a program needs to get a certificate (a transport to the CA, an account,
+ * a certificate key and CSR, a challenge solver and its responder, the flow), to keep it
+ * (accounts on disk, crash-safe writes, renewal information, revocation), and the typed errors.
+ *
+ * @example
+ * ```ts
+ * import { AcmeTransport, createCsr, generateKeyPair, issueCertificate, openAccount, startResponders } from "bun-acme";
+ *
+ * const transport = new AcmeTransport({ directoryUrl: "letsencrypt-staging" });
+ * const { account } = await openAccount(transport, { contact: ["mailto:admin@example.net"] });
+ * const identifiers = [{ type: "dns", value: "example.net" }] as const;
+ * const keyPair = await generateKeyPair("ec256");
+ * const responders = await startResponders({ challenge: "http-01", bind: "0.0.0.0" });
+ * try {
+ *   const { pem } = await issueCertificate({ transport, account, identifiers, solver: responders.solver, csr: await createCsr({ identifiers, keyPair }) });
+ * } finally {
+ *   await responders.stop();
+ * }
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc8555
+ * @module
+ */
+
+// The protocol: transport → endpoints → flow.
+export {
+  AcmeTransport,
+  issueCertificate,
+  keyAuthorization,
+  registerAccount,
+  findAccount,
+  rollAccountKey,
+  updateAccount,
+  getAccount,
+  deactivateAccount,
+  revokeCertificate,
+  parseRevocationReason,
+  REVOCATION_REASONS,
+  ariCertId,
+  getRenewalInfo,
+  chooseRenewalTime,
+  newOrder,
+  getOrder,
+  getAuthorization,
+  respondToChallenge,
+  deactivateAuthorization,
+  finalizeOrder,
+  downloadCertificate,
+  topIssuerCommonName,
+  type AcmeAccount,
+  type AcmeSigner,
+  type AcmeTransportOptions,
+  type CertificateDownload,
+  type ChallengeSolver,
+  type Clock,
+  type ExternalAccountBinding,
+  type FetchFunction,
+  type IssuedCertificate,
+  type IssueOptions,
+  type NewAccountRequest,
+  type NewOrderExtras,
+  type PollOptions,
+  type RenewalAdvice,
+  type RenewalInfo,
+  type RetryOptions,
+} from "./acme/index.ts";
+
+// Names and CAs.
+export {
+  CA_PRESETS,
+  resolveDirectory,
+  normalizeDomain,
+  normalizeIdentifiers,
+  parseIdentifier,
+  type CaPreset,
+  type CaPresetName,
+  type IdentifierRules,
+  type ResolvedDirectory,
+} from "./acme/index.ts";
+
+// RFC 8555 objects and problem documents.
+export {
+  isProblemType,
+  PROBLEM_TYPES,
+  problemUrn,
+  shortProblemType,
+  type Account,
+  type AcmeProblem,
+  type Authorization,
+  type Challenge,
+  type ChallengeType,
+  type Directory,
+  type Fetched,
+  type Identifier,
+  type Order,
+  type ProblemType,
+} from "./acme/index.ts";
+
+// Errors.
+export {
+  AcmeAuthorizationError,
+  AcmeConnectionError,
+  AcmeError,
+  AcmeOrderError,
+  AcmeProblemError,
+  AcmeProfileError,
+  AcmeProtocolError,
+  AcmeTimeoutError,
+  AcmeTlsError,
+  formatProblem,
+} from "./acme/index.ts";
+
+// Keys, CSRs and certificates.
+export { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, exportPublicJwk, generateKeyPair, jwkThumbprint, KEY_TYPES, type KeyType, type PublicJwk } from "./jose/index.ts";
+export { createCsr, importPrivateKeyPem, parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrOptions, type ParsedCsr } from "./asn1/index.ts";
+export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
+
+// Challenge solvers and the servers that answer the CA.
+export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Solver, tlsAlpnServerName } from "./challenges/index.ts";
+export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
+
+// What outlives a run.
+export { openAccount, saveAccountKey, writeFileAtomic, writeFilesAtomic, type FileToWrite, type OpenAccountOptions } from "./store/index.ts";

@@ -1,0 +1,143 @@
+/**
+ * The flow against a FAKE CA (tests/support/fake-ca.ts) with a fake clock: the paths Pebble never
+ * takes, each in milliseconds, with no socket.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  AcmeAuthorizationError,
+  AcmeOrderError,
+  AcmeTransport,
+  issueCertificate,
+  registerAccount,
+  type ChallengeSolver,
+  type Identifier,
+} from "../../src/acme/index.ts";
+import { createCsr } from "../../src/asn1/index.ts";
+import { generateKeyPair } from "../../src/jose/index.ts";
+import { FakeCa, fakeClock, type FakeCaScript } from "../support/fake-ca.ts";
+import { openssl } from "../support/openssl.ts";
+
+const DIRECTORY = "https://fake-ca.test/dir";
+let chains: string[] = [];
+let folder = "";
+
+beforeAll(async () => {
+  folder = mkdtempSync(join(tmpdir(), "bun-acme-fake-ca-"));
+  for (const name of ["Root A", "Root B"]) {
+    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", `${name}.pem`,
+      "-days", "1", "-subj", `/CN=${name}`], folder);
+    chains.push(await Bun.file(join(folder, `${name}.pem`)).text());
+  }
+});
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+/** A solver that records what it was asked; the fake CA validates nothing. */
+class RecordingSolver implements ChallengeSolver {
+  readonly type = "http-01";
+  readonly presented: string[] = [];
+  readonly cleaned: string[] = [];
+  present(identifier: Identifier): void {
+    this.presented.push(identifier.value);
+  }
+  cleanup(identifier: Identifier): void {
+    this.cleaned.push(identifier.value);
+  }
+}
+
+async function issue(script: FakeCaScript, extra: { preferredChain?: string; names?: string[] } = {}) {
+  const ca = new FakeCa({ chains, ...script });
+  const clock = fakeClock();
+  const transport = new AcmeTransport({ directoryUrl: DIRECTORY, fetch: ca.fetch, clock });
+  const account = await registerAccount(transport, await generateKeyPair("ec256"));
+  const solver = new RecordingSolver();
+  const names = extra.names ?? ["a.fake.test"];
+  const identifiers = names.map((value) => ({ type: "dns", value }) as const);
+  const log: string[] = [];
+  const result = await issueCertificate({
+    transport,
+    account,
+    identifiers,
+    solver,
+    clock,
+    csr: await createCsr({ identifiers, keyPair: await generateKeyPair("ec256") }),
+    log: (line) => log.push(line),
+    ...(extra.preferredChain ? { preferredChain: extra.preferredChain } : {}),
+  }).then((issued) => ({ issued }), (error: unknown) => ({ error }));
+  return { ...result, ca, solver, log, elapsedMs: clock.elapsed() };
+}
+
+describe("issueCertificate() against a fake CA", () => {
+  test("a CA that marks the authorization invalid but leaves the order pending (acme2certifier) fails within seconds with its problem", async () => {
+    const { error, elapsedMs, solver, ca } = await issue({ onAnswer: "invalid-authorization" });
+    expect(error).toBeInstanceOf(AcmeAuthorizationError);
+    expect((error as AcmeAuthorizationError).problem?.detail).toBe("the fake CA says: wrong key authorization");
+    expect((error as AcmeAuthorizationError).message).toContain("incorrectResponse: the fake CA says: wrong key authorization");
+    expect(elapsedMs).toBeLessThan(5_000);
+    expect(solver.cleaned).toEqual(["a.fake.test"]);
+    expect(ca.requests.filter((request) => request === "POST /authz/0").length).toBeGreaterThanOrEqual(2);
+  });
+
+  test("a CA that answers the challenge back at pending with an error (step-ca) fails at once with its problem", async () => {
+    const { error, elapsedMs, ca } = await issue({ onAnswer: "pending-with-error-now" });
+    expect(error).toBeInstanceOf(AcmeAuthorizationError);
+    expect((error as AcmeAuthorizationError).problem?.type).toBe("urn:ietf:params:acme:error:incorrectResponse");
+    expect(elapsedMs).toBe(0);
+    expect(ca.requests).not.toContain("POST /order/0");
+  });
+
+  test("a challenge that later shows pending with an error, the order pending, fails within seconds", async () => {
+    const { error, elapsedMs } = await issue({ onAnswer: "pending-with-error-later" });
+    expect(error).toBeInstanceOf(AcmeAuthorizationError);
+    expect((error as AcmeAuthorizationError).message).toContain("the fake CA says: wrong key authorization");
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+
+  test("an invalid order is explained from its authorization's challenge", async () => {
+    const { error } = await issue({ onAnswer: "order-invalid", challengeError: { type: "urn:ietf:params:acme:error:dns", detail: "NXDOMAIN looking up A" } });
+    expect(error).toBeInstanceOf(AcmeAuthorizationError);
+    expect((error as AcmeAuthorizationError).message).toBe("Authorization of dns a.fake.test with http-01 failed: dns: NXDOMAIN looking up A");
+  });
+
+  test("a challenge the CA keeps processing is waited for until the poll deadline, checking the authorization with backoff", async () => {
+    const { error, elapsedMs, ca } = await issue({ onAnswer: "never" });
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/Gave up waiting for the authorizations of order .* after 120 s/);
+    expect(elapsedMs).toBeGreaterThanOrEqual(120_000);
+    // Checked after 1 s and then with the interval doubling: a handful of fetches, not one per poll.
+    const authorizationFetches = ca.requests.filter((request) => request === "POST /authz/0").length;
+    expect(authorizationFetches).toBeGreaterThan(2);
+    expect(authorizationFetches).toBeLessThan(12);
+  });
+
+  test("orderNotReady at finalize: waits for the order to leave pending and finalizes again", async () => {
+    const { issued, ca } = await issue({ finalizeNotReady: 1 });
+    expect(issued?.pem).toBe(chains[0]!);
+    expect(ca.requests.filter((request) => request.startsWith("POST /finalize/")).length).toBe(2);
+  });
+
+  test("already valid authorizations: nothing is presented and the order is finalized at once", async () => {
+    const { issued, solver, ca } = await issue({ authorizationsAlreadyValid: true }, { names: ["a.fake.test", "b.fake.test"] });
+    expect(issued?.pem).toBe(chains[0]!);
+    expect(solver.presented).toEqual([]);
+    expect(ca.requests.filter((request) => request.startsWith("POST /authz/"))).toEqual([]);
+  });
+
+  test("a preferred chain offered as an alternate is taken", async () => {
+    const { issued, log } = await issue({}, { preferredChain: "Root B" });
+    expect(issued?.pem).toBe(chains[1]!);
+    expect(log).toContain('Using the alternate chain https://fake-ca.test/cert/1, issued by "Root B"');
+  });
+
+  test("a preferred chain nobody offers falls back to the default", async () => {
+    const { issued, log } = await issue({}, { preferredChain: "Root C" });
+    expect(issued?.pem).toBe(chains[0]!);
+    expect(log.at(-1)).toBe('No chain is issued by "Root C" (default: "Root A", 1 alternate(s)); keeping the default');
+  });
+});
+
+test("AcmeOrderError is exported for orders invalid with no failed authorization", () => {
+  expect(new AcmeOrderError("https://fake-ca.test/order/0", undefined).message).toContain("the CA gave no reason");
+});

@@ -1,0 +1,90 @@
+/**
+ * The command line's wrapper and command table, run as a user would (a child process): help per
+ * command, CA presets, the --timeout message of every command, and a FAKE CA
+ * (tests/support/fake-ca.ts, behind Bun.serve on loopback) that leaves the order pending after a
+ * failed challenge.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runClient } from "../support/client.ts";
+import { FakeCa } from "../support/fake-ca.ts";
+import { openssl } from "../support/openssl.ts";
+
+// Starts processes: allow more than the 5 s default.
+setDefaultTimeout(60_000);
+
+describe("bun-acme <command> --help", () => {
+  test("each command shows its own flags, generated from the one flag table", async () => {
+    const revoke = await runClient(["revoke", "--help"]);
+    expect(revoke.code).toBe(0);
+    expect(revoke.stdout).toContain("Usage: bun-acme revoke --dir URL --cert FILE --cert-key FILE");
+    expect(revoke.stdout).toContain("--reason REASON");
+    expect(revoke.stdout).not.toContain("--record");
+    const main = await runClient(["--help"]);
+    expect(main.stdout).toContain("--record IPv4");
+    expect(main.stdout).toContain("bun-acme renewal-info --cert FILE [--dir URL]");
+  });
+});
+
+describe("CA presets", () => {
+  test("a preset that needs External Account Binding is refused before any request, naming the flags", async () => {
+    const result = await runClient(["http01", "--dir", "zerossl", "--record", "127.0.0.1", "--domain", "a.test"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      "bun-acme: error: --dir zerossl needs External Account Binding: give --eab-kid and --eab-hmac-key (from the ZeroSSL dashboard (Developer → EAB credentials)) (see --help)",
+    );
+  });
+
+  test("an unknown name that is no URL lists the presets", async () => {
+    const result = await runClient(["account", "--dir", "letsencrypt-stagin", "--state", "/nonexistent"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("not a URL nor a known CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)");
+  });
+});
+
+describe("--timeout against a CA that never answers", () => {
+  test.each([
+    [["account", "--state", "STATE"], "the account"],
+    [["renewal-info", "--cert", "CERT"], "the renewal information"],
+  ])("%p ends with the timeout message, not an unexpected error", async (command, what) => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const folder = mkdtempSync(join(tmpdir(), "bun-acme-timeout-"));
+    try {
+      // renewal-info needs a certificate with an Authority Key Identifier (openssl's self-signed ones have it).
+      await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", "cert.pem",
+        "-days", "1", "-subj", "/CN=timeout.test"], folder);
+      const args = command.map((arg) => (arg === "STATE" ? join(folder, "state") : arg === "CERT" ? join(folder, "cert.pem") : arg));
+      const result = await runClient([...args, "--dir", `https://127.0.0.1:${silent.port}/dir`, "--timeout", "1"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(`bun-acme: error: Gave up waiting for ${what} (--timeout) after 1 s`);
+    } finally {
+      silent.stop(true);
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a CA that leaves the order pending after a failed challenge", () => {
+  test.each(["invalid-authorization", "pending-with-error-later"] as const)("%s: exit 1 with the CA's detail, long before --timeout", async (onAnswer) => {
+    const ca = new FakeCa({ onAnswer });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => ca.handle(request) });
+    const folder = mkdtempSync(join(tmpdir(), "bun-acme-fake-cli-"));
+    try {
+      const result = await runClient([
+        "http01", "--dir", `http://127.0.0.1:${server.port}/dir`, "--allow-insecure-http", "--record", "127.0.0.1", "--domain", "a.fake.test",
+        "--bind", "127.0.0.1", "--dns-port", "20053", "--http-port", "20002", "--https-port", "20001", "--shutdown-port", "20003",
+        "--out", folder, "--timeout", "30",
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        "bun-acme: error: Authorization of dns a.fake.test with http-01 failed: incorrectResponse: the fake CA says: wrong key authorization",
+      );
+      expect(ca.requests.filter((request) => request === "POST /authz/0").length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await server.stop(true);
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,233 @@
+/**
+ * A FAKE ACME CA, for the protocol paths a real Pebble never produces: CAs that leave the order
+ * `pending` after a failed challenge (acme2certifier marks the authorization `invalid`, step-ca
+ * keeps the challenge `pending` with an `error`), `orderNotReady` at finalize, authorizations
+ * already valid, invalid orders, alternate chains. It is a `(Request) => Response` handler, so it
+ * runs as a `fetch` function in-process (no socket) or behind `Bun.serve` for the command line.
+ *
+ * It checks what a CA must check of every request: the JWS signature (with the `jwk` of
+ * newAccount or the account key named by `kid`), a nonce it issued and never saw before, and a
+ * `url` header equal to the request URL. Everything else follows {@link FakeCaScript}.
+ */
+import { decodeBase64Url, utf8Decode } from "../../src/encoding/index.ts";
+import { KEY_ALGORITHMS, type JwsAlgorithm } from "../../src/jose/index.ts";
+
+/** How the fake behaves. */
+export interface FakeCaScript {
+  /**
+   * What happens when a challenge is answered:
+   * - `valid`: challenge and authorization valid, the order `ready` (as Pebble does);
+   * - `invalid-authorization`: the answer says `processing`; the authorization then shows `invalid`
+   *   with the challenge's error, while the order stays `pending` (acme2certifier);
+   * - `pending-with-error-now`: the answer itself is the challenge back at `pending` with an error (step-ca);
+   * - `pending-with-error-later`: the answer says `processing`; later fetches show the challenge
+   *   `pending` with an error, the authorization and the order `pending`;
+   * - `order-invalid`: the order becomes `invalid` with no error of its own, the authorization
+   *   `invalid` with the challenge's error;
+   * - `never`: the challenge stays `processing` for ever.
+   */
+  readonly onAnswer?: "valid" | "invalid-authorization" | "pending-with-error-now" | "pending-with-error-later" | "order-invalid" | "never";
+  /** New orders come with every authorization already valid (reuse), so the order is `ready`. */
+  readonly authorizationsAlreadyValid?: boolean;
+  /** Times finalize answers `orderNotReady` before it accepts. */
+  readonly finalizeNotReady?: number;
+  /** The default chain (PEM) and alternates (PEM each), served at /cert/0 and /cert/1... */
+  readonly chains?: readonly string[];
+  /** The problem put on failed challenges. */
+  readonly challengeError?: { readonly type: string; readonly detail: string };
+}
+
+interface FakeOrder {
+  status: "pending" | "ready" | "processing" | "valid" | "invalid";
+  identifiers: { type: string; value: string }[];
+  authorizations: string[];
+}
+
+interface FakeAuthorization {
+  status: "pending" | "valid" | "invalid" | "deactivated";
+  identifier: { type: string; value: string };
+  challenge: { type: string; url: string; token: string; status: string; error?: unknown };
+  order: FakeOrder;
+}
+
+/** A fake CA at `https://fake-ca.test` (or wherever it is served). */
+export class FakeCa {
+  readonly script: FakeCaScript;
+  /** Every request: method and path. */
+  readonly requests: string[] = [];
+  private readonly nonces = new Set<string>();
+  private nonceCounter = 0;
+  private readonly accounts = new Map<string, JsonWebKey>();
+  private readonly orders: FakeOrder[] = [];
+  private readonly authorizations: FakeAuthorization[] = [];
+  private finalizeRefusals = 0;
+
+  constructor(script: FakeCaScript = {}) {
+    this.script = script;
+  }
+
+  /** The `fetch` function that sends requests to this fake in-process. */
+  readonly fetch = (url: string, init: RequestInit): Promise<Response> => this.handle(new Request(url, init));
+
+  /** Answers one request. */
+  async handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const base = url.origin;
+    this.requests.push(`${request.method} ${url.pathname}`);
+    if (url.pathname === "/dir") {
+      return Response.json({
+        newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order`,
+        revokeCert: `${base}/revoke`, keyChange: `${base}/key-change`,
+      });
+    }
+    if (url.pathname === "/nonce") return new Response(null, { status: 200, headers: this.nonceHeader() });
+    if (request.method !== "POST") return this.problem("malformed", `${request.method} is not allowed here`, 405);
+    const verified = await this.verify(request);
+    if (verified instanceof Response) return verified;
+    return this.route(url, base, verified.payload, verified.kid);
+  }
+
+  private route(url: URL, base: string, payload: unknown, kid: string | undefined): Response {
+    const [, kind, id] = url.pathname.split("/");
+    const index = Number(id);
+    if (kind === "account" && id === undefined) {
+      return this.json({ status: "valid" }, 201, { location: `${base}/account/${this.accounts.size - 1}` });
+    }
+    if (kid === undefined) return this.problem("malformed", "a kid is required here");
+    if (kind === "order" && id === undefined) return this.newOrder(base, payload as { identifiers: { type: string; value: string }[] });
+    if (kind === "order") return this.json(this.orderBody(base, this.orders[index]!));
+    if (kind === "authz") return this.authorization(base, this.authorizations[index]!, payload);
+    if (kind === "chall") return this.answer(base, this.authorizations[index]!);
+    if (kind === "finalize") return this.finalize(base, this.orders[index]!);
+    if (kind === "cert") {
+      const chains = this.script.chains ?? [];
+      const links = chains.map((_, i) => i).filter((i) => i !== index).map((i) => `<${base}/cert/${i}>;rel="alternate"`);
+      return new Response(chains[index] ?? "", { headers: { "content-type": "application/pem-certificate-chain", link: links.join(", "), ...this.nonceHeader() } });
+    }
+    return this.problem("malformed", `no resource ${url.pathname}`, 404);
+  }
+
+  private newOrder(base: string, payload: { identifiers: { type: string; value: string }[] }): Response {
+    const order: FakeOrder = { status: this.script.authorizationsAlreadyValid ? "ready" : "pending", identifiers: payload.identifiers, authorizations: [] };
+    this.orders.push(order);
+    for (const identifier of payload.identifiers) {
+      const n = this.authorizations.length;
+      order.authorizations.push(`${base}/authz/${n}`);
+      this.authorizations.push({
+        status: this.script.authorizationsAlreadyValid ? "valid" : "pending",
+        identifier,
+        challenge: { type: "http-01", url: `${base}/chall/${n}`, token: `token${n}`, status: this.script.authorizationsAlreadyValid ? "valid" : "pending" },
+        order,
+      });
+    }
+    return this.json(this.orderBody(base, order), 201, { location: `${base}/order/${this.orders.length - 1}` });
+  }
+
+  private authorization(base: string, authorization: FakeAuthorization, payload: unknown): Response {
+    if ((payload as { status?: string } | undefined)?.status === "deactivated") authorization.status = "deactivated";
+    const { challenge } = authorization;
+    return this.json({ status: authorization.status, identifier: authorization.identifier, challenges: [challenge] });
+  }
+
+  private answer(base: string, authorization: FakeAuthorization): Response {
+    const error = { ...(this.script.challengeError ?? { type: "urn:ietf:params:acme:error:incorrectResponse", detail: "the fake CA says: wrong key authorization" }), status: 403 };
+    const { challenge, order } = authorization;
+    switch (this.script.onAnswer ?? "valid") {
+      case "valid":
+        challenge.status = "valid";
+        authorization.status = "valid";
+        if (this.authorizations.filter((other) => other.order === order).every((other) => other.status === "valid")) order.status = "ready";
+        return this.json(challenge);
+      case "invalid-authorization":
+        challenge.status = "invalid";
+        challenge.error = error;
+        authorization.status = "invalid";
+        return this.json({ ...challenge, status: "processing", error: undefined });
+      case "pending-with-error-now":
+        challenge.error = error;
+        return this.json(challenge);
+      case "pending-with-error-later":
+        challenge.error = error;
+        return this.json({ ...challenge, status: "processing", error: undefined });
+      case "order-invalid":
+        challenge.status = "invalid";
+        challenge.error = error;
+        authorization.status = "invalid";
+        order.status = "invalid";
+        return this.json({ ...challenge, status: "processing", error: undefined });
+      case "never":
+        challenge.status = "processing";
+        return this.json(challenge);
+    }
+  }
+
+  private finalize(base: string, order: FakeOrder): Response {
+    if (this.finalizeRefusals < (this.script.finalizeNotReady ?? 0)) {
+      this.finalizeRefusals++;
+      return this.problem("orderNotReady", "the fake CA says: the order is not ready yet");
+    }
+    if (order.status !== "ready") return this.problem("orderNotReady", `the order is ${order.status}`);
+    order.status = "valid";
+    return this.json(this.orderBody(base, order));
+  }
+
+  private orderBody(base: string, order: FakeOrder): unknown {
+    const n = this.orders.indexOf(order);
+    return {
+      status: order.status,
+      identifiers: order.identifiers,
+      authorizations: order.authorizations,
+      finalize: `${base}/finalize/${n}`,
+      ...(order.status === "valid" ? { certificate: `${base}/cert/0` } : {}),
+    };
+  }
+
+  private async verify(request: Request): Promise<{ payload: unknown; kid: string | undefined } | Response> {
+    const jws = await request.json() as { protected: string; payload: string; signature: string };
+    const header = JSON.parse(utf8Decode(decodeBase64Url(jws.protected))) as { alg: JwsAlgorithm; nonce: string; url: string; jwk?: JsonWebKey; kid?: string };
+    if (!this.nonces.delete(header.nonce)) return this.problem("badNonce", `nonce ${header.nonce} was not issued or was used`);
+    if (header.url !== request.url) return this.problem("unauthorized", `url ${header.url} is not the request URL ${request.url}`);
+    const jwk = header.jwk ?? (header.kid ? this.accounts.get(header.kid) : undefined);
+    if (!jwk) return this.problem("accountDoesNotExist", `no account ${header.kid}`);
+    const algorithm = KEY_ALGORITHMS[header.alg];
+    const key = await crypto.subtle.importKey("jwk", jwk, algorithm.importParams, false, ["verify"]);
+    const signed = new TextEncoder().encode(`${jws.protected}.${jws.payload}`);
+    if (!(await crypto.subtle.verify(algorithm.signParams, key, decodeBase64Url(jws.signature) as Uint8Array<ArrayBuffer>, signed))) {
+      return this.problem("malformed", "the JWS signature does not verify");
+    }
+    if (header.jwk) this.accounts.set(`${new URL(request.url).origin}/account/${this.accounts.size}`, header.jwk);
+    return { payload: jws.payload === "" ? undefined : JSON.parse(utf8Decode(decodeBase64Url(jws.payload))), kid: header.kid };
+  }
+
+  private nonceHeader(): Record<string, string> {
+    const nonce = `fake${++this.nonceCounter}`;
+    this.nonces.add(nonce);
+    return { "replay-nonce": nonce, "cache-control": "no-store" };
+  }
+
+  private json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+    return Response.json(body, { status, headers: { ...headers, ...this.nonceHeader() } });
+  }
+
+  private problem(type: string, detail: string, status = 403): Response {
+    return Response.json({ type: `urn:ietf:params:acme:error:${type}`, detail, status }, {
+      status,
+      headers: { "content-type": "application/problem+json", ...this.nonceHeader() },
+    });
+  }
+}
+
+/** A clock whose sleeps return at once and advance its time: hours of polling run in milliseconds. */
+export function fakeClock(start = Date.UTC(2026, 0, 1)): { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<void>; readonly elapsed: () => number } {
+  let now = start;
+  return {
+    now: () => now,
+    async sleep(ms, signal) {
+      signal?.throwIfAborted();
+      now += ms;
+      await Promise.resolve();
+      signal?.throwIfAborted();
+    },
+    elapsed: () => now - start,
+  };
+}

@@ -2,9 +2,7 @@
  * The flow against a FAKE CA (tests/support/fake-ca.ts) with a fake clock: the paths Pebble never
  * takes, each in milliseconds, with no socket.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   AcmeAuthorizationError,
@@ -19,20 +17,20 @@ import { createCsr } from "../../src/asn1/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { FakeCa, fakeClock, type FakeCaScript } from "../support/fake-ca.ts";
 import { openssl } from "../support/openssl.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 const DIRECTORY = "https://fake-ca.test/dir";
 let chains: string[] = [];
 let folder = "";
 
 beforeAll(async () => {
-  folder = mkdtempSync(join(tmpdir(), "bun-acme-fake-ca-"));
+  folder = makeTempDir("bun-acme-fake-ca-");
   for (const name of ["Root A", "Root B"]) {
     await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", `${name}.pem`,
       "-days", "1", "-subj", `/CN=${name}`], folder);
     chains.push(await Bun.file(join(folder, `${name}.pem`)).text());
   }
 });
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 /** A solver that records what it was asked; the fake CA validates nothing. */
 class RecordingSolver implements ChallengeSolver {
@@ -65,7 +63,7 @@ async function issue(script: FakeCaScript, extra: { preferredChain?: string; nam
     csr: await createCsr({ identifiers, keyPair: await generateKeyPair("ec256") }),
     log: (line) => log.push(line),
     ...(extra.preferredChain ? { preferredChain: extra.preferredChain } : {}),
-  }).then((issued) => ({ issued }), (error: unknown) => ({ error }));
+  }).then((issued) => ({ issued, error: undefined }), (error: unknown) => ({ issued: undefined, error }));
   return { ...result, ca, solver, log, elapsedMs: clock.elapsed() };
 }
 

@@ -3,8 +3,7 @@
  * local HTTP server serving a directory with `renewalInfo` and `meta.profiles`, named as such.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AcmeProfileError,
@@ -18,10 +17,11 @@ import {
 import { decodeBase64Url, decodePem, utf8Decode } from "../../src/encoding/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { openssl } from "../support/openssl.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 describe("ariCertId()", () => {
   test("matches RFC 9773 Appendix A for a certificate with its AKI and serial (made by openssl)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bun-acme-ari-"));
+    const dir = makeTempDir("bun-acme-ari-");
     // The issuer's key identifier and the serial of the RFC's example certificate.
     await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
       "-days", "10", "-subj", "/CN=ARI Test CA", "-addext", "subjectKeyIdentifier=69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4"], dir);

@@ -1,14 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCsr } from "../../src/asn1/index.ts";
 import { encodePem } from "../../src/encoding/index.ts";
 import { generateKeyPair, type KeyType } from "../../src/jose/index.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 /** Runs `openssl req -verify -text` on a CSR: an independent parser and signature check. */
 async function opensslReq(der: Uint8Array): Promise<{ code: number; text: string }> {
-  const file = join(mkdtempSync(join(tmpdir(), "bun-acme-csr-")), "csr.pem");
+  const file = join(makeTempDir("bun-acme-csr-"), "csr.pem");
   writeFileSync(file, encodePem("CERTIFICATE REQUEST", der));
   const child = Bun.spawn(["openssl", "req", "-in", file, "-verify", "-noout", "-text"], { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);

@@ -3,17 +3,17 @@
  */
 import { describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCsr, decodeDer, DerError, readCertificate, readCsr } from "../../src/asn1/index.ts";
 import { decodePem, toHex } from "../../src/encoding/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { openssl } from "../support/openssl.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 describe("readCertificate()", () => {
   test("reads serial, names, validity and authority key identifier of an openssl certificate, as node:crypto does", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bun-acme-x509-"));
+    const dir = makeTempDir("bun-acme-x509-");
     writeFileSync(join(dir, "ext"), "subjectAltName=DNS:a.test,DNS:*.b.test,IP:192.0.2.1,IP:2001:db8::1\nauthorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n");
     await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "root.key", "-out", "root.pem",
       "-days", "10", "-subj", "/CN=Test Root", "-addext", "subjectKeyIdentifier=hash"], dir);
@@ -56,7 +56,7 @@ describe("readCsr()", () => {
   });
 
   test("reads the names of a CSR made by openssl", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bun-acme-csr-"));
+    const dir = makeTempDir("bun-acme-csr-");
     await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "r.csr", "-subj", "/CN=openssl.test",
       "-addext", "subjectAltName=DNS:openssl.test,DNS:www.openssl.test,IP:127.0.0.1"], dir);
     const info = readCsr(decodePem(readFileSync(join(dir, "r.csr"), "utf8"), "CERTIFICATE REQUEST"));

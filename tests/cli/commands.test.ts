@@ -5,12 +5,12 @@
  * failed challenge.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
 import { FakeCa } from "../support/fake-ca.ts";
 import { openssl } from "../support/openssl.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes: allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -50,7 +50,7 @@ describe("--timeout against a CA that never answers", () => {
     [["renewal-info", "--cert", "CERT"], "the renewal information"],
   ])("%p ends with the timeout message, not an unexpected error", async (command, what) => {
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const folder = mkdtempSync(join(tmpdir(), "bun-acme-timeout-"));
+    const folder = makeTempDir("bun-acme-timeout-");
     try {
       // renewal-info needs a certificate with an Authority Key Identifier (openssl's self-signed ones have it).
       await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", "cert.pem",
@@ -70,7 +70,7 @@ describe("a CA that leaves the order pending after a failed challenge", () => {
   test.each(["invalid-authorization", "pending-with-error-later"] as const)("%s: exit 1 with the CA's detail, long before --timeout", async (onAnswer) => {
     const ca = new FakeCa({ onAnswer });
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => ca.handle(request) });
-    const folder = mkdtempSync(join(tmpdir(), "bun-acme-fake-cli-"));
+    const folder = makeTempDir("bun-acme-fake-cli-");
     try {
       const result = await runClient([
         "http01", "--dir", `http://127.0.0.1:${server.port}/dir`, "--allow-insecure-http", "--record", "127.0.0.1", "--domain", "a.fake.test",

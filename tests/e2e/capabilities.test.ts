@@ -4,11 +4,11 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
 import { usePebble, type Pebble } from "../support/pebble.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -48,7 +48,7 @@ describe("key types against Pebble", () => {
     ["rsa3072", "rsa3072", "rsa", "3072"],
     ["rsa4096", "rsa4096", "rsa", "4096"],
   ])("account key %s, certificate key %s", async (accountKeyType, keyType, expectedType, expectedDetail) => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, [`${accountKeyType}.keys.test`], ["--account-key-type", accountKeyType, "--key-type", keyType]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -63,7 +63,7 @@ describe("Ed25519 account keys against Pebble", () => {
   const pebble = usePebble();
 
   test("Pebble 2.4.0 refuses EdDSA account keys; the CA's badPublicKey is shown whole", async () => {
-    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["ed.keys.test"], ["--account-key-type", "ed25519"]));
+    const result = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["ed.keys.test"], ["--account-key-type", "ed25519"]));
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       `bun-acme: error: The CA refused the request to ${pebble().directoryUrl.replace("/dir", "/sign-me-up")}: badPublicKey: no signature algorithms suitable for given key type: ed25519.PublicKey`,
@@ -75,7 +75,7 @@ describe("IP identifiers (RFC 8738) against Pebble", () => {
   const pebble = usePebble();
 
   test("--domain 127.0.0.1 with http01: an ip identifier, validated by Pebble at 127.0.0.1:5002, an iPAddress SAN", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, ["127.0.0.1", "ip-and-name.test"]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -89,7 +89,7 @@ describe("tls-alpn-01 (RFC 8737) against Pebble", () => {
   test.each([["tls01", ["alpn.example.test", "www.alpn.example.test"]], ["tls-alpn01", ["127.0.0.1"]]])(
     "%s for %p: Pebble validates on port 5001, which then serves the certificate",
     async (challenge, names) => {
-      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const out = makeTempDir("bun-acme-out-");
       const args = issueArgs(pebble(), out, names);
       args[0] = challenge;
       const result = await issue(args);
@@ -106,7 +106,7 @@ describe("revocation", () => {
   const pebble = usePebble();
 
   test("--revoke --revoke-reason keyCompromise: Pebble records reason 1", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, ["reason.revoke.test"], ["--revoke", "--revoke-reason", "keyCompromise"]));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("Certificate revoked with reason 1");
@@ -116,7 +116,7 @@ describe("revocation", () => {
   });
 
   test("the revoke command signs with the certificate's own key; a second revocation is reported as already revoked", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     expect((await issue(issueArgs(pebble(), out, ["standalone.revoke.test"]))).code).toBe(0);
     const revokeArgs = ["revoke", "--dir", pebble().directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(out, "key.pem"), "--ca", pebble().tlsRootFile,
       "--reason", "superseded"];
@@ -132,8 +132,8 @@ describe("revocation", () => {
   });
 
   test("the revoke command refuses a key that is not the certificate's, with the CA's words", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
-    const other = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
+    const other = makeTempDir("bun-acme-out-");
     expect((await issue(issueArgs(pebble(), out, ["mine.revoke.test"]))).code).toBe(0);
     expect((await issue(issueArgs(pebble(), other, ["other.revoke.test"]))).code).toBe(0);
     const result = await runClient(["revoke", "--dir", pebble().directoryUrl, "--cert", join(out, "cert.pem"), "--cert-key", join(other, "key.pem"),
@@ -144,7 +144,7 @@ describe("revocation", () => {
   });
 
   test("renewal-info falls back to 2/3 of the validity period when the directory has no renewalInfo (Pebble 2.4.0)", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     expect((await issue(issueArgs(pebble(), out, ["ari.revoke.test"]))).code).toBe(0);
     const result = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--dir", pebble().directoryUrl, "--ca", pebble().tlsRootFile]);
     expect(result.code).toBe(0);
@@ -162,14 +162,14 @@ describe("External Account Binding (Pebble with externalAccountBindingRequired)"
   const pebble = usePebble({ config: { externalAccountBindingRequired: true, externalAccountMACKeys: { "kid-1": macKey } } });
 
   test("without EAB the CA's externalAccountRequired is shown with the flags to use", async () => {
-    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["noeab.eab.test"]));
+    const result = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["noeab.eab.test"]));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("externalAccountRequired");
     expect(result.stderr).toContain("--eab-kid and --eab-hmac-key");
   });
 
   test("with the CA's kid and MAC key the account is created and the certificate issued", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, ["eab.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", macKey]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -177,7 +177,7 @@ describe("External Account Binding (Pebble with externalAccountBindingRequired)"
 
   test("a wrong MAC key is refused with the CA's words", async () => {
     const wrong = `${macKey.slice(0, -4)}AAAA`;
-    const result = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["wrong.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", wrong]));
+    const result = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["wrong.eab.test"], ["--eab-kid", "kid-1", "--eab-hmac-key", wrong]));
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/unauthorized|malformed/);
@@ -190,15 +190,15 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
   const accountLine = (stdout: string) => /^Account (\S+)/m.exec(stdout)?.[1];
 
   test("--state keeps the account: the second run reuses it; account --contact, --rollover and --deactivate act on it", async () => {
-    const state = mkdtempSync(join(tmpdir(), "bun-acme-state-"));
-    const first = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state1.acct.test"], ["--state", state]));
+    const state = makeTempDir("bun-acme-state-");
+    const first = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["state1.acct.test"], ["--state", state]));
     expect(first.code).toBe(0);
     const url = accountLine(first.stdout)!;
     expect(url).toContain("/my-account/");
     expect(statSync(join(state, "account-key.pem")).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(state, "account.json"), "utf8")).accountUrl).toBe(url);
 
-    const second = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["state2.acct.test"], ["--state", state]));
+    const second = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["state2.acct.test"], ["--state", state]));
     expect(second.code).toBe(0);
     expect(accountLine(second.stdout)).toBe(url);
     expect(second.stdout).toContain(`(reused from ${state})`);
@@ -214,26 +214,26 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
     expect(rollover.code).toBe(0);
     expect(rollover.stdout).toContain("Account key rolled over");
     expect(readFileSync(join(state, "account-key.pem"), "utf8")).not.toBe(keyBefore);
-    const afterRollover = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["rolled.acct.test"], ["--state", state]));
+    const afterRollover = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["rolled.acct.test"], ["--state", state]));
     expect(afterRollover.code).toBe(0);
     expect(accountLine(afterRollover.stdout)).toBe(url); // same account, new key
 
     const deactivate = await runClient([...accountArgs, "--deactivate"]);
     expect(deactivate.code).toBe(0);
     expect(deactivate.stdout).toContain("Status: deactivated");
-    const refused = await issue(issueArgs(pebble(), mkdtempSync(join(tmpdir(), "bun-acme-out-")), ["after.acct.test"], ["--state", state]));
+    const refused = await issue(issueArgs(pebble(), makeTempDir("bun-acme-out-"), ["after.acct.test"], ["--state", state]));
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect(refused.stderr).toMatch(/unauthorized|deactivated/i);
   });
 
   test("--account-key (SEC1 EC) and --cert-key (PKCS#1 RSA) made by openssl are used as given", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bun-acme-keys-"));
+    const dir = makeTempDir("bun-acme-keys-");
     Bun.spawnSync(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "account.pem")]);
     Bun.spawnSync(["openssl", "genrsa", "-traditional", "-out", join(dir, "cert.pem"), "2048"]);
     expect(readFileSync(join(dir, "account.pem"), "utf8")).toContain("BEGIN EC PRIVATE KEY");
     expect(readFileSync(join(dir, "cert.pem"), "utf8")).toContain("BEGIN RSA PRIVATE KEY");
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, ["byo.keys.test"], ["--account-key", join(dir, "account.pem"), "--cert-key", join(dir, "cert.pem")]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -243,10 +243,10 @@ describe("accounts that persist (--state) and keys and CSRs brought from elsewhe
   });
 
   test("--csr made by openssl: its names become the order's identifiers", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bun-acme-csr-"));
+    const dir = makeTempDir("bun-acme-csr-");
     Bun.spawnSync(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "req.csr"),
       "-subj", "/CN=csr.byo.test", "-addext", "subjectAltName=DNS:csr.byo.test,DNS:www.csr.byo.test"]);
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const args = issueArgs(pebble(), out, [], ["--csr", join(dir, "req.csr"), "--cert-key", join(dir, "key.pem")]);
     const result = await issue(args);
     expect(result.stderr).toBe("");
@@ -266,7 +266,7 @@ describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", (
 
   test.each([1, 2])("--preferred-chain naming root %d takes the alternate chain that ends at it", async (index) => {
     const wanted = await rootName(index);
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, [`alt${index}.chain.test`], ["--preferred-chain", wanted]));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -276,7 +276,7 @@ describe("alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3)", (
   });
 
   test("without --preferred-chain, or with a name no chain has, the default chain (root 0) is kept", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await issue(issueArgs(pebble(), out, ["default.chain.test"], ["--preferred-chain", "No Such Root"]));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('No chain is issued by "No Such Root"');

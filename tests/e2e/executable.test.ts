@@ -4,11 +4,11 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { requestShutdown, ROOT, SERVING_LINE, startClient, type ClientProcess } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -18,7 +18,7 @@ let buildDir: string;
 let executable: string;
 
 beforeAll(async () => {
-  buildDir = mkdtempSync(join(tmpdir(), "bun-acme-build-"));
+  buildDir = makeTempDir("bun-acme-build-");
   executable = join(buildDir, "bun-acme");
   const build = Bun.spawn([process.execPath, "build", "--compile", join(ROOT, "src", "main.ts"), "--outfile", executable], {
     stdout: "pipe",
@@ -51,14 +51,14 @@ function args(out: string, domain: string): string[] {
 }
 
 test("the compiled executable obtains and serves a certificate", async () => {
-  const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+  const out = makeTempDir("bun-acme-out-");
   const code = await serveAndStop(startClient(args(out, "compiled.example.test"), { executable, cwd: buildDir }));
   expect(code).toBe(0);
   expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:compiled.example.test");
 });
 
 test("project/run works from another working directory, relative --out landing there", async () => {
-  const cwd = mkdtempSync(join(tmpdir(), "bun-acme-cwd-"));
+  const cwd = makeTempDir("bun-acme-cwd-");
   const code = await serveAndStop(startClient(args("issued", "run.example.test"), { executable: join(ROOT, "project", "run"), cwd }));
   expect(code).toBe(0);
   expect(new X509Certificate(readFileSync(join(cwd, "issued", "cert.pem"), "utf8")).subjectAltName).toBe("DNS:run.example.test");

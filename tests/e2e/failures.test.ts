@@ -3,12 +3,12 @@
  * and no certificate or key written.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -28,7 +28,7 @@ function args(out: string, record: string, domains: string[]): string[] {
 
 describe("failures", () => {
   test("a challenge the CA cannot reach: names the identifier, the challenge and the CA's problem; nothing written, old files kept", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     writeFileSync(join(out, "cert.pem"), "previous good certificate");
     // --record 127.0.0.2: Pebble connects there, where nothing listens (the servers bind 127.0.0.1).
     const result = await runClient(args(out, "127.0.0.2", ["unreachable.example.test"]));
@@ -44,7 +44,7 @@ describe("failures", () => {
   });
 
   test("an identifier the CA refuses: rejectedIdentifier with the CA's detail", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await runClient(args(out, "127.0.0.1", ["blocked.test"]));
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
@@ -56,7 +56,7 @@ describe("failures", () => {
   test("a port already in use is named, with exit code 2", async () => {
     const blocker = Bun.listen({ hostname: "127.0.0.1", port: 5002, socket: { data() {} } });
     try {
-      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const out = makeTempDir("bun-acme-out-");
       const result = await runClient(args(out, "127.0.0.1", ["busy.example.test"]));
       expect(result.code).toBe(2);
       expect(result.stderr.trim()).toMatch(/^bun-acme: error: Cannot start the http-01 challenge server on 127\.0\.0\.1:5002: the port is already in use/);
@@ -68,7 +68,7 @@ describe("failures", () => {
   test("a DNS port already in use is named, with exit code 2", async () => {
     const blocker = await Bun.udpSocket({ hostname: "127.0.0.1", port: 10053 });
     try {
-      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const out = makeTempDir("bun-acme-out-");
       const result = await runClient(args(out, "127.0.0.1", ["busy.example.test"]));
       expect(result.code).toBe(2);
       expect(result.stderr.trim()).toMatch(/^bun-acme: error: Cannot start the DNS server on 127\.0\.0\.1:10053: the port is already in use/);
@@ -78,7 +78,7 @@ describe("failures", () => {
   });
 
   test("an unreadable key file is named with its flag, exit code 2", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const result = await runClient([...args(out, "127.0.0.1", ["keyfile.example.test"]), "--cert-key", "/nonexistent/key.pem"]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe("bun-acme: error: cannot read --cert-key /nonexistent/key.pem: ENOENT (see --help)");

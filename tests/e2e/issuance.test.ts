@@ -3,13 +3,13 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
 import { makeTlsMaterial, startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
 import { opensslHandshake } from "../support/tls.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -51,7 +51,7 @@ function sans(certificatePem: string): string[] {
 
 describe("http01", () => {
   test("one name: certificate obtained, written, served with the full chain, shutdown exits 0 and frees every port", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const code = await issueAndServe(baseArgs("http01", out, ["example.test"]), async () => {
       const handshake = await opensslHandshake(5001, "example.test", pebbleRoot);
       expect(handshake.verifyLine).toBe("Verify return code: 0 (ok)");
@@ -69,7 +69,7 @@ describe("http01", () => {
   });
 
   test("three names: one certificate carries all of them as SANs", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const names = ["a.example.test", "b.example.test", "c.other.test"];
     const code = await issueAndServe(baseArgs("http01", out, names), async () => {
       expect((await opensslHandshake(5001, "c.other.test", pebbleRoot)).verified).toBe(true);
@@ -79,7 +79,7 @@ describe("http01", () => {
   });
 
   test("RSA-2048 account and certificate keys work too", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const args = [...baseArgs("http01", out, ["rsa.example.test"]), "--key-type", "rsa2048", "--account-key-type", "rsa2048"];
     const code = await issueAndServe(args, async () => {
       expect((await opensslHandshake(5001, "rsa.example.test", pebbleRoot)).verified).toBe(true);
@@ -91,7 +91,7 @@ describe("http01", () => {
 
 describe("dns01", () => {
   test("a wildcard and its base name in one certificate, proven through the built-in DNS server", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const code = await issueAndServe(baseArgs("dns01", out, ["*.x.test", "x.test"]), async () => {
       expect((await opensslHandshake(5001, "anything.x.test", pebbleRoot)).verified).toBe(true);
     });
@@ -102,7 +102,7 @@ describe("dns01", () => {
 
 describe("--revoke", () => {
   test("the certificate is revoked at the CA and still served", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const code = await issueAndServe([...baseArgs("http01", out, ["revoked.example.test"]), "--revoke"], async (stdout) => {
       expect(stdout).toContain("Certificate revoked");
       expect((await opensslHandshake(5001, "revoked.example.test", pebbleRoot)).subjects[0]).toContain("revoked.example.test");
@@ -114,7 +114,7 @@ describe("--revoke", () => {
   });
 
   test("without --revoke the certificate stays valid", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     expect(await issueAndServe(baseArgs("http01", out, ["kept.example.test"]), async () => {})).toBe(0);
     const serial = new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).serialNumber.toLowerCase();
     const status = await (await pebble.management(`/cert-status-by-serial/${serial}`)).json() as { Status: string };
@@ -134,7 +134,7 @@ describe("trust", () => {
       socket: { open() { connections++; }, handshake() {}, data() {} },
     });
     try {
-      const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+      const out = makeTempDir("bun-acme-out-");
       const args = ["http01", "--dir", `https://127.0.0.1:${listener.port}/dir`, "--record", "127.0.0.1", "--domain", "untrusted.test",
         "--bind", "127.0.0.1", "--out", out];
       const result = await runClient(args, { env: { BUN_ACME_CA: "" } });
@@ -152,7 +152,7 @@ describe("trust", () => {
 
 describe("signals", () => {
   test.each([["SIGTERM", 143], ["SIGINT", 130]] as const)("%s while serving closes every server and exits %d", async (signal, expected) => {
-    const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+    const out = makeTempDir("bun-acme-out-");
     const client = startClient(baseArgs("http01", out, ["signal.example.test"]));
     try {
       await client.stdout.waitFor((line) => line.startsWith(SERVING_LINE), 45_000);

@@ -2,11 +2,10 @@
  * A misbehaving or slow CA, end to end through the command line against real Pebbles.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestShutdown, runClient, SERVING_LINE, startClient } from "../support/client.ts";
 import { makeTlsMaterial, startPebble, type Pebble } from "../support/pebble.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes (Pebble, the client): allow more than the 5 s default.
 setDefaultTimeout(60_000);
@@ -18,7 +17,7 @@ afterEach(async () => {
 });
 
 function args(directoryUrl: string, caFile: string, domains: string[], extra: string[] = []): string[] {
-  const out = mkdtempSync(join(tmpdir(), "bun-acme-out-"));
+  const out = makeTempDir("bun-acme-out-");
   return ["http01", "--dir", directoryUrl, "--record", "127.0.0.1", ...domains.flatMap((d) => ["--domain", d]), "--ca", caFile,
     "--bind", "127.0.0.1", "--out", out, ...extra];
 }

@@ -4,12 +4,12 @@
  * config, starts `pebble`, and waits for its "ACME directory available" line.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LineReader } from "./lines.ts";
 import { openssl } from "./openssl.ts";
 import { busyPorts } from "./ports.ts";
+import { makeTempDir } from "./temp.ts";
 
 /** Options for one Pebble process. */
 export interface PebbleOptions {
@@ -45,7 +45,7 @@ let tlsMaterial: { dir: string; rootFile: string; rootPem: string; certFile: str
 /** Makes (once per process) a root and a certificate for localhost and 127.0.0.1 signed by it. */
 export async function makeTlsMaterial(): Promise<NonNullable<typeof tlsMaterial>> {
   if (tlsMaterial) return tlsMaterial;
-  const dir = mkdtempSync(join(tmpdir(), "bun-acme-tls-"));
+  const dir = makeTempDir("bun-acme-tls-");
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   await openssl(["req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-subj", "/CN=bun-acme test root",
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
@@ -87,7 +87,7 @@ async function untilAnswers(url: string, ca: string, timeoutMs: number): Promise
  */
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   const tls = await makeTlsMaterial();
-  const dir = mkdtempSync(join(tmpdir(), "bun-acme-pebble-"));
+  const dir = makeTempDir("bun-acme-pebble-");
   const listenPort = options.listenPort ?? 14000;
   const managementPort = options.managementPort ?? 15000;
   // Pebble logs its "available" lines before binding, so a stale Pebble would answer in its place.

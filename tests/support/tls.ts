@@ -2,9 +2,9 @@
  * Checks a live TLS endpoint with openssl (an independent implementation): chain verification
  * against a root, host name, and the certificates presented.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { makeTempDir } from "./temp.ts";
 
 /** What openssl saw in one handshake. */
 export interface HandshakeReport {
@@ -17,7 +17,7 @@ export interface HandshakeReport {
 
 /** Connects to `127.0.0.1:port` with SNI `serverName` and verifies the chain against `rootPem`. */
 export async function opensslHandshake(port: number, serverName: string, rootPem: string): Promise<HandshakeReport> {
-  const dir = mkdtempSync(join(tmpdir(), "bun-acme-verify-"));
+  const dir = makeTempDir("bun-acme-verify-");
   const rootFile = join(dir, "root.pem");
   writeFileSync(rootFile, rootPem);
   const child = Bun.spawn(

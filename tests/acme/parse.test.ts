@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { AcmeProtocolError, parseAuthorization, parseDirectory, parseOrder, parseProblem } from "../../src/acme/index.ts";
+
+const URL = "https://ca.test/order/1";
+const order = { status: "pending", identifiers: [{ type: "dns", value: "a.test" }], authorizations: ["https://ca.test/authz/1"], finalize: "https://ca.test/finalize/1" };
+
+describe("the CA response parsers", () => {
+  test("parseOrder() keeps the fields it knows and nothing else", () => {
+    expect(parseOrder({ ...order, extra: 1 }, URL)).toEqual(order as never);
+  });
+
+  test.each([
+    [{ ...order, status: "done" }, '"status" is "done", expected one of pending, ready, processing, valid, invalid'],
+    [{ ...order, authorizations: "x" }, '"authorizations" is "x", expected an array'],
+    [{ ...order, finalize: undefined }, '"finalize" is missing, expected a string'],
+    [{ ...order, authorizations: [1] }, '"authorizations" is [1], expected an array of strings'],
+    [[], "is not a JSON object"],
+  ])("parseOrder() names the URL and the field: %p", (body, message) => {
+    expect(() => parseOrder(body, URL)).toThrow(AcmeProtocolError);
+    expect(() => parseOrder(body, URL)).toThrow(message);
+    expect(() => parseOrder(body, URL)).toThrow(URL);
+  });
+
+  test("parseAuthorization() checks each challenge; unknown challenge types may lack a token", () => {
+    const body = {
+      status: "pending", identifier: { type: "dns", value: "a.test" },
+      challenges: [{ type: "http-01", url: "https://ca.test/c/1", status: "pending", token: "t" }, { type: "email-reply-00", url: "https://ca.test/c/2", status: "pending" }],
+    };
+    expect(parseAuthorization(body, "https://ca.test/authz/1").challenges.map((challenge) => challenge.token)).toEqual(["t", ""]);
+    const noToken = { ...body, challenges: [{ type: "dns-01", url: "https://ca.test/c/1", status: "pending" }] };
+    expect(() => parseAuthorization(noToken, "https://ca.test/authz/1")).toThrow('The challenge from https://ca.test/authz/1 is malformed: "token" is missing');
+  });
+
+  test("parseDirectory() requires the three URLs every flow needs", () => {
+    expect(() => parseDirectory({ newNonce: "n", newAccount: "a" }, "https://ca.test/dir")).toThrow('it has no "newOrder" URL');
+    expect(parseDirectory({ newNonce: "n", newAccount: "a", newOrder: "o", meta: { externalAccountRequired: true } }, "https://ca.test/dir").meta)
+      .toEqual({ externalAccountRequired: true });
+  });
+
+  test("parseProblem() keeps a problem document whole and drops malformed members", () => {
+    const problem = {
+      type: "urn:ietf:params:acme:error:rejectedIdentifier", detail: "no", status: 400,
+      subproblems: [{ type: "urn:ietf:params:acme:error:caa", detail: "CAA forbids", identifier: { type: "dns", value: "a.test" } }, { nope: 1 }],
+    };
+    expect(parseProblem(problem)).toEqual({ ...problem, subproblems: [problem.subproblems[0]!] } as never);
+    expect(parseProblem({ detail: "no type" })).toBeUndefined();
+    expect(parseProblem({ type: "x", status: "400" })).toEqual({ type: "x" });
+  });
+});

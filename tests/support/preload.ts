@@ -1,0 +1,8 @@
+/**
+ * Loaded before every test file (bunfig.toml `[test] preload`): hooks that span the whole run.
+ */
+import { afterAll } from "bun:test";
+import { removeTempDirs } from "./temp.ts";
+
+// Every temporary folder the tests made, removed once the last test file has run.
+afterAll(removeTempDirs);

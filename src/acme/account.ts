@@ -1,3 +1,7 @@
+/**
+ * Accounts: registration (with External Account Binding), lookup by key, key rollover.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3
+ */
 import { decodeBase64Url } from "../encoding/index.ts";
 import { exportPublicJwk, jwkThumbprint, signHmacJws } from "../jose/index.ts";
 import { changeAccountKey, newAccount, type NewAccountRequest } from "./endpoints.ts";
@@ -27,6 +31,7 @@ export interface ExternalAccountBinding {
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.4
+ * @example const account = await registerAccount(transport, await generateKeyPair("ec256"), { termsOfServiceAgreed: true, contact: ["mailto:admin@example.net"] });
  * @throws {AcmeProblemError} with the CA's problem when it refuses (e.g. `externalAccountRequired`, `unauthorized`)
  * @throws {SyntaxError} when the EAB MAC key is not base64url
  */

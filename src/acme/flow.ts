@@ -103,6 +103,12 @@ export function keyAuthorization(token: string, accountThumbprint: string): stri
  * the first failure is thrown.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ * @example
+ * const identifiers = [{ type: "dns", value: "example.net" }] as const;
+ * const { pem } = await issueCertificate({
+ *   transport, account, identifiers, solver: responders.solver,
+ *   csr: await createCsr({ identifiers, keyPair: await generateKeyPair("ec256") }),
+ * });
  * @throws {AcmeAuthorizationError} when a challenge fails validation
  * @throws {AcmeOrderError} when the order becomes invalid
  * @throws {AcmeProblemError} when the CA refuses a request

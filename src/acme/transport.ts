@@ -127,6 +127,10 @@ const TLS_ERROR_CODES = new Set([
  * `HEAD newNonce` is sent only when the pool is empty.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
+ * @example
+ * const transport = new AcmeTransport({ directoryUrl: "letsencrypt-staging" });
+ * const testCa = new AcmeTransport({ directoryUrl: "https://127.0.0.1:14000/dir", ca: await Bun.file("root.pem").text() });
+ * @throws {TypeError} when `ca` holds no PEM certificate
  */
 export class AcmeTransport {
   readonly directoryUrl: string;

@@ -184,7 +184,9 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
     ? await readKeyFile(options.certKeyFile, "--cert-key")
     : request ? undefined : await generateKeyPair(options.keyType);
   const accountKey = options.accountKeyFile ? await readKeyFile(options.accountKeyFile, "--account-key") : undefined;
-  const replaces = options.replacesFile !== undefined ? ariCertId(readLeafCertificate(options.replacesFile, "--replaces")) : undefined;
+  const replaces = options.replacesFile !== undefined
+    ? withFlag(`--replaces ${options.replacesFile}`, () => ariCertId(readLeafCertificate(options.replacesFile!, "--replaces")))
+    : undefined;
   const [{ account, reused }, csr] = await Promise.all([
     openAccount(transport, {
       ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),

@@ -110,6 +110,22 @@ describe("issueCertificate() against a fake CA", () => {
     expect(authorizationFetches).toBeLessThan(12);
   });
 
+  test("Retry-After on a pending order replaces the computed poll wait", async () => {
+    const { issued, elapsedMs, ca } = await issue({ pendingPolls: 2, retryAfterSeconds: 3 });
+    expect(issued?.pem).toBe(chains[0]!);
+    // The first poll after the 10 ms first wait, then two waits of 3 s that Retry-After asked for.
+    expect(ca.requests.filter((request) => request === "POST /order/0")).toHaveLength(3);
+    expect(elapsedMs).toBe(10 + 3_000 + 3_000);
+  });
+
+  test("503 with Retry-After at newOrder is retried after the CA's delay, signed anew", async () => {
+    const { issued, elapsedMs, ca } = await issue({ newOrderUnavailable: 2 });
+    expect(issued?.pem).toBe(chains[0]!);
+    expect(ca.requests.filter((request) => request === "POST /order")).toHaveLength(3);
+    expect(elapsedMs).toBeGreaterThanOrEqual(2_000);
+    expect(elapsedMs).toBeLessThan(2_100);
+  });
+
   test("orderNotReady at finalize: waits for the order to leave pending and finalizes again", async () => {
     const { issued, ca } = await issue({ finalizeNotReady: 1 });
     expect(issued?.pem).toBe(chains[0]!);

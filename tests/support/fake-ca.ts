@@ -33,6 +33,12 @@ export interface FakeCaScript {
   readonly finalizeNotReady?: number;
   /** The default chain (PEM) and alternates (PEM each), served at /cert/0 and /cert/1... */
   readonly chains?: readonly string[];
+  /** With `valid`: the order still shows `pending` for this many polls after the answer. */
+  readonly pendingPolls?: number;
+  /** `Retry-After` (seconds) on every order fetched while `pending`. */
+  readonly retryAfterSeconds?: number;
+  /** newOrder answers 503 with `Retry-After: 1` this many times first. */
+  readonly newOrderUnavailable?: number;
   /** The problem put on failed challenges. */
   readonly challengeError?: { readonly type: string; readonly detail: string };
 }
@@ -61,6 +67,8 @@ export class FakeCa {
   private readonly orders: FakeOrder[] = [];
   private readonly authorizations: FakeAuthorization[] = [];
   private finalizeRefusals = 0;
+  private unavailable = 0;
+  private pendingPollsLeft = 0;
 
   constructor(script: FakeCaScript = {}) {
     this.script = script;
@@ -94,8 +102,17 @@ export class FakeCa {
       return this.json({ status: "valid" }, 201, { location: `${base}/account/${this.accounts.size - 1}` });
     }
     if (kid === undefined) return this.problem("malformed", "a kid is required here");
-    if (kind === "order" && id === undefined) return this.newOrder(base, payload as { identifiers: { type: string; value: string }[] });
-    if (kind === "order") return this.json(this.orderBody(base, this.orders[index]!));
+    if (kind === "order" && id === undefined) {
+      if (this.unavailable < (this.script.newOrderUnavailable ?? 0)) {
+        this.unavailable++;
+        return Response.json({ type: "urn:ietf:params:acme:error:serverInternal", detail: "the fake CA is busy", status: 503 }, {
+          status: 503,
+          headers: { "content-type": "application/problem+json", "retry-after": "1", ...this.nonceHeader() },
+        });
+      }
+      return this.newOrder(base, payload as { identifiers: { type: string; value: string }[] });
+    }
+    if (kind === "order") return this.order(base, this.orders[index]!);
     if (kind === "authz") return this.authorization(base, this.authorizations[index]!, payload);
     if (kind === "chall") return this.answer(base, this.authorizations[index]!);
     if (kind === "finalize") return this.finalize(base, this.orders[index]!);
@@ -108,6 +125,7 @@ export class FakeCa {
   }
 
   private newOrder(base: string, payload: { identifiers: { type: string; value: string }[] }): Response {
+    this.pendingPollsLeft = this.script.pendingPolls ?? 0;
     const order: FakeOrder = { status: this.script.authorizationsAlreadyValid ? "ready" : "pending", identifiers: payload.identifiers, authorizations: [] };
     this.orders.push(order);
     for (const identifier of payload.identifiers) {
@@ -121,6 +139,17 @@ export class FakeCa {
       });
     }
     return this.json(this.orderBody(base, order), 201, { location: `${base}/order/${this.orders.length - 1}` });
+  }
+
+  private order(base: string, order: FakeOrder): Response {
+    const answered = this.authorizations.some((authorization) => authorization.order === order && authorization.challenge.status !== "pending");
+    const hidden = order.status === "ready" && answered && this.pendingPollsLeft > 0;
+    if (hidden) this.pendingPollsLeft--;
+    const body = { ...(this.orderBody(base, order) as object), ...(hidden ? { status: "pending" } : {}) };
+    const retryAfter: Record<string, string> = this.script.retryAfterSeconds !== undefined && (hidden || order.status === "pending")
+      ? { "retry-after": String(this.script.retryAfterSeconds) }
+      : {};
+    return this.json(body, 200, retryAfter);
   }
 
   private authorization(base: string, authorization: FakeAuthorization, payload: unknown): Response {

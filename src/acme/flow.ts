@@ -3,35 +3,17 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1 (the overview of the whole exchange)
  */
 import type { AcmeAccount } from "./account.ts";
+import { challengeFailed, challengeFailure, deactivatePending, explainInvalidOrder, firstChallengeError, watchPendingOrder } from "./authorizations.ts";
+import { choosePreferredChain } from "./chains.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import {
-  deactivateAuthorization,
-  downloadCertificate,
-  finalizeOrder,
-  getAuthorization,
-  getOrder,
-  newOrder,
-  respondToChallenge,
-  type CertificateDownload,
-  type NewOrderExtras,
-} from "./endpoints.ts";
-import { readCertificate } from "../asn1/index.ts";
-import { decodePemBlocks } from "../encoding/index.ts";
+import { downloadCertificate, finalizeOrder, getAuthorization, getOrder, newOrder, respondToChallenge, type NewOrderExtras } from "./endpoints.ts";
 import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
 import { DEFAULT_INITIAL_DELAY_MS, pollUntil, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
-import type { Authorization, Challenge, ChallengeType, Fetched, Identifier, Order } from "./types.ts";
+import type { Challenge, ChallengeType, Fetched, Identifier, Order } from "./types.ts";
 
 /** How long deactivating the authorizations of a failed or cancelled order may take. */
 const CLEANUP_TIMEOUT_MS = 5_000;
-/**
- * How long the order may stay `pending` after the challenges were answered before the
- * authorizations themselves are looked at (then again after twice as long, and so on). Some CAs
- * (acme2certifier, step-ca) leave the order `pending` when a challenge fails, and say so only
- * in the authorization or the challenge.
- */
-const AUTHORIZATION_CHECK_AFTER_MS = 1_000;
-
 /**
  * Makes one challenge type answerable: publishes the key authorization where the CA will look
  * (`present`) and removes it afterwards (`cleanup`).
@@ -148,11 +130,11 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       await clock.sleep(options.poll?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS, signal);
       const decided = await pollUntil(
         `the authorizations of order ${order.url}`,
-        watchPendingOrder({ ...options, signal }, clock, order.url),
+        watchPendingOrder(transport, account, options.solver.type, clock, order.url),
         (body) => body.status !== "pending",
         poll(signal),
       );
-      if (decided.body.status === "invalid") throw await explainInvalidOrder(options, decided);
+      if (decided.body.status === "invalid") throw await explainInvalidOrder(transport, account, options.solver.type, decided);
       ready = decided;
       log?.(`Order ${order.url}: ${decided.body.status}, every authorization valid (${options.solver.type})`);
     }
@@ -179,35 +161,8 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   if (valid.body.status !== "valid" || !valid.body.certificate) throw new AcmeOrderError(order.url, valid.body.error);
   const download = await downloadCertificate(transport, account, valid.body.certificate);
   log?.(`Certificate ${valid.body.certificate} downloaded`);
-  const pem = options.preferredChain === undefined ? download.pem : await choosePreferredChain(options, download, log);
+  const pem = options.preferredChain === undefined ? download.pem : await choosePreferredChain(transport, account, download, options.preferredChain, log);
   return { pem, orderUrl: order.url, certificateUrl: valid.body.certificate, alternates: download.alternates, waitingPolls };
-}
-
-/** The Common Name of the issuer of a chain's last certificate. */
-export function topIssuerCommonName(pem: string): string | undefined {
-  const certificates = decodePemBlocks(pem).filter((block) => block.label === "CERTIFICATE");
-  const top = certificates.at(-1);
-  return top ? readCertificate(top.der).issuerCommonName : undefined;
-}
-
-/**
- * Picks the chain whose topmost certificate was issued by the preferred Common Name.
- *
- * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2
- */
-async function choosePreferredChain(options: IssueOptions, download: CertificateDownload, log: IssueOptions["log"]): Promise<string> {
-  const wanted = options.preferredChain!;
-  const defaultIssuer = topIssuerCommonName(download.pem);
-  if (defaultIssuer === wanted) return download.pem;
-  for (const url of download.alternates) {
-    const alternate = await downloadCertificate(options.transport, options.account, url);
-    if (topIssuerCommonName(alternate.pem) === wanted) {
-      log?.(`Using the alternate chain ${url}, issued by "${wanted}"`);
-      return alternate.pem;
-    }
-  }
-  log?.(`No chain is issued by "${wanted}" (default: "${defaultIssuer}", ${download.alternates.length} alternate(s)); keeping the default`);
-  return download.pem;
 }
 
 /**
@@ -273,71 +228,6 @@ async function startAuthorization(options: IssueOptions, url: string, presented:
   onAnswered();
 }
 
-/**
- * The order poll of the authorization phase: fetches the order and, while it stays `pending`
- * past {@link AUTHORIZATION_CHECK_AFTER_MS} (then after twice as long, and so on), also the
- * authorizations not yet seen valid, failing at once with the CA's problem when one of them, or
- * its challenge, says validation failed. RFC 8555 §7.5.1 lets a client poll either the order or
- * the authorization; CAs differ in which one they update first.
- */
-function watchPendingOrder(options: IssueOptions, clock: Clock, orderUrl: string): () => Promise<Fetched<Order>> {
-  const { transport, account } = options;
-  const started = clock.now();
-  let nextCheck = started + AUTHORIZATION_CHECK_AFTER_MS;
-  const valid = new Set<string>();
-  return async () => {
-    const current = await getOrder(transport, account, orderUrl);
-    if (current.body.status !== "pending" || clock.now() < nextCheck) return current;
-    nextCheck = clock.now() + Math.max(AUTHORIZATION_CHECK_AFTER_MS, 2 * (clock.now() - started));
-    const unsettled = current.body.authorizations.filter((url) => !valid.has(url));
-    const authorizations = await Promise.all(unsettled.map((url) => getAuthorization(transport, account, url)));
-    for (const authorization of authorizations) {
-      if (authorization.body.status === "valid") valid.add(authorization.url);
-      const failure = authorizationFailure(authorization.body, options.solver.type);
-      if (failure) throw failure;
-    }
-    return current;
-  };
-}
-
-/**
- * Finds out why an order became invalid: the first failed authorization and its challenge's
- * error, fetched only on this failure path.
- */
-async function explainInvalidOrder(options: IssueOptions, order: Fetched<Order>): Promise<Error> {
-  const { transport, account, solver } = options;
-  const authorizations = await Promise.all(order.body.authorizations.map((url) => getAuthorization(transport, account, url)));
-  for (const authorization of authorizations) {
-    const failure = authorizationFailure(authorization.body, solver.type);
-    if (failure) return failure;
-  }
-  return new AcmeOrderError(order.url, order.body.error);
-}
-
-/**
- * The failure an authorization reports, if any: the authorization is `invalid`, or the
- * challenge of our type is `invalid`, or it went back to `pending` with an error (step-ca's way
- * of saying validation failed and may be retried). A challenge still `processing` is being
- * retried by the CA, whatever error it shows, and is waited for.
- */
-function authorizationFailure(authorization: Authorization, type: ChallengeType): AcmeAuthorizationError | undefined {
-  const challenge = authorization.challenges.find((candidate) => candidate.type === type);
-  if (authorization.status === "invalid") {
-    return new AcmeAuthorizationError(authorization.identifier, type, "the authorization became invalid", challenge?.error ?? firstChallengeError(authorization));
-  }
-  if (authorization.status === "pending" && challenge && challengeFailed(challenge)) return challengeFailure(authorization.identifier, type, challenge);
-  return undefined;
-}
-
-/** `invalid`, or back to `pending` with an error; `processing` with an error is a CA retrying. */
-function challengeFailed(challenge: Challenge): boolean {
-  return challenge.status === "invalid" || (challenge.status === "pending" && challenge.error !== undefined);
-}
-
-function challengeFailure(identifier: Identifier, type: ChallengeType, challenge: Challenge): AcmeAuthorizationError {
-  return new AcmeAuthorizationError(identifier, type, `the ${type} challenge is ${challenge.status}`, challenge.error);
-}
-
 /** Waits for a solver's promise, or rejects as soon as the signal aborts. */
 function untilAborted(work: Promise<void> | void, signal: AbortSignal | undefined): Promise<void> | void {
   if (!signal || !(work instanceof Promise)) return work;
@@ -347,27 +237,4 @@ function untilAborted(work: Promise<void> | void, signal: AbortSignal | undefine
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function firstChallengeError(authorization: Authorization) {
-  return authorization.challenges.find((challenge) => challenge.error)?.error;
-}
-
-/**
- * Deactivates every authorization of a failed order that is still pending, so that nothing is
- * left half-done at the CA. Best effort: failures here are logged, not thrown.
- *
- * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.2
- */
-async function deactivatePending(transport: AcmeTransport, account: AcmeAccount, urls: readonly string[], log?: (line: string) => void): Promise<void> {
-  await Promise.all(urls.map(async (url) => {
-    try {
-      const current = await getAuthorization(transport, account, url);
-      if (current.body.status !== "pending") return;
-      await deactivateAuthorization(transport, account, url);
-      log?.(`Authorization ${url} deactivated`);
-    } catch (error) {
-      log?.(`Could not deactivate authorization ${url}: ${(error as Error).message}`);
-    }
-  }));
 }

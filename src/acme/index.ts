@@ -36,7 +36,8 @@ export {
   AcmeTlsError,
   formatProblem,
 } from "./errors.ts";
-export { issueCertificate, keyAuthorization, topIssuerCommonName, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
+export { topIssuerCommonName } from "./chains.ts";
+export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
 export { normalizeDomain, normalizeIdentifiers, parseIdentifier, type IdentifierRules } from "./identifiers.ts";
 export { parseAccount, parseAuthorization, parseChallenge, parseDirectory, parseOrder, parseProblem } from "./parse.ts";
 export { type PollOptions } from "./poll.ts";

@@ -3,7 +3,7 @@
  * certificate, write it, optionally revoke it, serve it over HTTPS, and wait for `GET /shutdown`.
  */
 import { join } from "node:path";
-import { ariCertId, issueCertificate, normalizeIdentifiers, revokeCertificate, type ChallengeType, type Identifier } from "../acme/index.ts";
+import { ariCertId, issueCertificate, normalizeIdentifiers, revokeCertificate, type AcmeTransport, type ChallengeType, type Identifier } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, generateKeyPair, KEY_TYPES, type KeyType } from "../jose/index.ts";
@@ -176,6 +176,33 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
   if (context.trust) progress(`Trusting the CA roots in ${context.trust.path} (from ${context.trust.source})`);
   // Fetch the directory while the keys are generated; errors surface at the next use.
   transport.getDirectory().catch(() => {});
+  const { identifiers, csr, certificateKeys, account, reused, replaces } = await prepareOrder(options, transport);
+  progress(`Account ${account.kid}${reused ? ` (reused from ${options.stateDir})` : ""}`);
+  const issued = await issueCertificate({
+    transport,
+    account,
+    identifiers,
+    solver: responders.solver,
+    csr,
+    signal: context.deadline,
+    log: progress,
+    ...(options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {}),
+    orderExtras: { ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(replaces ? { replaces } : {}) },
+  });
+  const keyPem = await writeCertificate(options, io, identifiers, issued.pem, certificateKeys);
+  if (options.revoke) {
+    const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
+    await revokeCertificate(transport, account, leaf.der, options.revokeReason);
+    io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
+  }
+  context.endDeadline();
+  await serveCertificate(options, context, servers, responders, issued.pem, keyPem);
+  progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
+  io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
+}
+
+/** The identifiers, CSR and keys (fresh or from the files named), and the account, opened while the CSR is signed. */
+async function prepareOrder(options: CliOptions, transport: AcmeTransport) {
   const request = options.csrFile ? readCsrFile(options.csrFile, "--csr") : undefined;
   const identifiers = request
     ? withFlag(`--csr ${options.csrFile}`, () => normalizeIdentifiers(request.names, { challenge: CHALLENGE_TYPES[options.challenge] }))
@@ -197,35 +224,24 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
     }),
     request?.der ?? createCsr({ identifiers, keyPair: certificateKeys! }),
   ]);
-  progress(`Account ${account.kid}${reused ? ` (reused from ${options.stateDir})` : ""}`);
-  const issued = await issueCertificate({
-    transport,
-    account,
-    identifiers,
-    solver: responders.solver,
-    csr,
-    signal: context.deadline,
-    log: progress,
-    ...(options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {}),
-    orderExtras: { ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(replaces ? { replaces } : {}) },
-  });
+  return { identifiers, csr, certificateKeys, account, reused, replaces };
+}
 
+/** Writes `cert.pem` (and `key.pem` when the key is here) together; returns the key PEM. */
+async function writeCertificate(
+  options: CliOptions,
+  io: CommandContext["io"],
+  identifiers: readonly Identifier[],
+  chain: string,
+  certificateKeys: CryptoKeyPair | undefined,
+): Promise<string | undefined> {
   const certificatePath = join(options.outDir, "cert.pem");
   const keyPath = join(options.outDir, "key.pem");
   const keyPem = certificateKeys ? await exportPrivateKeyPem(certificateKeys.privateKey) : undefined;
-  writeFilesAtomic([...(keyPem ? [{ path: keyPath, data: keyPem, mode: 0o600 }] : []), { path: certificatePath, data: issued.pem, mode: 0o644 }]);
+  writeFilesAtomic([...(keyPem ? [{ path: keyPath, data: keyPem, mode: 0o600 }] : []), { path: certificatePath, data: chain, mode: 0o644 }]);
   const names = identifiers.map((identifier) => identifier.value).join(", ");
   io.out(`Certificate for ${names} written to ${certificatePath}${keyPem ? ` (key: ${keyPath})` : " (the key stays with the CSR's owner)"}`);
-
-  if (options.revoke) {
-    const leaf = decodePemBlocks(issued.pem).find((block) => block.label === "CERTIFICATE")!;
-    await revokeCertificate(transport, account, leaf.der, options.revokeReason);
-    io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
-  }
-  context.endDeadline();
-  await serveCertificate(options, context, servers, responders, issued.pem, keyPem);
-  progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
-  io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);
+  return keyPem;
 }
 
 /** The certificate server takes the HTTPS port over from the tls-alpn-01 responder, if there was one. */

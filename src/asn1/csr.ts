@@ -1,15 +1,8 @@
 import { asciiBytes, bitString, contextTag, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "./der.ts";
 import { ecdsaSignatureToDer } from "./ecdsa-signature.ts";
+import { Oid } from "./oids.ts";
 import { tryParseIp, utf8Encode } from "../encoding/index.ts";
 import { keyAlgorithmOf } from "../jose/index.ts";
-
-/** Object identifiers used in a CSR. */
-export const Oid = {
-  commonName: "2.5.4.3",
-  subjectAltName: "2.5.29.17",
-  acmeIdentifier: "1.3.6.1.5.5.7.1.31",
-  extensionRequest: "1.2.840.113549.1.9.14",
-} as const;
 
 /** What goes into a CSR: the names (SANs) and the key pair whose public half it certifies. */
 export interface CsrOptions {

@@ -4,6 +4,7 @@
  * @see https://www.itu.int/rec/T-REC-X.690
  */
 import { utf8Decode } from "../encoding/index.ts";
+import { Tag } from "./der.ts";
 
 /** One decoded element. `children` is set for constructed elements (SEQUENCE, SET, [n] constructed). */
 export interface DerNode {
@@ -87,7 +88,7 @@ export function childrenOf(node: DerNode, count = 0, what = "element"): readonly
  * @throws {DerError} when the node is not a well-formed OID
  */
 export function readObjectIdentifier(node: DerNode): string {
-  if (node.tag !== 0x06 || node.content.length === 0) throw new DerError("Cannot read OID: not an OBJECT IDENTIFIER");
+  if (node.tag !== Tag.OBJECT_IDENTIFIER || node.content.length === 0) throw new DerError("Cannot read OID: not an OBJECT IDENTIFIER");
   const arcs: bigint[] = [];
   let value = 0n;
   for (const byte of node.content) {
@@ -116,13 +117,13 @@ export function readString(node: DerNode): string {
  */
 export function readTime(node: DerNode): Date {
   const text = readString(node);
-  const match = node.tag === 0x17
+  const match = node.tag === Tag.UTC_TIME
     ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    : node.tag === 0x18
+    : node.tag === Tag.GENERALIZED_TIME
     ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
     : null;
   if (!match) throw new DerError(`Cannot read time "${text}"`);
   let year = Number(match[1]);
-  if (node.tag === 0x17) year += year < 50 ? 2000 : 1900;
+  if (node.tag === Tag.UTC_TIME) year += year < 50 ? 2000 : 1900;
   return new Date(Date.UTC(year, Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])));
 }

@@ -16,6 +16,8 @@ export const Tag = {
   UTF8_STRING: 0x0c,
   PRINTABLE_STRING: 0x13,
   IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
   SEQUENCE: 0x30,
   SET: 0x31,
 } as const;
@@ -116,8 +118,8 @@ export function time(date: Date): Uint8Array {
   const iso = date.toISOString(); // 2026-11-28T22:00:00.000Z
   const digits = iso.slice(0, 19).replace(/[-T:]/g, ""); // 20261128220000
   const year = date.getUTCFullYear();
-  if (year >= 1950 && year < 2050) return tlv(0x17, utf8Encode(`${digits.slice(2)}Z`));
-  return tlv(0x18, utf8Encode(`${digits}Z`));
+  if (year >= 1950 && year < 2050) return tlv(Tag.UTC_TIME, utf8Encode(`${digits.slice(2)}Z`));
+  return tlv(Tag.GENERALIZED_TIME, utf8Encode(`${digits}Z`));
 }
 
 /** A `UTF8String`. */

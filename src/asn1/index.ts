@@ -3,7 +3,8 @@
  * CSRs, the tls-alpn-01 certificate, X.509 certificates, private keys.
  * @module
  */
-export { createCsr, Oid, signerFor, subjectAltNames, type CsrOptions, type Signer } from "./csr.ts";
+export { createCsr, signerFor, subjectAltNames, type CsrOptions, type Signer } from "./csr.ts";
+export { ContextTag, Oid } from "./oids.ts";
 export { createTlsAlpnCertificate, type TlsAlpnCertificateOptions } from "./tls-alpn-certificate.ts";
 export { decodeDer, DerError, type DerNode } from "./decoder.ts";
 export { parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrInfo, type ParsedCsr } from "./x509.ts";

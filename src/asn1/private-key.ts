@@ -6,7 +6,8 @@
 import { decodePemBlocks, type PemBlock } from "../encoding/index.ts";
 import { keyAlgorithmOfOid, KEY_ALGORITHMS, type KeyAlgorithm } from "../jose/index.ts";
 import { childrenOf, decodeDer, readObjectIdentifier, type DerNode } from "./decoder.ts";
-import { integer, nullValue, objectIdentifier, octetString, sequence } from "./der.ts";
+import { integer, nullValue, objectIdentifier, octetString, sequence, Tag } from "./der.ts";
+import { ContextTag } from "./oids.ts";
 
 const LABELS = ["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"] as const;
 const PRIVATE_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "key_ops", "ext", "alg"]);
@@ -65,7 +66,7 @@ function toPkcs8(block: PemBlock): { pkcs8: Uint8Array; algorithm: KeyAlgorithm 
     return { pkcs8: wrap(sequence(objectIdentifier(rsa.keyOid), nullValue()), block.der), algorithm: rsa };
   }
   if (block.label === "EC PRIVATE KEY") {
-    const parameters = childrenOf(root, 2, "EC private key").find((part) => part.tag === 0xa0);
+    const parameters = childrenOf(root, 2, "EC private key").find((part) => part.tag === ContextTag.explicit0);
     const curve = parameters?.children?.[0];
     if (!curve) throw new SyntaxError("Cannot import private key: the EC private key names no curve");
     const algorithm = keyAlgorithmOfOid(KEY_ALGORITHMS.ES256.keyOid, readObjectIdentifier(curve));
@@ -73,7 +74,7 @@ function toPkcs8(block: PemBlock): { pkcs8: Uint8Array; algorithm: KeyAlgorithm 
   }
   const [, algorithmIdentifier] = childrenOf(root, 3, "PKCS#8 private key") as [DerNode, DerNode];
   const [oid, parameter] = childrenOf(algorithmIdentifier, 1, "private key algorithm");
-  const curveOid = parameter?.tag === 0x06 ? readObjectIdentifier(parameter) : undefined;
+  const curveOid = parameter?.tag === Tag.OBJECT_IDENTIFIER ? readObjectIdentifier(parameter) : undefined;
   return { pkcs8: block.der, algorithm: keyAlgorithmOfOid(readObjectIdentifier(oid!), curveOid) };
 }
 

@@ -1,4 +1,5 @@
-import { Oid, signerFor, subjectAltNames } from "./csr.ts";
+import { signerFor, subjectAltNames } from "./csr.ts";
+import { Oid } from "./oids.ts";
 import { bitString, boolean, contextTag, integer, objectIdentifier, octetString, sequence, setOf, time, utf8String } from "./der.ts";
 
 /** What the tls-alpn-01 validation certificate carries. */

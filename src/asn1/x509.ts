@@ -3,14 +3,8 @@
  */
 import { decodePemBlocks, formatIp } from "../encoding/index.ts";
 import { childrenOf, decodeDer, DerError, readObjectIdentifier, readString, readTime, type DerNode } from "./decoder.ts";
-
-/** Object identifiers read here. */
-const OID = {
-  commonName: "2.5.4.3",
-  subjectAltName: "2.5.29.17",
-  authorityKeyIdentifier: "2.5.29.35",
-  extensionRequest: "1.2.840.113549.1.9.14",
-} as const;
+import { Tag } from "./der.ts";
+import { ContextTag, Oid } from "./oids.ts";
 
 /** The parts of a certificate an ACME client uses. */
 export interface CertificateInfo {
@@ -49,13 +43,13 @@ export interface CsrInfo {
 export function readCertificate(der: Uint8Array): CertificateInfo {
   const [tbs] = childrenOf(decodeDer(der), 3, "certificate");
   const fields = [...childrenOf(tbs!, 6, "TBSCertificate")];
-  if (fields[0]!.tag === 0xa0) fields.shift(); // explicit version
+  if (fields[0]!.tag === ContextTag.explicit0) fields.shift(); // explicit version
   const [serial, , issuer, validity, subject] = fields as [DerNode, DerNode, DerNode, DerNode, DerNode];
-  if (serial.tag !== 0x02) throw new DerError("Cannot read certificate: no serial number");
+  if (serial.tag !== Tag.INTEGER) throw new DerError("Cannot read certificate: no serial number");
   const [notBefore, notAfter] = childrenOf(validity, 2, "validity");
-  const extensions = readExtensions(fields.find((field) => field.tag === 0xa3)?.children?.[0]);
-  const names = readSubjectAltNames(extensions.get(OID.subjectAltName));
-  const aki = extensions.get(OID.authorityKeyIdentifier);
+  const extensions = readExtensions(fields.find((field) => field.tag === ContextTag.explicit3)?.children?.[0]);
+  const names = readSubjectAltNames(extensions.get(Oid.subjectAltName));
+  const aki = extensions.get(Oid.authorityKeyIdentifier);
   return {
     serialNumber: serial.content,
     issuerCommonName: readCommonName(issuer),
@@ -80,8 +74,8 @@ export function readCsr(der: Uint8Array): CsrInfo {
   let names: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: [], ipAddresses: [] };
   for (const attribute of attributes!.children ?? []) {
     const [type, values] = childrenOf(attribute, 2, "attribute");
-    if (readObjectIdentifier(type!) !== OID.extensionRequest) continue;
-    names = readSubjectAltNames(readExtensions(values!.children?.[0]).get(OID.subjectAltName));
+    if (readObjectIdentifier(type!) !== Oid.extensionRequest) continue;
+    names = readSubjectAltNames(readExtensions(values!.children?.[0]).get(Oid.subjectAltName));
   }
   return { commonName: readCommonName(subject!), ...names };
 }
@@ -90,7 +84,7 @@ function readCommonName(name: DerNode): string | undefined {
   for (const rdn of name.children ?? []) {
     for (const attribute of rdn.children ?? []) {
       const [type, value] = childrenOf(attribute, 2, "name attribute");
-      if (readObjectIdentifier(type!) === OID.commonName) return readString(value!);
+      if (readObjectIdentifier(type!) === Oid.commonName) return readString(value!);
     }
   }
   return undefined;
@@ -111,15 +105,15 @@ function readSubjectAltNames(der: Uint8Array | undefined): { dnsNames: string[];
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
   for (const name of der ? childrenOf(decodeDer(der), 0, "subjectAltName") : []) {
-    if (name.tag === 0x82) dnsNames.push(readString(name));
-    if (name.tag === 0x87) ipAddresses.push(formatIp(name.content));
+    if (name.tag === ContextTag.dnsName) dnsNames.push(readString(name));
+    if (name.tag === ContextTag.ipAddress) ipAddresses.push(formatIp(name.content));
   }
   return { dnsNames, ipAddresses };
 }
 
 /** AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, ... } */
 function readKeyIdentifier(der: Uint8Array): Uint8Array | undefined {
-  return childrenOf(decodeDer(der), 0, "authorityKeyIdentifier").find((part) => part.tag === 0x80)?.content;
+  return childrenOf(decodeDer(der), 0, "authorityKeyIdentifier").find((part) => part.tag === ContextTag.keyIdentifier)?.content;
 }
 
 /** A CSR read from PEM or DER, with the names it asks for. */

@@ -53,6 +53,15 @@ describe("the package in a fresh project", () => {
     for (const internal of ["tlv", "Tag", "NoncePool", "sleep", "parseLinks", "UsageError"]) expect(names).not.toContain(internal);
   });
 
+  test("the command line comes along: the bun-acme bin and the bun-acme/cli export", async () => {
+    const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
+    const bin = await run([join(project, "node_modules", ".bin", "bun-acme"), "--version"], project);
+    expect(bin.stdout).toBe(`bun-acme ${version}\n`);
+    const cli = await run([process.execPath, "-e", 'import { main } from "bun-acme/cli"; process.exitCode = await main(["--dir"], { env: {}, out() {}, err: (line) => console.log(line) });'], project);
+    expect(cli.stdout).toBe("bun-acme: error: option --dir needs a value (see --help)\n");
+    expect(cli.code).toBe(2);
+  });
+
   test("the published files are the sources, the README and the licence (npm pack)", async () => {
     const packed = await run(["npm", "pack", "--dry-run", "--json", "--ignore-scripts"], ROOT);
     const files = (JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map((file) => file.path);

@@ -10,7 +10,7 @@ import { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, generateKeyPair, KEY_TYPES, typ
 import { certificateHandler, serve, shutdownHandler, startResponders, type RunningServer } from "../servers/index.ts";
 import { openAccount, writeFilesAtomic } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
-import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
+import { ExitCode, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS, DEFAULT_PORTS } from "./flags.ts";
 import { readCsrFile, readKeyFile, readLeafCertificate } from "./input-files.ts";
 import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readReason, readRecord, readTimeout, type EabFlags } from "./values.ts";
@@ -139,7 +139,6 @@ interface Stoppable {
  * lets the flow deactivate what it left pending; while serving, it stops at once.
  */
 async function runIssue(options: CliOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
   const servers: Stoppable[] = [];
   const finished = Promise.withResolvers<number>();
   let obtaining = true;
@@ -148,13 +147,16 @@ async function runIssue(options: CliOptions, context: CommandContext): Promise<n
     setTimeout(() => finished.resolve(ExitCode.FAILURE), CANCEL_GRACE_MS);
   }, { once: true });
 
+  let failure: { error: unknown } | undefined;
   obtainAndServe(options, context, servers, () => finished.resolve(ExitCode.OK)).catch((error: unknown) => {
-    io.err(`bun-acme: error: ${describeError(error, io.env)}`);
-    finished.resolve(exitCodeFor(error));
+    failure ??= { error };
+    finished.resolve(ExitCode.FAILURE);
   }).finally(() => (obtaining = false));
   const code = await finished.promise;
   context.endDeadline();
   await Promise.allSettled(servers.map((server) => server.stop()));
+  // The wrapper reports it, once every server is closed.
+  if (failure) throw failure.error;
   return code;
 }
 

@@ -111,7 +111,8 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     const code = await command.run(options, context);
     return signalCode ?? code;
   } catch (error) {
-    return signalCode ?? report(error);
+    const code = report(error);
+    return signalCode ?? code;
   } finally {
     clearTimeout(timer);
     for (const remove of removeHandlers) remove();

@@ -125,7 +125,8 @@ export class Flags {
 export function describeFlags(flags: readonly FlagName[]): string {
   const rows = flags.map((flag) => {
     const spec: FlagSpec = FLAGS[flag];
-    return [`${flag}${spec.value ? ` ${spec.value}` : ""}`, `${spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
+    const name = flag === "--help" ? "-h, --help" : flag;
+    return [`${name}${spec.value ? ` ${spec.value}` : ""}`, `${spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join("\n");

@@ -34,10 +34,16 @@ export type ParsedCommand =
 
 /** The usage text of one command, or of the whole program. */
 export function usage(command?: Command<never>): string {
-  if (command) return `Usage: bun-acme ${command.synopsis}\n\n${command.summary}.\n\nOptions:\n${describeFlags(command.flags)}\n  -h, --help  show this text`;
+  const summary = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
+  if (command) return `Usage: bun-acme ${command.synopsis}\n\n${summary(command.summary)}\n\nOptions:\n${describeFlags([...command.flags, "--help"])}`;
+  const issue = issueCommand as Command<never>;
   const others = Object.values(COMMANDS).map((other) => `  bun-acme ${other.synopsis}\n      ${other.summary}`).join("\n");
-  return `${usage(issueCommand as Command<never>)}
-  --version   show the version
+  return `Usage: bun-acme ${issue.synopsis}
+
+${summary(issue.summary)}
+
+Options:
+${describeFlags([...issue.flags, "--help", "--version"])}
 
 Other commands (each with --help):
 ${others}

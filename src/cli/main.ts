@@ -52,10 +52,11 @@ Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error, 130/143 
 }
 
 function select(argv: readonly string[]): { command: Command<never>; rest: readonly string[]; kind: ParsedCommand["kind"] } {
-  const word = argv.find((arg) => !arg.startsWith("-"));
+  const index = argv.findIndex((arg) => !arg.startsWith("-"));
+  const word = argv[index];
   const command = word !== undefined && Object.hasOwn(COMMANDS, word) ? COMMANDS[word]! : undefined;
   if (!command) return { command: issueCommand as Command<never>, rest: argv, kind: "run" };
-  return { command, rest: argv.filter((arg) => arg !== word), kind: word as ParsedCommand["kind"] };
+  return { command, rest: argv.toSpliced(index, 1), kind: word as ParsedCommand["kind"] };
 }
 
 /**

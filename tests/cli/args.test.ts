@@ -113,6 +113,11 @@ describe("parseArgs()", () => {
     expect(usageError([...base, "--key-type", "ed25519"])).toMatch(/not one of/);
   });
 
+  test("the command word is taken once: a flag value that spells a command stays a value", () => {
+    const parsed = parseArgs(["account", "--dir", "https://ca.test/dir", "--state", "account"]);
+    expect(parsed.kind === "account" && parsed.options.stateDir).toBe("account");
+  });
+
   test("the revoke and renewal-info commands", () => {
     expect(parseArgs(["revoke", "--dir", "https://ca.test/dir", "--cert", "c.pem", "--cert-key", "k.pem", "--reason", "superseded"])).toEqual({
       kind: "revoke",

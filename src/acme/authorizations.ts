@@ -57,7 +57,7 @@ export function watchPendingOrder(
 export async function explainInvalidOrder(transport: AcmeTransport, account: AcmeSigner, type: ChallengeType, order: Fetched<Order>): Promise<Error> {
   const authorizations = await Promise.all(order.body.authorizations.map((url) => getAuthorization(transport, account, url)));
   for (const authorization of authorizations) {
-    const failure = authorizationFailure(authorization.body, type);
+    const failure = authorizationFailure(authorization.body, type, order.body.error);
     if (failure) return failure;
   }
   return new AcmeOrderError(order.url, order.body.error);
@@ -67,12 +67,14 @@ export async function explainInvalidOrder(transport: AcmeTransport, account: Acm
  * The failure an authorization reports, if any: the authorization is `invalid`, or the
  * challenge of our type is `invalid`, or it went back to `pending` with an error (step-ca's way
  * of saying validation failed and may be retried). A challenge still `processing` is being
- * retried by the CA, whatever error it shows, and is waited for.
+ * retried by the CA, whatever error it shows, and is waited for. An invalid authorization with
+ * no error of its own is explained by the order's error, when there is one.
  */
-function authorizationFailure(authorization: Authorization, type: ChallengeType): AcmeAuthorizationError | undefined {
+function authorizationFailure(authorization: Authorization, type: ChallengeType, orderError?: AcmeProblem): AcmeAuthorizationError | undefined {
   const challenge = authorization.challenges.find((candidate) => candidate.type === type);
   if (authorization.status === "invalid") {
-    return new AcmeAuthorizationError(authorization.identifier, type, "the authorization became invalid", challenge?.error ?? firstChallengeError(authorization));
+    const problem = challenge?.error ?? firstChallengeError(authorization) ?? orderError;
+    return new AcmeAuthorizationError(authorization.identifier, type, "the authorization became invalid", problem);
   }
   if (authorization.status === "pending" && challenge && challengeFailed(challenge)) return challengeFailure(authorization.identifier, type, challenge);
   return undefined;
@@ -83,6 +85,7 @@ export function challengeFailed(challenge: Challenge): boolean {
   return challenge.status === "invalid" || (challenge.status === "pending" && challenge.error !== undefined);
 }
 
+/** The error for a failed challenge, carrying the CA's problem document. */
 export function challengeFailure(identifier: Identifier, type: ChallengeType, challenge: Challenge): AcmeAuthorizationError {
   return new AcmeAuthorizationError(identifier, type, `the ${type} challenge is ${challenge.status}`, challenge.error);
 }
@@ -91,7 +94,6 @@ export function challengeFailure(identifier: Identifier, type: ChallengeType, ch
 export function firstChallengeError(authorization: Authorization): AcmeProblem | undefined {
   return authorization.challenges.find((challenge) => challenge.error)?.error;
 }
-
 
 /**
  * Deactivates every authorization of a failed order that is still pending, so that nothing is

@@ -36,6 +36,11 @@ export const CA_PRESETS: Readonly<Record<CaPresetName, CaPreset>> = {
   },
 };
 
+/** The preset of that name, if there is one (own properties only: `toString` is no CA). */
+export function findPreset(name: string): CaPreset | undefined {
+  return Object.hasOwn(CA_PRESETS, name) ? CA_PRESETS[name as CaPresetName] : undefined;
+}
+
 /** A directory, resolved: its URL and, when it was named by a preset, the preset. */
 export interface ResolvedDirectory {
   readonly directoryUrl: string;
@@ -51,10 +56,8 @@ export interface ResolvedDirectory {
  * @throws {RangeError} for a URL that is not https (or http with `allowInsecureHttp`)
  */
 export function resolveDirectory(nameOrUrl: string, options: { readonly allowInsecureHttp?: boolean } = {}): ResolvedDirectory {
-  if (Object.hasOwn(CA_PRESETS, nameOrUrl)) {
-    const preset = CA_PRESETS[nameOrUrl as CaPresetName];
-    return { directoryUrl: preset.directoryUrl, preset };
-  }
+  const preset = findPreset(nameOrUrl);
+  if (preset) return { directoryUrl: preset.directoryUrl, preset };
   let url: URL;
   try {
     url = new URL(nameOrUrl);

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
 import { NoncePool } from "./nonce-pool.ts";
 import { parseDirectory, parseProblem } from "./parse.ts";
-import { CA_PRESETS, type CaPresetName } from "./presets.ts";
+import { findPreset } from "./presets.ts";
 import { isProblemType } from "./problems.ts";
 import type { Directory } from "./types.ts";
 
@@ -148,7 +148,7 @@ export class AcmeTransport {
   constructor(options: AcmeTransportOptions) {
     this.options = options;
     this.shared = { nonces: new NoncePool(options.nonceLanes ?? 32), directory: undefined, requestCount: 0 };
-    this.directoryUrl = Object.hasOwn(CA_PRESETS, options.directoryUrl) ? CA_PRESETS[options.directoryUrl as CaPresetName].directoryUrl : options.directoryUrl;
+    this.directoryUrl = findPreset(options.directoryUrl)?.directoryUrl ?? options.directoryUrl;
     this.fetchFunction = options.fetch ?? fetchTrusting(options.ca);
     this.userAgent = options.userAgent ?? "bun-acme";
     this.maxBadNonceRetries = options.maxBadNonceRetries ?? 20;

@@ -255,7 +255,7 @@ async function serveCertificate(
   certificate: string,
   keyPem: string | undefined,
 ): Promise<void> {
-  const tlsResponder = responders.servers.find((server) => server.port === options.ports.https && server.name.includes("tls-alpn-01"));
+  const tlsResponder = options.challenge === "tls01" ? responders.servers.find((server) => server.port === options.ports.https) : undefined;
   if (tlsResponder) await tlsResponder.stop();
   if (!keyPem) {
     context.io.out("Not serving the certificate over HTTPS: its key came with the CSR and is not here (give it with --cert-key)");

@@ -88,7 +88,7 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
   }
   if (parsed.kind === "help") return (io.out(parsed.text), ExitCode.OK);
   if (parsed.kind === "version") return (io.out(`bun-acme ${packageJson.version}`), ExitCode.OK);
-  const command = select(argv).command as unknown as Command<BaseOptions>;
+  const command = (parsed.kind === "run" ? issueCommand : COMMANDS[parsed.kind]!) as unknown as Command<BaseOptions>;
   const options = parsed.options;
 
   const cancel = new AbortController();

@@ -96,11 +96,15 @@ export {
   type Identifier,
   type Order,
   type ProblemType,
+  checkIssuedChain,
+  type ChainExpectations,
+  type CheckedChain,
 } from "./acme/index.ts";
 
 // Errors.
 export {
   AcmeAuthorizationError,
+  AcmeCertificateError,
   AcmeConnectionError,
   AcmeError,
   AcmeOrderError,
@@ -114,7 +118,7 @@ export {
 
 // Keys, CSRs and certificates.
 export { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, exportPublicJwk, generateKeyPair, jwkThumbprint, KEY_TYPES, type KeyType, type PublicJwk } from "./jose/index.ts";
-export { createCsr, importPrivateKeyPem, parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrOptions, type ParsedCsr } from "./asn1/index.ts";
+export { createCsr, importPrivateKeyPem, parseCsr, readCertificate, readCsr, verifyCertificateSignature, type CertificateInfo, type CsrOptions, type ParsedCsr } from "./asn1/index.ts";
 export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
 
 // Challenge solvers and the servers that answer the CA.

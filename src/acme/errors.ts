@@ -80,6 +80,22 @@ export class AcmeProtocolError extends AcmeError {
 }
 
 /**
+ * The CA's certificate failed a check the client makes before it writes or serves anything
+ * (another key, other names, expired, a broken chain, not PEM). `reason` says which.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2
+ */
+export class AcmeCertificateError extends AcmeError {
+  readonly url: string;
+  readonly reason: string;
+  constructor(url: string, reason: string) {
+    super("ERR_ACME_CERTIFICATE", `The certificate from ${url} was refused, nothing was written: ${reason}`);
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+/**
  * An authorization could not be completed: its challenge failed validation, or the CA offered
  * no challenge of the requested type.
  *

@@ -2,8 +2,10 @@
  * The flow layer: order → authorizations (in parallel) → challenges → finalize → download.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1 (the overview of the whole exchange)
  */
+import type { CertificateInfo } from "../asn1/index.ts";
 import type { AcmeAccount } from "./account.ts";
 import { challengeFailed, challengeFailure, deactivatePending, explainInvalidOrder, firstChallengeError, watchPendingOrder } from "./authorizations.ts";
+import { checkIssuedChain } from "./certificate-check.ts";
 import { choosePreferredChain } from "./chains.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { downloadCertificate, finalizeOrder, getAuthorization, getOrder, newOrder, respondToChallenge, type NewOrderExtras } from "./endpoints.ts";
@@ -55,8 +57,13 @@ export interface IssueOptions {
 
 /** The result of an issuance. */
 export interface IssuedCertificate {
-  /** Leaf first, then the intermediates. */
+  /**
+   * Leaf first, then the intermediates, re-encoded from what was checked: the leaf certifies the
+   * CSR's key for exactly the identifiers, every certificate is valid now and signed by the next.
+   */
   readonly pem: string;
+  /** The leaf, read. */
+  readonly leaf: CertificateInfo;
   readonly orderUrl: string;
   readonly certificateUrl: string;
   /** Alternate chain URLs offered by the CA. */
@@ -94,6 +101,7 @@ export function keyAuthorization(token: string, accountThumbprint: string): stri
  * @throws {AcmeAuthorizationError} when a challenge fails validation
  * @throws {AcmeOrderError} when the order becomes invalid
  * @throws {AcmeProblemError} when the CA refuses a request
+ * @throws {AcmeCertificateError} when the certificate fails a check (see {@link checkIssuedChain})
  */
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const { transport, account, identifiers, log } = options;
@@ -161,8 +169,9 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   if (valid.body.status !== "valid" || !valid.body.certificate) throw new AcmeOrderError(order.url, valid.body.error);
   const download = await downloadCertificate(transport, account, valid.body.certificate);
   log?.(`Certificate ${valid.body.certificate} downloaded`);
-  const pem = options.preferredChain === undefined ? download.pem : await choosePreferredChain(transport, account, download, options.preferredChain, log);
-  return { pem, orderUrl: order.url, certificateUrl: valid.body.certificate, alternates: download.alternates, waitingPolls };
+  const chosen = options.preferredChain === undefined ? download.pem : await choosePreferredChain(transport, account, download, options.preferredChain, log);
+  const checked = await checkIssuedChain(chosen, valid.body.certificate, { csr: options.csr, identifiers, now: clock.now() });
+  return { pem: checked.pem, leaf: checked.certificates[0]!, orderUrl: order.url, certificateUrl: valid.body.certificate, alternates: download.alternates, waitingPolls };
 }
 
 /**

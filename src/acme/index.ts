@@ -27,6 +27,7 @@ export {
 } from "./endpoints.ts";
 export {
   AcmeAuthorizationError,
+  AcmeCertificateError,
   AcmeConnectionError,
   AcmeError,
   AcmeOrderError,
@@ -37,6 +38,7 @@ export {
   formatProblem,
 } from "./errors.ts";
 export { topIssuerCommonName } from "./chains.ts";
+export { checkIssuedChain, type ChainExpectations, type CheckedChain } from "./certificate-check.ts";
 export { issueCertificate, keyAuthorization, type ChallengeSolver, type IssuedCertificate, type IssueOptions } from "./flow.ts";
 export { normalizeDomain, normalizeIdentifiers, parseIdentifier, type IdentifierRules } from "./identifiers.ts";
 export { parseAccount, parseAuthorization, parseChallenge, parseDirectory, parseOrder, parseProblem } from "./parse.ts";

@@ -9,3 +9,4 @@ export { createTlsAlpnCertificate, type TlsAlpnCertificateOptions } from "./tls-
 export { decodeDer, DerError, type DerNode } from "./decoder.ts";
 export { parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrInfo, type ParsedCsr } from "./x509.ts";
 export { importPrivateKeyPem } from "./private-key.ts";
+export { verifyCertificateSignature } from "./signature.ts";

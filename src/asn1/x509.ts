@@ -19,6 +19,17 @@ export interface CertificateInfo {
   readonly ipAddresses: readonly string[];
   /** The keyIdentifier of the Authority Key Identifier extension, when present. */
   readonly authorityKeyIdentifier: Uint8Array | undefined;
+  /** The DER TBSCertificate: what the issuer signed. */
+  readonly tbs: Uint8Array;
+  /** The signatureAlgorithm OID, e.g. `1.2.840.10045.4.3.2` (ecdsa-with-SHA256). */
+  readonly signatureAlgorithm: string;
+  /** The signatureValue BIT STRING's bits (the unused-bits octet removed). */
+  readonly signature: Uint8Array;
+  /** The DER issuer and subject Names, compared byte for byte to chain certificates. */
+  readonly issuer: Uint8Array;
+  readonly subject: Uint8Array;
+  /** The DER SubjectPublicKeyInfo. */
+  readonly subjectPublicKeyInfo: Uint8Array;
 }
 
 /** The names a CSR asks for. */
@@ -26,6 +37,8 @@ export interface CsrInfo {
   readonly commonName: string | undefined;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
+  /** The DER SubjectPublicKeyInfo of the key the CSR asks to certify. */
+  readonly subjectPublicKeyInfo: Uint8Array;
 }
 
 /**
@@ -41,10 +54,10 @@ export interface CsrInfo {
  * @throws {DerError} when the bytes are not a certificate
  */
 export function readCertificate(der: Uint8Array): CertificateInfo {
-  const [tbs] = childrenOf(decodeDer(der), 3, "certificate");
-  const fields = [...childrenOf(tbs!, 6, "TBSCertificate")];
+  const [tbs, algorithm, signature] = childrenOf(decodeDer(der), 3, "certificate") as [DerNode, DerNode, DerNode];
+  const fields = [...childrenOf(tbs, 6, "TBSCertificate")];
   if (fields[0]!.tag === ContextTag.explicit0) fields.shift(); // explicit version
-  const [serial, , issuer, validity, subject] = fields as [DerNode, DerNode, DerNode, DerNode, DerNode];
+  const [serial, , issuer, validity, subject, spki] = fields as [DerNode, DerNode, DerNode, DerNode, DerNode, DerNode];
   if (serial.tag !== Tag.INTEGER) throw new DerError("Cannot read certificate: no serial number");
   const [notBefore, notAfter] = childrenOf(validity, 2, "validity");
   const extensions = readExtensions(fields.find((field) => field.tag === ContextTag.explicit3)?.children?.[0]);
@@ -59,7 +72,19 @@ export function readCertificate(der: Uint8Array): CertificateInfo {
     dnsNames: names.dnsNames,
     ipAddresses: names.ipAddresses,
     authorityKeyIdentifier: aki ? readKeyIdentifier(aki) : undefined,
+    tbs: tbs.raw,
+    signatureAlgorithm: readObjectIdentifier(childrenOf(algorithm, 1, "signatureAlgorithm")[0]!),
+    signature: readBitString(signature),
+    issuer: issuer.raw,
+    subject: subject.raw,
+    subjectPublicKeyInfo: spki.raw,
   };
+}
+
+/** The bits of a BIT STRING whose unused-bits octet is 0 (signatures, keys). */
+function readBitString(node: DerNode): Uint8Array {
+  if (node.tag !== Tag.BIT_STRING || node.content[0] !== 0) throw new DerError("Cannot read BIT STRING: not a whole number of octets");
+  return node.content.subarray(1);
 }
 
 /**
@@ -70,14 +95,14 @@ export function readCertificate(der: Uint8Array): CertificateInfo {
  */
 export function readCsr(der: Uint8Array): CsrInfo {
   const [info] = childrenOf(decodeDer(der), 3, "CSR");
-  const [, subject, , attributes] = childrenOf(info!, 4, "CertificationRequestInfo");
+  const [, subject, spki, attributes] = childrenOf(info!, 4, "CertificationRequestInfo");
   let names: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: [], ipAddresses: [] };
   for (const attribute of attributes!.children ?? []) {
     const [type, values] = childrenOf(attribute, 2, "attribute");
     if (readObjectIdentifier(type!) !== Oid.extensionRequest) continue;
     names = readSubjectAltNames(readExtensions(values!.children?.[0]).get(Oid.subjectAltName));
   }
-  return { commonName: readCommonName(subject!), ...names };
+  return { commonName: readCommonName(subject!), ...names, subjectPublicKeyInfo: spki!.raw };
 }
 
 function readCommonName(name: DerNode): string | undefined {

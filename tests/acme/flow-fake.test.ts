@@ -2,10 +2,10 @@
  * The flow against a FAKE CA (tests/support/fake-ca.ts) with a fake clock: the paths Pebble never
  * takes, each in milliseconds, with no socket.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import {
   AcmeAuthorizationError,
+  AcmeCertificateError,
   AcmeOrderError,
   AcmeTransport,
   issueCertificate,
@@ -16,21 +16,9 @@ import {
 import { createCsr } from "../../src/asn1/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { FakeCa, fakeClock, type FakeCaScript } from "../support/fake-ca.ts";
-import { openssl } from "../support/openssl.ts";
-import { makeTempDir } from "../support/temp.ts";
+import { spkiOf } from "../support/certificates.ts";
 
 const DIRECTORY = "https://fake-ca.test/dir";
-let chains: string[] = [];
-let folder = "";
-
-beforeAll(async () => {
-  folder = makeTempDir("bun-acme-fake-ca-");
-  for (const name of ["Root A", "Root B"]) {
-    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", `${name}.pem`,
-      "-days", "1", "-subj", `/CN=${name}`], folder);
-    chains.push(await Bun.file(join(folder, `${name}.pem`)).text());
-  }
-});
 
 /** A solver that records what it was asked; the fake CA validates nothing. */
 class RecordingSolver implements ChallengeSolver {
@@ -46,8 +34,8 @@ class RecordingSolver implements ChallengeSolver {
 }
 
 async function issue(script: FakeCaScript, extra: { preferredChain?: string; names?: string[] } = {}) {
-  const ca = new FakeCa({ chains, ...script });
   const clock = fakeClock();
+  const ca = new FakeCa({ now: clock.now, ...script });
   const transport = new AcmeTransport({ directoryUrl: DIRECTORY, fetch: ca.fetch, clock });
   const account = await registerAccount(transport, await generateKeyPair("ec256"));
   const solver = new RecordingSolver();
@@ -112,7 +100,7 @@ describe("issueCertificate() against a fake CA", () => {
 
   test("Retry-After on a pending order replaces the computed poll wait", async () => {
     const { issued, elapsedMs, ca } = await issue({ pendingPolls: 2, retryAfterSeconds: 3 });
-    expect(issued?.pem).toBe(chains[0]!);
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
     // The first poll after the 10 ms first wait, then two waits of 3 s that Retry-After asked for.
     expect(ca.requests.filter((request) => request === "POST /order/0")).toHaveLength(3);
     expect(elapsedMs).toBe(10 + 3_000 + 3_000);
@@ -120,7 +108,7 @@ describe("issueCertificate() against a fake CA", () => {
 
   test("503 with Retry-After at newOrder is retried after the CA's delay, signed anew", async () => {
     const { issued, elapsedMs, ca } = await issue({ newOrderUnavailable: 2 });
-    expect(issued?.pem).toBe(chains[0]!);
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
     expect(ca.requests.filter((request) => request === "POST /order")).toHaveLength(3);
     expect(elapsedMs).toBeGreaterThanOrEqual(2_000);
     expect(elapsedMs).toBeLessThan(2_100);
@@ -128,27 +116,79 @@ describe("issueCertificate() against a fake CA", () => {
 
   test("orderNotReady at finalize: waits for the order to leave pending and finalizes again", async () => {
     const { issued, ca } = await issue({ finalizeNotReady: 1 });
-    expect(issued?.pem).toBe(chains[0]!);
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
     expect(ca.requests.filter((request) => request.startsWith("POST /finalize/")).length).toBe(2);
   });
 
   test("already valid authorizations: nothing is presented and the order is finalized at once", async () => {
     const { issued, solver, ca } = await issue({ authorizationsAlreadyValid: true }, { names: ["a.fake.test", "b.fake.test"] });
-    expect(issued?.pem).toBe(chains[0]!);
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
     expect(solver.presented).toEqual([]);
     expect(ca.requests.filter((request) => request.startsWith("POST /authz/"))).toEqual([]);
   });
 
   test("a preferred chain offered as an alternate is taken", async () => {
-    const { issued, log } = await issue({}, { preferredChain: "Root B" });
-    expect(issued?.pem).toBe(chains[1]!);
+    const { issued, log, ca } = await issue({}, { preferredChain: "Root B" });
+    expect(issued?.pem).toBe(ca.issuedChains[1]!);
     expect(log).toContain('Using the alternate chain https://fake-ca.test/cert/1, issued by "Root B"');
   });
 
   test("a preferred chain nobody offers falls back to the default", async () => {
-    const { issued, log } = await issue({}, { preferredChain: "Root C" });
-    expect(issued?.pem).toBe(chains[0]!);
+    const { issued, log, ca } = await issue({}, { preferredChain: "Root C" });
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
     expect(log.at(-1)).toBe('No chain is issued by "Root C" (default: "Root A", 1 alternate(s)); keeping the default');
+  });
+});
+
+describe("a hostile CA's certificate is refused before anyone sees it (FAKE CA)", () => {
+  const cases: [string, FakeCaScript["issue"], RegExp][] = [
+    ["other names", (request) => request.mint({ dnsNames: ["evil.example"] }), /its names \(evil\.example\) are not the names ordered \(a\.fake\.test\)/],
+    ["one name missing", (request) => request.mint({ dnsNames: [] }), /its names \(none\) are not the names ordered/],
+    ["another key", async (request) => request.mint({ spki: await spkiOf(await generateKeyPair("ec256")) }), /certifies another public key than the one in the CSR/],
+    ["expired", (request) => request.mint({ notBefore: new Date(Date.UTC(2025, 0, 1)), notAfter: new Date(Date.UTC(2025, 11, 31)) }), /it expired at 2025-12-31T00:00:00\.000Z/],
+    ["not yet valid", (request) => request.mint({ notBefore: new Date(Date.UTC(2026, 0, 2)) }), /it is not valid before 2026-01-02/],
+    ["a leaf not signed by the intermediate that follows it", async (request) => request.mint({ leafSignedBy: await generateKeyPair("ec256") }),
+      /certificate 1 \("a\.fake\.test"\) is not signed by certificate 2 \("Fake Intermediate"\), which follows it/],
+    ["a certificate followed by one that did not issue it", async (request) => {
+      const [chain, alternate] = await request.mint();
+      return [chain! + alternate!.split(/(?<=-----END CERTIFICATE-----\n)/)[1]!];
+    }, /certificate 2 \("Fake Intermediate"\) names another issuer than certificate 3 \("Fake Intermediate"\), which follows it/],
+    ["garbage", async () => ["-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n"], /certificate 1 cannot be read/],
+    ["truncated PEM", async (request) => [(await request.mint())[0]!.slice(0, 300)], /it is not PEM \(Cannot decode PEM: "CERTIFICATE" block has no END line\)/],
+    ["text and a key around the certificates", async (request) => [`hello\n${(await request.mint())[0]}`], /it holds text outside its PEM blocks/],
+    ["a private key in the chain", async (request) => [`${(await request.mint())[0]}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`],
+      /block 3 is a "PRIVATE KEY", not a CERTIFICATE/],
+  ];
+  test.each(cases)("%s: AcmeCertificateError saying why", async (_, hostile, reason) => {
+    const { error, issued } = await issue({ issue: hostile });
+    expect(issued).toBeUndefined();
+    expect(error).toBeInstanceOf(AcmeCertificateError);
+    expect((error as Error).message).toStartWith("The certificate from https://fake-ca.test/cert/0 was refused, nothing was written: ");
+    expect((error as Error).message).toMatch(reason);
+  });
+
+  test("several names in another order and case are accepted", async () => {
+    const { issued, error, ca } = await issue({
+      issue: (request) => request.mint({ dnsNames: ["B.fake.test", "a.fake.test"] }),
+    }, { names: ["a.fake.test", "b.fake.test"] });
+    expect(error).toBeUndefined();
+    expect(issued?.pem).toBe(ca.issuedChains[0]!);
+    expect(issued?.leaf.dnsNames).toEqual(["B.fake.test", "a.fake.test"]);
+  });
+
+  test("a preferred alternate chain is checked too", async () => {
+    let calls = 0;
+    const { error } = await issue({
+      issue: async (request) => {
+        calls++;
+        const [good, alternate] = await request.mint();
+        const [bad] = await request.mint({ leafSignedBy: await generateKeyPair("ec256") });
+        return [good!, bad!.replace(/-----BEGIN CERTIFICATE-----[\s\S]*$/, "") + alternate!.split(/(?<=-----END CERTIFICATE-----\n)/)[1]!];
+      },
+    }, { preferredChain: "Root B" });
+    expect(calls).toBe(1);
+    expect(error).toBeInstanceOf(AcmeCertificateError);
+    expect((error as Error).message).toContain("https://fake-ca.test/cert/0");
   });
 });
 

@@ -8,7 +8,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
-import { FakeCa } from "../support/fake-ca.ts";
+import { fakeIssueArgs, serveFakeCa } from "../support/fake-ca-server.ts";
 import { openssl } from "../support/openssl.ts";
 import { makeTempDir } from "../support/temp.ts";
 
@@ -68,22 +68,18 @@ describe("--timeout against a CA that never answers", () => {
 
 describe("a CA that leaves the order pending after a failed challenge", () => {
   test.each(["invalid-authorization", "pending-with-error-later"] as const)("%s: exit 1 with the CA's detail, long before --timeout", async (onAnswer) => {
-    const ca = new FakeCa({ onAnswer });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => ca.handle(request) });
+    const served = serveFakeCa({ onAnswer });
+    const { ca } = served;
     const folder = makeTempDir("bun-acme-fake-cli-");
     try {
-      const result = await runClient([
-        "http01", "--dir", `http://127.0.0.1:${server.port}/dir`, "--allow-insecure-http", "--record", "127.0.0.1", "--domain", "a.fake.test",
-        "--bind", "127.0.0.1", "--dns-port", "20053", "--http-port", "20002", "--https-port", "20001", "--shutdown-port", "20003",
-        "--out", folder, "--timeout", "30",
-      ]);
+      const result = await runClient(fakeIssueArgs(served, folder));
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toBe(
         "bun-acme: error: Authorization of dns a.fake.test with http-01 failed: incorrectResponse: the fake CA says: wrong key authorization",
       );
       expect(ca.requests.filter((request) => request === "POST /authz/0").length).toBeGreaterThanOrEqual(2);
     } finally {
-      await server.stop(true);
+      await served.stop();
       rmSync(folder, { recursive: true, force: true });
     }
   });

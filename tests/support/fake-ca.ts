@@ -9,8 +9,32 @@
  * newAccount or the account key named by `kid`), a nonce it issued and never saw before, and a
  * `url` header equal to the request URL. Everything else follows {@link FakeCaScript}.
  */
-import { decodeBase64Url, utf8Decode } from "../../src/encoding/index.ts";
-import { KEY_ALGORITHMS, type JwsAlgorithm } from "../../src/jose/index.ts";
+import { readCsr } from "../../src/asn1/index.ts";
+import { decodeBase64Url, tryParseIp, utf8Decode } from "../../src/encoding/index.ts";
+import { generateKeyPair, KEY_ALGORITHMS, type JwsAlgorithm } from "../../src/jose/index.ts";
+import { buildCertificate, chainPem, createTestRoot, DAY, spkiOf, type TestIssuer } from "./certificates.ts";
+
+/** What finalize is asked to certify, and the fake's honest issuance, for a hostile script to bend. */
+export interface IssueRequest {
+  /** The CSR's SubjectPublicKeyInfo. */
+  readonly spki: Uint8Array;
+  readonly identifiers: readonly { readonly type: string; readonly value: string }[];
+  /**
+   * Issues the chains an honest CA would (leaf, intermediate; one chain up to "Root A", an
+   * alternate up to "Root B"), with any part replaced.
+   */
+  mint(overrides?: MintOverrides): Promise<string[]>;
+}
+
+/** What a hostile issuance changes. */
+export interface MintOverrides {
+  readonly dnsNames?: readonly string[];
+  readonly spki?: Uint8Array;
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  /** Signs the leaf with another key than the intermediate's. */
+  readonly leafSignedBy?: CryptoKeyPair;
+}
 
 /** How the fake behaves. */
 export interface FakeCaScript {
@@ -31,8 +55,14 @@ export interface FakeCaScript {
   readonly authorizationsAlreadyValid?: boolean;
   /** Times finalize answers `orderNotReady` before it accepts. */
   readonly finalizeNotReady?: number;
-  /** The default chain (PEM) and alternates (PEM each), served at /cert/0 and /cert/1... */
-  readonly chains?: readonly string[];
+  /** Replaces the honest issuance at finalize: a hostile CA's certificate chains (default first). */
+  readonly issue?: (request: IssueRequest) => Promise<readonly string[]>;
+  /** The CA's time, for the validity of what it issues (default `Date.now`). */
+  readonly now?: () => number;
+  /** Replaces a URL the fake hands out (a hostile CA pointing elsewhere). */
+  readonly rewriteUrl?: (kind: "authorization" | "certificate", url: string) => string;
+  /** Answers a request before the fake does, when it returns a response (a hostile body, a slow one). */
+  readonly intercept?: (request: Request) => Response | undefined;
   /** With `valid`: the order still shows `pending` for this many polls after the answer. */
   readonly pendingPolls?: number;
   /** `Retry-After` (seconds) on every order fetched while `pending`. */
@@ -69,6 +99,9 @@ export class FakeCa {
   private finalizeRefusals = 0;
   private unavailable = 0;
   private pendingPollsLeft = 0;
+  private hierarchy: Promise<{ roots: TestIssuer[]; intermediate: CryptoKeyPair }> | undefined;
+  /** The chains the last finalize issued, served at /cert/0 (default) and /cert/1 (alternate). */
+  issuedChains: readonly string[] = [];
 
   constructor(script: FakeCaScript = {}) {
     this.script = script;
@@ -82,6 +115,8 @@ export class FakeCa {
     const url = new URL(request.url);
     const base = url.origin;
     this.requests.push(`${request.method} ${url.pathname}`);
+    const intercepted = this.script.intercept?.(request);
+    if (intercepted) return intercepted;
     if (url.pathname === "/dir") {
       return Response.json({
         newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order`,
@@ -95,7 +130,7 @@ export class FakeCa {
     return this.route(url, base, verified.payload, verified.kid);
   }
 
-  private route(url: URL, base: string, payload: unknown, kid: string | undefined): Response {
+  private route(url: URL, base: string, payload: unknown, kid: string | undefined): Response | Promise<Response> {
     const [, kind, id] = url.pathname.split("/");
     const index = Number(id);
     if (kind === "account" && id === undefined) {
@@ -115,9 +150,9 @@ export class FakeCa {
     if (kind === "order") return this.order(base, this.orders[index]!);
     if (kind === "authz") return this.authorization(base, this.authorizations[index]!, payload);
     if (kind === "chall") return this.answer(base, this.authorizations[index]!);
-    if (kind === "finalize") return this.finalize(base, this.orders[index]!);
+    if (kind === "finalize") return this.finalize(base, this.orders[index]!, payload as { csr: string });
     if (kind === "cert") {
-      const chains = this.script.chains ?? [];
+      const chains = this.issuedChains;
       const links = chains.map((_, i) => i).filter((i) => i !== index).map((i) => `<${base}/cert/${i}>;rel="alternate"`);
       return new Response(chains[index] ?? "", { headers: { "content-type": "application/pem-certificate-chain", link: links.join(", "), ...this.nonceHeader() } });
     }
@@ -130,7 +165,7 @@ export class FakeCa {
     this.orders.push(order);
     for (const identifier of payload.identifiers) {
       const n = this.authorizations.length;
-      order.authorizations.push(`${base}/authz/${n}`);
+      order.authorizations.push(this.rewrite("authorization", `${base}/authz/${n}`));
       this.authorizations.push({
         status: this.script.authorizationsAlreadyValid ? "valid" : "pending",
         identifier,
@@ -190,14 +225,43 @@ export class FakeCa {
     }
   }
 
-  private finalize(base: string, order: FakeOrder): Response {
+  private async finalize(base: string, order: FakeOrder, payload: { csr: string }): Promise<Response> {
     if (this.finalizeRefusals < (this.script.finalizeNotReady ?? 0)) {
       this.finalizeRefusals++;
       return this.problem("orderNotReady", "the fake CA says: the order is not ready yet");
     }
     if (order.status !== "ready") return this.problem("orderNotReady", `the order is ${order.status}`);
+    const spki = readCsr(decodeBase64Url(payload.csr)).subjectPublicKeyInfo;
+    const request: IssueRequest = { spki, identifiers: order.identifiers, mint: (overrides) => this.mint(spki, order.identifiers, overrides) };
+    this.issuedChains = await (this.script.issue ?? ((honest: IssueRequest) => honest.mint()))(request);
     order.status = "valid";
     return this.json(this.orderBody(base, order));
+  }
+
+  /** An honest issuance with any part overridden: chains up to "Root A" and "Root B" sharing one intermediate key. */
+  private async mint(spki: Uint8Array, identifiers: readonly { type: string; value: string }[], overrides: MintOverrides = {}): Promise<string[]> {
+    const now = (this.script.now ?? Date.now)();
+    this.hierarchy ??= (async () => ({
+      roots: [await createTestRoot("Root A", now), await createTestRoot("Root B", now)],
+      intermediate: await generateKeyPair("ec256"),
+    }))();
+    const { roots, intermediate } = await this.hierarchy;
+    const intermediateName = "Fake Intermediate";
+    const leaf = await buildCertificate({
+      subject: identifiers[0]?.value ?? "fake",
+      spki: overrides.spki ?? spki,
+      issuer: { name: intermediateName, keyPair: overrides.leafSignedBy ?? intermediate },
+      dnsNames: overrides.dnsNames ?? identifiers.filter((identifier) => identifier.type === "dns").map((identifier) => identifier.value),
+      ipAddresses: identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => tryParseIp(identifier.value)!),
+      notBefore: overrides.notBefore ?? new Date(now - 60_000),
+      notAfter: overrides.notAfter ?? new Date(now + 7 * DAY),
+    });
+    return Promise.all(roots.map(async (root) => {
+      const cross = await buildCertificate({
+        subject: intermediateName, spki: await spkiOf(intermediate), issuer: root, notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY), ca: true,
+      });
+      return chainPem([leaf, cross]);
+    }));
   }
 
   private orderBody(base: string, order: FakeOrder): unknown {
@@ -207,7 +271,7 @@ export class FakeCa {
       identifiers: order.identifiers,
       authorizations: order.authorizations,
       finalize: `${base}/finalize/${n}`,
-      ...(order.status === "valid" ? { certificate: `${base}/cert/0` } : {}),
+      ...(order.status === "valid" ? { certificate: this.rewrite("certificate", `${base}/cert/0`) } : {}),
     };
   }
 
@@ -226,6 +290,10 @@ export class FakeCa {
     }
     if (header.jwk) this.accounts.set(`${new URL(request.url).origin}/account/${this.accounts.size}`, header.jwk);
     return { payload: jws.payload === "" ? undefined : JSON.parse(utf8Decode(decodeBase64Url(jws.payload))), kid: header.kid };
+  }
+
+  private rewrite(kind: "authorization" | "certificate", url: string): string {
+    return this.script.rewriteUrl?.(kind, url) ?? url;
   }
 
   private nonceHeader(): Record<string, string> {

@@ -1,0 +1,50 @@
+/**
+ * The command line against a hostile CA: a FAKE CA (tests/support/fake-ca.ts behind Bun.serve on
+ * loopback), since Pebble never misbehaves this way. Whatever it sends, the user gets one line
+ * and a non-zero exit, and nothing already on disk is replaced.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateKeyPair } from "../../src/jose/index.ts";
+import { spkiOf } from "../support/certificates.ts";
+import { runClient } from "../support/client.ts";
+import { fakeIssueArgs, serveFakeCa } from "../support/fake-ca-server.ts";
+import type { FakeCaScript } from "../support/fake-ca.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+// Starts processes: allow more than the 5 s default.
+setDefaultTimeout(60_000);
+
+/** Runs http01 against a fake CA following `script`, into a folder already holding a good pair. */
+async function runAgainst(script: FakeCaScript, extra: string[] = []) {
+  const served = serveFakeCa(script);
+  const out = makeTempDir("bun-acme-hostile-");
+  writeFileSync(join(out, "cert.pem"), "the good certificate\n");
+  writeFileSync(join(out, "key.pem"), "the good key\n", { mode: 0o600 });
+  try {
+    const result = await runClient([...fakeIssueArgs(served, out), ...extra]);
+    return { ...result, served, out, files: [readFileSync(join(out, "cert.pem"), "utf8"), readFileSync(join(out, "key.pem"), "utf8")] };
+  } finally {
+    await served.stop();
+  }
+}
+
+describe("a certificate that fails the client's checks", () => {
+  test("for other names: exit 1 with the reason; the earlier cert.pem and key.pem are untouched", async () => {
+    const result = await runAgainst({ issue: (request) => request.mint({ dnsNames: ["evil.example"] }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `bun-acme: error: The certificate from ${result.served.origin}/cert/0 was refused, nothing was written: its names (evil.example) are not the names ordered (a.fake.test)`,
+    );
+    expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+    expect(result.stdout).not.toContain("written to");
+  });
+
+  test("for another key: exit 1, the pair on disk still matches", async () => {
+    const result = await runAgainst({ issue: async (request) => request.mint({ spki: await spkiOf(await generateKeyPair("ec256")) }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("it certifies another public key than the one in the CSR");
+    expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+  });
+});

@@ -296,6 +296,15 @@ export class AcmeTransport {
     }
   }
 
+  /** @throws {AcmeProtocolError} for a URL whose scheme is not the directory's */
+  private checkScheme(url: string): void {
+    const allowed = schemeOf(this.directoryUrl);
+    if (allowed !== "https:" && allowed !== "http:") throw new AcmeProtocolError(`The directory URL ${this.directoryUrl} is not http(s)`);
+    if (schemeOf(url) !== allowed) {
+      throw new AcmeProtocolError(`Refusing to follow ${url} from the CA: only ${allowed.slice(0, -1)} URLs are followed, as the directory's`);
+    }
+  }
+
   private backoff(failures: number): number {
     return Math.min(this.retry.baseDelayMs * 2 ** failures, this.retry.maxDelayMs);
   }
@@ -306,6 +315,7 @@ export class AcmeTransport {
    */
   private async send(url: string, init: RequestInit, keepNonce: boolean): Promise<Response> {
     this.signal?.throwIfAborted();
+    this.checkScheme(url);
     this.shared.requestCount++;
     // A nonce fetched for a caller travels outside the pool, on the lane take() reserved.
     const finish = keepNonce ? () => {} : this.shared.nonces.begin();
@@ -327,6 +337,14 @@ export class AcmeTransport {
     finish(nonce && NONCE_SYNTAX.test(nonce) ? nonce : undefined);
     return response;
   }
+}
+
+/**
+ * The directory's scheme (`https:`, or `http:` where the caller allowed an insecure directory) is
+ * the only one followed: a URL from the CA can never reach a file, a pipe or a downgraded channel.
+ */
+function schemeOf(url: string): string | undefined {
+  return URL.canParse(url) ? new URL(url).protocol : undefined;
 }
 
 function classifyFetchError(url: string, error: unknown, timeoutMs: number): Error {

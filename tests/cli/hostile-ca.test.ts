@@ -4,13 +4,14 @@
  * and a non-zero exit, and nothing already on disk is replaced.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { spkiOf } from "../support/certificates.ts";
 import { runClient } from "../support/client.ts";
 import { fakeIssueArgs, serveFakeCa } from "../support/fake-ca-server.ts";
 import type { FakeCaScript } from "../support/fake-ca.ts";
+import { makeTlsMaterial } from "../support/pebble.ts";
 import { makeTempDir } from "../support/temp.ts";
 
 // Starts processes: allow more than the 5 s default.
@@ -46,5 +47,41 @@ describe("a certificate that fails the client's checks", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("it certifies another public key than the one in the CSR");
     expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+  });
+});
+
+describe("URLs from the CA with another scheme than the directory's", () => {
+  test("a file:// certificate URL is refused, naming it; no file is copied", async () => {
+    const secret = join(makeTempDir("bun-acme-secret-"), "secret.pem");
+    writeFileSync(secret, "-----BEGIN CERTIFICATE-----\nc2VjcmV0\n-----END CERTIFICATE-----\n", { mode: 0o600 });
+    const result = await runAgainst({ rewriteUrl: (kind, url) => (kind === "certificate" ? `file://${secret}` : url) });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`bun-acme: error: Refusing to follow file://${secret} from the CA: only http URLs are followed, as the directory's`);
+    expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+  });
+
+  test("a file:///dev/zero authorization URL is refused at once", async () => {
+    const result = await runAgainst({ rewriteUrl: (kind, url) => (kind === "authorization" ? "file:///dev/zero" : url) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Refusing to follow file:///dev/zero from the CA: only http URLs are followed");
+  });
+
+  test("an https CA cannot send the certificate download to plain http", async () => {
+    const tls = await makeTlsMaterial();
+    const served = serveFakeCa(
+      { rewriteUrl: (kind, url) => (kind === "certificate" ? url.replace("https:", "http:") : url) },
+      { cert: readFileSync(tls.certFile, "utf8"), key: readFileSync(tls.keyFile, "utf8") },
+    );
+    const out = makeTempDir("bun-acme-hostile-");
+    try {
+      const result = await runClient([...fakeIssueArgs(served, out), "--ca", tls.rootFile]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `bun-acme: error: Refusing to follow http://127.0.0.1:${new URL(served.origin).port}/cert/0 from the CA: only https URLs are followed, as the directory's`,
+      );
+      expect(existsSync(join(out, "cert.pem"))).toBe(false);
+    } finally {
+      await served.stop();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * badNonce retries, and the mapping of HTTP failures to typed errors.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-6
  */
+import { concatBytes } from "../encoding/index.ts";
 import { signJws, type PublicJwk } from "../jose/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { AcmeConnectionError, AcmeProblemError, AcmeProtocolError, AcmeTlsError } from "./errors.ts";
@@ -33,8 +34,13 @@ export interface AcmeTransportOptions {
   readonly userAgent?: string;
   /** How many times a request rejected with `badNonce` is sent again (default 20). */
   readonly maxBadNonceRetries?: number;
-  /** Milliseconds one HTTP exchange may take (default 30 000). */
+  /** Milliseconds one HTTP exchange, body included, may take (default 30 000). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Largest response body read, counted after decompression (default 4 MiB: a certificate chain
+   * is a few KiB). Reading stops at the cap.
+   */
+  readonly maxResponseBytes?: number;
   /**
    * How many requests may be in flight before one that finds the nonce pool empty waits for a
    * returning nonce instead of sending `HEAD newNonce` (default 32).
@@ -104,6 +110,7 @@ export interface AcmeResponse {
 }
 
 const JOSE_CONTENT_TYPE = "application/jose+json";
+const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** A nonce is base64url. @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5.1 */
 const NONCE_SYNTAX = /^[A-Za-z0-9_-]+$/;
 /** Error codes Bun's fetch gives when the peer's certificate does not verify. */
@@ -139,6 +146,7 @@ export class AcmeTransport {
   private readonly userAgent: string;
   private readonly maxBadNonceRetries: number;
   private readonly requestTimeoutMs: number;
+  private readonly maxResponseBytes: number;
   private readonly retry: Required<RetryOptions>;
   private readonly signal: AbortSignal | undefined;
   private readonly clock: Clock;
@@ -153,6 +161,7 @@ export class AcmeTransport {
     this.userAgent = options.userAgent ?? "bun-acme";
     this.maxBadNonceRetries = options.maxBadNonceRetries ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.signal = options.signal;
     this.clock = options.clock ?? systemClock;
@@ -275,14 +284,15 @@ export class AcmeTransport {
     let serverFailures = 0;
     for (;;) {
       let response: Response;
+      let text: string;
       try {
-        response = await this.send(url, await makeInit(), keepNonce);
+        ({ response, text } = await this.send(url, await makeInit(), keepNonce));
       } catch (error) {
         if (!(error instanceof AcmeConnectionError) || connectionFailures >= this.retry.connectionRetries) throw error;
         await this.clock.sleep(this.backoff(connectionFailures++), this.signal);
         continue;
       }
-      const body = await parseBody(response, url);
+      const body = parseBody(response, text, url);
       if ((response.status === 429 || response.status >= 500) && serverFailures < this.retry.serverRetries) {
         const retryAfter = parseRetryAfter(response.headers.get("retry-after"), this.clock.now());
         const wait = retryAfter ?? this.backoff(serverFailures);
@@ -313,7 +323,7 @@ export class AcmeTransport {
    * One HTTP exchange: sets headers, maps network and TLS failures, and gives the response's
    * `Replay-Nonce` to the pool (unless `keepNonce`: the caller asked for a nonce for itself).
    */
-  private async send(url: string, init: RequestInit, keepNonce: boolean): Promise<Response> {
+  private async send(url: string, init: RequestInit, keepNonce: boolean): Promise<{ response: Response; text: string }> {
     this.signal?.throwIfAborted();
     this.checkScheme(url);
     this.shared.requestCount++;
@@ -335,7 +345,13 @@ export class AcmeTransport {
     }
     const nonce = response.headers.get("replay-nonce");
     finish(nonce && NONCE_SYNTAX.test(nonce) ? nonce : undefined);
-    return response;
+    try {
+      return { response, text: await readLimited(response, url, this.maxResponseBytes) };
+    } catch (error) {
+      if (error instanceof AcmeProtocolError) throw error;
+      if (this.signal?.aborted) throw this.signal.reason;
+      throw classifyFetchError(url, error, this.requestTimeoutMs, "while reading the answer");
+    }
   }
 }
 
@@ -347,17 +363,47 @@ function schemeOf(url: string): string | undefined {
   return URL.canParse(url) ? new URL(url).protocol : undefined;
 }
 
-function classifyFetchError(url: string, error: unknown, timeoutMs: number): Error {
+function classifyFetchError(url: string, error: unknown, timeoutMs: number, during?: string): Error {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
   if (typeof code === "string" && TLS_ERROR_CODES.has(code)) return new AcmeTlsError(url, code, { cause: error });
-  if (name === "TimeoutError") return new AcmeConnectionError(url, `no answer within ${timeoutMs / 1000} s`, { cause: error });
+  if (name === "TimeoutError") {
+    const what = during ? "the answer did not complete" : "no answer";
+    return new AcmeConnectionError(url, `${what} within ${timeoutMs / 1000} s`, { cause: error });
+  }
   const reason = typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
-  return new AcmeConnectionError(url, reason, { cause: error });
+  return new AcmeConnectionError(url, during ? `${reason} ${during}` : reason, { cause: error });
 }
 
-async function parseBody(response: Response, url: string): Promise<unknown> {
-  const text = await response.text();
+/**
+ * Reads a body as UTF-8 text, at most `limit` bytes after decompression: a larger body (a gzip
+ * bomb, an endless stream) is cancelled at the cap.
+ *
+ * @throws {AcmeProtocolError} when the body passes the cap
+ */
+async function readLimited(response: Response, url: string, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw new AcmeProtocolError(`The CA's answer from ${url} is larger than ${formatBytes(limit)}; stopped reading it there`);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(concatBytes(...chunks));
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % 1_048_576 === 0 ? `${bytes / 1_048_576} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`;
+}
+
+function parseBody(response: Response, text: string, url: string): unknown {
   const contentType = response.headers.get("content-type") ?? "";
   if (!/json/i.test(contentType)) return text;
   if (text === "") return undefined;

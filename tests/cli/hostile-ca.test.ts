@@ -85,3 +85,19 @@ describe("URLs from the CA with another scheme than the directory's", () => {
     }
   });
 });
+
+describe("bodies past the cap", () => {
+  test("an endless certificate body: exit 1 at the 4 MiB cap, nothing written", async () => {
+    const chunk = new Uint8Array(1 << 20).fill(0x41);
+    const result = await runAgainst({
+      intercept: (request) => {
+        if (!new URL(request.url).pathname.startsWith("/cert/")) return undefined;
+        const body = new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(chunk) }, { highWaterMark: 0 });
+        return new Response(body, { headers: { "content-type": "application/pem-certificate-chain" } });
+      },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`bun-acme: error: The CA's answer from ${result.served.origin}/cert/0 is larger than 4 MiB; stopped reading it there`);
+    expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+  });
+});

@@ -16,17 +16,28 @@ export interface DnsServerOptions {
 export interface DnsServer {
   readonly hostname: string;
   readonly port: number;
+  /**
+   * Answers that could not be sent (e.g. UDP to a port that answered ICMP unreachable, as a
+   * spoofed source does), counted and never printed: anyone who reaches the port could flood a log.
+   */
+  readonly sendErrors: number;
   /** Closes both listeners. */
   stop(): void;
 }
 
-/** Longest TCP message we accept, plus its 2-byte length prefix. */
-const MAX_TCP_MESSAGE = 0xffff + 2;
+/**
+ * Most unanswered input kept per TCP connection: queries wait here while a client does not read
+ * its answers (backpressure), and a client that keeps sending regardless is disconnected.
+ */
+const MAX_TCP_INPUT = 4 * (0xffff + 2);
 /** Seconds an idle TCP connection is kept. @see https://www.rfc-editor.org/rfc/rfc7766#section-6.2.3 */
 const TCP_IDLE_SECONDS = 10;
 
 interface TcpState {
-  buffer: Uint8Array;
+  /** Received bytes not answered yet. */
+  input: Uint8Array;
+  /** The rest of an answer the socket did not take; nothing more is answered until it is sent. */
+  output: Uint8Array;
 }
 
 /**
@@ -39,13 +50,28 @@ interface TcpState {
  */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const { hostname, port, zone } = options;
+  let sendErrors = 0;
   const udp = await Bun.udpSocket({
     hostname,
     port,
     socket: {
       data(socket, data, remotePort, remoteAddress) {
         const response = safeRespond(data, zone, "udp");
-        if (response) socket.send(response, remotePort, remoteAddress);
+        if (!response) return;
+        // An ICMP error from an earlier answer (a closed port, a spoofed source) is reported by
+        // Linux on the next send, which then sends nothing: the error is consumed, so send once more.
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            if (socket.send(response, remotePort, remoteAddress)) return;
+          } catch {
+            // counted below
+          }
+          sendErrors++;
+        }
+      },
+      // Called (in Bun 1.4.5 with the error as its only argument) for failed receives: counted, never printed.
+      error() {
+        sendErrors++;
       },
     },
   });
@@ -54,23 +80,22 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     tcp = Bun.listen<TcpState>({
       hostname,
       port: udp.port,
-      data: { buffer: new Uint8Array() },
+      data: { input: new Uint8Array(), output: new Uint8Array() },
       socket: {
         open(socket) {
-          socket.data = { buffer: new Uint8Array() };
+          socket.data = { input: new Uint8Array(), output: new Uint8Array() };
           socket.timeout(TCP_IDLE_SECONDS);
         },
         data(socket, chunk) {
-          let buffer = concat(socket.data.buffer, chunk);
-          while (buffer.length >= 2) {
-            const length = (buffer[0]! << 8) | buffer[1]!;
-            if (buffer.length < length + 2) break;
-            const response = safeRespond(buffer.subarray(2, 2 + length), zone, "tcp");
-            if (response) socket.write(concat(Uint8Array.of(response.length >> 8, response.length & 0xff), response));
-            buffer = buffer.slice(2 + length);
+          socket.data.input = concat(socket.data.input, chunk);
+          if (socket.data.input.length > MAX_TCP_INPUT) {
+            socket.end();
+            return;
           }
-          if (buffer.length > MAX_TCP_MESSAGE) socket.end();
-          socket.data.buffer = buffer;
+          answerTcp(socket, zone);
+        },
+        drain(socket) {
+          answerTcp(socket, zone);
         },
         timeout(socket) {
           socket.end();
@@ -85,11 +110,37 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     hostname,
     port: udp.port,
+    get sendErrors() {
+      return sendErrors;
+    },
     stop() {
       udp.close();
       tcp.stop(true);
     },
   };
+}
+
+/**
+ * Sends what is left of the last answer, then answers the complete queries received, one at a
+ * time, for as long as the socket takes whole answers (`write` returns how much it took).
+ * @see https://www.rfc-editor.org/rfc/rfc7766#section-6.2.1.1 (pipelined queries)
+ */
+function answerTcp(socket: Bun.Socket<TcpState>, zone: AuthoritativeZone): void {
+  const state = socket.data;
+  for (;;) {
+    if (state.output.length > 0) {
+      const written = socket.write(state.output);
+      state.output = state.output.subarray(Math.max(written, 0));
+      if (state.output.length > 0) return; // `drain` calls again
+    }
+    const input = state.input;
+    if (input.length < 2) return;
+    const length = (input[0]! << 8) | input[1]!;
+    if (input.length < length + 2) return;
+    const response = safeRespond(input.subarray(2, 2 + length), zone, "tcp");
+    state.input = input.slice(2 + length);
+    if (response) state.output = concat(Uint8Array.of(response.length >> 8, response.length & 0xff), response);
+  }
 }
 
 function safeRespond(data: Uint8Array, zone: AuthoritativeZone, transport: "udp" | "tcp"): Uint8Array | undefined {

@@ -2,7 +2,10 @@
  * The DNS server on real sockets, queried with dig (BIND's resolver tool) as an independent client.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startDnsServer, type DnsServer } from "../../src/dns/index.ts";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { decodePacket, EMPTY_HEADER, encodePacket, RecordType, startDnsServer, type DnsServer } from "../../src/dns/index.ts";
+import { LineReader } from "../support/lines.ts";
 
 let server: DnsServer;
 const txt = new Map<string, string[]>([
@@ -56,3 +59,99 @@ describe("DNS server with dig", () => {
     expect((await dig("+short", "after.garbage.test", "A")).trim()).toBe("127.0.0.9");
   });
 });
+
+describe("hostile peers", () => {
+  test("answers to closed ports (ICMP port unreachable) are counted, never printed; genuine queries are all answered", async () => {
+    const child = Bun.spawn([process.execPath, "run", join(import.meta.dir, "..", "support", "dns-server-process.ts"), "0"], { stdout: "pipe", stderr: "pipe" });
+    const stdout = new LineReader(child.stdout);
+    const stderr = new LineReader(child.stderr);
+    try {
+      const port = Number((await stdout.waitFor((line) => line.startsWith("ready "), 10_000)).split(" ")[1]);
+      const genuine = await udpAsker(port);
+      let answered = 0;
+      for (let i = 0; i < 200; i++) {
+        // A query from a socket closed at once: the answer meets ICMP port unreachable.
+        const gone = await Bun.udpSocket({ hostname: "127.0.0.1" });
+        gone.send(query(i, "gone.test", RecordType.A), port, "127.0.0.1");
+        gone.close();
+        if (await genuine.ask(query(i, `genuine${i}.test`, RecordType.A))) answered++;
+      }
+      genuine.close();
+      expect(answered).toBe(200);
+      child.kill("SIGTERM");
+      const errors = await stdout.waitFor((line) => line.startsWith("sendErrors "), 10_000);
+      await Promise.all([child.exited, stderr.done]);
+      expect(Number(errors.split(" ")[1])).toBeGreaterThan(0);
+      expect(stderr.text()).toBe("");
+    } finally {
+      child.kill();
+    }
+  }, 30_000);
+
+  test("DNS over TCP: 2,400 pipelined queries from a client that stops reading for a while all get whole answers", async () => {
+    const count = 2_400;
+    const queries = Array.from({ length: count }, (_, id) => {
+      const message = query(id, "_acme-challenge.many.test", RecordType.TXT);
+      return Uint8Array.of(message.length >> 8, message.length & 0xff, ...message);
+    });
+    const received = Promise.withResolvers<Set<number>>();
+    const ids = new Set<number>();
+    let buffer = Buffer.alloc(0);
+    const socket = connect({ host: "127.0.0.1", port: server.port });
+    socket.on("connect", () => {
+      socket.pause(); // a slow reader: the server's writes fill the socket buffers
+      socket.write(Buffer.concat(queries));
+      setTimeout(() => socket.resume(), 300);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      while (buffer.length >= 2 && buffer.length >= 2 + buffer.readUInt16BE(0)) {
+        const message = decodePacket(new Uint8Array(buffer.subarray(2, 2 + buffer.readUInt16BE(0))));
+        if (message.answers.length === 30) ids.add(message.header.id);
+        buffer = buffer.subarray(2 + buffer.readUInt16BE(0));
+      }
+      if (ids.size === count) received.resolve(ids);
+    });
+    socket.on("close", () => received.resolve(ids));
+    const timer = setTimeout(() => received.resolve(ids), 3_000);
+    const got = await received.promise;
+    clearTimeout(timer);
+    socket.destroy();
+    expect({ answered: got.size, leftover: buffer.length }).toEqual({ answered: count, leftover: 0 });
+  });
+});
+
+function query(id: number, name: string, type: number): Uint8Array {
+  return encodePacket({ header: { ...EMPTY_HEADER, id, rd: true }, questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [] });
+}
+
+/** One UDP socket that sends a query and waits up to 1 s for the answer with its ID (one retry). */
+async function udpAsker(port: number) {
+  const waiting = new Map<number, () => void>();
+  const socket = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    socket: {
+      data(_socket, data) {
+        const bytes = new Uint8Array(data);
+        waiting.get((bytes[0]! << 8) | bytes[1]!)?.();
+      },
+    },
+  });
+  return {
+    async ask(message: Uint8Array): Promise<boolean> {
+      const id = (message[0]! << 8) | message[1]!;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const answer = Promise.withResolvers<boolean>();
+        waiting.set(id, () => answer.resolve(true));
+        socket.send(message, port, "127.0.0.1");
+        const timer = setTimeout(() => answer.resolve(false), 1_000);
+        const ok = await answer.promise;
+        clearTimeout(timer);
+        waiting.delete(id);
+        if (ok) return true;
+      }
+      return false;
+    },
+    close: () => socket.close(),
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * Runs the DNS server alone in its own process, for fuzz tests that watch it from outside
- * (crashes, memory). Prints "ready <port>" once listening.
+ * (crashes, memory, stderr). Prints "ready <port>" once listening and "sendErrors <n>" on SIGTERM.
  */
 import { startDnsServer } from "../../src/dns/index.ts";
 
@@ -10,6 +10,7 @@ const server = await startDnsServer({
   zone: { address: "127.0.0.9", txtValues: (name) => (name === "_acme-challenge.fuzz.test" ? ["fuzz-value"] : []) },
 });
 process.on("SIGTERM", () => {
+  console.log(`sendErrors ${server.sendErrors}`);
   server.stop();
   process.exit(0);
 });

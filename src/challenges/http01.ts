@@ -33,10 +33,21 @@ export class Http01Solver implements ChallengeSolver {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
-    const { pathname } = new URL(request.url);
+    const { pathname } = requestUrl(request);
     if (!pathname.startsWith(HTTP01_PATH_PREFIX)) return new Response("Not Found\n", { status: 404 });
     const keyAuthorization = this.keyAuthorizations.get(pathname.slice(HTTP01_PATH_PREFIX.length));
     if (keyAuthorization === undefined) return new Response("Not Found\n", { status: 404 });
     return new Response(keyAuthorization, { headers: { "content-type": "application/octet-stream" } });
   }
+}
+
+/**
+ * The URL of a request to one of our servers. An HTTP/1.0 request without `Host` reaches the
+ * handler with only its path as `request.url`, which `new URL()` rejects: it is read against a
+ * placeholder origin instead.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9112#section-3.2 (request target)
+ */
+export function requestUrl(request: Request): URL {
+  return new URL(request.url, "http://host.invalid");
 }

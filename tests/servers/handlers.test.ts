@@ -26,4 +26,14 @@ describe("shutdownHandler()", () => {
     await called.promise;
     expect(calls).toBe(1);
   });
+
+  test("only GET of exactly /shutdown shuts down: HEAD is 405, a query string 404", async () => {
+    let calls = 0;
+    const handler = shutdownHandler(() => calls++);
+    expect(handler(new Request("http://a.test/shutdown", { method: "HEAD" })).status).toBe(405);
+    expect(handler(new Request("http://a.test/shutdown?x")).status).toBe(404);
+    expect(handler(new Request("http://a.test/shutdown?")).status).toBe(404);
+    await Bun.sleep(0);
+    expect(calls).toBe(0);
+  });
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Http01Solver } from "../../src/challenges/index.ts";
-import { certificateHandler, serve, type RunningServer } from "../../src/servers/index.ts";
+import { certificateHandler, serve, shutdownHandler, type RunningServer } from "../../src/servers/index.ts";
 import { makeTlsMaterial } from "../support/pebble.ts";
 
 setDefaultTimeout(60_000);
@@ -86,5 +86,40 @@ describe("load (ab, 10,000 requests, 50 concurrent connections)", () => {
   test("the certificate HTTPS server answers every request", async () => {
     const result = await apacheBench(`https://127.0.0.1:${certificateServer.port}/`, 10_000, 50);
     expect({ complete: result.complete, failed: result.failed, non2xx: result.non2xx }).toEqual({ complete: 10_000, failed: 0, non2xx: 0 });
+  });
+});
+
+describe("an HTTP/1.0 request without Host", () => {
+  /** Sends `request` raw over TCP and returns the status line of the answer. */
+  async function rawStatusLine(port: number, request: string): Promise<string> {
+    const answer = Promise.withResolvers<string>();
+    let text = "";
+    await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open: (socket) => void socket.write(request),
+        data: (_socket, chunk) => void (text += chunk.toString()),
+        close: () => answer.resolve(text),
+        error: (_socket, error) => answer.reject(error),
+      },
+    });
+    return (await answer.promise).split("\r\n")[0]!;
+  }
+
+  test("gets a proper answer from the http-01 server (200 for a known token, 404 otherwise), never 500", async () => {
+    expect(await rawStatusLine(challengeServer.port, `GET /.well-known/acme-challenge/${token} HTTP/1.0\r\n\r\n`)).toBe("HTTP/1.1 200 OK");
+    expect(await rawStatusLine(challengeServer.port, "GET /elsewhere HTTP/1.0\r\n\r\n")).toBe("HTTP/1.1 404 Not Found");
+  });
+
+  test("gets 200 from the shutdown server, which then shuts down", async () => {
+    const called = Promise.withResolvers<string>();
+    const shutdown = serve({ name: "shutdown server", hostname: "127.0.0.1", port: 0, handler: shutdownHandler(() => called.resolve("shut down")) });
+    try {
+      expect(await rawStatusLine(shutdown.port, "GET /shutdown HTTP/1.0\r\n\r\n")).toBe("HTTP/1.1 200 OK");
+      expect(await called.promise).toBe("shut down");
+    } finally {
+      await shutdown.stop();
+    }
   });
 });

@@ -42,6 +42,12 @@ export interface IssueOptions {
    */
   readonly signal?: AbortSignal;
   /**
+   * Ends the deactivation of pending authorizations after a failure or cancellation (e.g. the
+   * hard end of an overall deadline whose `signal` fired a little earlier). It takes at most 5 s
+   * in any case.
+   */
+  readonly cleanupSignal?: AbortSignal;
+  /**
    * The Common Name of the issuer of the topmost certificate of the chain wanted (e.g. a root the
    * clients trust). When the default chain does not match, the alternates (`Link: rel="alternate"`)
    * are fetched and the first matching one is taken; when none matches, the default is kept.
@@ -108,6 +114,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const clock = options.clock ?? systemClock;
   let waitingPolls = 0;
   const poll = (signal: AbortSignal | undefined): PollOptions => ({ ...options.poll, signal, clock, onWait: () => waitingPolls++ });
+  options.signal?.throwIfAborted(); // cancelled before it began: no order to clean up
   const order = await newOrder(transport, account, identifiers, options.orderExtras);
   log?.(`Order ${order.url}: ${order.body.status}, ${order.body.authorizations.length} authorization(s)`);
   if (order.body.status === "invalid") throw new AcmeOrderError(order.url, order.body.error);
@@ -153,7 +160,8 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     await Promise.allSettled(presented.map(({ identifier, challenge, keyAuthorization }) => options.solver.cleanup(identifier, challenge, keyAuthorization)));
   }
   if (firstFailure.signal.aborted) {
-    const cleanup = transport.withSignal(AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+    const limit = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+    const cleanup = transport.withSignal(options.cleanupSignal ? AbortSignal.any([limit, options.cleanupSignal]) : limit);
     await deactivatePending(cleanup, account, order.body.authorizations, log);
     throw firstFailure.signal.reason;
   }

@@ -27,8 +27,13 @@ export interface CommandContext {
   readonly io: CommandIo;
   /** Aborted by SIGINT or SIGTERM. */
   readonly signal: AbortSignal;
-  /** Aborted by SIGINT/SIGTERM or when `--timeout` passes (its reason is then an `AcmeTimeoutError`). */
+  /**
+   * Aborted by SIGINT/SIGTERM or when the work's share of `--timeout` passes (its reason is then an
+   * `AcmeTimeoutError`): a few seconds before the end, kept for clean-up.
+   */
   readonly deadline: AbortSignal;
+  /** Aborted when `--timeout` itself passes: what clean-up after a failure or cancellation may use. */
+  readonly cleanupDeadline: AbortSignal;
   /** Stops the `--timeout` clock, e.g. once the certificate is in hand and is only being served. */
   endDeadline(): void;
   /** The roots that verify the CA (`undefined`: the system's). */

@@ -15,7 +15,19 @@ export class UsageError extends Error {
 }
 
 /** Exit codes. */
-export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, CANCELLED: 3 } as const;
+
+/**
+ * `GET /shutdown` arrived before the certificate was obtained: the run was cancelled (pending
+ * authorizations deactivated), which is not the success exit 0 means.
+ */
+export class ShutdownBeforeCertificate extends Error {
+  readonly code = "ERR_SHUTDOWN_BEFORE_CERTIFICATE";
+  constructor() {
+    super("GET /shutdown arrived before the certificate was obtained: cancelled, pending authorizations deactivated");
+    this.name = "ShutdownBeforeCertificate";
+  }
+}
 
 /**
  * Runs `read` and turns the built-in errors a library function throws for bad input (`TypeError`,
@@ -46,6 +58,7 @@ function asUsageError(flag: string, error: unknown): unknown {
 
 /** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof ShutdownBeforeCertificate) return ExitCode.CANCELLED;
   return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
@@ -58,7 +71,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
   if (error instanceof AcmeProblemError && error.is("externalAccountRequired")) {
     return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
-  if (error instanceof AcmeError) return error.message;
+  if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate) return error.message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
   if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}`;

@@ -7,10 +7,11 @@ import { ariCertId, issueCertificate, normalizeIdentifiers, revokeCertificate, t
 import { createCsr } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, generateKeyPair, KEY_TYPES, type KeyType } from "../jose/index.ts";
-import { certificateHandler, serve, shutdownHandler, startResponders, type RunningServer } from "../servers/index.ts";
+import { certificateHandler, reservePort, serve, shutdownHandler, startResponders, type RunningServer } from "../servers/index.ts";
 import { openAccount, writeFilesAtomic } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
-import { ExitCode, UsageError, withFlag } from "./errors.ts";
+import { ExitCode, ShutdownBeforeCertificate, UsageError, withFlag } from "./errors.ts";
+import { checkDistinctPorts, checkUsableDir } from "./preflight.ts";
 import { COMMON_FLAGS, DEFAULT_PORTS } from "./flags.ts";
 import { readCsrFile, readKeyFile, readLeafCertificate } from "./input-files.ts";
 import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readReason, readRecord, readTimeout, type EabFlags } from "./values.ts";
@@ -95,6 +96,19 @@ function parseIssue(flags: Parameters<Command["parse"]>[0]): CliOptions {
   if (!named && csrFile === undefined) throw new UsageError("missing --domain NAME (repeat it for more names)");
   const identifiers = csrFile === undefined ? readIdentifiers(flags, CHALLENGE_TYPES[challenge]) : [];
   if (flags.has("--revoke-reason") && !flags.has("--revoke")) throw new UsageError("--revoke-reason needs --revoke");
+  const ports = {
+    dns: readPort(flags, "--dns-port", DEFAULT_PORTS.dns),
+    http: readPort(flags, "--http-port", DEFAULT_PORTS.http),
+    https: readPort(flags, "--https-port", DEFAULT_PORTS.https),
+    shutdown: readPort(flags, "--shutdown-port", DEFAULT_PORTS.shutdown),
+  };
+  // TCP listeners: the DNS server listens on TCP too; http-01 alone runs an HTTP challenge server.
+  checkDistinctPorts([
+    { flag: "--https-port", port: ports.https },
+    { flag: "--shutdown-port", port: ports.shutdown },
+    { flag: "--dns-port", port: ports.dns },
+    ...(challenge === "http01" ? [{ flag: "--http-port", port: ports.http }] : []),
+  ]);
   return {
     challenge,
     directoryUrl,
@@ -108,12 +122,7 @@ function parseIssue(flags: Parameters<Command["parse"]>[0]): CliOptions {
     accountKeyType: readKeyType(flags, "--account-key-type", ACCOUNT_KEY_TYPES),
     contact: readContacts(flags),
     bind: flags.single("--bind") ?? "0.0.0.0",
-    ports: {
-      dns: readPort(flags, "--dns-port", DEFAULT_PORTS.dns),
-      http: readPort(flags, "--http-port", DEFAULT_PORTS.http),
-      https: readPort(flags, "--https-port", DEFAULT_PORTS.https),
-      shutdown: readPort(flags, "--shutdown-port", DEFAULT_PORTS.shutdown),
-    },
+    ports,
     allowInsecureHttp: flags.has("--allow-insecure-http"),
     quiet: flags.has("--quiet"),
     timeoutSeconds: readTimeout(flags),
@@ -135,23 +144,34 @@ interface Stoppable {
 
 /**
  * Runs until `GET /shutdown` (exit 0) or a failure (exit 1, or 2 for a port in use). Every
- * server is stopped before the returned promise resolves. SIGINT/SIGTERM while obtaining first
- * lets the flow deactivate what it left pending; while serving, it stops at once.
+ * server is stopped before the returned promise resolves. SIGINT/SIGTERM, or `GET /shutdown`,
+ * while obtaining first lets the flow deactivate what it left pending (exit 130/143, or 3);
+ * while serving, they stop it at once.
  */
 async function runIssue(options: CliOptions, context: CommandContext): Promise<number> {
   const servers: Stoppable[] = [];
   const finished = Promise.withResolvers<number>();
   let obtaining = true;
-  context.signal.addEventListener("abort", () => {
-    if (!obtaining) return finished.resolve(ExitCode.FAILURE);
-    setTimeout(() => finished.resolve(ExitCode.FAILURE), CANCEL_GRACE_MS);
-  }, { once: true });
+  const cancelled = (code: number) => {
+    if (!obtaining) return finished.resolve(code === ExitCode.CANCELLED ? ExitCode.OK : code);
+    setTimeout(() => finished.resolve(code), CANCEL_GRACE_MS);
+  };
+  context.signal.addEventListener("abort", () => cancelled(ExitCode.FAILURE), { once: true });
+  const shutdown = new AbortController();
+  const onShutdown = () => {
+    if (obtaining) shutdown.abort(new ShutdownBeforeCertificate());
+    cancelled(ExitCode.CANCELLED);
+  };
 
   let failure: { error: unknown } | undefined;
-  obtainAndServe(options, context, servers, () => finished.resolve(ExitCode.OK)).catch((error: unknown) => {
+  obtainAndServe(options, context, servers, { onShutdown, cancel: shutdown.signal }).catch((error: unknown) => {
     failure ??= { error };
     finished.resolve(ExitCode.FAILURE);
-  }).finally(() => (obtaining = false));
+  }).finally(() => {
+    obtaining = false;
+    // GET /shutdown came as the certificate was being obtained, too late to cancel: it is served, stop now.
+    if (shutdown.signal.aborted && !failure) finished.resolve(ExitCode.OK);
+  });
   const code = await finished.promise;
   context.endDeadline();
   await Promise.allSettled(servers.map((server) => server.stop()));
@@ -160,11 +180,20 @@ async function runIssue(options: CliOptions, context: CommandContext): Promise<n
   return code;
 }
 
-async function obtainAndServe(options: CliOptions, context: CommandContext, servers: Stoppable[], onShutdown: () => void): Promise<void> {
+/** How `GET /shutdown` reaches the run: a callback, and the signal that cancels the issuance. */
+interface ShutdownControl {
+  readonly onShutdown: () => void;
+  readonly cancel: AbortSignal;
+}
+
+async function obtainAndServe(options: CliOptions, context: CommandContext, servers: Stoppable[], shutdown: ShutdownControl): Promise<void> {
   const { io } = context;
   const progress = (line: string) => options.quiet || io.out(line);
   const { bind, ports } = options;
-  servers.push(serve({ name: "shutdown server", hostname: bind, port: ports.shutdown, handler: shutdownHandler(onShutdown) }));
+  // Everything the user can get wrong is found before the CA is asked for anything.
+  checkUsableDir(options.outDir, "--out", ["cert.pem", "key.pem"]);
+  if (options.stateDir !== undefined) checkUsableDir(options.stateDir, "--state", ["account-key.pem", "account.json"]);
+  servers.push(serve({ name: "shutdown server", hostname: bind, port: ports.shutdown, handler: shutdownHandler(shutdown.onShutdown) }));
   // The ETH interface always runs the DNS server (A answers); tls-alpn-01 is answered on the HTTPS port.
   const responders = await startResponders({
     challenge: CHALLENGE_TYPES[options.challenge],
@@ -173,6 +202,9 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
     dnsAddress: options.record,
   });
   servers.push(responders);
+  // The certificate server needs the certificate to start; its port is held until then.
+  const httpsPort = options.challenge === "tls01" ? undefined : reservePort("certificate HTTPS server", bind, ports.https);
+  if (httpsPort) servers.push(httpsPort);
 
   const transport = context.transport(options.directoryUrl);
   if (context.trust) progress(`Trusting the CA roots in ${context.trust.path} (from ${context.trust.source})`);
@@ -186,7 +218,8 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
     identifiers,
     solver: responders.solver,
     csr,
-    signal: context.deadline,
+    signal: AbortSignal.any([context.deadline, shutdown.cancel]),
+    cleanupSignal: context.cleanupDeadline,
     log: progress,
     ...(options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {}),
     orderExtras: { ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(replaces ? { replaces } : {}) },
@@ -198,6 +231,7 @@ async function obtainAndServe(options: CliOptions, context: CommandContext, serv
     io.out(`Certificate revoked${options.revokeReason === undefined ? "" : ` with reason ${options.revokeReason}`} (${issued.certificateUrl})`);
   }
   context.endDeadline();
+  await httpsPort?.stop();
   await serveCertificate(options, context, servers, responders, issued.pem, keyPem);
   progress(`${transport.requestCount} requests to the CA (${issued.waitingPolls} of them polls that found work still in progress)`);
   io.out(`Serving the certificate on https://${bind}:${ports.https}/ until GET http://${bind}:${ports.shutdown}/shutdown`);

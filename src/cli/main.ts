@@ -20,6 +20,9 @@ const COMMANDS: Readonly<Record<string, Command<never>>> = {
   "renewal-info": renewalInfoCommand as Command<never>,
 };
 
+/** The part of `--timeout` (at most a fifth of it) kept for deactivating authorizations after the work stopped. */
+const CLEANUP_RESERVE_MS = 5_000;
+
 /** Exit codes for the signals that stop a run: 128 + signal number. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -101,8 +104,16 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     process.on(name, handler);
     return () => process.off(name, handler);
   });
+  // The work stops a little before --timeout, so that deactivating what it left pending fits too.
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new AcmeTimeoutError(command.timeoutWhat, options.timeoutSeconds)), options.timeoutSeconds * 1000);
+  const cleanupDeadline = new AbortController();
+  const timeoutMs = options.timeoutSeconds * 1000;
+  const expire = (controller: AbortController) => () => controller.abort(new AcmeTimeoutError(command.timeoutWhat, options.timeoutSeconds));
+  const timers = [
+    setTimeout(expire(deadline), timeoutMs - Math.min(CLEANUP_RESERVE_MS, timeoutMs / 5)),
+    setTimeout(expire(cleanupDeadline), timeoutMs),
+  ];
+  const endDeadline = () => timers.forEach((timer) => clearTimeout(timer));
   const deadlineSignal = AbortSignal.any([cancel.signal, deadline.signal]);
   try {
     // The roots are resolved before anything starts, so that a bad --ca is reported first.
@@ -111,7 +122,8 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
       io,
       signal: cancel.signal,
       deadline: deadlineSignal,
-      endDeadline: () => clearTimeout(timer),
+      cleanupDeadline: cleanupDeadline.signal,
+      endDeadline,
       trust,
       transport: (directoryUrl) => new AcmeTransport({ directoryUrl, signal: deadlineSignal, ...(trust ? { ca: trust.pem } : {}) }),
     };
@@ -121,7 +133,7 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     const code = report(error);
     return signalCode ?? code;
   } finally {
-    clearTimeout(timer);
+    endDeadline();
     for (const remove of removeHandlers) remove();
   }
 }

@@ -5,5 +5,5 @@
  */
 export { certificateHandler, shutdownHandler } from "./handlers.ts";
 export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptions } from "./responders.ts";
-export { serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
+export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";

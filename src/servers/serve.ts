@@ -67,3 +67,20 @@ export function serve(options: ServeOptions): RunningServer {
     stop: () => server.stop(true),
   };
 }
+
+/**
+ * Holds a TCP port (a listener that closes every connection at once) until the server meant for
+ * it starts: e.g. the certificate HTTPS server, which can only start once the certificate exists,
+ * but whose port must be known free before the CA is asked for anything.
+ *
+ * @throws {ServerStartError} when the address cannot be bound
+ */
+export function reservePort(name: string, hostname: string, port: number): RunningServer {
+  let listener: Bun.TCPSocketListener<undefined>;
+  try {
+    listener = Bun.listen({ hostname, port, socket: { open: (socket) => void socket.end(), data() {} } });
+  } catch (error) {
+    throw new ServerStartError(name, hostname, port, error);
+  }
+  return { name, hostname, port: listener.port, stop: async () => listener.stop(true) };
+}

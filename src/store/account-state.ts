@@ -2,7 +2,7 @@
  * A persistent account in a state directory: `account-key.pem` (PKCS#8, mode 0600) and
  * `account.json` (the directory and account URLs). Later runs with the same directory reuse it.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AcmeProblemError, findAccount, registerAccount, type AcmeAccount, type AcmeTransport, type ExternalAccountBinding } from "../acme/index.ts";
 import { importPrivateKeyPem } from "../asn1/index.ts";
@@ -49,7 +49,8 @@ export async function openAccount(transport: AcmeTransport, options: OpenAccount
   const contact = options.contact ?? [];
   const request = { termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) };
   const stateKey = options.stateDir ? accountKeyPath(options.stateDir) : undefined;
-  if (stateKey && existsSync(stateKey) && !options.keyPair) {
+  // statSync, not existsSync: a key that exists but cannot be reached (EACCES) must not pass for absent.
+  if (stateKey && statSync(stateKey, { throwIfNoEntry: false }) && !options.keyPair) {
     const keyPair = await importPrivateKeyPem(readFileSync(stateKey, "utf8"));
     try {
       return { account: await findAccount(transport, keyPair), reused: true };

@@ -4,12 +4,12 @@
  * and a non-zero exit, and nothing already on disk is replaced.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { spkiOf } from "../support/certificates.ts";
-import { runClient } from "../support/client.ts";
-import { fakeIssueArgs, serveFakeCa } from "../support/fake-ca-server.ts";
+import { runClient, startClient } from "../support/client.ts";
+import { fakeIssueArgs, replaceFlag, serveFakeCa } from "../support/fake-ca-server.ts";
 import type { FakeCaScript } from "../support/fake-ca.ts";
 import { makeTlsMaterial } from "../support/pebble.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -99,5 +99,105 @@ describe("bodies past the cap", () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(`bun-acme: error: The CA's answer from ${result.served.origin}/cert/0 is larger than 4 MiB; stopped reading it there`);
     expect(result.files).toEqual(["the good certificate\n", "the good key\n"]);
+  });
+});
+
+describe("GET /shutdown while the certificate is being obtained", () => {
+  test("cancels: pending authorizations deactivated, exit 3 with one line, nothing written", async () => {
+    const served = serveFakeCa({ onAnswer: "never" });
+    const out = makeTempDir("bun-acme-hostile-");
+    try {
+      const client = startClient(fakeIssueArgs(served, out));
+      await client.stdout.waitFor((line) => line.includes(": pending, 1 authorization(s)"), 20_000);
+      const answer = await fetch("http://127.0.0.1:20003/shutdown");
+      expect(answer.status).toBe(200);
+      expect(await client.exited).toBe(3);
+      await Promise.all([client.stdout.done, client.stderr.done]);
+      expect(client.stderr.text().trim()).toBe(
+        "bun-acme: error: GET /shutdown arrived before the certificate was obtained: cancelled, pending authorizations deactivated",
+      );
+      expect(client.stdout.text()).toContain(`Authorization ${served.origin}/authz/0 deactivated`);
+      expect(served.ca.requests.filter((request) => request === "POST /authz/0").length).toBeGreaterThanOrEqual(2);
+      expect(existsSync(join(out, "cert.pem"))).toBe(false);
+    } finally {
+      await served.stop();
+    }
+  });
+});
+
+describe("mistakes found before the first request to the CA", () => {
+  /** Runs http01 into `<temp>/certs`; `change` edits the arguments and the temp folder first. */
+  async function refusedBeforeAnyRequest(change: (args: string[], out: string) => string[] = (args) => args) {
+    const served = serveFakeCa();
+    const out = makeTempDir("bun-acme-preflight-");
+    try {
+      const result = await runClient(change(fakeIssueArgs(served, join(out, "certs")), out));
+      return { ...result, requests: served.ca.requests, out };
+    } finally {
+      await served.stop();
+    }
+  }
+
+  test("an HTTPS port equal to the http-01 port: exit 2, naming both flags", async () => {
+    const result = await refusedBeforeAnyRequest((args) => replaceFlag(args, "--https-port", "20002"));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe("bun-acme: error: --http-port 20002 is also the --https-port: give each server its own port (see --help)");
+    expect(result.requests).toEqual([]);
+  });
+
+  test("an HTTPS port already taken: exit 2 before the CA is asked", async () => {
+    const holder = Bun.listen({ hostname: "127.0.0.1", port: 20001, socket: { data() {} } });
+    try {
+      const result = await refusedBeforeAnyRequest();
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("Cannot start the certificate HTTPS server on 127.0.0.1:20001: the port is already in use");
+      expect(result.requests).toEqual([]);
+    } finally {
+      holder.stop(true);
+    }
+  });
+
+  test("an --out that cannot be created (under a file): exit 2 before the CA is asked", async () => {
+    const result = await refusedBeforeAnyRequest((args, out) => (writeFileSync(join(out, "certs"), "a file\n"), args));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`bun-acme: error: --out ${join(result.out, "certs")}: cannot use ${join(result.out, "certs")} (EEXIST) (see --help)`);
+    expect(result.requests).toEqual([]);
+  });
+
+  test("a --state that cannot be written: exit 2 before the CA is asked, no account registered", async () => {
+    const result = await refusedBeforeAnyRequest((args) => [...args, "--state", "/proc/bun-acme-state"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toStartWith("bun-acme: error: --state /proc/bun-acme-state: cannot use /proc/bun-acme-state (");
+    expect(result.requests).toEqual([]);
+  });
+
+  test("a --state whose saved key cannot be read is an error, not a new account", async () => {
+    const result = await refusedBeforeAnyRequest((args, out) => {
+      mkdirSync(join(out, "state", "account-key.pem"), { recursive: true });
+      return [...args, "--state", join(out, "state")];
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `bun-acme: error: --state ${join(result.out, "state")}: cannot use ${join(result.out, "state", "account-key.pem")} (EISDIR) (see --help)`,
+    );
+    expect(result.requests).toEqual([]);
+  });
+});
+
+describe("--timeout covers the clean-up", () => {
+  test("a CA that hangs while authorizations are deactivated: the run still ends at --timeout", async () => {
+    const served = serveFakeCa({ onAnswer: "never", slowDeactivationMs: 60_000 });
+    const out = makeTempDir("bun-acme-hostile-");
+    try {
+      const started = performance.now();
+      const result = await runClient(replaceFlag(fakeIssueArgs(served, out), "--timeout", "3"));
+      const seconds = (performance.now() - started) / 1000;
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe("bun-acme: error: Gave up waiting for the certificate (--timeout) after 3 s");
+      // The deadline is a promise to the user, not a speed target: 3 s plus process start-up, never 3 + 5 s.
+      expect(seconds).toBeLessThan(4.5);
+    } finally {
+      await served.stop();
+    }
   });
 });

@@ -30,3 +30,10 @@ export function fakeIssueArgs(served: ServedFakeCa, out: string, names: readonly
   return ["http01", "--dir", served.directoryUrl, ...insecure, "--record", "127.0.0.1", ...names.flatMap((name) => ["--domain", name]),
     ...FAKE_CLI_PORTS, "--out", out, "--timeout", "30"];
 }
+
+/** `args` with the value of `flag` replaced (the flag must be there). */
+export function replaceFlag(args: readonly string[], flag: string, value: string): string[] {
+  const index = args.indexOf(flag);
+  if (index < 0) throw new Error(`no ${flag} in the arguments`);
+  return args.map((arg, i) => (i === index + 1 ? value : arg));
+}

@@ -59,6 +59,8 @@ export interface FakeCaScript {
   readonly issue?: (request: IssueRequest) => Promise<readonly string[]>;
   /** The CA's time, for the validity of what it issues (default `Date.now`). */
   readonly now?: () => number;
+  /** Deactivating an authorization takes this long (a CA that hangs while the client cleans up). */
+  readonly slowDeactivationMs?: number;
   /** Replaces a URL the fake hands out (a hostile CA pointing elsewhere). */
   readonly rewriteUrl?: (kind: "authorization" | "certificate", url: string) => string;
   /** Answers a request before the fake does, when it returns a response (a hostile body, a slow one). */
@@ -187,8 +189,11 @@ export class FakeCa {
     return this.json(body, 200, retryAfter);
   }
 
-  private authorization(base: string, authorization: FakeAuthorization, payload: unknown): Response {
-    if ((payload as { status?: string } | undefined)?.status === "deactivated") authorization.status = "deactivated";
+  private async authorization(base: string, authorization: FakeAuthorization, payload: unknown): Promise<Response> {
+    if ((payload as { status?: string } | undefined)?.status === "deactivated") {
+      if (this.script.slowDeactivationMs) await Bun.sleep(this.script.slowDeactivationMs);
+      authorization.status = "deactivated";
+    }
     const { challenge } = authorization;
     return this.json({ status: authorization.status, identifier: authorization.identifier, challenges: [challenge] });
   }

@@ -424,6 +424,7 @@ function fetchTrusting(ca: string | readonly string[] | undefined): FetchFunctio
 
 function toAcmeResponse(url: string, response: Response, body: unknown, now: number): AcmeResponse {
   const location = response.headers.get("location");
+  if (location && !URL.canParse(location, url)) throw new AcmeProtocolError(`The CA sent a malformed Location header from ${url}: "${location}"`);
   return {
     url,
     status: response.status,
@@ -462,7 +463,7 @@ export function parseLinks(value: string | null, base: string): Link[] {
   const links: Link[] = [];
   for (const entry of value.split(/,\s*(?=<)/)) {
     const match = /^\s*<([^>]*)>(.*)$/.exec(entry);
-    if (!match) continue;
+    if (!match || !URL.canParse(match[1]!, base)) continue; // a malformed entry is no link
     const rel = /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(match[2]!);
     if (!rel) continue;
     for (const relation of rel[1]!.trim().split(/\s+/)) links.push({ url: new URL(match[1]!, base).href, rel: relation });

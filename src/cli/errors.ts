@@ -62,6 +62,17 @@ export function exitCodeFor(error: unknown): number {
   return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
+/** What the file system's error codes mean, for the ones a user meets. */
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on the device; files already there are untouched",
+  EDQUOT: "disk quota exceeded; files already there are untouched",
+  EROFS: "read-only file system",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "a folder is in the way",
+};
+
 /** One line for an error. Stack traces only for unexpected errors, and only with `BUN_ACME_DEBUG`. */
 export function describeError(error: unknown, env: Record<string, string | undefined>): string {
   if (error instanceof UsageError) return `${error.message} (see --help)`;
@@ -74,7 +85,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
   if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate) return error.message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
-  if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}`;
+  if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}${FILE_ERRORS[code] ? ` (${FILE_ERRORS[code]})` : ""}`;
   const message = error instanceof Error ? error.message : String(error);
   if (env.BUN_ACME_DEBUG && error instanceof Error && error.stack) return `unexpected error: ${error.stack}`;
   return `unexpected error: ${message.split("\n")[0]} (set BUN_ACME_DEBUG=1 for details)`;

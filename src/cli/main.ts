@@ -139,9 +139,26 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
 }
 
 function defaultIo(): CommandIo {
-  return {
-    env: process.env,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+  return { env: process.env, out: lineWriter(process.stdout), err: lineWriter(process.stderr) };
+}
+
+/**
+ * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
+ * EPIPE is swallowed and later lines are dropped, and the run goes on to its normal end.
+ */
+function lineWriter(stream: NodeJS.WriteStream): (line: string) => void {
+  let closed = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    closed = true;
+  };
+  stream.on("error", onError);
+  return (line) => {
+    if (closed) return;
+    try {
+      stream.write(`${line}\n`);
+    } catch (error) {
+      onError(error as NodeJS.ErrnoException);
+    }
   };
 }

@@ -64,7 +64,8 @@ function writeTemporary(file: FileToWrite): string {
   } catch (error) {
     closeSync(fd);
     removeQuietly(temporary);
-    throw error;
+    // A write error on a descriptor names no file: name the one that was being replaced.
+    throw Object.assign(error as Error, { path: file.path });
   }
   closeSync(fd);
   return temporary;

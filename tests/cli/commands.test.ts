@@ -5,9 +5,9 @@
  * failed challenge.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { runClient } from "../support/client.ts";
+import { ROOT, runClient } from "../support/client.ts";
 import { fakeIssueArgs, serveFakeCa } from "../support/fake-ca-server.ts";
 import { openssl } from "../support/openssl.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -84,3 +84,28 @@ describe("a CA that leaves the order pending after a failed challenge", () => {
     }
   });
 });
+
+describe("a standard output whose reader went away (bun-acme ... | head -c1)", () => {
+  test("EPIPE is ignored: no stack trace, the run ends as it would have (exit 0 after GET /shutdown)", async () => {
+    const served = serveFakeCa();
+    const folder = makeTempDir("bun-acme-epipe-");
+    try {
+      const script = `("$0" run "${join(ROOT, "src", "main.ts")}" "$@" 2>"${folder}/stderr"; echo $? >"${folder}/code") | head -c1 >/dev/null`;
+      const shell = Bun.spawn(["sh", "-c", script, process.execPath, ...fakeIssueArgs(served, join(folder, "out"))], { stdout: "ignore", stderr: "inherit" });
+      // Serving means the progress lines were all written (or dropped) after head exited.
+      await waitForFile(join(folder, "out", "cert.pem"));
+      await fetch("http://127.0.0.1:20003/shutdown").catch(() => undefined);
+      await shell.exited;
+      expect(readFileSync(join(folder, "stderr"), "utf8")).toBe("");
+      expect(readFileSync(join(folder, "code"), "utf8").trim()).toBe("0");
+    } finally {
+      await served.stop();
+    }
+  });
+});
+
+/** Waits for a file to appear (polling the file system, which has no event for it here). */
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 400 && !existsSync(path); i++) await Bun.sleep(25);
+  if (!existsSync(path)) throw new Error(`${path} never appeared`);
+}

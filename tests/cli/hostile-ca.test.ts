@@ -201,3 +201,44 @@ describe("--timeout covers the clean-up", () => {
     }
   });
 });
+
+describe("known causes get their own line, not \"unexpected error\"", () => {
+  test("a malformed Location header names the URL and the header", async () => {
+    const result = await runAgainst({ rewriteUrl: (kind, url) => (kind === "order" ? "http://[::1" : url) });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`bun-acme: error: The CA sent a malformed Location header from ${result.served.origin}/order: "http://[::1"`);
+  });
+});
+
+/** Whether this machine lets the tests mount a small tmpfs (root with CAP_SYS_ADMIN, as CI is). */
+const canMountTmpfs = (() => {
+  const probe = makeTempDir("bun-acme-mount-probe-");
+  const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe], { stderr: "ignore" }).exitCode === 0;
+  if (mounted) Bun.spawnSync(["umount", probe]);
+  return mounted;
+})();
+
+describe("a full disk", () => {
+  test.skipIf(!canMountTmpfs)("ENOSPC while writing the certificate: exit 1 naming the file, the earlier pair untouched (needs a tmpfs mount)", async () => {
+    const out = makeTempDir("bun-acme-full-");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", out]).exitCode).toBe(0);
+    try {
+      writeFileSync(join(out, "cert.pem"), "the good certificate\n");
+      writeFileSync(join(out, "key.pem"), "the good key\n", { mode: 0o600 });
+      writeFileSync(join(out, "filler"), new Uint8Array(14 * 4096)); // the 16 pages of 64 KiB are now all used
+      const served = serveFakeCa();
+      try {
+        const result = await runClient(fakeIssueArgs(served, out));
+        expect(result.code).toBe(1);
+        expect(result.stderr.trim()).toBe(
+          `bun-acme: error: cannot use ${join(out, "key.pem")}: ENOSPC (no space left on the device; files already there are untouched)`,
+        );
+        expect([readFileSync(join(out, "cert.pem"), "utf8"), readFileSync(join(out, "key.pem"), "utf8")]).toEqual(["the good certificate\n", "the good key\n"]);
+      } finally {
+        await served.stop();
+      }
+    } finally {
+      Bun.spawnSync(["umount", out]);
+    }
+  });
+});

@@ -62,7 +62,7 @@ export interface FakeCaScript {
   /** Deactivating an authorization takes this long (a CA that hangs while the client cleans up). */
   readonly slowDeactivationMs?: number;
   /** Replaces a URL the fake hands out (a hostile CA pointing elsewhere). */
-  readonly rewriteUrl?: (kind: "authorization" | "certificate", url: string) => string;
+  readonly rewriteUrl?: (kind: "authorization" | "certificate" | "order", url: string) => string;
   /** Answers a request before the fake does, when it returns a response (a hostile body, a slow one). */
   readonly intercept?: (request: Request) => Response | undefined;
   /** With `valid`: the order still shows `pending` for this many polls after the answer. */
@@ -175,7 +175,7 @@ export class FakeCa {
         order,
       });
     }
-    return this.json(this.orderBody(base, order), 201, { location: `${base}/order/${this.orders.length - 1}` });
+    return this.json(this.orderBody(base, order), 201, { location: this.rewrite("order", `${base}/order/${this.orders.length - 1}`) });
   }
 
   private order(base: string, order: FakeOrder): Response {
@@ -297,7 +297,7 @@ export class FakeCa {
     return { payload: jws.payload === "" ? undefined : JSON.parse(utf8Decode(decodeBase64Url(jws.payload))), kid: header.kid };
   }
 
-  private rewrite(kind: "authorization" | "certificate", url: string): string {
+  private rewrite(kind: "authorization" | "certificate" | "order", url: string): string {
     return this.script.rewriteUrl?.(kind, url) ?? url;
   }
 

@@ -51,7 +51,7 @@ ${describeFlags([...issue.flags, "--help", "--version"])}
 Other commands (each with --help):
 ${others}
 
-Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error, 130/143 stopped by SIGINT/SIGTERM.`;
+Exit codes: 0 success, 1 the CA or the network failed, 2 a usage error, 3 GET /shutdown before the certificate was obtained, 130/143 stopped by SIGINT/SIGTERM.`;
 }
 
 function select(argv: readonly string[]): { command: Command<never>; rest: readonly string[]; kind: ParsedCommand["kind"] } {

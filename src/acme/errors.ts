@@ -27,12 +27,16 @@ export class AcmeProblemError extends AcmeError {
   readonly status: number;
   /** The request URL. */
   readonly url: string;
+  /** When the CA said to try again (`Retry-After`), e.g. for `rateLimited`. */
+  readonly retryAfter: Date | undefined;
 
-  constructor(problem: AcmeProblem, status: number, url: string) {
-    super("ERR_ACME_PROBLEM", `The CA refused the request to ${url}: ${formatProblem(problem)}`);
+  constructor(problem: AcmeProblem, status: number, url: string, retryAfter?: Date) {
+    const wait = retryAfter ? `; the CA asks to retry after ${retryAfter.toISOString()}` : "";
+    super("ERR_ACME_PROBLEM", `The CA refused the request to ${url}: ${formatProblem(problem)}${wait}`);
     this.problem = problem;
     this.status = status;
     this.url = url;
+    this.retryAfter = retryAfter;
   }
 
   /** The problem type without the `urn:ietf:params:acme:error:` prefix, e.g. `badNonce`. */

@@ -231,7 +231,8 @@ export class AcmeTransport {
       const problem = parseProblem(body);
       if (!problem) throw new AcmeProtocolError(`The CA answered HTTP ${response.status} to ${url} without a problem document`);
       if (isProblemType(problem, "badNonce") && attempt < this.maxBadNonceRetries) continue;
-      throw new AcmeProblemError(problem, response.status, url);
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), this.clock.now());
+      throw new AcmeProblemError(problem, response.status, url, retryAfterMs === undefined ? undefined : new Date(this.clock.now() + retryAfterMs));
     }
   }
 

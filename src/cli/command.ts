@@ -38,8 +38,11 @@ export interface CommandContext {
   endDeadline(): void;
   /** The roots that verify the CA (`undefined`: the system's). */
   readonly trust: TrustRoots | undefined;
-  /** A transport to the CA, verified against {@link trust}, ended by {@link deadline}. */
-  transport(directoryUrl: string): AcmeTransport;
+  /**
+   * A transport to the CA, verified against `roots` (default {@link trust}; `undefined` for both:
+   * the system's roots), ended by {@link deadline}.
+   */
+  transport(directoryUrl: string, roots?: TrustRoots): AcmeTransport;
 }
 
 /** One command of the table. */

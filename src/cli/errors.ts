@@ -4,6 +4,7 @@
  */
 import { AcmeError, AcmeProblemError, AcmeProfileError } from "../acme/index.ts";
 import { ServerStartError } from "../servers/index.ts";
+import { StoreError } from "../store/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */
 export class UsageError extends Error {
@@ -82,7 +83,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
   if (error instanceof AcmeProblemError && error.is("externalAccountRequired")) {
     return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
-  if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate) return error.message;
+  if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate || error instanceof StoreError) return error.message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
   if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}${FILE_ERRORS[code] ? ` (${FILE_ERRORS[code]})` : ""}`;

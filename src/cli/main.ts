@@ -5,6 +5,9 @@
 import packageJson from "../../package.json" with { type: "json" };
 import { AcmeError, AcmeTimeoutError, AcmeTransport } from "../acme/index.ts";
 import { accountCommand, type AccountOptions } from "./account.ts";
+import { certificatesCommand, type CertificatesOptions } from "./certificates.ts";
+import { certonlyCommand, type CertonlyOptions } from "./certonly.ts";
+import { renewCommand, type RenewOptions } from "./renew.ts";
 import type { BaseOptions, Command, CommandContext, CommandIo } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor } from "./errors.ts";
 import { describeFlags, Flags } from "./flags.ts";
@@ -15,6 +18,9 @@ import { resolveTrustRoots } from "./trust.ts";
 
 /** The commands by the word that selects them; anything else is the issue command's challenge type. */
 const COMMANDS: Readonly<Record<string, Command<never>>> = {
+  certonly: certonlyCommand as Command<never>,
+  renew: renewCommand as Command<never>,
+  certificates: certificatesCommand as Command<never>,
   revoke: revokeCommand as Command<never>,
   account: accountCommand as Command<never>,
   "renewal-info": renewalInfoCommand as Command<never>,
@@ -33,7 +39,10 @@ export type ParsedCommand =
   | { readonly kind: "run"; readonly options: CliOptions }
   | { readonly kind: "revoke"; readonly options: RevokeOptions }
   | { readonly kind: "renewal-info"; readonly options: RenewalInfoOptions }
-  | { readonly kind: "account"; readonly options: AccountOptions };
+  | { readonly kind: "account"; readonly options: AccountOptions }
+  | { readonly kind: "certonly"; readonly options: CertonlyOptions }
+  | { readonly kind: "renew"; readonly options: RenewOptions }
+  | { readonly kind: "certificates"; readonly options: CertificatesOptions };
 
 /** The usage text of one command, or of the whole program. */
 export function usage(command?: Command<never>): string {
@@ -125,7 +134,7 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
       cleanupDeadline: cleanupDeadline.signal,
       endDeadline,
       trust,
-      transport: (directoryUrl) => new AcmeTransport({ directoryUrl, signal: deadlineSignal, ...(trust ? { ca: trust.pem } : {}) }),
+      transport: (directoryUrl, roots = trust) => new AcmeTransport({ directoryUrl, signal: deadlineSignal, ...(roots ? { ca: roots.pem } : {}) }),
     };
     const code = await command.run(options, context);
     return signalCode ?? code;

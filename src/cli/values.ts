@@ -78,11 +78,17 @@ export function readPort(flags: Flags, flag: "--dns-port" | "--http-port" | "--h
 
 /** `--timeout`: seconds, default 300. */
 export function readTimeout(flags: Flags): number {
-  const value = flags.single("--timeout");
-  if (value === undefined) return 300;
+  return readSeconds(flags, "--timeout", 300);
+}
+
+/** A number of seconds up to a day; `--lock-wait` may be 0 (do not wait). */
+export function readSeconds(flags: Flags, flag: "--timeout" | "--lock-wait", fallback: number): number {
+  const value = flags.single(flag);
+  if (value === undefined) return fallback;
   const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > 86_400) {
-    throw new UsageError(`--timeout "${value}" is not a number of seconds between 0 and 86400`);
+  const least = flag === "--lock-wait" ? 0 : Number.MIN_VALUE;
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds < least || seconds > 86_400) {
+    throw new UsageError(`${flag} "${value}" is not a number of seconds between 0 and 86400`);
   }
   return seconds;
 }

@@ -1,6 +1,21 @@
 /**
- * What outlives a run, on the file system: crash-safe file writes and the persistent account.
+ * What outlives a run: crash-safe file writes, the persistent account, and the certificate store
+ * (an interface, with the file store as its embedded default).
  * @module
  */
 export { accountKeyPath, openAccount, saveAccountKey, type AccountRecord, type OpenAccountOptions } from "./account-state.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
+export type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+export { acquireFileLock, LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+export { chainFiles, defaultStoreDir, FileCertificateStore } from "./file-store.ts";
+export {
+  checkLineageName,
+  defaultLineageName,
+  parseLineageConfig,
+  parseLineageMeta,
+  StoreError,
+  type LineageConfig,
+  type LineageHooks,
+  type LineageMeta,
+  type StoredLineage,
+} from "./lineage.ts";

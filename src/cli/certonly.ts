@@ -1,0 +1,148 @@
+/**
+ * `certonly`: obtain a certificate into the store and exit, as certbot's and lego's commands of
+ * the same purpose do. Only what the challenge needs is started, on the ports a CA validates on.
+ * The lineage remembers how it was obtained, so that `renew` needs no flags.
+ */
+import { resolve } from "node:path";
+import type { ChallengeType } from "../acme/index.ts";
+import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { isDue } from "../lifecycle/index.ts";
+import { checkLineageName, defaultLineageName, defaultStoreDir, FileCertificateStore, type LineageConfig } from "../store/index.ts";
+import type { BaseOptions, Command, CommandContext } from "./command.ts";
+import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
+import { COMMON_FLAGS } from "./flags.ts";
+import { HookSession, issueLineage } from "./lineage-run.ts";
+import { checkUsableDir } from "./preflight.ts";
+import { Reporter } from "./report.ts";
+import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readRecord, readSeconds, readTimeout, type EabFlags } from "./values.ts";
+
+/** The ports CAs validate on, certonly's defaults. @see https://www.rfc-editor.org/rfc/rfc8555#section-8.3 */
+const VALIDATION_PORTS = { http: 80, tls: 443, dns: 53 } as const;
+
+const CHALLENGES: Readonly<Record<string, ChallengeType>> = {
+  http01: "http-01", "http-01": "http-01", dns01: "dns-01", "dns-01": "dns-01", tls01: "tls-alpn-01", "tls-alpn01": "tls-alpn-01", "tls-alpn-01": "tls-alpn-01",
+};
+
+/** Everything `certonly` needs. */
+export interface CertonlyOptions extends BaseOptions {
+  /** The lineage as it will be saved, but for `caFile`, which the trust roots in use decide. */
+  readonly config: LineageConfig;
+  readonly stateDir: string;
+  readonly force: boolean;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly lockWaitSeconds: number;
+  readonly account: { readonly keyType: KeyType; readonly contact: readonly string[]; readonly eab: EabFlags | null };
+}
+
+export const certonlyCommand: Command<CertonlyOptions> = {
+  name: "certonly",
+  synopsis: "certonly [http01|dns01|tls01] --dir URL --domain NAME [--domain NAME ...] [--webroot DIR] [--state DIR] [--out DIR] [options]",
+  summary: "obtain a certificate into the store (--state) and exit; it is then renewed by `bun-acme renew` with the same settings",
+  flags: [
+    ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
+    "--eab-kid", "--eab-hmac-key", "--bind", "--http-port", "--https-port", "--dns-port", "--record", "--pre-hook", "--post-hook",
+    "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
+  ],
+  timeoutWhat: "the certificate (--timeout)",
+  parse: parseCertonly,
+  run: runCertonly,
+};
+
+function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions {
+  if (flags.positionals.length > 1) throw new UsageError(`unexpected argument "${flags.positionals[1]}"`);
+  const word = flags.positionals[0] ?? "http01";
+  const challenge = CHALLENGES[word];
+  if (!challenge) throw new UsageError(`unknown challenge type "${word}": use http01, dns01 or tls01`);
+  const webroot = flags.single("--webroot");
+  if (webroot !== undefined && challenge !== "http-01") throw new UsageError("--webroot answers http-01: drop it, or use http01");
+  if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server");
+  const eab = readEab(flags);
+  const identifiers = readIdentifiers(flags, challenge);
+  if (identifiers.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
+  const name = withFlag("--cert-name", () => checkLineageName(flags.single("--cert-name") ?? defaultLineageName(identifiers)));
+  const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
+  const hooks = {
+    ...optional("pre", flags.single("--pre-hook")),
+    ...optional("post", flags.single("--post-hook")),
+    ...optional("deploy", flags.single("--deploy-hook")),
+  };
+  const out = flags.single("--out");
+  return {
+    config: {
+      version: 1,
+      name,
+      identifiers,
+      directoryUrl: readDirectory(flags, eab),
+      allowInsecureHttp: flags.has("--allow-insecure-http"),
+      challenge,
+      keyType: readKeyType(flags, "--key-type", KEY_TYPES),
+      bind: flags.single("--bind") ?? "0.0.0.0",
+      ports: {
+        http: readPort(flags, "--http-port", VALIDATION_PORTS.http),
+        tls: readPort(flags, "--https-port", VALIDATION_PORTS.tls),
+        dns: readPort(flags, "--dns-port", VALIDATION_PORTS.dns),
+      },
+      ...optional("webroot", webroot === undefined ? undefined : resolve(webroot)),
+      ...optional("record", flags.has("--record") ? readRecord(flags) : undefined),
+      hooks,
+      ...optional("profile", flags.single("--profile")),
+      ...optional("preferredChain", flags.single("--preferred-chain")),
+      ...optional("out", out === undefined ? undefined : resolve(out)),
+    },
+    stateDir: resolve(flags.single("--state") ?? defaultStoreDir()),
+    force: flags.has("--force"),
+    dryRun: flags.has("--dry-run"),
+    json: flags.has("--json"),
+    quiet: flags.has("--quiet"),
+    lockWaitSeconds: readSeconds(flags, "--lock-wait", 30),
+    account: { keyType: readKeyType(flags, "--account-key-type", ACCOUNT_KEY_TYPES), contact: readContacts(flags), eab },
+    caFile: flags.single("--ca"),
+    timeoutSeconds: readTimeout(flags),
+  };
+}
+
+async function runCertonly(options: CertonlyOptions, context: CommandContext): Promise<number> {
+  const reporter = new Reporter(context.io, options.json);
+  // The roots in use are saved with the lineage (as an absolute path), so that renew trusts the same CA.
+  const config: LineageConfig = { ...options.config, ...(context.trust ? { caFile: resolve(context.trust.path) } : {}) };
+  const names = config.identifiers.map((identifier) => identifier.value);
+  // Everything the user can get wrong is found before the CA is asked for anything.
+  checkUsableDir(options.stateDir, "--state", ["account-key.pem", "account.json"]);
+  if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
+  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot");
+  const store = new FileCertificateStore(options.stateDir);
+  const lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
+  const hooks = new HookSession();
+  try {
+    const existing = await store.summary(config.name);
+    const sameNames = existing && existing.config.identifiers.map((identifier) => identifier.value).join(",") === names.join(",");
+    if (existing && sameNames && !options.force && !options.dryRun && !isDue(existing.meta)) {
+      reporter.report({ event: "not_due", lineage: config.name, names, meta: existing.meta });
+      return ExitCode.OK;
+    }
+    const preFailure = await hooks.before(config);
+    if (preFailure) {
+      reporter.report({ event: "failed", lineage: config.name, names, error: preFailure });
+      return ExitCode.FAILURE;
+    }
+    const event = await issueLineage(config, {
+      store,
+      context,
+      log: (line) => options.quiet || reporter.progress(line),
+      dryRun: options.dryRun,
+      success: existing ? "renewed" : "obtained",
+      account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
+      ...(existing?.meta.ariCertId ? { replaces: existing.meta.ariCertId } : {}),
+    });
+    reporter.report(event);
+    return event.hookError ? ExitCode.FAILURE : ExitCode.OK;
+  } catch (error) {
+    reporter.report({ event: "failed", lineage: config.name, names, error: describeError(error, context.io.env) });
+    return exitCodeFor(error);
+  } finally {
+    for (const failure of await hooks.after()) reporter.report({ event: "failed", lineage: config.name, names, error: failure });
+    await lock.release();
+  }
+}

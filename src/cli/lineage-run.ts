@@ -1,0 +1,131 @@
+/**
+ * One issuance for a stored lineage, shared by `certonly` and `renew`: the responders (or the
+ * webroot) its configuration names, the store's account, the issuance, then the store, the
+ * `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
+ */
+import { join } from "node:path";
+import type { ChallengeSolver } from "../acme/index.ts";
+import { WebrootSolver } from "../challenges/index.ts";
+import { obtainLineage } from "../lifecycle/index.ts";
+import { startResponders } from "../servers/index.ts";
+import {
+  chainFiles,
+  openAccount,
+  writeFilesAtomic,
+  type FileCertificateStore,
+  type LineageConfig,
+  type OpenAccountOptions,
+  type StoredLineage,
+} from "../store/index.ts";
+import type { CommandContext } from "./command.ts";
+import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
+import type { LineageEvent } from "./report.ts";
+import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
+
+/** What an issuance for a lineage needs beyond its configuration. */
+export interface LineageRun {
+  readonly store: FileCertificateStore;
+  readonly context: CommandContext;
+  /** Progress lines. */
+  readonly log: (line: string) => void;
+  readonly dryRun: boolean;
+  /** The event reported on success. */
+  readonly success: "obtained" | "renewed";
+  /** The ARI ID of the certificate being replaced. */
+  readonly replaces?: string;
+  /** How to register the account when the store has none yet. */
+  readonly account?: Pick<OpenAccountOptions, "keyType" | "contact" | "eab">;
+}
+
+/** The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved with it. */
+export function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
+  if (context.trust) return context.trust;
+  return config.caFile ? resolveTrustRoots(config.caFile, {}) : undefined;
+}
+
+/** The solver the configuration names, and how to stop what it started. */
+async function startSolver(config: LineageConfig): Promise<{ solver: ChallengeSolver; stop: () => Promise<void> }> {
+  if (config.webroot !== undefined) return { solver: new WebrootSolver(config.webroot), stop: async () => {} };
+  const responders = await startResponders({
+    challenge: config.challenge,
+    bind: config.bind,
+    ports: config.ports,
+    ...(config.record !== undefined ? { dnsAddress: config.record } : {}),
+  });
+  return { solver: responders.solver, stop: () => responders.stop() };
+}
+
+/**
+ * Obtains the lineage's certificate and, unless it is a dry run, saves it, writes the `--out`
+ * copies and runs the deploy hook (whose failure is reported; the certificate stays saved).
+ *
+ * @throws whatever the issuance throws: the store is then untouched
+ */
+export async function issueLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
+  const { store, context } = run;
+  const transport = context.transport(config.directoryUrl, rootsFor(config, context));
+  const { solver, stop } = await startSolver(config);
+  let lineage: StoredLineage;
+  try {
+    const { account } = await openAccount(transport, { ...run.account, stateDir: store.dir });
+    lineage = await obtainLineage({
+      config,
+      transport,
+      account,
+      solver,
+      signal: context.deadline,
+      cleanupSignal: context.cleanupDeadline,
+      log: run.log,
+      ...(run.replaces ? { replaces: run.replaces } : {}),
+    });
+  } finally {
+    await stop();
+  }
+  const names = config.identifiers.map((identifier) => identifier.value);
+  if (run.dryRun) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
+  await store.save(lineage);
+  const folder = store.locate(config.name);
+  if (config.out !== undefined) writeCopies(config.out, lineage);
+  let hookError: string | undefined;
+  if (config.hooks.deploy) {
+    const result = await runHook(config.hooks.deploy, deployHookEnv(folder, names));
+    if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
+  }
+  return { event: run.success, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };
+}
+
+/** certbot's `live/` file names, written together: cert.pem, chain.pem, fullchain.pem, privkey.pem (0600). */
+function writeCopies(out: string, lineage: StoredLineage): void {
+  writeFilesAtomic([...chainFiles(out, lineage.chainPem), { path: join(out, "privkey.pem"), data: lineage.keyPem, mode: 0o600 }]);
+}
+
+/**
+ * Runs each distinct pre-hook once, before the first issuance that names it, and the matching
+ * post-hooks once at the end (when their pre-hook ran, or when there was none), as certbot does.
+ */
+export class HookSession {
+  private readonly started = new Set<string>();
+  private readonly posts = new Set<string>();
+
+  /**
+   * @returns a one-line failure, or `undefined` when the pre-hook ran fine (or there is none)
+   */
+  async before(config: LineageConfig): Promise<string | undefined> {
+    if (config.hooks.post) this.posts.add(config.hooks.post);
+    const pre = config.hooks.pre;
+    if (!pre || this.started.has(pre)) return undefined;
+    this.started.add(pre);
+    const result = await runHook(pre);
+    return result.exitCode === 0 ? undefined : describeHookFailure("pre", result);
+  }
+
+  /** Runs the post-hooks; returns one line per failure. */
+  async after(): Promise<string[]> {
+    const failures: string[] = [];
+    for (const post of this.posts) {
+      const result = await runHook(post);
+      if (result.exitCode !== 0) failures.push(describeHookFailure("post", result));
+    }
+    return failures;
+  }
+}

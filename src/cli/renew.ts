@@ -1,0 +1,122 @@
+/**
+ * `renew`: renews every stored certificate that is due, for cron or a systemd timer. One line per
+ * certificate; exit 0 when all are fine, 1 when any failed. A failure leaves the stored
+ * certificate and key as they were, and the next run tries again.
+ * @see https://www.rfc-editor.org/rfc/rfc9773 (when: the CA's ARI window, else a third of the lifetime left)
+ */
+import { resolve } from "node:path";
+import { readCertificate } from "../asn1/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { isDue, needsRenewalInfo, scheduleRenewal } from "../lifecycle/index.ts";
+import { checkLineageName, defaultStoreDir, FileCertificateStore, type LineageSummary } from "../store/index.ts";
+import type { BaseOptions, Command, CommandContext } from "./command.ts";
+import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
+import { HookSession, issueLineage, rootsFor } from "./lineage-run.ts";
+import { Reporter } from "./report.ts";
+import { readSeconds, readTimeout } from "./values.ts";
+
+/** Everything `renew` needs. */
+export interface RenewOptions extends BaseOptions {
+  readonly stateDir: string;
+  readonly certName: string | undefined;
+  readonly force: boolean;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+  readonly lockWaitSeconds: number;
+}
+
+export const renewCommand: Command<RenewOptions> = {
+  name: "renew",
+  synopsis: "renew [--state DIR] [--cert-name NAME] [--force] [--dry-run] [--json]",
+  summary: "renew every stored certificate that is due (the CA's ARI window, else a third of its lifetime left), with the settings it was obtained with",
+  flags: ["--ca", "--timeout", "--state", "--cert-name", "--force", "--dry-run", "--json", "--lock-wait"],
+  timeoutWhat: "the renewals (--timeout)",
+  parse(flags) {
+    flags.noPositionals();
+    if (flags.has("--force") && flags.has("--dry-run")) throw new UsageError("choose one of --force and --dry-run");
+    const certName = flags.single("--cert-name");
+    return {
+      stateDir: resolve(flags.single("--state") ?? defaultStoreDir()),
+      certName: certName === undefined ? undefined : withFlag("--cert-name", () => checkLineageName(certName)),
+      force: flags.has("--force"),
+      dryRun: flags.has("--dry-run"),
+      json: flags.has("--json"),
+      lockWaitSeconds: readSeconds(flags, "--lock-wait", 30),
+      caFile: flags.single("--ca"),
+      timeoutSeconds: readTimeout(flags),
+    };
+  },
+  run: runRenew,
+};
+
+async function runRenew(options: RenewOptions, context: CommandContext): Promise<number> {
+  const reporter = new Reporter(context.io, options.json);
+  const store = new FileCertificateStore(options.stateDir);
+  const names = options.certName ? [options.certName] : await store.list();
+  if (options.certName && !(await store.list()).includes(options.certName)) {
+    throw new UsageError(`--cert-name ${options.certName}: no such certificate in ${store.description} (see: bun-acme certificates)`);
+  }
+  if (names.length === 0) reporter.progress(`No certificates in ${store.description}: obtain one with bun-acme certonly`);
+  const hooks = new HookSession();
+  let failures = 0;
+  for (const name of names) {
+    if (!(await renewOne(name, store, options, context, reporter, hooks))) failures++;
+  }
+  for (const failure of await hooks.after()) {
+    reporter.report({ event: "failed", lineage: "(post hook)", names: [], error: failure });
+    failures++;
+  }
+  return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;
+}
+
+/** Renews one lineage if it is due (under its lock); reports it; returns whether all went well. */
+async function renewOne(name: string, store: FileCertificateStore, options: RenewOptions, context: CommandContext, reporter: Reporter, hooks: HookSession): Promise<boolean> {
+  let names: readonly string[] = [];
+  try {
+    const lock = await store.lock(name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
+    try {
+      // Read under the lock: a run that held it may have just renewed this lineage.
+      const summary = await refreshedSummary(name, store, options, context);
+      names = summary.config.identifiers.map((identifier) => identifier.value);
+      if (!options.force && !options.dryRun && !isDue(summary.meta)) {
+        reporter.report({ event: "not_due", lineage: name, names, meta: summary.meta });
+        return true;
+      }
+      const preFailure = await hooks.before(summary.config);
+      if (preFailure) {
+        reporter.report({ event: "failed", lineage: name, names, error: preFailure });
+        return false;
+      }
+      const event = await issueLineage(summary.config, {
+        store,
+        context,
+        log: () => {},
+        dryRun: options.dryRun,
+        success: "renewed",
+        ...(summary.meta.ariCertId ? { replaces: summary.meta.ariCertId } : {}),
+      });
+      reporter.report(event);
+      return event.hookError === undefined;
+    } finally {
+      await lock.release();
+    }
+  } catch (error) {
+    reporter.report({ event: "failed", lineage: name, names, error: describeError(error, context.io.env) });
+    return false;
+  }
+}
+
+/**
+ * The lineage's summary, its renewal time asked again from the CA's renewalInfo when the CA's
+ * Retry-After has passed (and saved, unless this is a dry run).
+ */
+async function refreshedSummary(name: string, store: FileCertificateStore, options: RenewOptions, context: CommandContext): Promise<LineageSummary> {
+  const summary = (await store.summary(name))!;
+  if (!needsRenewalInfo(summary.meta)) return summary;
+  const lineage = (await store.load(name))!;
+  const leafDer = decodePemBlocks(lineage.chainPem)[0]!.der;
+  const transport = context.transport(summary.config.directoryUrl, rootsFor(summary.config, context));
+  const meta = { ...summary.meta, ...(await scheduleRenewal(leafDer, readCertificate(leafDer), transport)) };
+  if (!options.dryRun) await store.saveMeta(name, meta);
+  return { ...summary, meta };
+}

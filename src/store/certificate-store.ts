@@ -1,0 +1,38 @@
+/**
+ * The certificate store: where lineages live. One interface, so that the file store here and
+ * shared stores (Redis, PostgreSQL) are used through the same calls.
+ */
+import type { LockOptions, StoreLock } from "./file-lock.ts";
+import type { LineageConfig, LineageMeta, StoredLineage } from "./lineage.ts";
+
+/** A lineage's configuration and metadata, without its key and chain (what scheduling needs). */
+export interface LineageSummary {
+  readonly config: LineageConfig;
+  readonly meta: LineageMeta;
+}
+
+/** Where lineages are kept. Every write is all-or-nothing for the files it touches. */
+export interface CertificateStore {
+  /** For messages: "the file store /var/lib/bun-acme". */
+  readonly description: string;
+  /** Lineage names, sorted. */
+  list(): Promise<string[]>;
+  /**
+   * @throws {StoreError} when the lineage's files are not what bun-acme wrote
+   */
+  summary(name: string): Promise<LineageSummary | undefined>;
+  /** The whole lineage, key and chain included. */
+  load(name: string): Promise<StoredLineage | undefined>;
+  /** Writes key, chain, configuration and metadata together. */
+  save(lineage: StoredLineage): Promise<void>;
+  /** Replaces the metadata alone (a new renewal time from the CA's renewalInfo). */
+  saveMeta(name: string, meta: LineageMeta): Promise<void>;
+  /**
+   * Takes the lineage's lock, waiting as `options` says.
+   *
+   * @throws {LockHeldError} when another run holds it past the wait
+   */
+  lock(name: string, options?: LockOptions): Promise<StoreLock>;
+  /** The lineage's folder, when the store has one (what hooks get as `RENEWED_LINEAGE`). */
+  locate(name: string): string | undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * The file store, the embedded default: one folder per lineage under `<dir>/certificates/`, in
+ * certbot's file names, next to the account the ETH command's `--state` already keeps in `<dir>`.
+ *
+ * ```
+ * <dir>/account-key.pem, account.json          the account (as `--state` has always kept it)
+ * <dir>/certificates/<name>/lineage.json       how it is obtained (names, CA, challenge, ports, hooks)
+ *                           metadata.json      serial, validity, ARI ID, when obtained, next renewal
+ *                           privkey.pem (0600), cert.pem, chain.pem, fullchain.pem
+ *                           .lock              while a run works on it
+ * ```
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { decodePemBlocks, encodePem } from "../encoding/index.ts";
+import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
+import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
+import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+
+/**
+ * The default store folder: `/var/lib/bun-acme` for root, else `$XDG_STATE_HOME/bun-acme`, else
+ * `~/.local/state/bun-acme`.
+ *
+ * @see https://specifications.freedesktop.org/basedir-spec/latest/
+ */
+export function defaultStoreDir(env: Record<string, string | undefined> = process.env): string {
+  if (process.getuid?.() === 0) return "/var/lib/bun-acme";
+  return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "bun-acme");
+}
+
+/** The lineages under one folder. */
+export class FileCertificateStore implements CertificateStore {
+  readonly dir: string;
+  readonly description: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.description = `the file store ${dir}`;
+  }
+
+  locate(name: string): string {
+    return join(this.dir, "certificates", checkLineageName(name));
+  }
+
+  async list(): Promise<string[]> {
+    const root = join(this.dir, "certificates");
+    if (!existsSync(root)) return [];
+    return readdirSync(root, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(join(root, entry.name, "lineage.json")))
+      .map((entry) => entry.name)
+      .sort();
+  }
+
+  async summary(name: string): Promise<LineageSummary | undefined> {
+    const folder = this.locate(name);
+    const configFile = join(folder, "lineage.json");
+    if (!existsSync(configFile)) return undefined;
+    const metaFile = join(folder, "metadata.json");
+    if (!existsSync(metaFile)) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
+    return {
+      config: parseLineageConfig(parseJsonObject(readFileSync(configFile, "utf8"), configFile), configFile),
+      meta: parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile),
+    };
+  }
+
+  async load(name: string): Promise<StoredLineage | undefined> {
+    const summary = await this.summary(name);
+    if (!summary) return undefined;
+    const folder = this.locate(name);
+    return { ...summary, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
+  }
+
+  async save(lineage: StoredLineage): Promise<void> {
+    const folder = this.locate(lineage.config.name);
+    this.write([
+      { path: join(folder, "privkey.pem"), data: lineage.keyPem, mode: 0o600 },
+      ...chainFiles(folder, lineage.chainPem),
+      { path: join(folder, "metadata.json"), data: json(lineage.meta), mode: 0o644 },
+      { path: join(folder, "lineage.json"), data: json(lineage.config), mode: 0o644 },
+    ]);
+  }
+
+  async saveMeta(name: string, meta: LineageMeta): Promise<void> {
+    this.write([{ path: join(this.locate(name), "metadata.json"), data: json(meta), mode: 0o644 }]);
+  }
+
+  lock(name: string, options?: LockOptions): Promise<StoreLock> {
+    const folder = this.locate(name);
+    mkdirSync(folder, { recursive: true, mode: 0o755 });
+    return acquireFileLock(join(folder, ".lock"), `Lineage ${name}`, options);
+  }
+
+  /**
+   * @throws {StoreError} when a target is a symbolic link: an atomic replacement would leave its
+   * target stale while looking updated
+   */
+  private write(files: readonly FileToWrite[]): void {
+    for (const file of files) {
+      if (lstatSync(file.path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new StoreError(
+          `${file.path} is a symbolic link; bun-acme replaces store files whole and would not update its target: remove the link (use --out or a deploy hook to put copies elsewhere)`,
+          "ERR_STORE_SYMLINK",
+        );
+      }
+    }
+    writeFilesAtomic(files);
+  }
+}
+
+/** `cert.pem` (leaf), `chain.pem` (the rest), `fullchain.pem` (both), as certbot names them. */
+export function chainFiles(folder: string, chainPem: string): FileToWrite[] {
+  const certificates = decodePemBlocks(chainPem).filter((block) => block.label === "CERTIFICATE").map((block) => encodePem("CERTIFICATE", block.der));
+  return [
+    { path: join(folder, "cert.pem"), data: certificates[0] ?? "", mode: 0o644 },
+    { path: join(folder, "chain.pem"), data: certificates.slice(1).join(""), mode: 0o644 },
+    { path: join(folder, "fullchain.pem"), data: certificates.join(""), mode: 0o644 },
+  ];
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,206 @@
+/**
+ * A lineage: one certificate over its renewals. Its configuration says how it was obtained (so
+ * that `renew` needs no flags); its metadata says what is current and when to renew it. Both are
+ * JSON, read back through the validators here, which name the file and what is wrong with it.
+ */
+import type { ChallengeType, Identifier } from "../acme/index.ts";
+import type { KeyType } from "../jose/index.ts";
+
+/** Commands run around an issuance, as certbot's `--pre-hook`, `--post-hook`, `--deploy-hook`. */
+export interface LineageHooks {
+  readonly pre?: string;
+  readonly post?: string;
+  readonly deploy?: string;
+}
+
+/** How a lineage's certificate is obtained. */
+export interface LineageConfig {
+  readonly version: 1;
+  readonly name: string;
+  readonly identifiers: readonly Identifier[];
+  readonly directoryUrl: string;
+  readonly allowInsecureHttp: boolean;
+  /** PEM roots that verify the CA, when not the system's. */
+  readonly caFile?: string;
+  readonly challenge: ChallengeType;
+  readonly keyType: KeyType;
+  /** Where the built-in responders listen. */
+  readonly bind: string;
+  readonly ports: { readonly http: number; readonly tls: number; readonly dns: number };
+  /** http-01 through an existing web server's document root. */
+  readonly webroot?: string;
+  /** dns-01's built-in server: the address it answers A queries with, if any. */
+  readonly record?: string;
+  readonly hooks: LineageHooks;
+  readonly profile?: string;
+  readonly preferredChain?: string;
+  /** A folder that gets copies (cert.pem, chain.pem, fullchain.pem, privkey.pem) after every issuance. */
+  readonly out?: string;
+}
+
+/** What the current certificate is and when to renew it. */
+export interface LineageMeta {
+  readonly version: 1;
+  /** Hexadecimal, as `openssl x509 -serial` prints it. */
+  readonly serial: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** RFC 9773 certificate ID, when the certificate has an Authority Key Identifier. */
+  readonly ariCertId?: string;
+  readonly certificateUrl: string;
+  readonly obtainedAt: string;
+  /** When to renew: a moment in the CA's ARI window, or 2/3 of the validity period. */
+  readonly nextRenewal: string;
+  readonly renewalSource: "renewalInfo" | "lifetime";
+  /** When the CA's renewalInfo should be asked again (its Retry-After). */
+  readonly ariRetryAt?: string;
+}
+
+/** A lineage's files as one value. */
+export interface StoredLineage {
+  readonly config: LineageConfig;
+  readonly meta: LineageMeta;
+  /** PKCS#8 PEM. */
+  readonly keyPem: string;
+  /** Leaf first. */
+  readonly chainPem: string;
+}
+
+/** A store's content is not what bun-acme wrote (hand-edited, truncated, another version). */
+export class StoreError extends Error {
+  readonly code: string;
+  constructor(message: string, code = "ERR_STORE", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreError";
+    this.code = code;
+  }
+}
+
+/** Lineage names are folder names: letters, digits, dots, dashes, underscores, colons. */
+const LINEAGE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._:-]{0,252}$/;
+
+/**
+ * The default lineage name for some identifiers: the first one, a wildcard's `*.` dropped (as
+ * certbot names its lineages).
+ */
+export function defaultLineageName(identifiers: readonly Identifier[]): string {
+  return identifiers[0]!.value.replace(/^\*\./, "");
+}
+
+/**
+ * Checks a lineage name.
+ *
+ * @throws {RangeError} when it cannot be a folder name
+ */
+export function checkLineageName(name: string): string {
+  if (!LINEAGE_NAME.test(name) || name.includes("..")) {
+    throw new RangeError(`"${name}" is not a lineage name: use letters, digits, dots, dashes, underscores (e.g. example.net)`);
+  }
+  return name;
+}
+
+type Json = Record<string, unknown>;
+
+/** Reads a JSON object from text, naming the file when it is not one. */
+export function parseJsonObject(text: string, file: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StoreError(`${file} is not valid JSON (${(error as Error).message}); it was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new StoreError(`${file} does not hold a JSON object; it was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
+  }
+  return value as Json;
+}
+
+/** A checker of one JSON object's members that names the file and member at fault. */
+function fields(json: Json, file: string) {
+  const fail = (key: string, want: string) =>
+    new StoreError(`${file}: "${key}" should be ${want}; the file was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
+  const string = (key: string): string => {
+    if (typeof json[key] !== "string" || json[key] === "") throw fail(key, "a non-empty string");
+    return json[key] as string;
+  };
+  return {
+    fail,
+    string,
+    optionalString: (key: string): string | undefined => (json[key] === undefined ? undefined : string(key)),
+    date: (key: string): string => {
+      const text = string(key);
+      if (Number.isNaN(Date.parse(text))) throw fail(key, "a date (ISO 8601)");
+      return text;
+    },
+    version: () => {
+      if (json.version !== 1) throw fail("version", "1 (this bun-acme reads version 1)");
+      return 1 as const;
+    },
+  };
+}
+
+const CHALLENGES: readonly ChallengeType[] = ["http-01", "dns-01", "tls-alpn-01"];
+const PORT = (value: unknown) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535;
+
+/**
+ * Validates `lineage.json`.
+ *
+ * @throws {StoreError} naming the file and the member that is wrong
+ */
+export function parseLineageConfig(json: Json, file: string): LineageConfig {
+  const f = fields(json, file);
+  const identifiers = json.identifiers;
+  if (!Array.isArray(identifiers) || identifiers.length === 0 || !identifiers.every((item) =>
+    typeof item === "object" && item !== null && (item.type === "dns" || item.type === "ip") && typeof item.value === "string"
+  )) throw f.fail("identifiers", "a list of {type: dns|ip, value}");
+  const challenge = f.string("challenge") as ChallengeType;
+  if (!CHALLENGES.includes(challenge)) throw f.fail("challenge", CHALLENGES.join(", "));
+  const ports = json.ports as Json | undefined;
+  if (!ports || !PORT(ports.http) || !PORT(ports.tls) || !PORT(ports.dns)) throw f.fail("ports", "{http, tls, dns} port numbers");
+  const hooks = (json.hooks ?? {}) as Json;
+  if (typeof hooks !== "object" || Object.values(hooks).some((hook) => typeof hook !== "string")) throw f.fail("hooks", "{pre, post, deploy} commands");
+  const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
+  return {
+    version: f.version(),
+    name: f.string("name"),
+    identifiers: identifiers as Identifier[],
+    directoryUrl: f.string("directoryUrl"),
+    allowInsecureHttp: json.allowInsecureHttp === true,
+    ...optional("caFile", f.optionalString("caFile")),
+    challenge,
+    keyType: f.string("keyType") as KeyType,
+    bind: f.string("bind"),
+    ports: { http: ports.http as number, tls: ports.tls as number, dns: ports.dns as number },
+    ...optional("webroot", f.optionalString("webroot")),
+    ...optional("record", f.optionalString("record")),
+    hooks: hooks as LineageHooks,
+    ...optional("profile", f.optionalString("profile")),
+    ...optional("preferredChain", f.optionalString("preferredChain")),
+    ...optional("out", f.optionalString("out")),
+  };
+}
+
+/**
+ * Validates `metadata.json`.
+ *
+ * @throws {StoreError} naming the file and the member that is wrong
+ */
+export function parseLineageMeta(json: Json, file: string): LineageMeta {
+  const f = fields(json, file);
+  const source = f.string("renewalSource");
+  if (source !== "renewalInfo" && source !== "lifetime") throw f.fail("renewalSource", "renewalInfo or lifetime");
+  const ariCertId = f.optionalString("ariCertId");
+  const ariRetryAt = json.ariRetryAt === undefined ? undefined : f.date("ariRetryAt");
+  return {
+    version: f.version(),
+    serial: f.string("serial"),
+    notBefore: f.date("notBefore"),
+    notAfter: f.date("notAfter"),
+    ...(ariCertId ? { ariCertId } : {}),
+    certificateUrl: f.string("certificateUrl"),
+    obtainedAt: f.date("obtainedAt"),
+    nextRenewal: f.date("nextRenewal"),
+    renewalSource: source,
+    ...(ariRetryAt ? { ariRetryAt } : {}),
+  };
+}

@@ -15,6 +15,7 @@ export interface RenewalInfoOptions extends BaseOptions {
   readonly certFile: string;
   /** Without a directory, the advice falls back to 2/3 of the validity period. */
   readonly directoryUrl: string | undefined;
+  readonly json: boolean;
 }
 
 /** Prints the renewal time and its reason: the CA's ARI window, or 2/3 of the validity period. */
@@ -22,13 +23,14 @@ export const renewalInfoCommand: Command<RenewalInfoOptions> = {
   name: "renewal-info",
   synopsis: "renewal-info --cert FILE [--dir URL]",
   summary: "when to renew: inside the CA's ARI window, else at 2/3 of the validity",
-  flags: [...COMMON_FLAGS, "--cert"],
+  flags: [...COMMON_FLAGS, "--cert", "--json"],
   timeoutWhat: "the renewal information (--timeout)",
   parse(flags) {
     flags.noPositionals();
     return {
       certFile: flags.required("--cert"),
       directoryUrl: flags.has("--dir") ? readDirectory(flags) : undefined,
+      json: flags.has("--json"),
       caFile: flags.single("--ca"),
       timeoutSeconds: readTimeout(flags),
     };
@@ -39,6 +41,20 @@ export const renewalInfoCommand: Command<RenewalInfoOptions> = {
     const renewalInfo = options.directoryUrl ? await getRenewalInfo(transport(options.directoryUrl), ariCertId(der)) : undefined;
     const why = options.directoryUrl ? "the CA's directory offers no renewalInfo" : "no --dir given";
     const advice = chooseRenewalTime(certificate, renewalInfo);
+    if (options.json) {
+      io.out(JSON.stringify({
+        event: "renewal_info",
+        certificate: options.certFile,
+        not_before: certificate.notBefore.toISOString(),
+        not_after: certificate.notAfter.toISOString(),
+        renew_at: advice.renewAt.toISOString(),
+        source: advice.source,
+        ...(advice.window ? { window: { start: advice.window.start.toISOString(), end: advice.window.end.toISOString() } } : {}),
+        ...(advice.explanationURL ? { explanation_url: advice.explanationURL } : {}),
+        ...(advice.retryAfterMs !== undefined ? { ask_again_after: new Date(Date.now() + advice.retryAfterMs).toISOString() } : {}),
+      }));
+      return ExitCode.OK;
+    }
     io.out(`Certificate ${options.certFile}: valid ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}`);
     if (advice.source === "renewalInfo") {
       const window = `${advice.window!.start.toISOString()} to ${advice.window!.end.toISOString()}`;

@@ -126,7 +126,7 @@ describe("parseArgs()", () => {
     expect(usageError(["revoke", "--dir", "https://ca.test/dir", "--cert", "c.pem"])).toMatch(/missing --cert-key/);
     expect(parseArgs(["renewal-info", "--cert", "c.pem"])).toEqual({
       kind: "renewal-info",
-      options: { certFile: "c.pem", directoryUrl: undefined, caFile: undefined, timeoutSeconds: 300 },
+      options: { certFile: "c.pem", directoryUrl: undefined, json: false, caFile: undefined, timeoutSeconds: 300 },
     });
   });
 });

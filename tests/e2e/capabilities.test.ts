@@ -154,6 +154,11 @@ describe("revocation", () => {
     const to = new Date(certificate.validTo).getTime();
     const expected = new Date(from + ((to - from) * 2) / 3).toISOString();
     expect(result.stdout).toContain(`Renew at ${expected}`);
+    const json = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual({
+      event: "renewal_info", certificate: join(out, "cert.pem"), not_before: new Date(from).toISOString(), not_after: new Date(to).toISOString(),
+      renew_at: expected, source: "lifetime",
+    });
   });
 });
 

@@ -90,7 +90,7 @@ interface FakeAuthorization {
 
 /** A fake CA at `https://fake-ca.test` (or wherever it is served). */
 export class FakeCa {
-  readonly script: FakeCaScript;
+  script: FakeCaScript;
   /** Every request: method and path. */
   readonly requests: string[] = [];
   private readonly nonces = new Set<string>();
@@ -106,6 +106,11 @@ export class FakeCa {
   issuedChains: readonly string[] = [];
 
   constructor(script: FakeCaScript = {}) {
+    this.script = script;
+  }
+
+  /** From now on behaves as `script` says (e.g. a CA that was fine and then rate-limits). */
+  follow(script: FakeCaScript): void {
     this.script = script;
   }
 

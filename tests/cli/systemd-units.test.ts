@@ -1,0 +1,31 @@
+/**
+ * The systemd service and timer for `renew` under project/, checked by systemd's own verifier
+ * (skipped by name where systemd-analyze is not installed).
+ */
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../support/client.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+const hasVerifier = Bun.which("systemd-analyze") !== null;
+const executable = join(ROOT, "dist", "bun-acme");
+
+describe("project/bun-acme-renew.service and .timer", () => {
+  test.skipIf(!hasVerifier)("pass systemd-analyze verify, with ExecStart pointed at the built executable (needs systemd-analyze)", () => {
+    expect(existsSync(executable)).toBe(true);
+    const dir = makeTempDir("bun-acme-systemd-");
+    const service = readFileSync(join(ROOT, "project", "bun-acme-renew.service"), "utf8");
+    expect(service).toContain("ExecStart=/usr/local/bin/bun-acme renew --state /var/lib/bun-acme");
+    writeFileSync(join(dir, "bun-acme-renew.service"), service.replace("/usr/local/bin/bun-acme", executable));
+    copyFileSync(join(ROOT, "project", "bun-acme-renew.timer"), join(dir, "bun-acme-renew.timer"));
+    const verify = Bun.spawnSync(["systemd-analyze", "verify", "bun-acme-renew.service", "bun-acme-renew.timer"], { cwd: dir, stderr: "pipe" });
+    expect(verify.stderr.toString()).toBe("");
+    expect(verify.exitCode).toBe(0);
+  });
+
+  test("the service runs renew and the timer starts it", () => {
+    expect(readFileSync(join(ROOT, "project", "bun-acme-renew.service"), "utf8")).toMatch(/^Type=oneshot$/m);
+    expect(readFileSync(join(ROOT, "project", "bun-acme-renew.timer"), "utf8")).toMatch(/^Persistent=true$/m);
+  });
+});

@@ -30,7 +30,8 @@ export interface BenchClient {
   run(context: BenchContext, domains: readonly string[]): Promise<ClientRun>;
 }
 
-async function timed(command: string[], env: Record<string, string>, cwd?: string): Promise<ClientRun> {
+/** Runs a command to its end under GNU time: wall time and peak RSS. */
+export async function timed(command: string[], env: Record<string, string>, cwd?: string): Promise<ClientRun> {
   const rssFile = join(mkdtempSync(join(tmpdir(), "bench-rss-")), "rss");
   const started = performance.now();
   const child = Bun.spawn(["/usr/bin/time", "-f", "%M", "-o", rssFile, "--", ...command], {
@@ -78,6 +79,20 @@ export function ours(name: string, command: (root: string) => string[]): BenchCl
     },
   };
 }
+
+/** `bun-acme certonly` (compiled): into a fresh store, timed from start to exit (it exits once the certificate is stored). */
+export const oursCertonly: BenchClient = {
+  name: "bun-acme certonly (compiled)",
+  run(context, domains) {
+    return inTemporaryFolder("bench-certonly-", (dir) =>
+      timed(
+        [join(context.root, "dist", "bun-acme"), "certonly", "--dir", context.directoryUrl, "--ca", context.caFile, ...domains.flatMap((d) => ["--domain", d]),
+          "--bind", "127.0.0.1", "--http-port", "5002", "--state", dir, "--quiet"],
+        {},
+      )
+    );
+  },
+};
 
 /** Runs `work` with a fresh temporary folder, removed afterwards. */
 async function inTemporaryFolder<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {

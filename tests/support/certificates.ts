@@ -10,6 +10,7 @@ import { generateKeyPair } from "../../src/jose/index.ts";
 
 const COMMON_NAME = "2.5.4.3";
 const BASIC_CONSTRAINTS = "2.5.29.19";
+const AUTHORITY_KEY_IDENTIFIER = "2.5.29.35";
 const DAY = 86_400_000;
 
 /** A certificate that can sign others. */
@@ -31,6 +32,8 @@ export interface TestCertificateOptions {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly ca?: boolean;
+  /** The Authority Key Identifier's keyIdentifier (what an ARI certificate ID is made of). */
+  readonly authorityKeyId?: Uint8Array;
 }
 
 function distinguishedName(commonName: string): Uint8Array {
@@ -45,6 +48,9 @@ export async function buildCertificate(options: TestCertificateOptions): Promise
   const extensions: Uint8Array[] = [];
   if (options.dnsNames?.length || options.ipAddresses?.length) extensions.push(subjectAltNames(options.dnsNames ?? [], options.ipAddresses ?? []));
   if (options.ca) extensions.push(sequence(objectIdentifier(BASIC_CONSTRAINTS), boolean(true), octetString(sequence(boolean(true)))));
+  if (options.authorityKeyId) {
+    extensions.push(sequence(objectIdentifier(AUTHORITY_KEY_IDENTIFIER), octetString(sequence(contextTag(0, options.authorityKeyId, "primitive")))));
+  }
   const tbs = sequence(
     contextTag(0, integer(2), "constructed"),
     integer(serial),

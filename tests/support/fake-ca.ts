@@ -59,6 +59,11 @@ export interface FakeCaScript {
   readonly issue?: (request: IssueRequest) => Promise<readonly string[]>;
   /** The CA's time, for the validity of what it issues (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * The CA offers ARI (RFC 9773): its directory lists `renewalInfo`, which answers every
+   * certificate ID with this window (and Retry-After: 6 hours).
+   */
+  readonly renewalInfo?: { readonly start: string; readonly end: string };
   /** Deactivating an authorization takes this long (a CA that hangs while the client cleans up). */
   readonly slowDeactivationMs?: number;
   /** Replaces a URL the fake hands out (a hostile CA pointing elsewhere). */
@@ -93,6 +98,8 @@ export class FakeCa {
   script: FakeCaScript;
   /** Every request: method and path. */
   readonly requests: string[] = [];
+  /** Every newOrder payload (identifiers, and `replaces` when a renewal sent it). */
+  readonly orderPayloads: unknown[] = [];
   private readonly nonces = new Set<string>();
   private nonceCounter = 0;
   private readonly accounts = new Map<string, JsonWebKey>();
@@ -128,7 +135,11 @@ export class FakeCa {
       return Response.json({
         newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order`,
         revokeCert: `${base}/revoke`, keyChange: `${base}/key-change`,
+        ...(this.script.renewalInfo ? { renewalInfo: `${base}/renewal-info` } : {}),
       });
+    }
+    if (url.pathname.startsWith("/renewal-info/") && this.script.renewalInfo) {
+      return Response.json({ suggestedWindow: this.script.renewalInfo }, { headers: { "retry-after": "21600" } });
     }
     if (url.pathname === "/nonce") return new Response(null, { status: 200, headers: this.nonceHeader() });
     if (request.method !== "POST") return this.problem("malformed", `${request.method} is not allowed here`, 405);
@@ -152,6 +163,7 @@ export class FakeCa {
           headers: { "content-type": "application/problem+json", "retry-after": "1", ...this.nonceHeader() },
         });
       }
+      this.orderPayloads.push(payload);
       return this.newOrder(base, payload as { identifiers: { type: string; value: string }[] });
     }
     if (kind === "order") return this.order(base, this.orders[index]!);
@@ -265,6 +277,7 @@ export class FakeCa {
       ipAddresses: identifiers.filter((identifier) => identifier.type === "ip").map((identifier) => tryParseIp(identifier.value)!),
       notBefore: overrides.notBefore ?? new Date(now - 60_000),
       notAfter: overrides.notAfter ?? new Date(now + 7 * DAY),
+      authorityKeyId: Uint8Array.of(0xfa, 0xce, 0xca),
     });
     return Promise.all(roots.map(async (root) => {
       const cross = await buildCertificate({

@@ -1,0 +1,56 @@
+/**
+ * certonly with dns-01 (the built-in DNS server, a wildcard) and tls-alpn-01 against a real
+ * Pebble, and renew reusing what the lineage saved (ports, record, challenge).
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runClient } from "../support/client.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+import { useLoopbackResolver } from "../support/resolver.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+setDefaultTimeout(60_000);
+
+let pebble: Pebble;
+beforeAll(async () => {
+  pebble = await startPebble();
+});
+afterAll(async () => {
+  await pebble?.stop();
+});
+
+const sans = (file: string) => (new X509Certificate(readFileSync(file, "utf8")).subjectAltName ?? "").split(", ").map((name) => name.replace(/^DNS:/, "")).sort();
+
+describe("certonly dns01", () => {
+  test("a wildcard and its base name through the built-in DNS server on Pebble's resolver port; renew --force reuses it", async () => {
+    const state = makeTempDir("bun-acme-dns-store-");
+    const args = ["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "*.dns.certonly.test", "--domain", "dns.certonly.test",
+      "--dns-port", "10053", "--bind", "127.0.0.1", "--state", state];
+    const result = await runClient(args);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const folder = join(state, "certificates", "dns.certonly.test");
+    expect(sans(join(folder, "cert.pem"))).toEqual(["*.dns.certonly.test", "dns.certonly.test"]);
+    expect(JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"))).toMatchObject({ challenge: "dns-01", ports: { dns: 10053 } });
+    const renewed = await runClient(["renew", "--state", state, "--force"]);
+    expect(renewed.stderr).toBe("");
+    expect(renewed.stdout).toContain("dns.certonly.test: renewed (serial ");
+  });
+});
+
+describe("certonly tls01", () => {
+  useLoopbackResolver();
+
+  test("tls-alpn-01 on Pebble's TLS port, --json reports the obtained event", async () => {
+    const state = makeTempDir("bun-acme-tls-store-");
+    const result = await runClient(["certonly", "tls01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "alpn.certonly.test",
+      "--https-port", "5001", "--bind", "127.0.0.1", "--state", state, "--json"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const event = JSON.parse(result.stdout.trim());
+    expect(event).toMatchObject({ event: "obtained", lineage: "alpn.certonly.test", names: ["alpn.certonly.test"] });
+    expect(sans(join(state, "certificates", "alpn.certonly.test", "cert.pem"))).toEqual(["alpn.certonly.test"]);
+  });
+});

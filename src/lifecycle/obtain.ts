@@ -61,6 +61,7 @@ export async function obtainLineage(options: ObtainOptions): Promise<StoredLinea
       notBefore: issued.leaf.notBefore.toISOString(),
       notAfter: issued.leaf.notAfter.toISOString(),
       certificateUrl: issued.certificateUrl,
+      accountUrl: options.account.kid,
       obtainedAt: new Date(now).toISOString(),
       ...(await scheduleRenewal(leafDer, issued.leaf, transport, now)),
     },

@@ -48,6 +48,8 @@ export interface LineageMeta {
   /** RFC 9773 certificate ID, when the certificate has an Authority Key Identifier. */
   readonly ariCertId?: string;
   readonly certificateUrl: string;
+  /** The account that ordered it. */
+  readonly accountUrl?: string;
   readonly obtainedAt: string;
   /** When to renew: a moment in the CA's ARI window, or 2/3 of the validity period. */
   readonly nextRenewal: string;
@@ -190,6 +192,7 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
   const source = f.string("renewalSource");
   if (source !== "renewalInfo" && source !== "lifetime") throw f.fail("renewalSource", "renewalInfo or lifetime");
   const ariCertId = f.optionalString("ariCertId");
+  const accountUrl = f.optionalString("accountUrl");
   const ariRetryAt = json.ariRetryAt === undefined ? undefined : f.date("ariRetryAt");
   return {
     version: f.version(),
@@ -198,6 +201,7 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
     notAfter: f.date("notAfter"),
     ...(ariCertId ? { ariCertId } : {}),
     certificateUrl: f.string("certificateUrl"),
+    ...(accountUrl ? { accountUrl } : {}),
     obtainedAt: f.date("obtainedAt"),
     nextRenewal: f.date("nextRenewal"),
     renewalSource: source,

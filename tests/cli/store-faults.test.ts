@@ -138,6 +138,34 @@ describe("the store is damaged or in the way", () => {
   });
 });
 
+describe("hooks that fail", () => {
+  test("a failing deploy hook: its exit code and output tail are reported, exit 1, the new certificate stays saved", async () => {
+    await withLineage({}, async ({ state, folder, files, before }) => {
+      const config = JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"));
+      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, hooks: { deploy: "echo reloading; echo 'nginx: [emerg] bad config' >&2; exit 3" } }));
+      const result = await renew(state);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(`${NAME}: renewed (serial `);
+      expect(result.stderr.trim()).toBe(`${NAME}: deploy hook "echo reloading; echo 'nginx: [emerg] bad config' >&2; exit 3" exited with 3: reloading | nginx: [emerg] bad config`);
+      expect(files()[0]).not.toBe(before[0]); // the new key is saved
+    });
+  });
+
+  test("a failing pre-hook stops that renewal before the CA is asked", async () => {
+    await withLineage({}, async ({ state, folder, files, served }) => {
+      const config = JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"));
+      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, hooks: { pre: "exit 7" } }));
+      const stored = files();
+      const orders = served.ca.requests.filter((request) => request === "POST /order").length;
+      const result = await renew(state);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(`${NAME}: failed: pre hook "exit 7" exited with 7`);
+      expect(served.ca.requests.filter((request) => request === "POST /order")).toHaveLength(orders);
+      expect(files()).toEqual(stored);
+    });
+  });
+});
+
 describe("a lineage another run is working on", () => {
   test("held by a live process: --lock-wait 0 gives up at once, naming the holder", async () => {
     await withLineage({}, async ({ state, folder, files, before }) => {

@@ -127,6 +127,19 @@ describe("certonly, then renew", () => {
   });
 });
 
+describe("a --state folder of the ETH command", () => {
+  test("becomes a store: certonly reuses the account it holds, and records it", async () => {
+    const state = makeTempDir("bun-acme-store-");
+    const created = await runClient(["account", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--state", state]);
+    expect(created.code).toBe(0);
+    const { accountUrl } = JSON.parse(readFileSync(join(state, "account.json"), "utf8"));
+    const result = await runClient(certonlyArgs(state, ["account.life.test"]));
+    expect(result.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(state, "account.json"), "utf8")).accountUrl).toBe(accountUrl);
+    expect(JSON.parse(readFileSync(join(state, "certificates", "account.life.test", "metadata.json"), "utf8")).accountUrl).toBe(accountUrl);
+  });
+});
+
 describe("--webroot with a real nginx on the http-01 port", () => {
   test("nginx serves the challenge file Pebble fetches; the file is gone afterwards", async () => {
     const root = makeTempDir("bun-acme-webroot-");

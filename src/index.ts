@@ -124,6 +124,26 @@ export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
 // Challenge solvers and the servers that answer the CA.
 export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Solver, tlsAlpnServerName } from "./challenges/index.ts";
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
+export { HotTlsServer, type ServedCertificate } from "./servers/index.ts";
 
-// What outlives a run.
-export { openAccount, saveAccountKey, writeFileAtomic, writeFilesAtomic, type FileToWrite, type OpenAccountOptions } from "./store/index.ts";
+// Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
+export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage/index.ts";
+
+// What outlives a run: the account, and the certificate store (an interface; files by default).
+export {
+  defaultStoreDir,
+  FileCertificateStore,
+  LockHeldError,
+  openAccount,
+  saveAccountKey,
+  StoreError,
+  writeFileAtomic,
+  writeFilesAtomic,
+  type CertificateStore,
+  type FileToWrite,
+  type LineageConfig,
+  type LineageMeta,
+  type OpenAccountOptions,
+  type StoredLineage,
+} from "./store/index.ts";
+export { isDue, obtainLineage, scheduleRenewal, type ObtainOptions } from "./lifecycle/index.ts";

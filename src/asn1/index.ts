@@ -6,6 +6,7 @@
 export { createCsr, signerFor, subjectAltNames, type CsrOptions, type Signer } from "./csr.ts";
 export { ContextTag, Oid } from "./oids.ts";
 export { createTlsAlpnCertificate, type TlsAlpnCertificateOptions } from "./tls-alpn-certificate.ts";
+export { createSelfSignedCertificate, type SelfSignedOptions } from "./self-signed.ts";
 export { decodeDer, DerError, type DerNode } from "./decoder.ts";
 export { parseCsr, readCertificate, readCsr, type CertificateInfo, type CsrInfo, type ParsedCsr } from "./x509.ts";
 export { importPrivateKeyPem } from "./private-key.ts";

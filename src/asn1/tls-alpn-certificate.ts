@@ -1,6 +1,7 @@
-import { signerFor, subjectAltNames } from "./csr.ts";
+import { subjectAltNames } from "./csr.ts";
+import { createSelfSignedCertificate } from "./self-signed.ts";
 import { Oid } from "./oids.ts";
-import { bitString, boolean, contextTag, integer, objectIdentifier, octetString, sequence, setOf, time, utf8String } from "./der.ts";
+import { boolean, objectIdentifier, octetString, sequence } from "./der.ts";
 
 /** What the tls-alpn-01 validation certificate carries. */
 export interface TlsAlpnCertificateOptions {
@@ -32,25 +33,16 @@ export interface TlsAlpnCertificateOptions {
 export async function createTlsAlpnCertificate(options: TlsAlpnCertificateOptions): Promise<Uint8Array> {
   const { keyAuthorizationDigest, keyPair } = options;
   if (keyAuthorizationDigest.length !== 32) throw new RangeError("Cannot build tls-alpn-01 certificate: the digest must be 32 bytes");
-  const signer = signerFor(keyPair.privateKey);
   const now = options.now ?? new Date();
-  const name = sequence(setOf(sequence(objectIdentifier(Oid.commonName), utf8String("bun-acme tls-alpn-01"))));
-  const serial = crypto.getRandomValues(new Uint8Array(16));
-  serial[0]! &= 0x7f; // positive
   const san = "dnsName" in options.identifier
     ? subjectAltNames([options.identifier.dnsName], [])
     : subjectAltNames([], [options.identifier.ipAddress]);
   const acmeIdentifier = sequence(objectIdentifier(Oid.acmeIdentifier), boolean(true), octetString(octetString(keyAuthorizationDigest)));
-  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keyPair.publicKey));
-  const tbs = sequence(
-    contextTag(0, integer(2), "constructed"),
-    integer(serial),
-    signer.algorithmIdentifier,
-    name,
-    sequence(time(new Date(now.getTime() - 86_400_000)), time(new Date(now.getTime() + 7 * 86_400_000))),
-    name,
-    spki,
-    contextTag(3, sequence(san, acmeIdentifier), "constructed"),
-  );
-  return sequence(tbs, signer.algorithmIdentifier, bitString(await signer.sign(keyPair.privateKey, tbs)));
+  return createSelfSignedCertificate({
+    commonName: "bun-acme tls-alpn-01",
+    keyPair,
+    extensions: [san, acmeIdentifier],
+    notBefore: new Date(now.getTime() - 86_400_000),
+    notAfter: new Date(now.getTime() + 7 * 86_400_000),
+  });
 }

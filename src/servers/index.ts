@@ -7,3 +7,4 @@ export { certificateHandler, shutdownHandler } from "./handlers.ts";
 export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptions } from "./responders.ts";
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
+export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate } from "./hot-tls.ts";

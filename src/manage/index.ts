@@ -1,0 +1,6 @@
+/**
+ * Automatic HTTPS for Bun programs: `manage()` obtains, serves, renews and hot-swaps certificates.
+ * @module
+ */
+export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage.ts";
+export { Backoff, jitteredDelay } from "./timing.ts";

@@ -1,0 +1,282 @@
+/**
+ * Automatic HTTPS for a Bun program: obtain what is missing, serve it, renew it ahead of expiry
+ * and swap it in without a restart, as Caddy's CertMagic does for Go.
+ */
+import { AcmeTransport, normalizeIdentifiers, type AcmeAccount, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
+import { Http01Solver } from "../challenges/index.ts";
+import type { KeyType } from "../jose/index.ts";
+import { isDue, needsRenewalInfo, obtainLineage, scheduleRenewal } from "../lifecycle/index.ts";
+import { HotTlsServer, serve, tcpMigrateRequests, type RunningServer, type ServedCertificate } from "../servers/index.ts";
+import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { readCertificate } from "../asn1/index.ts";
+import { decodePemBlocks } from "../encoding/index.ts";
+import { Backoff, jitteredDelay, MAX_TIMER_MS } from "./timing.ts";
+
+/** What happened to a managed certificate. */
+export interface ManageEvent {
+  readonly type: "obtained" | "renewed" | "renewal_failed" | "next_renewal" | "expired" | "warning";
+  /** The lineage (the certificate's name in the store); absent for warnings about the server. */
+  readonly lineage?: string;
+  readonly names?: readonly string[];
+  readonly serial?: string;
+  readonly notAfter?: string;
+  /** For `next_renewal`: when; for `renewal_failed`: when it is tried again. */
+  readonly at?: string;
+  /** For `renewal_failed`: the error, the CA's problem document included when there is one. */
+  readonly error?: Error;
+  readonly message?: string;
+}
+
+/** What to manage and how. */
+export interface ManageOptions {
+  /** The names of each certificate, e.g. `[["example.net", "www.example.net"], ["api.example.net"]]`. */
+  readonly certificates: readonly (readonly string[])[];
+  /** The CA: a directory URL or a preset name (`letsencrypt`, ...). */
+  readonly directoryUrl: string;
+  /** PEM roots that verify the CA, when not the system's (a test CA). */
+  readonly ca?: string;
+  /** The store (default: the file store in the default folder, see `defaultStoreDir`). */
+  readonly store?: FileCertificateStore;
+  /**
+   * `"http-01"` (default): answered by an HTTP server on `ports.http`, which redirects every
+   * other request to HTTPS. Or a solver, e.g. for dns-01. (tls-alpn-01 cannot share a
+   * `Bun.serve` port: Bun 1.4.5 does not negotiate ALPN.)
+   */
+  readonly challenge?: "http-01" | ChallengeSolver;
+  /** The program's handler, for every HTTPS request. */
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /** Default `0.0.0.0`. */
+  readonly hostname?: string;
+  /** Defaults: HTTPS 443, HTTP 80. */
+  readonly ports?: { readonly https?: number; readonly http?: number };
+  /** Certificate keys (default `ec256`). */
+  readonly keyType?: KeyType;
+  /** Account contacts and External Account Binding, used when the store has no account yet. */
+  readonly contact?: readonly string[];
+  readonly eab?: ExternalAccountBinding;
+  /** Receives every event; the default prints nothing. */
+  readonly onEvent?: (event: ManageEvent) => void;
+  /** Failed renewals are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
+  readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
+}
+
+/** A managed server. */
+export interface Managed {
+  /** The HTTPS port. */
+  readonly port: number;
+  /** Stops renewing and serving; requests in flight finish. */
+  stop(): Promise<void>;
+}
+
+/** One managed certificate. */
+interface Slot {
+  readonly config: LineageConfig;
+  current: StoredLineage;
+  timer?: ReturnType<typeof setTimeout>;
+  backoff: Backoff;
+}
+
+/**
+ * Obtains every certificate the store lacks (or that is due), serves them all over HTTPS with
+ * SNI, and renews each one in the background: at its renewal time (the CA's ARI window, else a
+ * third of its lifetime left, plus jitter), retrying failures with capped exponential backoff
+ * while the current certificate keeps being served, and swapping the new one in without a
+ * restart.
+ *
+ * @example
+ * const managed = await manage({
+ *   certificates: [["example.net", "www.example.net"]],
+ *   directoryUrl: "letsencrypt",
+ *   fetch: () => new Response("hello over HTTPS"),
+ *   onEvent: (event) => console.log(event.type, event.lineage ?? "", event.error?.message ?? ""),
+ * });
+ * @throws {AcmeError} when a certificate the store does not hold cannot be obtained
+ * @throws {ServerStartError} when a port cannot be bound
+ */
+export async function manage(options: ManageOptions): Promise<Managed> {
+  const emit = options.onEvent ?? (() => {});
+  const hostname = options.hostname ?? "0.0.0.0";
+  const store = options.store ?? new FileCertificateStore(defaultStoreDir());
+  const transport = new AcmeTransport({ directoryUrl: options.directoryUrl, ...(options.ca ? { ca: options.ca } : {}) });
+  const solver = options.challenge === undefined || options.challenge === "http-01" ? new Http01Solver() : options.challenge;
+  const https = new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
+  let challengeServer: RunningServer | undefined;
+  if (solver instanceof Http01Solver) {
+    challengeServer = serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(solver, options.ports?.https ?? 443) });
+  }
+  const slots: Slot[] = [];
+  let stopped = false;
+  try {
+    const { account } = await openAccount(transport, {
+      stateDir: store.dir,
+      ...(options.contact ? { contact: options.contact } : {}),
+      ...(options.eab ? { eab: options.eab } : {}),
+    });
+    const obtain = (config: LineageConfig, replaces?: string) => obtainLineage({ config, transport, account, solver, ...(replaces ? { replaces } : {}) });
+    for (const names of options.certificates) slots.push(await initialSlot(lineageConfig(names, options, solver), store, obtain, emit, options.retry));
+    await https.serve(slots.map(served));
+    if (tcpMigrateRequests() === false) {
+      emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
+    }
+    const renewer = new Renewer({ store, transport, account, solver, https, slots, emit });
+    for (const slot of slots) renewer.schedule(slot);
+    return {
+      port: https.port,
+      async stop() {
+        stopped = true;
+        for (const slot of slots) clearTimeout(slot.timer);
+        await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+      },
+    };
+  } catch (error) {
+    if (!stopped) await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+    throw error;
+  }
+}
+
+function lineageConfig(names: readonly string[], options: ManageOptions, solver: ChallengeSolver): LineageConfig {
+  const identifiers: Identifier[] = normalizeIdentifiers(names, { challenge: solver.type });
+  return {
+    version: 1,
+    name: defaultLineageName(identifiers),
+    identifiers,
+    directoryUrl: options.directoryUrl,
+    allowInsecureHttp: options.directoryUrl.startsWith("http:"),
+    challenge: solver.type,
+    keyType: options.keyType ?? "ec256",
+    bind: options.hostname ?? "0.0.0.0",
+    ports: { http: options.ports?.http ?? 80, tls: options.ports?.https ?? 443, dns: 53 },
+    hooks: {},
+  };
+}
+
+type Obtain = (config: LineageConfig, replaces?: string) => Promise<StoredLineage>;
+
+/** The stored certificate when it covers the names and is not due; else a new one, saved. */
+async function initialSlot(config: LineageConfig, store: FileCertificateStore, obtain: Obtain, emit: (event: ManageEvent) => void, retry: ManageOptions["retry"]): Promise<Slot> {
+  const lock = await store.lock(config.name, { waitMs: 120_000 });
+  try {
+    const stored = await store.load(config.name);
+    const sameNames = stored && stored.config.identifiers.map((identifier) => identifier.value).join(",") === config.identifiers.map((identifier) => identifier.value).join(",");
+    let current = stored;
+    if (!stored || !sameNames || isDue(stored.meta)) {
+      current = await obtain(config, sameNames ? stored?.meta.ariCertId : undefined);
+      await store.save(current);
+      emit(eventOf(stored ? "renewed" : "obtained", current));
+    }
+    return { config, current: current!, backoff: new Backoff(retry?.baseDelayMs ?? 60_000, retry?.maxDelayMs ?? 3_600_000) };
+  } finally {
+    await lock.release();
+  }
+}
+
+function served(slot: Slot): ServedCertificate {
+  return { names: slot.config.identifiers.map((identifier) => identifier.value), chainPem: slot.current.chainPem, keyPem: slot.current.keyPem };
+}
+
+function eventOf(type: ManageEvent["type"], lineage: StoredLineage): ManageEvent {
+  return {
+    type,
+    lineage: lineage.config.name,
+    names: lineage.config.identifiers.map((identifier) => identifier.value),
+    serial: lineage.meta.serial,
+    notAfter: lineage.meta.notAfter,
+    ...(type === "next_renewal" ? { at: lineage.meta.nextRenewal } : {}),
+  };
+}
+
+/** What the renewer works with. */
+interface RenewerContext {
+  readonly store: FileCertificateStore;
+  readonly transport: AcmeTransport;
+  readonly account: AcmeAccount;
+  readonly solver: ChallengeSolver;
+  readonly https: HotTlsServer;
+  readonly slots: readonly Slot[];
+  readonly emit: (event: ManageEvent) => void;
+}
+
+/** Renews each slot at its time, swapping the server's certificates after each renewal. */
+class Renewer {
+  private readonly context: RenewerContext;
+
+  constructor(context: RenewerContext) {
+    this.context = context;
+  }
+
+  private emit(event: ManageEvent): void {
+    this.context.emit(event);
+  }
+
+  /** Sets the slot's timer for its renewal time (or its ARI re-check, whichever is first). */
+  schedule(slot: Slot, delayMs?: number): void {
+    const { meta } = slot.current;
+    this.emit(eventOf("next_renewal", slot.current));
+    const wake = Math.min(Date.parse(meta.nextRenewal), meta.ariRetryAt ? Date.parse(meta.ariRetryAt) : Infinity);
+    const delay = delayMs ?? jitteredDelay(wake - Date.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore));
+    slot.timer = setTimeout(() => void this.wake(slot), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+  }
+
+  private async wake(slot: Slot): Promise<void> {
+    try {
+      if (needsRenewalInfo(slot.current.meta)) await this.refreshSchedule(slot);
+      if (!isDue(slot.current.meta)) return this.schedule(slot);
+      await this.renew(slot);
+      slot.backoff.reset();
+      this.schedule(slot);
+    } catch (error) {
+      const retryIn = slot.backoff.next();
+      const retryAt = new Date(Date.now() + retryIn).toISOString();
+      this.emit({ ...eventOf("renewal_failed", slot.current), at: retryAt, error: error as Error, message: (error as Error).message });
+      if (Date.parse(slot.current.meta.notAfter) <= Date.now()) {
+        this.emit({ ...eventOf("expired", slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
+      }
+      slot.timer = setTimeout(() => void this.wake(slot), retryIn);
+    }
+  }
+
+  private async renew(slot: Slot): Promise<void> {
+    const lock = await this.context.store.lock(slot.config.name, { waitMs: 120_000 });
+    try {
+      // Another process sharing the store may have renewed it meanwhile.
+      const stored = await this.context.store.load(slot.config.name);
+      if (stored && stored.meta.serial !== slot.current.meta.serial && !isDue(stored.meta)) {
+        slot.current = stored;
+      } else {
+        const renewed = await obtainLineage({
+          config: slot.config,
+          transport: this.context.transport,
+          account: this.context.account,
+          solver: this.context.solver,
+          ...(slot.current.meta.ariCertId ? { replaces: slot.current.meta.ariCertId } : {}),
+        });
+        await this.context.store.save(renewed);
+        slot.current = renewed;
+        this.emit(eventOf("renewed", renewed));
+      }
+    } finally {
+      await lock.release();
+    }
+    await this.context.https.serve(this.context.slots.map(served));
+  }
+
+  private async refreshSchedule(slot: Slot): Promise<void> {
+    const leafDer = decodePemBlocks(slot.current.chainPem)[0]!.der;
+    const meta = { ...slot.current.meta, ...(await scheduleRenewal(leafDer, readCertificate(leafDer), this.context.transport)) };
+    await this.context.store.saveMeta(slot.config.name, meta);
+    slot.current = { ...slot.current, meta };
+  }
+}
+
+/** http-01 answers; everything else is redirected to the same path over HTTPS. */
+function redirectingHandler(solver: Http01Solver, httpsPort: number): (request: Request) => Response {
+  return (request) => {
+    const answer = solver.handle(request);
+    if (answer.status !== 404 || !request.headers.get("host")) return answer;
+    const url = new URL(request.url, `http://${request.headers.get("host")}`);
+    if (url.pathname.startsWith("/.well-known/acme-challenge/")) return answer;
+    url.protocol = "https:";
+    url.port = httpsPort === 443 ? "" : String(httpsPort);
+    return Response.redirect(url.href, 308);
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * manage() against a real Pebble issuing 20-second certificates: it obtains two certificates,
+ * serves them by SNI (a name with none gets a placeholder that fails verification), and renews them in the background while 8 keep-alive clients keep
+ * requesting over HTTPS, verified against Pebble's root. Across three renewals: no failed
+ * request, and the served serial changes each time.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { connect } from "node:tls";
+import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
+import { FileCertificateStore } from "../../src/store/index.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+import { useLoopbackResolver } from "../support/resolver.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+setDefaultTimeout(150_000);
+
+let pebble: Pebble;
+let issuingRoot: string;
+beforeAll(async () => {
+  pebble = await startPebble({ config: { certificateValidityPeriod: 20 } });
+  issuingRoot = await (await pebble.management("/roots/0")).text();
+});
+afterAll(async () => {
+  await pebble?.stop();
+});
+useLoopbackResolver();
+
+/** The serial (hex) and subject of the certificate presented for `servername` (none: no SNI). */
+function presented(port: number, servername?: string): Promise<{ serial: string; subject: string; authorized: boolean; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, ca: issuingRoot, ...(servername ? { servername } : {}), rejectUnauthorized: false }, () => {
+      const certificate = socket.getPeerCertificate();
+      resolve({ serial: certificate.serialNumber, subject: String(certificate.subject?.CN ?? ""), authorized: socket.authorized, ...(socket.authorizationError ? { error: String(socket.authorizationError) } : {}) });
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("manage()", () => {
+  let managed: Managed | undefined;
+  afterAll(async () => {
+    await managed?.stop();
+  });
+
+  test("three renewals under keep-alive load: zero failed requests, a new serial served each time; SNI picks per name", async () => {
+    const events: ManageEvent[] = [];
+    const renewed = new Map<string, number>();
+    const thirdRenewal = Promise.withResolvers<void>();
+    managed = await manage({
+      certificates: [["manage.test", "www.manage.test"], ["other.manage.test"]],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      store: new FileCertificateStore(makeTempDir("bun-acme-manage-")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001, http: 5002 },
+      fetch: () => new Response("hello from a managed server\n"),
+      retry: { baseDelayMs: 500, maxDelayMs: 4_000 },
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type !== "renewed") return;
+        renewed.set(event.lineage!, (renewed.get(event.lineage!) ?? 0) + 1);
+        if ((renewed.get("manage.test") ?? 0) >= 3) thirdRenewal.resolve();
+      },
+    });
+    expect(events.filter((event) => event.type === "obtained").map((event) => event.lineage).sort()).toEqual(["manage.test", "other.manage.test"]);
+
+    // SNI: each name its own certificate; a name without one gets the placeholder, which fails verification.
+    expect(await presented(managed.port, "www.manage.test")).toMatchObject({ subject: "manage.test", authorized: true });
+    expect(await presented(managed.port, "other.manage.test")).toMatchObject({ subject: "other.manage.test", authorized: true });
+    const stranger = await presented(managed.port, "stranger.test");
+    expect(stranger.subject).toBe("bun-acme: no certificate for this name");
+    expect(stranger.authorized).toBe(false);
+
+    // The load: 8 clients with keep-alive, every answer checked, until the third renewal of manage.test.
+    let done = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const clients = Array.from({ length: 8 }, async () => {
+      while (!done) {
+        try {
+          const response = await fetch(`https://127.0.0.1:${managed!.port}/`, { tls: { ca: issuingRoot, serverName: "manage.test" } });
+          const body = await response.text();
+          if (response.status === 200 && body === "hello from a managed server\n") ok++;
+          else failures.push(`HTTP ${response.status}: ${body.slice(0, 60)}`);
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    });
+    const serials = new Set<string>();
+    const sampler = (async () => {
+      while (!done) {
+        serials.add((await presented(managed!.port, "manage.test")).serial);
+        await Bun.sleep(200);
+      }
+    })();
+    await thirdRenewal.promise;
+    await Bun.sleep(500); // keep the load on the server after the last swap
+    done = true;
+    await Promise.all([...clients, sampler]);
+
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(1_000);
+    // The initial certificate and three renewals, each seen on the wire.
+    expect(serials.size).toBeGreaterThanOrEqual(4);
+    const renewedSerials = events.filter((event) => event.type === "renewed" && event.lineage === "manage.test").map((event) => event.serial!.replace(/^0+/, ""));
+    for (const serial of renewedSerials) expect([...serials].map((seen) => seen.replace(/^0+/, ""))).toContain(serial);
+    expect(events.some((event) => event.type === "next_renewal")).toBe(true);
+  });
+});

@@ -81,10 +81,13 @@ describe("the package in a fresh project", () => {
       ACME_CA_FILE: pebble().tlsRootFile,
       DOMAIN: `example${number}.package.test`,
       HTTP_PORT: "5002",
+      HTTPS_PORT: "5001",
+      ACME_STORE: makeTempDir("bun-acme-example-store-"),
+      EXAMPLE_ONCE: "1",
     });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^(2 certificates in the chain|issued https:\/\/127\.0\.0\.1:14000\/certZ\/\w+)\n$/);
+    expect(result.stdout).toMatch(/^(2 certificates in the chain|issued https:\/\/127\.0\.0\.1:14000\/certZ\/\w+)\n$|^obtained example\d+\.package\.test\n/);
   });
 
   test.skipIf(!TSC)("the README examples type-check in the fresh project (strict tsc, from BUN_ACME_TSC)", async () => {

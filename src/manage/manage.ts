@@ -2,7 +2,7 @@
  * Automatic HTTPS for a Bun program: obtain what is missing, serve it, renew it ahead of expiry
  * and swap it in without a restart, as Caddy's CertMagic does for Go.
  */
-import { AcmeTransport, normalizeIdentifiers, type AcmeAccount, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
+import { AcmeProblemError, AcmeTransport, normalizeIdentifiers, type AcmeAccount, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
 import { Http01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { isDue, needsRenewalInfo, obtainLineage, scheduleRenewal } from "../lifecycle/index.ts";
@@ -107,18 +107,19 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const slots: Slot[] = [];
   let stopped = false;
   try {
-    const { account } = await openAccount(transport, {
+    const openTheAccount = async () => (await openAccount(transport, {
       stateDir: store.dir,
       ...(options.contact ? { contact: options.contact } : {}),
       ...(options.eab ? { eab: options.eab } : {}),
-    });
+    })).account;
+    const account = await openTheAccount();
     const obtain = (config: LineageConfig, replaces?: string) => obtainLineage({ config, transport, account, solver, ...(replaces ? { replaces } : {}) });
     for (const names of options.certificates) slots.push(await initialSlot(lineageConfig(names, options, solver), store, obtain, emit, options.retry));
     await https.serve(slots.map(served));
     if (tcpMigrateRequests() === false) {
       emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
     }
-    const renewer = new Renewer({ store, transport, account, solver, https, slots, emit });
+    const renewer = new Renewer({ store, transport, account, reopenAccount: openTheAccount, solver, https, slots, emit });
     for (const slot of slots) renewer.schedule(slot);
     return {
       port: https.port,
@@ -189,7 +190,9 @@ function eventOf(type: ManageEvent["type"], lineage: StoredLineage): ManageEvent
 interface RenewerContext {
   readonly store: FileCertificateStore;
   readonly transport: AcmeTransport;
-  readonly account: AcmeAccount;
+  /** The account; opened again (registered again when the CA forgot it) by `reopenAccount`. */
+  account: AcmeAccount;
+  readonly reopenAccount: () => Promise<AcmeAccount>;
   readonly solver: ChallengeSolver;
   readonly https: HotTlsServer;
   readonly slots: readonly Slot[];
@@ -243,13 +246,7 @@ class Renewer {
       if (stored && stored.meta.serial !== slot.current.meta.serial && !isDue(stored.meta)) {
         slot.current = stored;
       } else {
-        const renewed = await obtainLineage({
-          config: slot.config,
-          transport: this.context.transport,
-          account: this.context.account,
-          solver: this.context.solver,
-          ...(slot.current.meta.ariCertId ? { replaces: slot.current.meta.ariCertId } : {}),
-        });
+        const renewed = await this.obtain(slot);
         await this.context.store.save(renewed);
         slot.current = renewed;
         this.emit(eventOf("renewed", renewed));
@@ -258,6 +255,24 @@ class Renewer {
       await lock.release();
     }
     await this.context.https.serve(this.context.slots.map(served));
+  }
+
+  /** A new certificate; when the CA no longer knows the account (a CA reset), the account is opened again once. */
+  private async obtain(slot: Slot): Promise<StoredLineage> {
+    const attempt = () => obtainLineage({
+      config: slot.config,
+      transport: this.context.transport,
+      account: this.context.account,
+      solver: this.context.solver,
+      ...(slot.current.meta.ariCertId ? { replaces: slot.current.meta.ariCertId } : {}),
+    });
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof AcmeProblemError) || !error.is("accountDoesNotExist")) throw error;
+      this.context.account = await this.context.reopenAccount();
+      return attempt();
+    }
   }
 
   private async refreshSchedule(slot: Slot): Promise<void> {

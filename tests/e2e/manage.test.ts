@@ -109,3 +109,55 @@ describe("manage()", () => {
     expect(events.some((event) => event.type === "next_renewal")).toBe(true);
   });
 });
+
+describe("manage() while the CA is down", () => {
+  let managed: Managed | undefined;
+  afterAll(async () => {
+    await managed?.stop();
+  });
+
+  test("keeps serving the current certificate (expired too), reports each failed attempt with the cause, and renews once the CA is back", async () => {
+    const events: ManageEvent[] = [];
+    const waiters: { match: (event: ManageEvent) => boolean; resolve: () => void }[] = [];
+    const waitFor = (match: (event: ManageEvent) => boolean) => {
+      const waiting = Promise.withResolvers<void>();
+      if (events.some(match)) waiting.resolve();
+      else waiters.push({ match, resolve: waiting.resolve });
+      return waiting.promise;
+    };
+    managed = await manage({
+      certificates: [["down.manage.test"]],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      store: new FileCertificateStore(makeTempDir("bun-acme-manage-down-")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001, http: 5002 },
+      fetch: () => new Response("still here\n"),
+      retry: { baseDelayMs: 500, maxDelayMs: 2_000 },
+      onEvent: (event) => {
+        events.push(event);
+        for (const waiter of waiters.filter((candidate) => candidate.match(event))) waiter.resolve();
+      },
+    });
+    const first = events.find((event) => event.type === "obtained")!;
+    await pebble.stop();
+    await waitFor((event) => event.type === "renewal_failed" && events.filter((other) => other.type === "renewal_failed").length >= 2);
+    const failed = events.filter((event) => event.type === "renewal_failed");
+    expect(failed[0]!.message).toStartWith("Cannot connect to https://127.0.0.1:14000/");
+    expect(Date.parse(failed[1]!.at!)).toBeGreaterThan(Date.parse(failed[0]!.at!));
+    expect((await presented(managed.port, "down.manage.test")).serial.replace(/^0+/, "")).toBe(first.serial!.replace(/^0+/, ""));
+    // Down past the certificate's expiry: it is still served (clients decide), and an event says so.
+    await waitFor((event) => event.type === "expired");
+    expect(events.find((event) => event.type === "expired")!.message).toBe(
+      `the certificate expired at ${first.notAfter} and is still served: no renewal has succeeded`,
+    );
+    const response = await fetch(`https://127.0.0.1:${managed.port}/`, { tls: { rejectUnauthorized: false, serverName: "down.manage.test" } });
+    expect(await response.text()).toBe("still here\n");
+
+    pebble = await startPebble({ config: { certificateValidityPeriod: 20 } }); // a new Pebble: new root, the account forgotten
+    await waitFor((event) => event.type === "renewed");
+    const renewed = events.find((event) => event.type === "renewed")!;
+    expect(renewed.serial).not.toBe(first.serial);
+    expect((await presented(managed.port, "down.manage.test")).serial.replace(/^0+/, "")).toBe(renewed.serial!.replace(/^0+/, ""));
+  });
+});

@@ -54,6 +54,8 @@ export interface Command<Options extends BaseOptions = BaseOptions> {
   readonly flags: readonly FlagName[];
   /** What `--timeout` bounds, for its message: "the certificate". */
   readonly timeoutWhat: string;
+  /** SIGINT/SIGTERM are the command's own business (a daemon's clean stop): its exit code stands. */
+  readonly ownsSignals?: boolean;
   /** @throws {UsageError} for a missing, unknown or malformed argument */
   parse(flags: Flags): Options;
   run(options: Options, context: CommandContext): Promise<number>;

@@ -60,6 +60,7 @@ function asUsageError(flag: string, error: unknown): unknown {
 /** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ShutdownBeforeCertificate) return ExitCode.CANCELLED;
+  if ((error as { code?: unknown } | null)?.code === "ERR_CONFIG") return ExitCode.USAGE;
   return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
@@ -84,6 +85,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
     return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
   if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate || error instanceof StoreError) return error.message;
+  if ((error as { code?: unknown } | null)?.code === "ERR_CONFIG") return (error as Error).message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
   if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}${FILE_ERRORS[code] ? ` (${FILE_ERRORS[code]})` : ""}`;

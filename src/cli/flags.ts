@@ -50,6 +50,7 @@ export const FLAGS = {
   "--force": { help: "obtain a new certificate even when the current one is not due" },
   "--dry-run": { help: "the whole exchange with the CA, but nothing is saved and no deploy hook runs" },
   "--json": { help: "print one JSON object per event instead of text" },
+  "--config": { value: "FILE", help: "the daemon's TOML configuration (see project/serve.example.toml)" },
   "--lock-wait": { value: "SECONDS", help: "how long to wait for a lineage another run is working on (default: 30)" },
   "--account-key": { value: "FILE", help: "use this account key (PKCS#8, SEC1 or PKCS#1 PEM)" },
   "--cert-key": { value: "FILE", help: "the certificate's private key (PKCS#8, SEC1 or PKCS#1 PEM)" },

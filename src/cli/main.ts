@@ -8,6 +8,7 @@ import { accountCommand, type AccountOptions } from "./account.ts";
 import { certificatesCommand, type CertificatesOptions } from "./certificates.ts";
 import { certonlyCommand, type CertonlyOptions } from "./certonly.ts";
 import { renewCommand, type RenewOptions } from "./renew.ts";
+import { serveCommand, type ServeOptions } from "./serve.ts";
 import type { BaseOptions, Command, CommandContext, CommandIo } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor } from "./errors.ts";
 import { describeFlags, Flags } from "./flags.ts";
@@ -21,6 +22,7 @@ const COMMANDS: Readonly<Record<string, Command<never>>> = {
   certonly: certonlyCommand as Command<never>,
   renew: renewCommand as Command<never>,
   certificates: certificatesCommand as Command<never>,
+  serve: serveCommand as Command<never>,
   revoke: revokeCommand as Command<never>,
   account: accountCommand as Command<never>,
   "renewal-info": renewalInfoCommand as Command<never>,
@@ -42,7 +44,8 @@ export type ParsedCommand =
   | { readonly kind: "account"; readonly options: AccountOptions }
   | { readonly kind: "certonly"; readonly options: CertonlyOptions }
   | { readonly kind: "renew"; readonly options: RenewOptions }
-  | { readonly kind: "certificates"; readonly options: CertificatesOptions };
+  | { readonly kind: "certificates"; readonly options: CertificatesOptions }
+  | { readonly kind: "serve"; readonly options: ServeOptions };
 
 /** The usage text of one command, or of the whole program. */
 export function usage(command?: Command<never>): string {
@@ -137,7 +140,7 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
       transport: (directoryUrl, roots = trust) => new AcmeTransport({ directoryUrl, signal: deadlineSignal, ...(roots ? { ca: roots.pem } : {}) }),
     };
     const code = await command.run(options, context);
-    return signalCode ?? code;
+    return command.ownsSignals ? code : signalCode ?? code;
   } catch (error) {
     const code = report(error);
     return signalCode ?? code;

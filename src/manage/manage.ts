@@ -27,10 +27,17 @@ export interface ManageEvent {
   readonly message?: string;
 }
 
+/** One certificate to manage: its names, and whether the HTTPS server presents it (default: yes). */
+export type ManagedCertificate = readonly string[] | { readonly names: readonly string[]; readonly serve?: boolean };
+
 /** What to manage and how. */
 export interface ManageOptions {
-  /** The names of each certificate, e.g. `[["example.net", "www.example.net"], ["api.example.net"]]`. */
-  readonly certificates: readonly (readonly string[])[];
+  /**
+   * The names of each certificate, e.g. `[["example.net", "www.example.net"], ["api.example.net"]]`;
+   * `{ names, serve: false }` keeps a certificate obtained and renewed in the store without serving it
+   * (for another server, with `onEvent` reloading it).
+   */
+  readonly certificates: readonly ManagedCertificate[];
   /** The CA: a directory URL or a preset name (`letsencrypt`, ...). */
   readonly directoryUrl: string;
   /** PEM roots that verify the CA, when not the system's (a test CA). */
@@ -44,7 +51,7 @@ export interface ManageOptions {
    */
   readonly challenge?: "http-01" | ChallengeSolver;
   /** The program's handler, for every HTTPS request. */
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
   /** Default `0.0.0.0`. */
   readonly hostname?: string;
   /** Defaults: HTTPS 443, HTTP 80. */
@@ -64,6 +71,8 @@ export interface ManageOptions {
 export interface Managed {
   /** The HTTPS port. */
   readonly port: number;
+  /** The store the certificates are kept in. */
+  readonly store: FileCertificateStore;
   /** Stops renewing and serving; requests in flight finish. */
   stop(): Promise<void>;
 }
@@ -71,6 +80,7 @@ export interface Managed {
 /** One managed certificate. */
 interface Slot {
   readonly config: LineageConfig;
+  readonly serve: boolean;
   current: StoredLineage;
   timer?: ReturnType<typeof setTimeout>;
   backoff: Backoff;
@@ -114,8 +124,11 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     })).account;
     const account = await openTheAccount();
     const obtain = (config: LineageConfig, replaces?: string) => obtainLineage({ config, transport, account, solver, ...(replaces ? { replaces } : {}) });
-    for (const names of options.certificates) slots.push(await initialSlot(lineageConfig(names, options, solver), store, obtain, emit, options.retry));
-    await https.serve(slots.map(served));
+    for (const certificate of options.certificates) {
+      const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
+      slots.push(await initialSlot(lineageConfig(names, options, solver), serveIt !== false, store, obtain, emit, options.retry));
+    }
+    if (slots.some((slot) => slot.serve)) await https.serve(servedSlots(slots));
     if (tcpMigrateRequests() === false) {
       emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
     }
@@ -123,6 +136,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     for (const slot of slots) renewer.schedule(slot);
     return {
       port: https.port,
+      store,
       async stop() {
         stopped = true;
         for (const slot of slots) clearTimeout(slot.timer);
@@ -154,7 +168,7 @@ function lineageConfig(names: readonly string[], options: ManageOptions, solver:
 type Obtain = (config: LineageConfig, replaces?: string) => Promise<StoredLineage>;
 
 /** The stored certificate when it covers the names and is not due; else a new one, saved. */
-async function initialSlot(config: LineageConfig, store: FileCertificateStore, obtain: Obtain, emit: (event: ManageEvent) => void, retry: ManageOptions["retry"]): Promise<Slot> {
+async function initialSlot(config: LineageConfig, serveIt: boolean, store: FileCertificateStore, obtain: Obtain, emit: (event: ManageEvent) => void, retry: ManageOptions["retry"]): Promise<Slot> {
   const lock = await store.lock(config.name, { waitMs: 120_000 });
   try {
     const stored = await store.load(config.name);
@@ -165,14 +179,18 @@ async function initialSlot(config: LineageConfig, store: FileCertificateStore, o
       await store.save(current);
       emit(eventOf(stored ? "renewed" : "obtained", current));
     }
-    return { config, current: current!, backoff: new Backoff(retry?.baseDelayMs ?? 60_000, retry?.maxDelayMs ?? 3_600_000) };
+    return { config, serve: serveIt, current: current!, backoff: new Backoff(retry?.baseDelayMs ?? 60_000, retry?.maxDelayMs ?? 3_600_000) };
   } finally {
     await lock.release();
   }
 }
 
-function served(slot: Slot): ServedCertificate {
-  return { names: slot.config.identifiers.map((identifier) => identifier.value), chainPem: slot.current.chainPem, keyPem: slot.current.keyPem };
+function servedSlots(slots: readonly Slot[]): ServedCertificate[] {
+  return slots.filter((slot) => slot.serve).map((slot) => ({
+    names: slot.config.identifiers.map((identifier) => identifier.value),
+    chainPem: slot.current.chainPem,
+    keyPem: slot.current.keyPem,
+  }));
 }
 
 function eventOf(type: ManageEvent["type"], lineage: StoredLineage): ManageEvent {
@@ -254,7 +272,7 @@ class Renewer {
     } finally {
       await lock.release();
     }
-    await this.context.https.serve(this.context.slots.map(served));
+    if (slot.serve) await this.context.https.serve(servedSlots(this.context.slots));
   }
 
   /** A new certificate; when the CA no longer knows the account (a CA reset), the account is opened again once. */

@@ -28,7 +28,7 @@ export interface ServedCertificate {
 export interface HotTlsServerOptions {
   readonly hostname: string;
   readonly port: number;
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
 }
 
 type TlsEntry = { serverName?: string; cert: string; key: string };

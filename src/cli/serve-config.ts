@@ -1,0 +1,165 @@
+/**
+ * The `serve` daemon's configuration: TOML, read with Bun's built-in parser, every key checked.
+ * Errors name the file, the line and the key, so that a typo is found before anything starts
+ * (and, on SIGHUP, before the running configuration is replaced).
+ */
+import { normalizeIdentifiers, resolveDirectory, type Identifier } from "../acme/index.ts";
+import { KEY_TYPES, type KeyType } from "../jose/index.ts";
+
+/** One site: its names, and where its HTTPS requests go (none: the certificate is only kept renewed). */
+export interface SiteConfig {
+  readonly names: readonly Identifier[];
+  readonly upstream?: string;
+  readonly deployHook?: string;
+}
+
+/** The whole file, checked. */
+export interface ServeConfig {
+  readonly directoryUrl: string;
+  readonly allowInsecureHttp: boolean;
+  readonly ca?: string;
+  readonly store?: string;
+  readonly contact: readonly string[];
+  readonly keyType: KeyType;
+  readonly listen: { readonly hostname: string; readonly https: number; readonly http: number };
+  readonly sites: readonly SiteConfig[];
+}
+
+/** The configuration is wrong: `file:line: what`. */
+export class ConfigError extends Error {
+  readonly code = "ERR_CONFIG";
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "contact", "key_type", "listen", "site"] as const;
+const LISTEN_KEYS = ["hostname", "https", "http"] as const;
+const SITE_KEYS = ["names", "upstream", "deploy_hook"] as const;
+
+type Table = Record<string, unknown>;
+
+/**
+ * Reads and checks a configuration.
+ *
+ * @throws {ConfigError} naming the file, the line and the key at fault
+ */
+export function parseServeConfig(text: string, file: string): ServeConfig {
+  const at = (line: number | undefined, message: string) => new ConfigError(`${file}${line ? `:${line}` : ""}: ${message}`);
+  let root: Table;
+  try {
+    root = Bun.TOML.parse(text) as Table;
+  } catch (error) {
+    const message = (error as Error).message.replace(/^TOML Parse error: /, "");
+    throw at(lineOfParseError(text, message), `not valid TOML: ${message}`);
+  }
+  const where = locator(text);
+  unknownKeys(root, TOP_KEYS, (key) => at(where(undefined, 0, key), `unknown key "${key}" (allowed: ${TOP_KEYS.join(", ")})`));
+  const listen = (root.listen ?? {}) as Table;
+  unknownKeys(listen, LISTEN_KEYS, (key) => at(where("listen", 0, key), `unknown key "${key}" in [listen] (allowed: ${LISTEN_KEYS.join(", ")})`));
+  const directory = root.directory;
+  if (typeof directory !== "string") throw at(where(undefined, 0, "directory"), `"directory" must be the CA's directory URL or a preset name, e.g. directory = "letsencrypt"`);
+  const allowInsecureHttp = root.allow_insecure_http === true;
+  let directoryUrl: string;
+  try {
+    directoryUrl = resolveDirectory(directory, { allowInsecureHttp }).directoryUrl;
+  } catch (error) {
+    throw at(where(undefined, 0, "directory"), `directory: ${(error as Error).message}`);
+  }
+  const keyType = (root.key_type ?? "ec256") as KeyType;
+  if (!KEY_TYPES.includes(keyType)) throw at(where(undefined, 0, "key_type"), `key_type must be one of ${KEY_TYPES.join(", ")}`);
+  const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
+  if (sites.length === 0) throw at(undefined, `no [[site]]: list at least one, e.g. [[site]] names = ["example.net"] upstream = "http://127.0.0.1:8080"`);
+  const seen = new Map<string, number>();
+  return {
+    directoryUrl,
+    allowInsecureHttp,
+    ...(typeof root.ca === "string" ? { ca: root.ca } : {}),
+    ...(typeof root.store === "string" ? { store: root.store } : {}),
+    contact: stringList(root.contact, () => at(where(undefined, 0, "contact"), "contact must be a list of strings")),
+    keyType,
+    listen: {
+      hostname: typeof listen.hostname === "string" ? listen.hostname : "0.0.0.0",
+      https: port(listen.https ?? 443, () => at(where("listen", 0, "https"), "https must be a port number")),
+      http: port(listen.http ?? 80, () => at(where("listen", 0, "http"), "http must be a port number")),
+    },
+    sites: sites.map((site, index) => {
+      const line = (key: string) => where("site", index, key);
+      unknownKeys(site, SITE_KEYS, (key) => at(line(key), `unknown key "${key}" in site ${index + 1} (allowed: ${SITE_KEYS.join(", ")})`));
+      const names = stringList(site.names, () => at(line("names"), `site ${index + 1}: names must be a list of names`));
+      if (names.length === 0) throw at(line("names"), `site ${index + 1}: names is missing or empty`);
+      let identifiers: Identifier[];
+      try {
+        identifiers = normalizeIdentifiers(names, { challenge: "http-01" });
+      } catch (error) {
+        throw at(line("names"), `site ${index + 1}: ${(error as Error).message}`);
+      }
+      for (const identifier of identifiers) {
+        const earlier = seen.get(identifier.value);
+        if (earlier !== undefined) throw at(line("names"), `site ${index + 1}: "${identifier.value}" is already in site ${earlier + 1}`);
+        seen.set(identifier.value, index);
+      }
+      const upstream = site.upstream;
+      if (upstream !== undefined && (typeof upstream !== "string" || !/^https?:\/\//.test(upstream) || !URL.canParse(upstream))) {
+        throw at(line("upstream"), `site ${index + 1}: upstream must be an http:// or https:// URL`);
+      }
+      if (site.deploy_hook !== undefined && typeof site.deploy_hook !== "string") throw at(line("deploy_hook"), `site ${index + 1}: deploy_hook must be a command`);
+      return {
+        names: identifiers,
+        ...(typeof upstream === "string" ? { upstream: upstream.replace(/\/$/, "") } : {}),
+        ...(typeof site.deploy_hook === "string" ? { deployHook: site.deploy_hook } : {}),
+      };
+    }),
+  };
+}
+
+function unknownKeys(table: Table, allowed: readonly string[], fail: (key: string) => Error): void {
+  const unknown = Object.keys(table).find((key) => !allowed.includes(key));
+  if (unknown !== undefined) throw fail(unknown);
+}
+
+function stringList(value: unknown, fail: () => Error): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw fail();
+  return value;
+}
+
+function port(value: unknown, fail: () => Error): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) throw fail();
+  return value as number;
+}
+
+/**
+ * Finds the line of `key` in the top level, in `[table]`, or in the `index`-th `[[table]]`:
+ * Bun's TOML parser reports no positions, so the text is searched.
+ */
+function locator(text: string): (table: string | undefined, index: number, key: string) => number | undefined {
+  const lines = text.split("\n");
+  return (table, index, key) => {
+    let start = 0;
+    if (table !== undefined) {
+      const headers = lines.flatMap((line, number) => (new RegExp(`^\\s*\\[\\[?\\s*${table}\\s*\\]\\]?\\s*(#.*)?$`).test(line) ? [number] : []));
+      if (headers[index] === undefined) return undefined;
+      start = headers[index]! + 1;
+    }
+    for (let number = start; number < lines.length; number++) {
+      if (/^\s*\[/.test(lines[number]!)) break; // the next table
+      if (new RegExp(`^\\s*"?${key}"?\\s*=`).test(lines[number]!)) return number + 1;
+    }
+    return undefined;
+  };
+}
+
+/** The first line at which the text, cut there, fails with the same message: where the problem starts. */
+function lineOfParseError(text: string, message: string): number | undefined {
+  const lines = text.split("\n");
+  for (let count = 1; count <= lines.length; count++) {
+    try {
+      Bun.TOML.parse(lines.slice(0, count).join("\n"));
+    } catch (error) {
+      if ((error as Error).message.endsWith(message)) return count;
+    }
+  }
+  return undefined;
+}

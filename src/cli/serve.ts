@@ -1,0 +1,159 @@
+/**
+ * `serve --config FILE`: the daemon. Manages every site of the configuration with `manage()`:
+ * sites with an `upstream` are served over HTTPS (a reverse proxy, by SNI and Host), the others
+ * are only kept renewed in the store, with their deploy hook run after each renewal. SIGHUP
+ * re-reads the configuration (a bad one is reported and the running one kept); SIGTERM and SIGINT
+ * drain the server and exit 0.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { manage, type Managed, type ManageEvent } from "../manage/index.ts";
+import { defaultStoreDir, FileCertificateStore } from "../store/index.ts";
+import type { BaseOptions, Command, CommandContext } from "./command.ts";
+import { ExitCode } from "./errors.ts";
+import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
+import { ConfigError, parseServeConfig, type ServeConfig, type SiteConfig } from "./serve-config.ts";
+
+/** Everything `serve` needs. */
+export interface ServeOptions extends BaseOptions {
+  readonly configFile: string;
+  readonly json: boolean;
+}
+
+export const serveCommand: Command<ServeOptions> = {
+  name: "serve",
+  synopsis: "serve --config FILE [--json]",
+  summary: "the daemon: obtain, serve (as an HTTPS reverse proxy) and renew every site of a TOML configuration; SIGHUP re-reads it",
+  flags: ["--config", "--json", "--ca"],
+  timeoutWhat: "the certificates (--timeout)",
+  ownsSignals: true,
+  parse(flags) {
+    flags.noPositionals();
+    return { configFile: resolve(flags.required("--config")), json: flags.has("--json"), caFile: flags.single("--ca"), timeoutSeconds: 86_400 };
+  },
+  run: runServe,
+};
+
+/** Reads and checks the configuration file. @throws {ConfigError} */
+function readConfig(file: string): ServeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseServeConfig(text, file);
+}
+
+async function runServe(options: ServeOptions, context: CommandContext): Promise<number> {
+  const { io } = context;
+  const say = (line: string, json: Record<string, unknown>) => io.out(options.json ? JSON.stringify(json) : line);
+  const config = readConfig(options.configFile); // a ConfigError: exit 2, file and line named
+  let running = await start(config, context, say);
+  const stopped = Promise.withResolvers<void>();
+  let reloading = Promise.resolve();
+  const onHangup = () => {
+    reloading = reloading.then(async () => {
+      let next: ServeConfig;
+      try {
+        next = readConfig(options.configFile);
+      } catch (error) {
+        say(`config not reloaded, the running one stays: ${(error as Error).message}`, { event: "config_rejected", error: (error as Error).message });
+        return;
+      }
+      await running.stop();
+      running = await start(next, context, say);
+      say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
+    }).catch((error: unknown) => {
+      say(`reload failed: ${(error as Error).message}`, { event: "reload_failed", error: (error as Error).message });
+    });
+  };
+  process.on("SIGHUP", onHangup);
+  context.signal.addEventListener("abort", () => stopped.resolve(), { once: true });
+  await stopped.promise;
+  process.off("SIGHUP", onHangup);
+  await reloading;
+  await running.stop();
+  say("stopped", { event: "stopped" });
+  return ExitCode.OK;
+}
+
+type Say = (line: string, json: Record<string, unknown>) => void;
+
+/** Starts managing and serving one configuration. */
+async function start(config: ServeConfig, context: CommandContext, say: Say): Promise<Managed> {
+  const store = new FileCertificateStore(resolve(config.store ?? defaultStoreDir()));
+  const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
+  const ca = config.ca ? readFileSync(config.ca, "utf8") : context.trust?.pem;
+  const managed = await manage({
+    certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
+    directoryUrl: config.directoryUrl,
+    ...(ca ? { ca } : {}),
+    store,
+    hostname: config.listen.hostname,
+    ports: { https: config.listen.https, http: config.listen.http },
+    keyType: config.keyType,
+    contact: config.contact,
+    fetch: proxyTo(config.sites),
+    onEvent: (event) => {
+      report(event, say);
+      const site = event.lineage ? byLineage.get(event.lineage) : undefined;
+      if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);
+    },
+  });
+  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${managed.port}/, ` +
+    `keeping ${config.sites.length} certificate(s) renewed in ${store.dir}`, { event: "serving", port: managed.port, sites: config.sites.length });
+  return managed;
+}
+
+function report(event: ManageEvent, say: Say): void {
+  const what = [event.lineage, event.serial ? `serial ${event.serial}` : undefined, event.notAfter ? `expires ${event.notAfter}` : undefined,
+    event.at ? `at ${event.at}` : undefined, event.message].filter(Boolean).join(", ");
+  say(`${event.type}: ${what}`, {
+    event: event.type,
+    ...(event.lineage ? { lineage: event.lineage, names: event.names } : {}),
+    ...(event.serial ? { serial: event.serial, not_after: event.notAfter } : {}),
+    ...(event.at ? { at: event.at } : {}),
+    ...(event.message ? { message: event.message } : {}),
+  });
+}
+
+async function deploy(site: SiteConfig, event: ManageEvent, store: FileCertificateStore, say: Say): Promise<void> {
+  const result = await runHook(site.deployHook!, deployHookEnv(store.locate(event.lineage!), event.names ?? []));
+  if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
+}
+
+/** Headers that belong to one connection, not to the request forwarded. @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1 */
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"];
+
+/**
+ * The reverse proxy: the site is chosen by the Host header (its port dropped, a wildcard site
+ * matching one label); a host no site serves gets 421 Misdirected Request.
+ */
+function proxyTo(sites: readonly SiteConfig[]): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
+  const served = sites.filter((site) => site.upstream !== undefined);
+  const siteFor = (host: string) =>
+    served.find((site) => site.names.some((name) => name.value === host || (name.value.startsWith("*.") && host.endsWith(name.value.slice(1)) && !host.slice(0, -name.value.length + 1).includes("."))));
+  return async (request, server) => {
+    const url = new URL(request.url);
+    const host = (request.headers.get("host") ?? url.hostname).replace(/:\d+$/, "").toLowerCase();
+    const site = siteFor(host);
+    if (!site) return new Response(`No site here for ${host}\n`, { status: 421 });
+    const headers = new Headers(request.headers);
+    for (const name of HOP_BY_HOP) headers.delete(name);
+    headers.set("x-forwarded-proto", "https");
+    headers.set("x-forwarded-host", request.headers.get("host") ?? host);
+    const client = server.requestIP(request)?.address;
+    if (client) headers.set("x-forwarded-for", [request.headers.get("x-forwarded-for"), client].filter(Boolean).join(", "));
+    try {
+      return await fetch(`${site.upstream}${url.pathname}${url.search}`, {
+        method: request.method,
+        headers,
+        ...(request.method === "GET" || request.method === "HEAD" ? {} : { body: request.body }),
+        redirect: "manual",
+      });
+    } catch (error) {
+      return new Response(`Bad gateway: ${site.upstream} did not answer (${(error as Error).message})\n`, { status: 502 });
+    }
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The daemon, `bun-acme serve --config FILE`, as a user runs it, against a real Pebble: a proxied
+ * site and a renew-only site with a deploy hook, the http-01 server's redirect, SIGHUP with a broken
+ * and then a grown configuration, SIGTERM; and configurations refused at start.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runClient, startClient } from "../support/client.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+import { useLoopbackResolver } from "../support/resolver.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+setDefaultTimeout(90_000);
+
+let pebble: Pebble;
+let issuingRoot: string;
+let upstream: ReturnType<typeof Bun.serve>;
+beforeAll(async () => {
+  pebble = await startPebble();
+  issuingRoot = await (await pebble.management("/roots/0")).text();
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (request) => Response.json({
+      path: new URL(request.url).pathname + new URL(request.url).search,
+      proto: request.headers.get("x-forwarded-proto"),
+      host: request.headers.get("x-forwarded-host"),
+      for: request.headers.get("x-forwarded-for"),
+    }),
+  });
+});
+afterAll(async () => {
+  await pebble?.stop();
+  await upstream?.stop(true);
+});
+useLoopbackResolver();
+
+function config(store: string, hookFile: string, extra = ""): string {
+  return `directory = "${pebble.directoryUrl}"
+ca = "${pebble.tlsRootFile}"
+store = "${store}"
+
+[listen]
+hostname = "127.0.0.1"
+https = 5001
+http = 5002
+
+[[site]]
+names = ["app.serve.test", "www.app.serve.test"]
+upstream = "http://127.0.0.1:${upstream.port}"
+
+[[site]]
+names = ["mail.serve.test"]
+deploy_hook = "printf '%s|%s' \\"$RENEWED_LINEAGE\\" \\"$RENEWED_DOMAINS\\" > ${hookFile}"
+${extra}`;
+}
+
+/** GET over HTTPS for `name` (SNI and Host), verified against Pebble's root. */
+async function get(name: string, path = "/"): Promise<Response> {
+  return fetch(`https://127.0.0.1:5001${path}`, { headers: { host: name }, tls: { ca: issuingRoot, serverName: name } });
+}
+
+describe("bun-acme serve --config", () => {
+  test("serves the proxied site, renews the other with its hook, redirects HTTP, reloads on SIGHUP, drains on SIGTERM", async () => {
+    const dir = makeTempDir("bun-acme-daemon-");
+    const store = join(dir, "store");
+    const hookFile = join(dir, "deployed");
+    const file = join(dir, "serve.toml");
+    writeFileSync(file, config(store, hookFile));
+    const daemon = startClient(["serve", "--config", file]);
+    try {
+      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
+        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+      });
+      const answer = await get("www.app.serve.test", "/hello?x=1");
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ path: "/hello?x=1", proto: "https", host: "www.app.serve.test", for: "127.0.0.1" });
+      expect((await get("mail.serve.test").catch((error: Error) => error)) instanceof Error).toBe(true); // not served: the placeholder fails verification
+      expect(readFileSync(hookFile, "utf8")).toBe(`${join(store, "certificates", "mail.serve.test")}|mail.serve.test`);
+      const redirect = await fetch("http://127.0.0.1:5002/page?y", { headers: { host: "app.serve.test" }, redirect: "manual" });
+      expect(redirect.status).toBe(308);
+      expect(redirect.headers.get("location")).toBe("https://app.serve.test:5001/page?y");
+
+      writeFileSync(file, `${config(store, hookFile)}\nbogus = true\n`);
+      daemon.kill("SIGHUP");
+      const rejected = await daemon.stdout.waitFor((line) => line.startsWith("config not reloaded"), 10_000);
+      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook)`);
+      expect((await get("app.serve.test")).status).toBe(200);
+
+      writeFileSync(file, config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`));
+      daemon.kill("SIGHUP");
+      await daemon.stdout.waitFor((line) => line === "config reloaded: 3 site(s)", 45_000);
+      expect((await (await get("new.serve.test", "/added")).json()).path).toBe("/added");
+      expect((await get("app.serve.test")).status).toBe(200);
+
+      daemon.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+      await daemon.stdout.done;
+      expect(daemon.stdout.text().trim().split("\n").at(-1)).toBe("stopped");
+      expect(daemon.stderr.text()).toBe("");
+    } finally {
+      daemon.kill();
+    }
+  });
+
+  test.each([
+    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook)'],
+    ["a duplicate name", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\n[[site]]\nnames = ["b.test", "A.test"]\n`, ':5: site 2: "a.test" is already in site 1'],
+    ["an invalid name", `directory = "letsencrypt"\n[[site]]\nnames = ["bad_name!.test"]\n`, ":3: site 1: "],
+    ["broken TOML", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test",\n`, ":3: not valid TOML: Unterminated array; expected ']'"],
+  ])("%s is refused at start: exit 2, the file and line named", async (_, text, expected) => {
+    const file = join(makeTempDir("bun-acme-daemon-bad-"), "serve.toml");
+    writeFileSync(file, text);
+    const result = await runClient(["serve", "--config", file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toStartWith(`bun-acme: error: ${file}${expected}`);
+    expect(existsSync(join(file, "..", "store"))).toBe(false);
+  });
+});

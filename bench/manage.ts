@@ -13,7 +13,7 @@ import { startDnsServer } from "../src/dns/index.ts";
 import { encodePem } from "../src/encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../src/jose/index.ts";
 import { manage, type ManageEvent } from "../src/manage/index.ts";
-import { HotTlsServer } from "../src/servers/index.ts";
+import { HotTlsServer, TlsFrontServer } from "../src/servers/index.ts";
 import { FileCertificateStore } from "../src/store/index.ts";
 import { startPebble } from "../tests/support/pebble.ts";
 import { makeTempDir } from "../tests/support/temp.ts";
@@ -53,7 +53,7 @@ async function throughput(): Promise<Record<string, LoadResult[]>> {
   const caFile = join(dir, "roots.pem");
   writeFileSync(caFile, certificates.map((certificate) => certificate.pem).join(""));
   const handler = () => new Response("hello\n");
-  const results: Record<string, LoadResult[]> = { plain: [], managed: [], swapping: [] };
+  const results: Record<string, LoadResult[]> = { plain: [], managed: [], swapping: [], front: [] };
   for (let round = 0; round < rounds; round++) {
     const plain = Bun.serve({ hostname: "127.0.0.1", port: 18500, tls: { cert: certificates[0]!.pem, key: certificates[0]!.keyPem }, fetch: handler });
     results.plain!.push(await load(18500, caFile, "bench.manage.test"));
@@ -73,6 +73,10 @@ async function throughput(): Promise<Record<string, LoadResult[]>> {
     swapping = false;
     await swapper;
     await hot.stop();
+    const front = new TlsFrontServer({ hostname: "127.0.0.1", port: 18506, fetch: handler });
+    await front.serve(served(0));
+    results.front!.push(await load(18506, caFile, "bench.manage.test"));
+    await front.stop();
     for (const [label, list] of Object.entries(results)) {
       const last = list.at(-1)!;
       log(`round ${round + 1} ${label}: ${last.rps.toFixed(0)} req/s, p99 ${last.p99.toFixed(2)} ms, ${last.failed} failed`);
@@ -181,6 +185,7 @@ const lines = [
   `| plain \`Bun.serve\`, fixed certificate | ${rate("plain").toFixed(0)} | ${p99("plain").toFixed(2)} ms | ${failed("plain")} | |`,
   `| managed (\`HotTlsServer\`, what \`manage()\` serves with) | ${rate("managed").toFixed(0)} | ${p99("managed").toFixed(2)} ms | ${failed("managed")} | ${cost("managed").toFixed(1)} % (target < 5 %) |`,
   `| managed, certificate swapped every second | ${rate("swapping").toFixed(0)} | ${p99("swapping").toFixed(2)} ms | ${failed("swapping")} | ${cost("swapping").toFixed(1)} % |`,
+  `| on-demand server (\`TlsFrontServer\`: node:tls front, SNICallback) | ${rate("front").toFixed(0)} | ${p99("front").toFixed(2)} ms | ${failed("front")} | ${cost("front").toFixed(1)} % |`,
   "",
   `A daemon (\`manage()\` in its own process) with 1,000 stored certificates of one name each: serving after ${(thousand.startMs / 1000).toFixed(2)} s, RSS ${(thousand.rssKb / 1024).toFixed(1)} MiB.`,
   "",

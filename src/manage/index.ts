@@ -2,5 +2,5 @@
  * Automatic HTTPS for Bun programs: `manage()` obtains, serves, renews and hot-swaps certificates.
  * @module
  */
-export { manage, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions } from "./manage.ts";
+export { manage, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage.ts";
 export { Backoff, jitteredDelay } from "./timing.ts";

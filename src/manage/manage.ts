@@ -6,7 +6,7 @@ import { AcmeProblemError, AcmeTransport, normalizeIdentifiers, type AcmeAccount
 import { Http01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { isDue, needsRenewalInfo, obtainLineage, scheduleRenewal } from "../lifecycle/index.ts";
-import { HotTlsServer, serve, tcpMigrateRequests, type RunningServer, type ServedCertificate } from "../servers/index.ts";
+import { HotTlsServer, serve, tcpMigrateRequests, TlsFrontServer, type RunningServer, type ServedCertificate } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { readCertificate } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
@@ -29,6 +29,20 @@ export interface ManageEvent {
 
 /** One certificate to manage: its names, and whether the HTTPS server presents it (default: yes). */
 export type ManagedCertificate = readonly string[] | { readonly names: readonly string[]; readonly serve?: boolean };
+
+/**
+ * Certificates obtained during the handshake that asks for them (CertMagic's "on-demand TLS"),
+ * for names `allow` accepts; bounded so that strangers cannot make the server order certificates
+ * for any name they send.
+ */
+export interface OnDemandOptions {
+  /** Whether to obtain a certificate for this name (it is already a valid DNS name). */
+  allow(name: string): boolean | Promise<boolean>;
+  /** Names never obtained on demand: exact, or `*.example.net` for every name under it. */
+  readonly deny?: readonly string[];
+  /** New on-demand certificates per minute, all names together (default 10). */
+  readonly maxPerMinute?: number;
+}
 
 /** What to manage and how. */
 export interface ManageOptions {
@@ -63,6 +77,12 @@ export interface ManageOptions {
   readonly eab?: ExternalAccountBinding;
   /** Receives every event; the default prints nothing. */
   readonly onEvent?: (event: ManageEvent) => void;
+  /**
+   * Obtain certificates for unknown names during their handshake. The server is then a
+   * `node:tls` front (`TlsFrontServer`) instead of `Bun.serve` with TLS: per-handshake selection,
+   * at about 42 % fewer requests per second.
+   */
+  readonly onDemand?: OnDemandOptions;
   /** Failed renewals are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
 }
@@ -109,7 +129,11 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const store = options.store ?? new FileCertificateStore(defaultStoreDir());
   const transport = new AcmeTransport({ directoryUrl: options.directoryUrl, ...(options.ca ? { ca: options.ca } : {}) });
   const solver = options.challenge === undefined || options.challenge === "http-01" ? new Http01Solver() : options.challenge;
-  const https = new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
+  const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
+  let renewer: Renewer | undefined;
+  const https: CertificateServer = onDemand
+    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
+    : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
   let challengeServer: RunningServer | undefined;
   if (solver instanceof Http01Solver) {
     challengeServer = serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(solver, options.ports?.https ?? 443) });
@@ -128,11 +152,14 @@ export async function manage(options: ManageOptions): Promise<Managed> {
       const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
       slots.push(await initialSlot(lineageConfig(names, options, solver), serveIt !== false, store, obtain, emit, options.retry));
     }
-    if (slots.some((slot) => slot.serve)) await https.serve(servedSlots(slots));
-    if (tcpMigrateRequests() === false) {
+    if (slots.some((slot) => slot.serve) || onDemand) await https.serve(servedSlots(slots));
+    if (!onDemand && tcpMigrateRequests() === false) {
       emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
     }
-    const renewer = new Renewer({ store, transport, account, reopenAccount: openTheAccount, solver, https, slots, emit });
+    renewer = new Renewer({
+      store, transport, account, reopenAccount: openTheAccount, solver, https, slots, emit,
+      newSlot: (names) => initialSlot(lineageConfig(names, options, solver), true, store, obtain, emit, options.retry),
+    });
     for (const slot of slots) renewer.schedule(slot);
     return {
       port: https.port,
@@ -212,9 +239,11 @@ interface RenewerContext {
   account: AcmeAccount;
   readonly reopenAccount: () => Promise<AcmeAccount>;
   readonly solver: ChallengeSolver;
-  readonly https: HotTlsServer;
-  readonly slots: readonly Slot[];
+  readonly https: CertificateServer;
+  readonly slots: Slot[];
   readonly emit: (event: ManageEvent) => void;
+  /** Obtains (or loads) a certificate for more names: on demand. */
+  readonly newSlot: (names: readonly string[]) => Promise<Slot>;
 }
 
 /** Renews each slot at its time, swapping the server's certificates after each renewal. */
@@ -227,6 +256,14 @@ class Renewer {
 
   private emit(event: ManageEvent): void {
     this.context.emit(event);
+  }
+
+  /** Adds a certificate for `names` (obtained now unless the store has it), schedules its renewal, and returns it to serve. */
+  async addSlot(names: readonly string[]): Promise<ServedCertificate> {
+    const slot = await this.context.newSlot(names);
+    this.context.slots.push(slot);
+    this.schedule(slot);
+    return servedSlots([slot])[0]!;
   }
 
   /** Sets the slot's timer for its renewal time (or its ARI re-check, whichever is first). */
@@ -312,4 +349,57 @@ function redirectingHandler(solver: Http01Solver, httpsPort: number): (request: 
     url.port = httpsPort === 443 ? "" : String(httpsPort);
     return Response.redirect(url.href, 308);
   };
+}
+
+/** What manage() serves with: `HotTlsServer` (Bun.serve) or `TlsFrontServer` (node:tls, on demand). */
+interface CertificateServer {
+  readonly port: number;
+  serve(certificates: readonly ServedCertificate[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one issuance per name at a time. */
+class OnDemand {
+  private readonly options: OnDemandOptions;
+  private readonly challenge: ChallengeSolver["type"];
+  private readonly emit: (event: ManageEvent) => void;
+  private readonly recent: number[] = [];
+  private readonly inFlight = new Map<string, Promise<ServedCertificate | undefined>>();
+
+  constructor(options: OnDemandOptions, challenge: ChallengeSolver["type"], emit: (event: ManageEvent) => void) {
+    this.options = options;
+    this.challenge = challenge;
+    this.emit = emit;
+  }
+
+  certificateFor(sni: string, add: (names: readonly string[]) => Promise<ServedCertificate>): Promise<ServedCertificate | undefined> {
+    let name: string;
+    try {
+      [{ value: name }] = normalizeIdentifiers([sni], { challenge: this.challenge }) as [Identifier];
+    } catch {
+      return Promise.resolve(undefined);
+    }
+    const pending = this.inFlight.get(name);
+    if (pending) return pending;
+    const work = this.admit(name).then((admitted) => (admitted ? add([name]) : undefined)).catch((error: unknown) => {
+      this.emit({ type: "renewal_failed", lineage: name, names: [name], error: error as Error, message: `on demand: ${(error as Error).message}` });
+      return undefined;
+    }).finally(() => this.inFlight.delete(name));
+    this.inFlight.set(name, work);
+    return work;
+  }
+
+  private async admit(name: string): Promise<boolean> {
+    const denied = (this.options.deny ?? []).some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))));
+    if (denied) return false;
+    const now = Date.now();
+    while (this.recent.length > 0 && this.recent[0]! <= now - 60_000) this.recent.shift();
+    if (this.recent.length >= (this.options.maxPerMinute ?? 10)) {
+      this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
+      return false;
+    }
+    if (!(await this.options.allow(name))) return false;
+    this.recent.push(now);
+    return true;
+  }
 }

@@ -8,3 +8,4 @@ export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptio
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
 export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate } from "./hot-tls.ts";
+export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";

@@ -161,3 +161,55 @@ describe("manage() while the CA is down", () => {
     expect((await presented(managed.port, "down.manage.test")).serial.replace(/^0+/, "")).toBe(renewed.serial!.replace(/^0+/, ""));
   });
 });
+
+describe("manage() with on-demand certificates", () => {
+  let managed: Managed | undefined;
+  afterAll(async () => {
+    await managed?.stop();
+  });
+
+  test("a name allow() accepts gets a certificate during its first handshake; others, denied ones and those past the rate limit fail the handshake", async () => {
+    const events: ManageEvent[] = [];
+    const asked: string[] = [];
+    managed = await manage({
+      certificates: [],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      store: new FileCertificateStore(makeTempDir("bun-acme-manage-ondemand-")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001, http: 5002 },
+      fetch: () => new Response("on demand\n"),
+      onDemand: {
+        allow: (name) => (asked.push(name), name.endsWith(".ondemand.test")),
+        deny: ["*.blocked.ondemand.test"],
+        maxPerMinute: 2,
+      },
+      onEvent: (event) => events.push(event),
+    });
+    const obtained = (name: string) => events.filter((event) => event.type === "obtained" && event.lineage === name).length;
+    const refused = async (name: string) => presented(managed!.port, name).then(() => "served", (error: Error) => `refused: ${error.message}`);
+
+    const first = await presented(managed.port, "a.ondemand.test");
+    expect(first).toMatchObject({ subject: "a.ondemand.test", authorized: true });
+    expect(obtained("a.ondemand.test")).toBe(1);
+    expect((await presented(managed.port, "a.ondemand.test")).serial).toBe(first.serial); // the second handshake finds it
+    const response = await fetch(`https://127.0.0.1:${managed.port}/`, { tls: { ca: issuingRoot, serverName: "a.ondemand.test" } });
+    expect(await response.text()).toBe("on demand\n");
+
+    expect(await refused("stranger.test")).toStartWith("refused: ");
+    expect(await refused("x.blocked.ondemand.test")).toStartWith("refused: ");
+    expect(asked).not.toContain("x.blocked.ondemand.test"); // denied before allow() is asked
+
+    // Two handshakes at once for a new name: one issuance.
+    const [b1, b2] = await Promise.all([presented(managed.port, "b.ondemand.test"), presented(managed.port, "b.ondemand.test")]);
+    expect(b1.serial).toBe(b2.serial);
+    expect(obtained("b.ondemand.test")).toBe(1);
+
+    // maxPerMinute: 2 (a and b): the third name this minute is refused, and the event says why.
+    expect(await refused("c.ondemand.test")).toStartWith("refused: ");
+    expect(obtained("c.ondemand.test")).toBe(0);
+    expect(events.find((event) => event.type === "warning" && event.lineage === "c.ondemand.test")?.message).toBe(
+      "on demand: c.ondemand.test refused, 2 certificates already obtained on demand this minute",
+    );
+  });
+});

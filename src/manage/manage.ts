@@ -80,7 +80,7 @@ export interface ManageOptions {
   /**
    * Obtain certificates for unknown names during their handshake. The server is then a
    * `node:tls` front (`TlsFrontServer`) instead of `Bun.serve` with TLS: per-handshake selection,
-   * at about 42 % fewer requests per second.
+   * at 32–42 % fewer requests per second (bench/manage-results.md).
    */
   readonly onDemand?: OnDemandOptions;
   /** Failed renewals are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */

@@ -7,7 +7,7 @@
  * Measured here (16 clients, 6 swaps in 7 s): keep-alive traffic 191,726 requests, 0 failed, at
  * the speed of a plain `Bun.serve`; one new connection per request, 0 failed with Linux's
  * `net.ipv4.tcp_migrate_req = 1`, else 25–32 reset (connections queued on the closing listener).
- * A `node:tls` front with `SNICallback` had no failures either way but 42 % lower throughput.
+ * A `node:tls` front with `SNICallback` had no failures either way but 32–42 % lower throughput (bench/manage-results.md).
  */
 import { readFileSync } from "node:fs";
 import { createSelfSignedCertificate } from "../asn1/index.ts";

@@ -1,7 +1,7 @@
 /**
  * An HTTPS server that picks (or makes) the certificate during each handshake: a `node:tls`
  * server with an `SNICallback` in front of a plain `Bun.serve` on a loopback port, bytes piped
- * between them. What it costs: measured here, 42 % fewer requests per second than a `Bun.serve`
+ * between them. What it costs: measured here, 32–42 % fewer requests per second than a `Bun.serve`
  * with TLS (one extra hop); what it gives: certificates swapped by replacing a context (no
  * listener changes at all), a handshake failure for names with no certificate, and certificates
  * obtained on demand, during the handshake that asks for them.

@@ -155,6 +155,7 @@ describe("manage() while the CA is down", () => {
     expect(await response.text()).toBe("still here\n");
 
     pebble = await startPebble({ config: { certificateValidityPeriod: 20 } }); // a new Pebble: new root, the account forgotten
+    issuingRoot = await (await pebble.management("/roots/0")).text();
     await waitFor((event) => event.type === "renewed");
     const renewed = events.find((event) => event.type === "renewed")!;
     expect(renewed.serial).not.toBe(first.serial);

@@ -1,11 +1,15 @@
 /**
  * certonly with dns-01 (the built-in DNS server, a wildcard) and tls-alpn-01 against a real
- * Pebble, and renew reusing what the lineage saved (ports, record, challenge).
+ * Pebble, and renew reusing what the lineage saved (ports, record, challenge); manage() with a
+ * dns-01 solver.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { manage, type ManageEvent } from "../../src/manage/index.ts";
+import { startResponders } from "../../src/servers/index.ts";
+import { FileCertificateStore } from "../../src/store/index.ts";
 import { runClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -37,6 +41,33 @@ describe("certonly dns01", () => {
     const renewed = await runClient(["renew", "--state", state, "--force"]);
     expect(renewed.stderr).toBe("");
     expect(renewed.stdout).toContain("dns.certonly.test: renewed (serial ");
+  });
+});
+
+describe("manage() with a dns-01 solver", () => {
+  test("a wildcard certificate through the built-in DNS server's solver, served by SNI", async () => {
+    const responders = await startResponders({ challenge: "dns-01", bind: "127.0.0.1", ports: { dns: 10053 } });
+    const events: ManageEvent[] = [];
+    const managed = await manage({
+      certificates: [["*.managed-dns.test", "managed-dns.test"]],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      challenge: responders.solver,
+      store: new FileCertificateStore(makeTempDir("bun-acme-manage-dns-")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001 },
+      fetch: () => new Response("wildcard\n"),
+      onEvent: (event) => events.push(event),
+    });
+    try {
+      expect(events.find((event) => event.type === "obtained")).toMatchObject({ lineage: "managed-dns.test", names: ["*.managed-dns.test", "managed-dns.test"] });
+      const issuingRoot = await (await pebble.management("/roots/0")).text();
+      const response = await fetch(`https://127.0.0.1:${managed.port}/`, { tls: { ca: issuingRoot, serverName: "anything.managed-dns.test" } });
+      expect(await response.text()).toBe("wildcard\n");
+    } finally {
+      await managed.stop();
+      await responders.stop();
+    }
   });
 });
 

@@ -19,3 +19,6 @@ export {
 export { CLASS_IN, RecordType, type RecordData } from "./records.ts";
 export { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
 export { decodeName, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, splitName } from "./wire.ts";
+export { DnsClientError, exchange, type Exchanged, type ExchangeOptions } from "./client.ts";
+export { parseTsigKey, signMessage, verifyAnswer, type TsigAlgorithm, type TsigKey, type TsigVerdict } from "./tsig.ts";
+export { DnsUpdateError, findZone, followCname, nameServers, updateTxt, waitForTxt, type UpdateTarget } from "./update.ts";

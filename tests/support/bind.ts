@@ -25,8 +25,12 @@ const ZONE = (zone: string, extra: string) => `$TTL 60
 ${extra}
 `;
 
-/** Starts named on 127.0.0.1:`port` with a key of `algorithm`; `secondaries` get NOTIFY and may transfer. */
-export async function startBind(port: number, options: { algorithm?: string; extraNs?: string } = {}): Promise<Bind> {
+/**
+ * Starts named on 127.0.0.1:`port` with a key of `algorithm`. With `recursion`, it also answers
+ * as a resolver would for its own zones (following a CNAME from one into the other), which a CA's
+ * validation lookups need for CNAME delegation.
+ */
+export async function startBind(port: number, options: { algorithm?: string; extraNs?: string; recursion?: boolean } = {}): Promise<Bind> {
   const dir = makeTempDir("bun-acme-bind-");
   const keygen = Bun.spawnSync(["tsig-keygen", "-a", options.algorithm ?? "hmac-sha256", "acme-key"]);
   const keyText = keygen.stdout.toString();
@@ -43,7 +47,7 @@ options {
   session-keyfile "${join(dir, "session.key")}";
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
-  recursion no;
+  recursion ${options.recursion ? "yes; allow-recursion { any; }" : "no"};
   dnssec-validation no;
   notify no;
   allow-transfer { any; };

@@ -1,0 +1,94 @@
+/**
+ * dns-01 through RFC 2136 updates to a real BIND 9, which Pebble asks for the TXT records: a
+ * wildcard and its base name issued, the zone left without any TXT afterwards (checked with dig),
+ * and a zone whose second name server (a real Knot, a secondary refreshing every 2 s) serves the
+ * value late: the client waits for it instead of failing.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { AcmeTransport, issueCertificate, registerAccount } from "../../src/acme/index.ts";
+import { createCsr } from "../../src/asn1/index.ts";
+import { Rfc2136Solver } from "../../src/challenges/index.ts";
+import { parseTsigKey } from "../../src/dns/index.ts";
+import { generateKeyPair } from "../../src/jose/index.ts";
+import { digTxt, startBind, type Bind } from "../support/bind.ts";
+import { startKnotSecondary, type Knot } from "../support/knot.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+
+setDefaultTimeout(90_000);
+
+const PORT = 15363;
+let bind: Bind;
+let pebble: Pebble;
+beforeAll(async () => {
+  bind = await startBind(PORT, { recursion: true });
+  pebble = await startPebble({ dnsServer: `127.0.0.1:${PORT}` });
+});
+afterAll(async () => {
+  await pebble?.stop();
+  await bind?.stop();
+});
+
+async function issue(names: string[], solver: Rfc2136Solver) {
+  const transport = new AcmeTransport({ directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem });
+  const account = await registerAccount(transport, await generateKeyPair("ec256"));
+  const identifiers = names.map((value) => ({ type: "dns", value }) as const);
+  return issueCertificate({ transport, account, identifiers, solver, csr: await createCsr({ identifiers, keyPair: await generateKeyPair("ec256") }) });
+}
+
+describe("Rfc2136Solver with BIND", () => {
+  test("a wildcard and its base name: both TXT values published, validated by Pebble, then removed", async () => {
+    const log: string[] = [];
+    const solver = new Rfc2136Solver({ server: "127.0.0.1", port: PORT, tsig: parseTsigKey(bind.keyText), log: (line) => log.push(line) });
+    const issued = await issue(["*.wild.example.test", "wild.example.test"], solver);
+    expect(issued.leaf.dnsNames.toSorted()).toEqual(["*.wild.example.test", "wild.example.test"]);
+    expect(log.filter((line) => line.startsWith("TXT _acme-challenge.wild.example.test added in zone example.test"))).toHaveLength(2);
+    expect(await digTxt(PORT, "_acme-challenge.wild.example.test")).toEqual([]);
+  });
+
+  test("CNAME delegation: _acme-challenge.alias.example.test points into acme-dns.test, where the value goes", async () => {
+    const log: string[] = [];
+    const solver = new Rfc2136Solver({ server: "127.0.0.1", port: PORT, tsig: parseTsigKey(bind.keyText), log: (line) => log.push(line) });
+    await issue(["alias.example.test"], solver);
+    expect(log[0]).toStartWith("TXT alias.acme-dns.test added in zone acme-dns.test");
+    expect(await digTxt(PORT, "alias.acme-dns.test")).toEqual([]);
+  });
+});
+
+describe("a zone with a late secondary (Knot, refreshing every 2 s, no NOTIFY)", () => {
+  const PRIMARY = 15373;
+  let primary: Bind;
+  let knot: Knot;
+  beforeAll(async () => {
+    primary = await startBind(PRIMARY, { extraNs: "@ IN NS ns2.example.test.\nns2 IN A 127.0.0.2" });
+    knot = await startKnotSecondary("127.0.0.2", PRIMARY, "example.test", PRIMARY);
+  });
+  afterAll(async () => {
+    await knot?.stop();
+    await primary?.stop();
+  });
+
+  test("present() returns only once both name servers serve the value (Knot right after it, asked directly)", async () => {
+    const log: string[] = [];
+    const solver = new Rfc2136Solver({ server: "127.0.0.1", port: PRIMARY, tsig: parseTsigKey(primary.keyText), log: (line) => log.push(line) });
+    const transport = new AcmeTransport({ directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem });
+    const account = await registerAccount(transport, await generateKeyPair("ec256"));
+    // Present alone (the CA is not involved): without the wait, Knot would not have the value for up to 2 s.
+    await solver.present({ type: "dns", value: "late.example.test" }, { type: "dns-01", url: "https://ca.test/c", status: "pending", token: "tok" }, `tok.${account.thumbprint}`);
+    expect(log.at(-1)).toMatch(/^TXT _acme-challenge\.late\.example\.test served by 2 authoritative server\(s\) after \d+ ms$/);
+    const values = await digTxt(PRIMARY, "_acme-challenge.late.example.test", "127.0.0.2");
+    expect(values).toHaveLength(1);
+    await solver.cleanup({ type: "dns", value: "late.example.test" }, { type: "dns-01", url: "https://ca.test/c", status: "pending", token: "tok" }, `tok.${account.thumbprint}`);
+    expect(await digTxt(PRIMARY, "_acme-challenge.late.example.test")).toEqual([]);
+  });
+
+  test("a secondary that never serves it: the error names it, within --dns-propagation-timeout", async () => {
+    await knot.stop();
+    const solver = new Rfc2136Solver({ server: "127.0.0.1", port: PRIMARY, tsig: parseTsigKey(primary.keyText), propagationTimeoutMs: 1_500 });
+    const started = Date.now();
+    const error = await solver.present({ type: "dns", value: "never.example.test" }, { type: "dns-01", url: "https://ca.test/c", status: "pending", token: "t2" }, "t2.x")
+      .catch((caught: Error) => caught.message);
+    expect(error).toBe("The TXT record _acme-challenge.never.example.test did not appear on ns2.example.test (127.0.0.2) within 1.5 s (--dns-propagation-timeout)");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await solver.cleanup({ type: "dns", value: "never.example.test" }, { type: "dns-01", url: "https://ca.test/c", status: "pending", token: "t2" }, "t2.x");
+  });
+});

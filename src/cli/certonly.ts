@@ -3,9 +3,11 @@
  * the same purpose do. Only what the challenge needs is started, on the ports a CA validates on.
  * The lineage remembers how it was obtained, so that `renew` needs no flags.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ChallengeType } from "../acme/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { parseTsigKey } from "../dns/index.ts";
 import { isDue } from "../lifecycle/index.ts";
 import { checkLineageName, defaultLineageName, defaultStoreDir, FileCertificateStore, type LineageConfig } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
@@ -44,6 +46,7 @@ export const certonlyCommand: Command<CertonlyOptions> = {
     ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
     "--eab-kid", "--eab-hmac-key", "--bind", "--http-port", "--https-port", "--dns-port", "--record", "--pre-hook", "--post-hook",
     "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
+    "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook",
   ],
   timeoutWhat: "the certificate (--timeout)",
   parse: parseCertonly,
@@ -58,6 +61,7 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
   const webroot = flags.single("--webroot");
   if (webroot !== undefined && challenge !== "http-01") throw new UsageError("--webroot answers http-01: drop it, or use http01");
   if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server");
+  const dns = readDnsSolverFlags(flags, challenge);
   const eab = readEab(flags);
   const identifiers = readIdentifiers(flags, challenge);
   if (identifiers.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
@@ -86,6 +90,7 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
       },
       ...optional("webroot", webroot === undefined ? undefined : resolve(webroot)),
       ...optional("record", flags.has("--record") ? readRecord(flags) : undefined),
+      ...dns,
       hooks,
       ...optional("profile", flags.single("--profile")),
       ...optional("preferredChain", flags.single("--preferred-chain")),
@@ -144,5 +149,43 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   } finally {
     for (const failure of await hooks.after()) reporter.report({ event: "failed", lineage: config.name, names, error: failure });
     await lock.release();
+  }
+}
+
+/** `--dns-update` (with `--tsig-key` or `--tsig`, `--dns-propagation-timeout`) or `--dns-hook`: dns01 without the built-in server. */
+function readDnsSolverFlags(flags: Parameters<Command["parse"]>[0], challenge: ChallengeType): Pick<LineageConfig, "dnsUpdate" | "dnsHook"> {
+  const update = flags.single("--dns-update");
+  const hook = flags.single("--dns-hook");
+  const needsUpdate = ["--tsig-key", "--tsig", "--dns-propagation-timeout"] as const;
+  for (const flag of needsUpdate) if (flags.has(flag) && update === undefined) throw new UsageError(`${flag} goes with --dns-update`);
+  if ((update !== undefined || hook !== undefined) && challenge !== "dns-01") throw new UsageError("--dns-update and --dns-hook answer dns-01: use dns01");
+  if (update !== undefined && hook !== undefined) throw new UsageError("choose one of --dns-update and --dns-hook");
+  if (flags.has("--record") && (update !== undefined || hook !== undefined)) throw new UsageError("--record is for the built-in DNS server, which --dns-update and --dns-hook replace");
+  if (hook !== undefined) return { dnsHook: hook };
+  if (update === undefined) return {};
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(update);
+  const port = match?.[2] === undefined ? 53 : Number(match[2]);
+  if (!match || port < 1 || port > 65535) throw new UsageError(`--dns-update "${update}" is not SERVER or SERVER:PORT`);
+  const keyFile = flags.single("--tsig-key");
+  const inline = flags.single("--tsig");
+  if (keyFile !== undefined && inline !== undefined) throw new UsageError("choose one of --tsig-key and --tsig");
+  if (keyFile !== undefined) withFlag(`--tsig-key ${keyFile}`, () => parseTsigKey(readKeyText(keyFile)));
+  if (inline !== undefined) withFlag("--tsig", () => parseTsigKey(inline));
+  return {
+    dnsUpdate: {
+      server: match[1]!.replace(/^\[|\]$/g, ""),
+      port,
+      ...(keyFile !== undefined ? { tsigKeyFile: resolve(keyFile) } : {}),
+      ...(inline !== undefined ? { tsig: inline } : {}),
+      propagationTimeoutSeconds: readSeconds(flags, "--dns-propagation-timeout", 120),
+    },
+  };
+}
+
+function readKeyText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--tsig-key ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }

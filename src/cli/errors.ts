@@ -64,6 +64,9 @@ export function exitCodeFor(error: unknown): number {
   return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
+/** Errors of the library whose message is already the one line a user needs. */
+const KNOWN_CODES = new Set(["ERR_CONFIG", "ERR_DNS_UPDATE", "ERR_DNS_CLIENT", "ERR_DNS_HOOK"]);
+
 /** What the file system's error codes mean, for the ones a user meets. */
 const FILE_ERRORS: Readonly<Record<string, string>> = {
   ENOSPC: "no space left on the device; files already there are untouched",
@@ -85,7 +88,7 @@ export function describeError(error: unknown, env: Record<string, string | undef
     return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
   if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate || error instanceof StoreError) return error.message;
-  if ((error as { code?: unknown } | null)?.code === "ERR_CONFIG") return (error as Error).message;
+  if (KNOWN_CODES.has((error as { code?: unknown } | null)?.code as string)) return (error as Error).message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
   if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}${FILE_ERRORS[code] ? ` (${FILE_ERRORS[code]})` : ""}`;

@@ -5,7 +5,11 @@
  */
 import { join } from "node:path";
 import type { ChallengeSolver } from "../acme/index.ts";
-import { WebrootSolver } from "../challenges/index.ts";
+import { readFileSync } from "node:fs";
+import { Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
+import { parseTsigKey } from "../dns/index.ts";
+import { ExecDnsSolver } from "./dns-hook.ts";
+import { withFlag } from "./errors.ts";
 import { obtainLineage } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
 import {
@@ -44,8 +48,16 @@ export function rootsFor(config: LineageConfig, context: CommandContext): TrustR
 }
 
 /** The solver the configuration names, and how to stop what it started. */
-async function startSolver(config: LineageConfig): Promise<{ solver: ChallengeSolver; stop: () => Promise<void> }> {
-  if (config.webroot !== undefined) return { solver: new WebrootSolver(config.webroot), stop: async () => {} };
+async function startSolver(config: LineageConfig, log: (line: string) => void): Promise<{ solver: ChallengeSolver; stop: () => Promise<void> }> {
+  const none = async () => {};
+  if (config.webroot !== undefined) return { solver: new WebrootSolver(config.webroot), stop: none };
+  if (config.dnsHook !== undefined) return { solver: new ExecDnsSolver(config.dnsHook), stop: none };
+  if (config.dnsUpdate !== undefined) {
+    const { server, port, tsigKeyFile, tsig, propagationTimeoutSeconds } = config.dnsUpdate;
+    const keyText = tsigKeyFile !== undefined ? readFileSync(tsigKeyFile, "utf8") : tsig;
+    const key = keyText !== undefined ? withFlag(tsigKeyFile !== undefined ? `--tsig-key ${tsigKeyFile}` : "--tsig", () => parseTsigKey(keyText)) : undefined;
+    return { solver: new Rfc2136Solver({ server, port, ...(key ? { tsig: key } : {}), propagationTimeoutMs: propagationTimeoutSeconds * 1000, log }), stop: none };
+  }
   const responders = await startResponders({
     challenge: config.challenge,
     bind: config.bind,
@@ -64,7 +76,7 @@ async function startSolver(config: LineageConfig): Promise<{ solver: ChallengeSo
 export async function issueLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
   const { store, context } = run;
   const transport = context.transport(config.directoryUrl, rootsFor(config, context));
-  const { solver, stop } = await startSolver(config);
+  const { solver, stop } = await startSolver(config, run.log);
   let lineage: StoredLineage;
   try {
     const { account } = await openAccount(transport, { ...run.account, stateDir: store.dir });

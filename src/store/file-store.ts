@@ -78,7 +78,8 @@ export class FileCertificateStore implements CertificateStore {
       { path: join(folder, "privkey.pem"), data: lineage.keyPem, mode: 0o600 },
       ...chainFiles(folder, lineage.chainPem),
       { path: join(folder, "metadata.json"), data: json(lineage.meta), mode: 0o644 },
-      { path: join(folder, "lineage.json"), data: json(lineage.config), mode: 0o644 },
+      // 0600: it may hold a TSIG secret given with --tsig.
+      { path: join(folder, "lineage.json"), data: json(lineage.config), mode: 0o600 },
     ]);
   }
 

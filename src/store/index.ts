@@ -15,6 +15,7 @@ export {
   parseLineageMeta,
   StoreError,
   type LineageConfig,
+  type LineageDnsUpdate,
   type LineageHooks,
   type LineageMeta,
   type StoredLineage,

@@ -13,6 +13,15 @@ export interface LineageHooks {
   readonly deploy?: string;
 }
 
+/** RFC 2136 settings: the primary, the TSIG key (a BIND key file, or `algorithm:name:secret`), the propagation wait. */
+export interface LineageDnsUpdate {
+  readonly server: string;
+  readonly port: number;
+  readonly tsigKeyFile?: string;
+  readonly tsig?: string;
+  readonly propagationTimeoutSeconds: number;
+}
+
 /** How a lineage's certificate is obtained. */
 export interface LineageConfig {
   readonly version: 1;
@@ -31,6 +40,10 @@ export interface LineageConfig {
   readonly webroot?: string;
   /** dns-01's built-in server: the address it answers A queries with, if any. */
   readonly record?: string;
+  /** dns-01 through RFC 2136 updates to the zone's primary. */
+  readonly dnsUpdate?: LineageDnsUpdate;
+  /** dns-01 through a command: `CMD present|cleanup NAME VALUE`. */
+  readonly dnsHook?: string;
   readonly hooks: LineageHooks;
   readonly profile?: string;
   readonly preferredChain?: string;
@@ -175,6 +188,8 @@ export function parseLineageConfig(json: Json, file: string): LineageConfig {
     ports: { http: ports.http as number, tls: ports.tls as number, dns: ports.dns as number },
     ...optional("webroot", f.optionalString("webroot")),
     ...optional("record", f.optionalString("record")),
+    ...optional("dnsHook", f.optionalString("dnsHook")),
+    ...dnsUpdateOf(json.dnsUpdate, f.fail),
     hooks: hooks as LineageHooks,
     ...optional("profile", f.optionalString("profile")),
     ...optional("preferredChain", f.optionalString("preferredChain")),
@@ -207,4 +222,15 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
     renewalSource: source,
     ...(ariRetryAt ? { ariRetryAt } : {}),
   };
+}
+
+function dnsUpdateOf(value: unknown, fail: (key: string, want: string) => StoreError): { dnsUpdate?: LineageDnsUpdate } {
+  if (value === undefined) return {};
+  const update = value as Json;
+  const want = "{server, port, tsigKeyFile or tsig, propagationTimeoutSeconds}";
+  if (typeof update !== "object" || update === null || typeof update.server !== "string" || !PORT(update.port) || typeof update.propagationTimeoutSeconds !== "number") {
+    throw fail("dnsUpdate", want);
+  }
+  if ((update.tsigKeyFile !== undefined && typeof update.tsigKeyFile !== "string") || (update.tsig !== undefined && typeof update.tsig !== "string")) throw fail("dnsUpdate", want);
+  return { dnsUpdate: update as unknown as LineageDnsUpdate };
 }

@@ -5,14 +5,18 @@
  * value late: the client waits for it instead of failing.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { AcmeTransport, issueCertificate, registerAccount } from "../../src/acme/index.ts";
 import { createCsr } from "../../src/asn1/index.ts";
 import { Rfc2136Solver } from "../../src/challenges/index.ts";
 import { parseTsigKey } from "../../src/dns/index.ts";
 import { generateKeyPair } from "../../src/jose/index.ts";
 import { digTxt, startBind, type Bind } from "../support/bind.ts";
+import { runClient } from "../support/client.ts";
 import { startKnotSecondary, type Knot } from "../support/knot.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 setDefaultTimeout(90_000);
 
@@ -90,5 +94,56 @@ describe("a zone with a late secondary (Knot, refreshing every 2 s, no NOTIFY)",
     expect(error).toBe("The TXT record _acme-challenge.never.example.test did not appear on ns2.example.test (127.0.0.2) within 1.5 s (--dns-propagation-timeout)");
     expect(Date.now() - started).toBeLessThan(5_000);
     await solver.cleanup({ type: "dns", value: "never.example.test" }, { type: "dns-01", url: "https://ca.test/c", status: "pending", token: "t2" }, "t2.x");
+  });
+});
+
+describe("certonly dns01 on the user's own name servers", () => {
+  test("--dns-update with --tsig-key: obtained, nothing left in the zone, and renew reuses the settings", async () => {
+    const state = makeTempDir("bun-acme-rfc2136-store-");
+    const result = await runClient(["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "*.cli.example.test",
+      "--domain", "cli.example.test", "--dns-update", `127.0.0.1:${PORT}`, "--tsig-key", bind.keyFile, "--state", state]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("cli.example.test: obtained (serial ");
+    expect(await digTxt(PORT, "_acme-challenge.cli.example.test")).toEqual([]);
+    const config = JSON.parse(readFileSync(join(state, "certificates", "cli.example.test", "lineage.json"), "utf8"));
+    expect(config.dnsUpdate).toEqual({ server: "127.0.0.1", port: PORT, tsigKeyFile: bind.keyFile, propagationTimeoutSeconds: 120 });
+    expect(statSync(join(state, "certificates", "cli.example.test", "lineage.json")).mode & 0o777).toBe(0o600);
+    const renewed = await runClient(["renew", "--state", state, "--force"]);
+    expect(renewed.stderr).toBe("");
+    expect(renewed.stdout).toContain("cli.example.test: renewed (serial ");
+  });
+
+  test("a wrong TSIG secret: exit 1, one line naming the key, the server and BIND's verdict; nothing left in the zone", async () => {
+    const result = await runClient(["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "wrong.example.test",
+      "--dns-update", `127.0.0.1:${PORT}`, "--tsig", `hmac-sha256:acme-key:${Buffer.alloc(32, 7).toString("base64")}`, "--state", makeTempDir("bun-acme-rfc2136-store-")]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `wrong.example.test: failed: The name server 127.0.0.1:${PORT} refused to add the TXT record _acme-challenge.wrong.example.test in zone example.test with TSIG key "acme-key" (hmac-sha256): NOTAUTH, TSIG BADSIG`,
+    );
+    expect(await digTxt(PORT, "_acme-challenge.wrong.example.test")).toEqual([]);
+  });
+
+  test("--dns-hook: a script calling nsupdate publishes and removes the record; a failing hook is reported with its exit code and output", async () => {
+    const dir = makeTempDir("bun-acme-dns-hook-");
+    const script = join(dir, "hook.sh");
+    writeFileSync(script, `#!/bin/sh
+case "$1" in
+  present) printf 'server 127.0.0.1 ${PORT}\\nupdate add %s 60 TXT %s\\nsend\\n' "$2" "$3" | nsupdate -k ${bind.keyFile} ;;
+  cleanup) printf 'server 127.0.0.1 ${PORT}\\nupdate delete %s TXT %s\\nsend\\n' "$2" "$3" | nsupdate -k ${bind.keyFile} ;;
+esac
+`, { mode: 0o755 });
+    const ok = await runClient(["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "hook.example.test",
+      "--dns-hook", script, "--state", join(dir, "store")]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(await digTxt(PORT, "_acme-challenge.hook.example.test")).toEqual([]);
+
+    const failing = await runClient(["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "hookfail.example.test",
+      "--dns-hook", "echo 'provider says: quota exceeded' >&2; exit 3; true", "--state", join(dir, "store2")]);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr.trim()).toMatch(
+      /^hookfail\.example\.test: failed: dns hook "echo 'provider says: quota exceeded' >&2; exit 3; true present _acme-challenge\.hookfail\.example\.test [\w-]+" exited with 3: provider says: quota exceeded$/,
+    );
   });
 });

@@ -62,6 +62,15 @@ zone "acme-dns.test" { type primary; file "${join(dir, "db.acme-dns.test")}"; al
     child.kill();
     throw new Error(`named did not start: ${(error as Error).message}\n${lines.text()}`);
   });
+  // "running" can come before every zone answers; a secondary asking too early gets SERVFAIL.
+  for (const zone of ["example.test", "acme-dns.test"]) {
+    for (let attempt = 0; ; attempt++) {
+      const dig = Bun.spawnSync(["dig", "@127.0.0.1", "-p", String(port), "+short", "+time=1", "+tries=1", zone, "SOA"]);
+      if (dig.stdout.toString().trim() !== "") break;
+      if (attempt > 100) throw new Error(`named does not serve ${zone}:\n${lines.text()}`);
+      await Bun.sleep(50);
+    }
+  }
   return {
     port,
     keyFile: join(dir, "acme-key.conf"),

@@ -34,6 +34,8 @@ template:
     storage: "${dir}"
     refresh-min-interval: ${refreshSeconds}
     refresh-max-interval: ${refreshSeconds}
+    retry-min-interval: 1
+    retry-max-interval: 1
 zone:
   - domain: ${zone}
     master: primary

@@ -103,6 +103,15 @@ export interface TsigVerdict {
 export async function verifyAnswer(answer: Uint8Array, key: TsigKey, requestMac: Uint8Array): Promise<TsigVerdict> {
   const last = lastRecord(answer);
   if (!last || last.type !== TSIG_TYPE) return { verified: false, error: undefined, reason: "the answer is not signed" };
+  try {
+    return await verifyRecord(answer, last, key, requestMac);
+  } catch (error) {
+    if (error instanceof DnsFormatError || error instanceof RangeError) return { verified: false, error: undefined, reason: "its TSIG record is malformed" };
+    throw error;
+  }
+}
+
+async function verifyRecord(answer: Uint8Array, last: NonNullable<ReturnType<typeof lastRecord>>, key: TsigKey, requestMac: Uint8Array): Promise<TsigVerdict> {
   const rdata = new WireReader(answer.subarray(0, last.rdataEnd), last.rdataStart);
   const algorithm = decodeName(answer, rdata.offset);
   rdata.offset = algorithm.next;

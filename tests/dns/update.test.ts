@@ -99,3 +99,24 @@ describe("exchange()", () => {
     }
   });
 });
+
+describe("other keys and servers", () => {
+  test("hmac-sha512: BIND accepts our signature and ours verifies its answer", async () => {
+    const other = await startBind(15354, { algorithm: "hmac-sha512" });
+    try {
+      const sha512 = parseTsigKey(other.keyText);
+      expect(sha512.algorithm).toBe("hmac-sha512");
+      await updateTxt("add", "example.test", "_acme-challenge.sha512.example.test", "five-twelve", { server: "127.0.0.1", port: 15354, tsig: sha512 });
+      expect(await digTxt(15354, "_acme-challenge.sha512.example.test")).toEqual(["five-twelve"]);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("an unreachable server: one line naming it, within the timeout", async () => {
+    const started = Date.now();
+    const error = await findZone("_acme-challenge.x.example.test", { server: "127.0.0.1", port: 1, timeoutMs: 900 }).catch((caught: Error) => caught.message);
+    expect(error).toBe("The name server 127.0.0.1:1 cannot be reached (ECONNREFUSED)");
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});

@@ -114,13 +114,14 @@ describe("certonly dns01 on the user's own name servers", () => {
     expect(renewed.stdout).toContain("cli.example.test: renewed (serial ");
   });
 
-  test("a wrong TSIG secret: exit 1, one line naming the key, the server and BIND's verdict; nothing left in the zone", async () => {
+  test("a wrong TSIG secret: exit 1, one line naming the key, the server and BIND's verdict; the authorization deactivated, nothing left in the zone", async () => {
     const result = await runClient(["certonly", "dns01", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "wrong.example.test",
       "--dns-update", `127.0.0.1:${PORT}`, "--tsig", `hmac-sha256:acme-key:${Buffer.alloc(32, 7).toString("base64")}`, "--state", makeTempDir("bun-acme-rfc2136-store-")]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       `wrong.example.test: failed: The name server 127.0.0.1:${PORT} refused to add the TXT record _acme-challenge.wrong.example.test in zone example.test with TSIG key "acme-key" (hmac-sha256): NOTAUTH, TSIG BADSIG`,
     );
+    expect(result.stdout).toMatch(/^Authorization https:\/\/127\.0\.0\.1:14000\/authZ\/\S+ deactivated$/m); // the order's pending authorization
     expect(await digTxt(PORT, "_acme-challenge.wrong.example.test")).toEqual([]);
   });
 

@@ -13,6 +13,7 @@ export interface CertificatesOptions extends BaseOptions {
   readonly json: boolean;
 }
 
+/** The `certificates` command: its flags, parser and run function. */
 export const certificatesCommand: Command<CertificatesOptions> = {
   name: "certificates",
   synopsis: "certificates [--state DIR] [--json]",

@@ -38,6 +38,7 @@ export interface CertonlyOptions extends BaseOptions {
   readonly account: { readonly keyType: KeyType; readonly contact: readonly string[]; readonly eab: EabFlags | null };
 }
 
+/** The `certonly` command: its flags, parser and run function. */
 export const certonlyCommand: Command<CertonlyOptions> = {
   name: "certonly",
   synopsis: "certonly [http01|dns01|tls01] --dir URL --domain NAME [--domain NAME ...] [--webroot DIR] [--state DIR] [--out DIR] [options]",

@@ -25,6 +25,7 @@ export interface RenewOptions extends BaseOptions {
   readonly lockWaitSeconds: number;
 }
 
+/** The `renew` command: its flags, parser and run function. */
 export const renewCommand: Command<RenewOptions> = {
   name: "renew",
   synopsis: "renew [--state DIR] [--cert-name NAME] [--force] [--dry-run] [--json]",

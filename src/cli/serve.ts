@@ -20,6 +20,7 @@ export interface ServeOptions extends BaseOptions {
   readonly json: boolean;
 }
 
+/** The `serve` command (the daemon): its flags, parser and run function. */
 export const serveCommand: Command<ServeOptions> = {
   name: "serve",
   synopsis: "serve --config FILE [--json]",

@@ -1,6 +1,6 @@
 /**
  * The DNS server: {@link respondToQuery} on a Bun UDP socket and a Bun TCP listener on the same port.
- * This is the only file of `src/dns` that touches `Bun.*`.
+ * This file and the client (`client.ts`) are the only ones of `src/dns` that touch `Bun.*`.
  * @see https://www.rfc-editor.org/rfc/rfc1035#section-4.2
  */
 import { respondToQuery, type AuthoritativeZone } from "./authority.ts";

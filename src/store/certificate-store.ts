@@ -23,10 +23,13 @@ export interface CertificateStore {
   summary(name: string): Promise<LineageSummary | undefined>;
   /** The whole lineage, key and chain included. */
   load(name: string): Promise<StoredLineage | undefined>;
-  /** Writes key, chain, configuration and metadata together. */
-  save(lineage: StoredLineage): Promise<void>;
+  /**
+   * Writes key, chain, configuration and metadata together. With `lock`, a store with leases
+   * writes only while that lock is still held (a fence against a holder that stalled).
+   */
+  save(lineage: StoredLineage, lock?: StoreLock): Promise<void>;
   /** Replaces the metadata alone (a new renewal time from the CA's renewalInfo). */
-  saveMeta(name: string, meta: LineageMeta): Promise<void>;
+  saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void>;
   /**
    * Takes the lineage's lock, waiting as `options` says.
    *

@@ -1,0 +1,188 @@
+/**
+ * A certificate store in Redis, through Bun's built-in client, for fleets: every instance sees the
+ * same lineages, and one lock per lineage with a lease (renewed while the holder works) and a
+ * check on save, so that a holder that stalled past its lease cannot overwrite what the next
+ * holder wrote. Private keys can be encrypted at rest (AES-256-GCM).
+ *
+ * Keys, under a prefix (default `bun-acme:`): `lineages` (a set of names), `lineage:<name>` (a
+ * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease).
+ * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
+ */
+import { RedisClient } from "bun";
+import { hostname } from "node:os";
+import { decodeBase64, encodeBase64 } from "../encoding/index.ts";
+import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+
+/** How to reach Redis and how to keep keys there. */
+export interface RedisStoreOptions {
+  /** Key prefix (default `bun-acme:`), so that several stores can share one Redis. */
+  readonly prefix?: string;
+  /** 32 bytes: private keys are stored AES-256-GCM encrypted with it (e.g. from an environment variable). */
+  readonly encryptionKey?: Uint8Array;
+  /** Lock lease in milliseconds (default 30 000); the holder renews it every third of that. */
+  readonly leaseMs?: number;
+}
+
+/** A held Redis lock: the token that proves it on save. */
+interface RedisLock extends StoreLock {
+  readonly token: string;
+}
+
+/** Deletes the key only when it still holds our token. */
+const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+/** Extends the lease only when the key still holds our token. */
+const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/** Writes the lineage only when the lock still holds our token (or no token is given): the fence. */
+const SAVE = `if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`;
+const ENCRYPTED = "aes-256-gcm:";
+
+/** The Redis implementation of {@link CertificateStore}. */
+export class RedisCertificateStore implements CertificateStore {
+  readonly description: string;
+  private readonly client: RedisClient;
+  private readonly prefix: string;
+  private readonly encryptionKey: Promise<CryptoKey> | undefined;
+  private readonly leaseMs: number;
+
+  /**
+   * @param url `redis://[user:password@]host:port[/db]`
+   * @throws {RangeError} for an encryption key that is not 32 bytes
+   */
+  constructor(url: string, options: RedisStoreOptions = {}) {
+    this.client = new RedisClient(url);
+    this.prefix = options.prefix ?? "bun-acme:";
+    this.leaseMs = options.leaseMs ?? 30_000;
+    const shown = new URL(url);
+    shown.password = shown.password ? "***" : "";
+    this.description = `the Redis store ${shown.href}${this.prefix}`;
+    if (options.encryptionKey && options.encryptionKey.length !== 32) throw new RangeError("The store encryption key must be 32 bytes (AES-256)");
+    this.encryptionKey = options.encryptionKey
+      ? crypto.subtle.importKey("raw", options.encryptionKey as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"])
+      : undefined;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.client.close();
+  }
+
+  locate(): undefined {
+    return undefined;
+  }
+
+  async list(): Promise<string[]> {
+    const names = (await this.client.send("SMEMBERS", [`${this.prefix}lineages`])) as string[] | null;
+    return (names ?? []).sort();
+  }
+
+  async summary(name: string): Promise<LineageSummary | undefined> {
+    const [config, meta] = (await this.client.send("HMGET", [this.key(name), "config", "meta"])) as (string | null)[];
+    if (!config) return undefined;
+    const where = `${this.description} lineage ${name}`;
+    if (!meta) throw new StoreError(`${where}: the metadata is missing`, "ERR_STORE_CORRUPT");
+    return {
+      config: parseLineageConfig(parseJsonObject(config, `${where} (config)`), `${where} (config)`),
+      meta: parseLineageMeta(parseJsonObject(meta, `${where} (meta)`), `${where} (meta)`),
+    };
+  }
+
+  async load(name: string): Promise<StoredLineage | undefined> {
+    const summary = await this.summary(name);
+    if (!summary) return undefined;
+    const [chain, key] = (await this.client.send("HMGET", [this.key(name), "chain", "key"])) as (string | null)[];
+    if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
+    return { ...summary, chainPem: chain, keyPem: await this.openKey(key, name) };
+  }
+
+  /**
+   * Writes the lineage; with `lock`, only while that lock is still held (the fence).
+   *
+   * @throws {StoreError} `ERR_STORE_FENCED` when the lock's lease was lost to another holder
+   */
+  async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
+    const name = checkLineageName(lineage.config.name);
+    const fields = ["config", JSON.stringify(lineage.config), "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealKey(lineage.keyPem)];
+    await this.write(name, fields, lock);
+  }
+
+  async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
+    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock);
+  }
+
+  private async write(name: string, fields: string[], lock: StoreLock | undefined): Promise<void> {
+    const token = (lock as RedisLock | undefined)?.token ?? "";
+    const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
+    const written = await this.client.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
+    if (written !== 1) {
+      throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
+    }
+  }
+
+  /**
+   * Takes the lineage's lock (`SET NX PX`), waiting as `options` says; the lease is renewed while
+   * held. A holder that dies lets the lock go when its lease ends.
+   *
+   * @throws {LockHeldError} naming the holder, when the wait runs out
+   */
+  async lock(name: string, options: LockOptions = {}): Promise<StoreLock> {
+    const key = this.lockKey(checkLineageName(name));
+    const waitMs = options.waitMs ?? 30_000;
+    const token = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
+    const started = Date.now();
+    for (;;) {
+      if ((await this.client.send("SET", [key, token, "NX", "PX", String(this.leaseMs)])) === "OK") break;
+      if (Date.now() - started >= waitMs) {
+        const holder = (await this.client.send("GET", [key])) as string | null;
+        throw new LockHeldError(`Lineage ${name}`, holder ? (JSON.parse(holder) as LockHolder) : undefined, Date.now() - started);
+      }
+      options.signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const timer = setInterval(() => {
+      this.client.send("EVAL", [RENEW, "1", key, token, String(this.leaseMs)]).catch(() => {});
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const lock: RedisLock = {
+      token,
+      release: async () => {
+        clearInterval(timer);
+        await this.client.send("EVAL", [RELEASE, "1", key, token]).catch(() => {});
+      },
+    };
+    return lock;
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}lineage:${name}`;
+  }
+
+  private lockKey(name: string): string {
+    return `${this.prefix}lock:${name}`;
+  }
+
+  private async sealKey(pem: string): Promise<string> {
+    if (!this.encryptionKey) return pem;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await this.encryptionKey, new TextEncoder().encode(pem)));
+    const joined = new Uint8Array(iv.length + sealed.length);
+    joined.set(iv);
+    joined.set(sealed, iv.length);
+    return `${ENCRYPTED}${encodeBase64(joined)}`;
+  }
+
+  private async openKey(stored: string, name: string): Promise<string> {
+    if (!stored.startsWith(ENCRYPTED)) return stored;
+    if (!this.encryptionKey) throw new StoreError(`${this.description} lineage ${name}: the private key is encrypted; give the store's encryption key`, "ERR_STORE_ENCRYPTED");
+    const joined = decodeBase64(stored.slice(ENCRYPTED.length));
+    try {
+      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: joined.subarray(0, 12) as Uint8Array<ArrayBuffer> }, await this.encryptionKey, joined.subarray(12) as Uint8Array<ArrayBuffer>);
+      return new TextDecoder().decode(plain);
+    } catch {
+      throw new StoreError(`${this.description} lineage ${name}: the private key does not decrypt with this encryption key`, "ERR_STORE_ENCRYPTED");
+    }
+  }
+}

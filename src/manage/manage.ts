@@ -2,12 +2,12 @@
  * Automatic HTTPS for a Bun program: obtain what is missing, serve it, renew it ahead of expiry
  * and swap it in without a restart, as Caddy's CertMagic does for Go.
  */
-import { AcmeProblemError, AcmeTransport, normalizeIdentifiers, type AcmeAccount, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
-import { Http01Solver } from "../challenges/index.ts";
+import { AcmeProblemError, AcmeTransport, normalizeIdentifiers, type AcmeAccount, type Challenge, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
+import { HTTP01_PATH_PREFIX, Http01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { isDue, needsRenewalInfo, obtainLineage, scheduleRenewal } from "../lifecycle/index.ts";
 import { HotTlsServer, serve, tcpMigrateRequests, TlsFrontServer, type RunningServer, type ServedCertificate } from "../servers/index.ts";
-import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type CertificateStore, type LineageConfig, type SharedChallenges, type StoredLineage } from "../store/index.ts";
 import { readCertificate } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { Backoff, jitteredDelay, MAX_TIMER_MS } from "./timing.ts";
@@ -57,7 +57,7 @@ export interface ManageOptions {
   /** PEM roots that verify the CA, when not the system's (a test CA). */
   readonly ca?: string;
   /** The store (default: the file store in the default folder, see `defaultStoreDir`). */
-  readonly store?: FileCertificateStore;
+  readonly store?: CertificateStore;
   /**
    * `"http-01"` (default): answered by an HTTP server on `ports.http`, which redirects every
    * other request to HTTPS. Or a solver, e.g. for dns-01. (tls-alpn-01 cannot share a
@@ -92,7 +92,7 @@ export interface Managed {
   /** The HTTPS port. */
   readonly port: number;
   /** The store the certificates are kept in. */
-  readonly store: FileCertificateStore;
+  readonly store: CertificateStore;
   /** Stops renewing and serving; requests in flight finish. */
   stop(): Promise<void>;
 }
@@ -126,23 +126,25 @@ interface Slot {
 export async function manage(options: ManageOptions): Promise<Managed> {
   const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
-  const store = options.store ?? new FileCertificateStore(defaultStoreDir());
+  const store: CertificateStore = options.store ?? new FileCertificateStore(defaultStoreDir());
   const transport = new AcmeTransport({ directoryUrl: options.directoryUrl, ...(options.ca ? { ca: options.ca } : {}) });
-  const solver = options.challenge === undefined || options.challenge === "http-01" ? new Http01Solver() : options.challenge;
+  const shared = store.sharedChallenges?.();
+  const local = options.challenge === undefined || options.challenge === "http-01" ? new Http01Solver() : undefined;
+  const solver: ChallengeSolver = local ? (shared ? new SharedHttp01Solver(local, shared) : local) : options.challenge as ChallengeSolver;
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   let renewer: Renewer | undefined;
   const https: CertificateServer = onDemand
     ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
     : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
   let challengeServer: RunningServer | undefined;
-  if (solver instanceof Http01Solver) {
-    challengeServer = serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(solver, options.ports?.https ?? 443) });
+  if (local) {
+    challengeServer = serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(local, shared, options.ports?.https ?? 443) });
   }
   const slots: Slot[] = [];
   let stopped = false;
   try {
     const openTheAccount = async () => (await openAccount(transport, {
-      stateDir: store.dir,
+      storage: store.accountStorage(),
       ...(options.contact ? { contact: options.contact } : {}),
       ...(options.eab ? { eab: options.eab } : {}),
     })).account;
@@ -195,7 +197,7 @@ function lineageConfig(names: readonly string[], options: ManageOptions, solver:
 type Obtain = (config: LineageConfig, replaces?: string) => Promise<StoredLineage>;
 
 /** The stored certificate when it covers the names and is not due; else a new one, saved. */
-async function initialSlot(config: LineageConfig, serveIt: boolean, store: FileCertificateStore, obtain: Obtain, emit: (event: ManageEvent) => void, retry: ManageOptions["retry"]): Promise<Slot> {
+async function initialSlot(config: LineageConfig, serveIt: boolean, store: CertificateStore, obtain: Obtain, emit: (event: ManageEvent) => void, retry: ManageOptions["retry"]): Promise<Slot> {
   const lock = await store.lock(config.name, { waitMs: 120_000 });
   try {
     const stored = await store.load(config.name);
@@ -203,7 +205,7 @@ async function initialSlot(config: LineageConfig, serveIt: boolean, store: FileC
     let current = stored;
     if (!stored || !sameNames || isDue(stored.meta)) {
       current = await obtain(config, sameNames ? stored?.meta.ariCertId : undefined);
-      await store.save(current);
+      await store.save(current!, lock); // fenced: a store with leases refuses it if the lock was lost
       emit(eventOf(stored ? "renewed" : "obtained", current));
     }
     return { config, serve: serveIt, current: current!, backoff: new Backoff(retry?.baseDelayMs ?? 60_000, retry?.maxDelayMs ?? 3_600_000) };
@@ -233,7 +235,7 @@ function eventOf(type: ManageEvent["type"], lineage: StoredLineage): ManageEvent
 
 /** What the renewer works with. */
 interface RenewerContext {
-  readonly store: FileCertificateStore;
+  readonly store: CertificateStore;
   readonly transport: AcmeTransport;
   /** The account; opened again (registered again when the CA forgot it) by `reopenAccount`. */
   account: AcmeAccount;
@@ -302,7 +304,7 @@ class Renewer {
         slot.current = stored;
       } else {
         const renewed = await this.obtain(slot);
-        await this.context.store.save(renewed);
+        await this.context.store.save(renewed, lock);
         slot.current = renewed;
         this.emit(eventOf("renewed", renewed));
       }
@@ -338,13 +340,19 @@ class Renewer {
   }
 }
 
-/** http-01 answers; everything else is redirected to the same path over HTTPS. */
-function redirectingHandler(solver: Http01Solver, httpsPort: number): (request: Request) => Response {
-  return (request) => {
+/**
+ * http-01 answers (this instance's, else the fleet's from the store); everything else is
+ * redirected to the same path over HTTPS.
+ */
+function redirectingHandler(solver: Http01Solver, shared: SharedChallenges | undefined, httpsPort: number): (request: Request) => Response | Promise<Response> {
+  return async (request) => {
     const answer = solver.handle(request);
     if (answer.status !== 404 || !request.headers.get("host")) return answer;
     const url = new URL(request.url, `http://${request.headers.get("host")}`);
-    if (url.pathname.startsWith("/.well-known/acme-challenge/")) return answer;
+    if (url.pathname.startsWith(HTTP01_PATH_PREFIX)) {
+      const published = shared && request.method === "GET" ? await shared.answer(url.pathname.slice(HTTP01_PATH_PREFIX.length)).catch(() => undefined) : undefined;
+      return published === undefined ? answer : new Response(published, { headers: { "content-type": "application/octet-stream" } });
+    }
     url.protocol = "https:";
     url.port = httpsPort === 443 ? "" : String(httpsPort);
     return Response.redirect(url.href, 308);
@@ -401,5 +409,27 @@ class OnDemand {
     if (!(await this.options.allow(name))) return false;
     this.recent.push(now);
     return true;
+  }
+}
+
+/** http-01 for a fleet: answered here, and published to the store for the other instances. */
+class SharedHttp01Solver implements ChallengeSolver {
+  readonly type = "http-01";
+  private readonly local: Http01Solver;
+  private readonly shared: SharedChallenges;
+
+  constructor(local: Http01Solver, shared: SharedChallenges) {
+    this.local = local;
+    this.shared = shared;
+  }
+
+  async present(identifier: Identifier, challenge: Challenge, keyAuthorization: string): Promise<void> {
+    this.local.present(identifier, challenge, keyAuthorization);
+    await this.shared.publish(challenge.token, keyAuthorization, 10 * 60_000);
+  }
+
+  async cleanup(identifier: Identifier, challenge: Challenge): Promise<void> {
+    this.local.cleanup(identifier, challenge);
+    await this.shared.withdraw(challenge.token);
   }
 }

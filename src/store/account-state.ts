@@ -15,10 +15,32 @@ export interface AccountRecord {
   readonly accountUrl: string;
 }
 
+/** Where an account's key and record are kept: a state folder, or a shared store. */
+export interface AccountStorage {
+  /** The saved key (PKCS#8 PEM), or `undefined` when there is none yet. */
+  readKey(): Promise<string | undefined>;
+  saveKey(pem: string): Promise<void>;
+  saveRecord(record: AccountRecord): Promise<void>;
+}
+
+/**
+ * The state folder's account files: `account-key.pem` (0600) and `account.json`.
+ */
+export function fileAccountStorage(stateDir: string): AccountStorage {
+  return {
+    // statSync, not existsSync: a key that exists but cannot be reached (EACCES) must not pass for absent.
+    readKey: async () => (statSync(accountKeyPath(stateDir), { throwIfNoEntry: false }) ? readFileSync(accountKeyPath(stateDir), "utf8") : undefined),
+    saveKey: async (pem) => writeFileAtomic(accountKeyPath(stateDir), pem, 0o600),
+    saveRecord: async (record) => writeFileAtomic(join(stateDir, "account.json"), `${JSON.stringify(record, null, 2)}\n`, 0o644),
+  };
+}
+
 /** How to open an account. */
 export interface OpenAccountOptions {
   /** A state directory to load the account from and save it to. */
   readonly stateDir?: string;
+  /** Or any storage for it (a shared store's); takes precedence over `stateDir`. */
+  readonly storage?: AccountStorage;
   /** A key pair to register as the account, instead of the state directory's or a fresh one. */
   readonly keyPair?: CryptoKeyPair;
   /** The type of a fresh key (default `ec256`). */
@@ -48,24 +70,25 @@ export function accountKeyPath(stateDir: string): string {
 export async function openAccount(transport: AcmeTransport, options: OpenAccountOptions = {}): Promise<{ account: AcmeAccount; reused: boolean }> {
   const contact = options.contact ?? [];
   const request = { termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) };
-  const stateKey = options.stateDir ? accountKeyPath(options.stateDir) : undefined;
-  // statSync, not existsSync: a key that exists but cannot be reached (EACCES) must not pass for absent.
-  if (stateKey && statSync(stateKey, { throwIfNoEntry: false }) && !options.keyPair) {
-    const keyPair = await importPrivateKeyPem(readFileSync(stateKey, "utf8"));
+  const storage = options.storage ?? (options.stateDir !== undefined ? fileAccountStorage(options.stateDir) : undefined);
+  const record = (accountUrl: string): AccountRecord => ({ directoryUrl: transport.directoryUrl, accountUrl });
+  const savedKey = storage && !options.keyPair ? await storage.readKey() : undefined;
+  if (savedKey !== undefined) {
+    const keyPair = await importPrivateKeyPem(savedKey);
     try {
       return { account: await findAccount(transport, keyPair), reused: true };
     } catch (error) {
       if (!(error instanceof AcmeProblemError) || !error.is("accountDoesNotExist")) throw error;
       const account = await registerAccount(transport, keyPair, request, options.eab);
-      saveRecord(options.stateDir!, transport.directoryUrl, account.kid);
+      await storage!.saveRecord(record(account.kid));
       return { account, reused: false };
     }
   }
   const keyPair = options.keyPair ?? await generateKeyPair(options.keyType ?? "ec256");
   const account = await registerAccount(transport, keyPair, request, options.eab);
-  if (options.stateDir) {
-    writeFileAtomic(accountKeyPath(options.stateDir), await exportPrivateKeyPem(keyPair.privateKey), 0o600);
-    saveRecord(options.stateDir, transport.directoryUrl, account.kid);
+  if (storage) {
+    await storage.saveKey(await exportPrivateKeyPem(keyPair.privateKey));
+    await storage.saveRecord(record(account.kid));
   }
   return { account, reused: false };
 }
@@ -79,7 +102,3 @@ export async function saveAccountKey(stateDir: string, privateKey: CryptoKey): P
   writeFileAtomic(accountKeyPath(stateDir), await exportPrivateKeyPem(privateKey), 0o600);
 }
 
-function saveRecord(stateDir: string, directoryUrl: string, accountUrl: string): void {
-  const record: AccountRecord = { directoryUrl, accountUrl };
-  writeFileAtomic(join(stateDir, "account.json"), `${JSON.stringify(record, null, 2)}\n`, 0o644);
-}

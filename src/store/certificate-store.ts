@@ -2,6 +2,7 @@
  * The certificate store: where lineages live. One interface, so that the file store here and
  * shared stores (Redis, PostgreSQL) are used through the same calls.
  */
+import type { AccountStorage } from "./account-state.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import type { LineageConfig, LineageMeta, StoredLineage } from "./lineage.ts";
 
@@ -9,6 +10,16 @@ import type { LineageConfig, LineageMeta, StoredLineage } from "./lineage.ts";
 export interface LineageSummary {
   readonly config: LineageConfig;
   readonly meta: LineageMeta;
+}
+
+/**
+ * Challenge answers published where every instance of a fleet can read them: whichever instance
+ * the load balancer sends the CA's validation request to answers it.
+ */
+export interface SharedChallenges {
+  publish(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
+  answer(token: string): Promise<string | undefined>;
+  withdraw(token: string): Promise<void>;
 }
 
 /** Where lineages are kept. Every write is all-or-nothing for the files it touches. */
@@ -38,4 +49,8 @@ export interface CertificateStore {
   lock(name: string, options?: LockOptions): Promise<StoreLock>;
   /** The lineage's folder, when the store has one (what hooks get as `RENEWED_LINEAGE`). */
   locate(name: string): string | undefined;
+  /** Where the account lives in this store. */
+  accountStorage(): AccountStorage;
+  /** Shared challenge answers, in stores several instances use at once (none for the file store). */
+  sharedChallenges?(): SharedChallenges;
 }

@@ -14,6 +14,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "nod
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { decodePemBlocks, encodePem } from "../encoding/index.ts";
+import { fileAccountStorage, type AccountStorage } from "./account-state.ts";
 import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
 import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
@@ -38,6 +39,10 @@ export class FileCertificateStore implements CertificateStore {
   constructor(dir: string) {
     this.dir = dir;
     this.description = `the file store ${dir}`;
+  }
+
+  accountStorage(): AccountStorage {
+    return fileAccountStorage(this.dir);
   }
 
   locate(name: string): string {

@@ -3,9 +3,9 @@
  * (an interface, with the file store as its embedded default).
  * @module
  */
-export { accountKeyPath, openAccount, saveAccountKey, type AccountRecord, type OpenAccountOptions } from "./account-state.ts";
+export { accountKeyPath, fileAccountStorage, openAccount, saveAccountKey, type AccountRecord, type AccountStorage, type OpenAccountOptions } from "./account-state.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
-export type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+export type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 export { acquireFileLock, LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 export { chainFiles, defaultStoreDir, FileCertificateStore } from "./file-store.ts";
 export { RedisCertificateStore, type RedisStoreOptions } from "./redis-store.ts";

@@ -11,7 +11,8 @@
 import { RedisClient } from "bun";
 import { hostname } from "node:os";
 import { decodeBase64, encodeBase64 } from "../encoding/index.ts";
-import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+import type { AccountStorage } from "./account-state.ts";
+import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -73,6 +74,29 @@ export class RedisCertificateStore implements CertificateStore {
 
   locate(): undefined {
     return undefined;
+  }
+
+  /** http-01 answers under `challenge:<token>`, expiring on their own. */
+  sharedChallenges(): SharedChallenges {
+    const key = (token: string) => `${this.prefix}challenge:${token}`;
+    return {
+      publish: async (token, keyAuthorization, ttlMs) => void (await this.client.send("SET", [key(token), keyAuthorization, "PX", String(ttlMs)])),
+      answer: async (token) => ((await this.client.send("GET", [key(token)])) as string | null) ?? undefined,
+      withdraw: async (token) => void (await this.client.send("DEL", [key(token)])),
+    };
+  }
+
+  /** The account in the hash `account`: its key (encrypted like the others) and its record. */
+  accountStorage(): AccountStorage {
+    const key = `${this.prefix}account`;
+    return {
+      readKey: async () => {
+        const stored = (await this.client.send("HGET", [key, "key"])) as string | null;
+        return stored ? this.openKey(stored, "(account)") : undefined;
+      },
+      saveKey: async (pem) => void (await this.client.send("HSET", [key, "key", await this.sealKey(pem)])),
+      saveRecord: async (record) => void (await this.client.send("HSET", [key, "record", JSON.stringify(record)])),
+    };
   }
 
   async list(): Promise<string[]> {

@@ -14,7 +14,7 @@ import { Backoff, jitteredDelay, MAX_TIMER_MS } from "./timing.ts";
 
 /** What happened to a managed certificate. */
 export interface ManageEvent {
-  readonly type: "obtained" | "renewed" | "renewal_failed" | "next_renewal" | "expired" | "warning";
+  readonly type: "obtained" | "renewed" | "updated" | "renewal_failed" | "next_renewal" | "expired" | "warning";
   /** The lineage (the certificate's name in the store); absent for warnings about the server. */
   readonly lineage?: string;
   readonly names?: readonly string[];
@@ -104,6 +104,8 @@ interface Slot {
   current: StoredLineage;
   timer?: ReturnType<typeof setTimeout>;
   backoff: Backoff;
+  /** Set while this instance renews it: news of the save it makes itself is not taken up. */
+  busy?: boolean;
 }
 
 /**
@@ -163,11 +165,14 @@ export async function manage(options: ManageOptions): Promise<Managed> {
       newSlot: (names) => initialSlot(lineageConfig(names, options, solver), true, store, obtain, emit, options.retry),
     });
     for (const slot of slots) renewer.schedule(slot);
+    // A certificate another instance saved is served here within moments, not at this instance's own renewal time.
+    const unwatch = await store.watch?.((name) => void renewer!.adopt(name));
     return {
       port: https.port,
       store,
       async stop() {
         stopped = true;
+        await unwatch?.();
         for (const slot of slots) clearTimeout(slot.timer);
         await Promise.allSettled([https.stop(), challengeServer?.stop()]);
       },
@@ -260,6 +265,19 @@ class Renewer {
     this.context.emit(event);
   }
 
+  /** Takes up a lineage another instance saved (when it is newer than the one served), swaps it in and reschedules. */
+  async adopt(name: string): Promise<void> {
+    const slot = this.context.slots.find((candidate) => candidate.config.name === name);
+    if (!slot || slot.busy) return;
+    const stored = await this.context.store.load(name).catch(() => undefined);
+    if (!stored || stored.meta.serial === slot.current.meta.serial || Date.parse(stored.meta.notBefore) < Date.parse(slot.current.meta.notBefore)) return;
+    slot.current = stored;
+    clearTimeout(slot.timer);
+    if (slot.serve) await this.context.https.serve(servedSlots(this.context.slots));
+    this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
+    this.schedule(slot);
+  }
+
   /** Adds a certificate for `names` (obtained now unless the store has it), schedules its renewal, and returns it to serve. */
   async addSlot(names: readonly string[]): Promise<ServedCertificate> {
     const slot = await this.context.newSlot(names);
@@ -272,6 +290,7 @@ class Renewer {
   schedule(slot: Slot, delayMs?: number): void {
     const { meta } = slot.current;
     this.emit(eventOf("next_renewal", slot.current));
+    clearTimeout(slot.timer); // one timer per slot, whoever schedules
     const wake = Math.min(Date.parse(meta.nextRenewal), meta.ariRetryAt ? Date.parse(meta.ariRetryAt) : Infinity);
     const delay = delayMs ?? jitteredDelay(wake - Date.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore));
     slot.timer = setTimeout(() => void this.wake(slot), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
@@ -281,7 +300,8 @@ class Renewer {
     try {
       if (needsRenewalInfo(slot.current.meta)) await this.refreshSchedule(slot);
       if (!isDue(slot.current.meta)) return this.schedule(slot);
-      await this.renew(slot);
+      slot.busy = true;
+      await this.renew(slot).finally(() => (slot.busy = false));
       slot.backoff.reset();
       this.schedule(slot);
     } catch (error) {

@@ -53,4 +53,9 @@ export interface CertificateStore {
   accountStorage(): AccountStorage;
   /** Shared challenge answers, in stores several instances use at once (none for the file store). */
   sharedChallenges?(): SharedChallenges;
+  /**
+   * Calls `onChange(name)` whenever any instance saves a lineage (stores shared by a fleet);
+   * returns the function that stops watching.
+   */
+  watch?(onChange: (name: string) => void): Promise<() => Promise<void>>;
 }

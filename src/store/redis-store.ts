@@ -46,6 +46,7 @@ const ENCRYPTED = "aes-256-gcm:";
 export class RedisCertificateStore implements CertificateStore {
   readonly description: string;
   private readonly client: RedisClient;
+  private readonly url: string;
   private readonly prefix: string;
   private readonly encryptionKey: Promise<CryptoKey> | undefined;
   private readonly leaseMs: number;
@@ -56,6 +57,7 @@ export class RedisCertificateStore implements CertificateStore {
    */
   constructor(url: string, options: RedisStoreOptions = {}) {
     this.client = new RedisClient(url);
+    this.url = url;
     this.prefix = options.prefix ?? "bun-acme:";
     this.leaseMs = options.leaseMs ?? 30_000;
     const shown = new URL(url);
@@ -145,6 +147,18 @@ export class RedisCertificateStore implements CertificateStore {
     if (written !== 1) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
+    await this.client.publish(`${this.prefix}changed`, name);
+  }
+
+  /** Subscribes (on a connection of its own, as Redis requires) to the names of lineages saved by anyone. */
+  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
+    const subscriber = new RedisClient(this.url);
+    const channel = `${this.prefix}changed`;
+    await subscriber.subscribe(channel, (name) => onChange(String(name)));
+    return async () => {
+      await subscriber.unsubscribe(channel).catch(() => {});
+      subscriber.close();
+    };
   }
 
   /**

@@ -8,6 +8,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { connect } from "node:tls";
+import { AcmeTransport, type ChallengeSolver } from "../../src/acme/index.ts";
+import { obtainLineage } from "../../src/lifecycle/index.ts";
+import { openAccount, RedisCertificateStore } from "../../src/store/index.ts";
 import { startHaproxy, type Haproxy } from "../support/haproxy.ts";
 import { LineReader } from "../support/lines.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -19,6 +22,8 @@ setDefaultTimeout(90_000);
 let pebble: Pebble;
 let redis: Redis;
 let haproxy: Haproxy;
+/** How long every instance took to serve a certificate another process saved (reported, not a target). */
+let propagationMs = 0;
 const INSTANCES = [{ http: 6002, https: 7001 }, { http: 6003, https: 7002 }, { http: 6004, https: 7003 }];
 beforeAll(async () => {
   pebble = await startPebble();
@@ -26,6 +31,7 @@ beforeAll(async () => {
   haproxy = await startHaproxy(5002, INSTANCES.map((instance) => instance.http));
 });
 afterAll(async () => {
+  if (propagationMs) console.log(`[fleet] a certificate saved elsewhere was served by all 3 instances after ${propagationMs} ms`);
   await haproxy?.stop();
   await redis?.stop();
   await pebble?.stop();
@@ -43,7 +49,7 @@ function servedSerial(port: number, servername: string): Promise<string> {
 }
 
 describe("three instances on one Redis store behind HAProxy", () => {
-  test("started together for three names: one order per certificate at the CA, the same serial everywhere, validations answered by any instance", async () => {
+  test("started together for three names: one order per certificate at the CA, the same serial everywhere, validations answered by any instance; a renewal saved elsewhere is served by all", async () => {
     const names = ["f1.fleet.test", "f2.fleet.test", "f3.fleet.test"];
     const ordersBefore = pebble.log().split("\n").filter((line) => line.includes("POST /order-plz -> calling handler()")).length;
     const instances = INSTANCES.map(({ http, https }) => {
@@ -64,6 +70,35 @@ describe("three instances on one Redis store behind HAProxy", () => {
       for (const name of names) {
         const serials = await Promise.all(instances.map((instance) => servedSerial(instance.https, name)));
         expect(new Set(serials).size).toBe(1);
+      }
+
+      // Another process renews f1 through the store (answering http-01 through it too): every instance serves it within moments.
+      const store = new RedisCertificateStore(redis.url);
+      try {
+        const transport = new AcmeTransport({ directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem });
+        const { account } = await openAccount(transport, { storage: store.accountStorage() });
+        const shared = store.sharedChallenges();
+        const solver: ChallengeSolver = {
+          type: "http-01",
+          present: (_identifier, challenge, keyAuthorization) => shared.publish(challenge.token, keyAuthorization, 60_000),
+          cleanup: (_identifier, challenge) => shared.withdraw(challenge.token),
+        };
+        const lock = await store.lock("f1.fleet.test");
+        const renewed = await obtainLineage({ config: (await store.summary("f1.fleet.test"))!.config, transport, account, solver });
+        await store.save(renewed, lock);
+        const savedAt = Date.now();
+        await lock.release();
+        const expected = renewed.meta.serial.replace(/^0+/, "");
+        for (const instance of instances) {
+          while ((await servedSerial(instance.https, "f1.fleet.test")).replace(/^0+/, "") !== expected) {
+            if (Date.now() - savedAt > 3_000) throw new Error(`instance ${instance.https} still serves the old certificate after 3 s`);
+            await Bun.sleep(20);
+          }
+        }
+        propagationMs = Date.now() - savedAt;
+        for (const instance of instances) await instance.stdout.waitFor((line) => line.includes('"type":"updated"') && line.includes("f1.fleet.test"), 1_000);
+      } finally {
+        store.close();
       }
       for (const instance of instances) expect(instance.stderr.text()).toBe("");
     } finally {

@@ -10,9 +10,9 @@
  */
 import { RedisClient } from "bun";
 import { hostname } from "node:os";
-import { decodeBase64, encodeBase64 } from "../encoding/index.ts";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import { KeySealer } from "./key-sealing.ts";
 import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -40,7 +40,6 @@ const SAVE = `if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then re
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1`;
-const ENCRYPTED = "aes-256-gcm:";
 
 /** The Redis implementation of {@link CertificateStore}. */
 export class RedisCertificateStore implements CertificateStore {
@@ -48,7 +47,7 @@ export class RedisCertificateStore implements CertificateStore {
   private readonly client: RedisClient;
   private readonly url: string;
   private readonly prefix: string;
-  private readonly encryptionKey: Promise<CryptoKey> | undefined;
+  private readonly sealer: KeySealer;
   private readonly leaseMs: number;
 
   /**
@@ -63,10 +62,7 @@ export class RedisCertificateStore implements CertificateStore {
     const shown = new URL(url);
     shown.password = shown.password ? "***" : "";
     this.description = `the Redis store ${shown.href}${this.prefix}`;
-    if (options.encryptionKey && options.encryptionKey.length !== 32) throw new RangeError("The store encryption key must be 32 bytes (AES-256)");
-    this.encryptionKey = options.encryptionKey
-      ? crypto.subtle.importKey("raw", options.encryptionKey as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"])
-      : undefined;
+    this.sealer = new KeySealer(options.encryptionKey, this.description);
   }
 
   /** Closes the connection. */
@@ -94,9 +90,9 @@ export class RedisCertificateStore implements CertificateStore {
     return {
       readKey: async () => {
         const stored = (await this.client.send("HGET", [key, "key"])) as string | null;
-        return stored ? this.openKey(stored, "(account)") : undefined;
+        return stored ? this.sealer.open(stored, "account") : undefined;
       },
-      saveKey: async (pem) => void (await this.client.send("HSET", [key, "key", await this.sealKey(pem)])),
+      saveKey: async (pem) => void (await this.client.send("HSET", [key, "key", await this.sealer.seal(pem)])),
       saveRecord: async (record) => void (await this.client.send("HSET", [key, "record", JSON.stringify(record)])),
     };
   }
@@ -122,7 +118,7 @@ export class RedisCertificateStore implements CertificateStore {
     if (!summary) return undefined;
     const [chain, key] = (await this.client.send("HMGET", [this.key(name), "chain", "key"])) as (string | null)[];
     if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
-    return { ...summary, chainPem: chain, keyPem: await this.openKey(key, name) };
+    return { ...summary, chainPem: chain, keyPem: await this.sealer.open(key, `lineage ${name}`) };
   }
 
   /**
@@ -132,7 +128,7 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const fields = ["config", JSON.stringify(lineage.config), "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealKey(lineage.keyPem)];
+    const fields = ["config", JSON.stringify(lineage.config), "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem)];
     await this.write(name, fields, lock);
   }
 
@@ -200,27 +196,5 @@ export class RedisCertificateStore implements CertificateStore {
 
   private lockKey(name: string): string {
     return `${this.prefix}lock:${name}`;
-  }
-
-  private async sealKey(pem: string): Promise<string> {
-    if (!this.encryptionKey) return pem;
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await this.encryptionKey, new TextEncoder().encode(pem)));
-    const joined = new Uint8Array(iv.length + sealed.length);
-    joined.set(iv);
-    joined.set(sealed, iv.length);
-    return `${ENCRYPTED}${encodeBase64(joined)}`;
-  }
-
-  private async openKey(stored: string, name: string): Promise<string> {
-    if (!stored.startsWith(ENCRYPTED)) return stored;
-    if (!this.encryptionKey) throw new StoreError(`${this.description} lineage ${name}: the private key is encrypted; give the store's encryption key`, "ERR_STORE_ENCRYPTED");
-    const joined = decodeBase64(stored.slice(ENCRYPTED.length));
-    try {
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: joined.subarray(0, 12) as Uint8Array<ArrayBuffer> }, await this.encryptionKey, joined.subarray(12) as Uint8Array<ArrayBuffer>);
-      return new TextDecoder().decode(plain);
-    } catch {
-      throw new StoreError(`${this.description} lineage ${name}: the private key does not decrypt with this encryption key`, "ERR_STORE_ENCRYPTED");
-    }
   }
 }

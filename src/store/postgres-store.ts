@@ -1,0 +1,219 @@
+/**
+ * A certificate store in PostgreSQL, through Bun's built-in client (`Bun.sql`, a connection pool),
+ * for fleets that already run one. Locks are lease rows rather than advisory locks, since a pool
+ * gives no session to hold one on: a row per lineage naming its holder and when its lease ends,
+ * taken only when free or expired, renewed while held, checked again inside the transaction that
+ * saves (the fence). Saves are announced with NOTIFY.
+ *
+ * Tables (prefix `bun_acme_`): `lineages`, `locks`, `challenges`, `account`, made on first use.
+ * @see https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT
+ */
+import { SQL } from "bun";
+import { hostname } from "node:os";
+import type { AccountStorage } from "./account-state.ts";
+import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+import { KeySealer } from "./key-sealing.ts";
+import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+
+/** How to keep lineages in PostgreSQL. */
+export interface PostgresStoreOptions {
+  /** 32 bytes: private keys are stored AES-256-GCM encrypted with it. */
+  readonly encryptionKey?: Uint8Array;
+  /** Lock lease in milliseconds (default 30 000); the holder renews it every third of that. */
+  readonly leaseMs?: number;
+}
+
+interface PostgresLock extends StoreLock {
+  readonly holder: string;
+}
+
+const CHANNEL = "bun_acme_changed";
+
+/** The PostgreSQL implementation of {@link CertificateStore}. */
+export class PostgresCertificateStore implements CertificateStore {
+  readonly description: string;
+  private readonly sql: SQL;
+  private readonly sealer: KeySealer;
+  private readonly leaseMs: number;
+  private schema: Promise<void> | undefined;
+
+  /** @param url `postgres://user[:password]@host:port/database` */
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.sql = new SQL(url);
+    const shown = new URL(url);
+    shown.password = shown.password ? "***" : "";
+    this.description = `the PostgreSQL store ${shown.href}`;
+    this.sealer = new KeySealer(options.encryptionKey, this.description);
+    this.leaseMs = options.leaseMs ?? 30_000;
+  }
+
+  /** Closes the pool. */
+  async close(): Promise<void> {
+    await this.sql.close();
+  }
+
+  locate(): undefined {
+    return undefined;
+  }
+
+  private ready(): Promise<void> {
+    this.schema ??= (async () => {
+      const sql = this.sql;
+      await sql`create table if not exists bun_acme_lineages (name text primary key, config text not null, meta text not null, chain text not null, key text not null, updated_at timestamptz not null default now())`;
+      await sql`create table if not exists bun_acme_locks (name text primary key, holder text not null, expires_at timestamptz not null)`;
+      await sql`create table if not exists bun_acme_challenges (token text primary key, value text not null, expires_at timestamptz not null)`;
+      await sql`create table if not exists bun_acme_account (id int primary key, key text, record text)`;
+    })();
+    return this.schema;
+  }
+
+  async list(): Promise<string[]> {
+    await this.ready();
+    const rows = await this.sql`select name from bun_acme_lineages order by name`;
+    return rows.map((row: { name: string }) => row.name);
+  }
+
+  async summary(name: string): Promise<LineageSummary | undefined> {
+    await this.ready();
+    const [row] = await this.sql`select config, meta from bun_acme_lineages where name = ${name}`;
+    if (!row) return undefined;
+    const where = `${this.description} lineage ${name}`;
+    return {
+      config: parseLineageConfig(parseJsonObject(row.config, `${where} (config)`), `${where} (config)`),
+      meta: parseLineageMeta(parseJsonObject(row.meta, `${where} (meta)`), `${where} (meta)`),
+    };
+  }
+
+  async load(name: string): Promise<StoredLineage | undefined> {
+    const summary = await this.summary(name);
+    if (!summary) return undefined;
+    const [row] = await this.sql`select chain, key from bun_acme_lineages where name = ${name}`;
+    return { ...summary, chainPem: row.chain, keyPem: await this.sealer.open(row.key, `lineage ${name}`) };
+  }
+
+  /**
+   * Writes the lineage in one transaction; with `lock`, only while that lock's lease is still ours.
+   *
+   * @throws {StoreError} `ERR_STORE_FENCED` when the lease was lost to another holder
+   */
+  async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
+    const name = checkLineageName(lineage.config.name);
+    const row = {
+      name, config: JSON.stringify(lineage.config), meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: await this.sealer.seal(lineage.keyPem),
+    };
+    await this.write(name, lock, async (tx) => {
+      await tx`insert into bun_acme_lineages (name, config, meta, chain, key, updated_at) values (${row.name}, ${row.config}, ${row.meta}, ${row.chain}, ${row.key}, now())
+        on conflict (name) do update set config = excluded.config, meta = excluded.meta, chain = excluded.chain, key = excluded.key, updated_at = now()`;
+    });
+  }
+
+  async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
+    await this.write(checkLineageName(name), lock, async (tx) => {
+      await tx`update bun_acme_lineages set meta = ${JSON.stringify(meta)}, updated_at = now() where name = ${name}`;
+    });
+  }
+
+  private async write(name: string, lock: StoreLock | undefined, work: (tx: SQL) => Promise<void>): Promise<void> {
+    await this.ready();
+    const holder = (lock as PostgresLock | undefined)?.holder;
+    const fenced = await this.sql.begin(async (tx) => {
+      if (holder !== undefined) {
+        const [held] = await tx`select 1 from bun_acme_locks where name = ${name} and holder = ${holder} and expires_at > now() for update`;
+        if (!held) return true;
+      }
+      await work(tx as unknown as SQL);
+      await tx`select pg_notify(${CHANNEL}, ${name})`;
+      return false;
+    });
+    if (fenced) {
+      throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
+    }
+  }
+
+  /**
+   * Takes the lineage's lease row when it is free or expired, waiting as `options` says; the lease
+   * is renewed while held.
+   *
+   * @throws {LockHeldError} naming the holder, when the wait runs out
+   */
+  async lock(name: string, options: LockOptions = {}): Promise<StoreLock> {
+    await this.ready();
+    checkLineageName(name);
+    const waitMs = options.waitMs ?? 30_000;
+    const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
+    const lease = `${this.leaseMs} milliseconds`;
+    const started = Date.now();
+    for (;;) {
+      const [taken] = await this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
+        on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now()
+        returning holder`;
+      if (taken?.holder === holder) break;
+      if (Date.now() - started >= waitMs) {
+        const [current] = await this.sql`select holder from bun_acme_locks where name = ${name}`;
+        throw new LockHeldError(`Lineage ${name}`, current ? (JSON.parse(current.holder) as LockHolder) : undefined, Date.now() - started);
+      }
+      options.signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const timer = setInterval(() => {
+      this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`.catch(() => {});
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const lock: PostgresLock = {
+      holder,
+      release: async () => {
+        clearInterval(timer);
+        await this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`.catch(() => {});
+      },
+    };
+    return lock;
+  }
+
+  /** Every save, by any instance, announced with NOTIFY on its own connection. */
+  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
+    await this.ready();
+    const listening = await (this.sql as unknown as { listen(channel: string, callback: (payload: string) => void): Promise<{ unlisten?: () => Promise<void> }> })
+      .listen(CHANNEL, (payload) => onChange(String(payload)));
+    return async () => {
+      await listening?.unlisten?.().catch(() => {});
+    };
+  }
+
+  sharedChallenges(): SharedChallenges {
+    return {
+      publish: async (token, value, ttlMs) => {
+        await this.ready();
+        await this.sql`insert into bun_acme_challenges (token, value, expires_at) values (${token}, ${value}, now() + ${`${ttlMs} milliseconds`}::interval)
+          on conflict (token) do update set value = excluded.value, expires_at = excluded.expires_at`;
+      },
+      answer: async (token) => {
+        await this.ready();
+        const [row] = await this.sql`select value from bun_acme_challenges where token = ${token} and expires_at > now()`;
+        return row?.value as string | undefined;
+      },
+      withdraw: async (token) => {
+        await this.ready();
+        await this.sql`delete from bun_acme_challenges where token = ${token}`;
+      },
+    };
+  }
+
+  accountStorage(): AccountStorage {
+    return {
+      readKey: async () => {
+        await this.ready();
+        const [row] = await this.sql`select key from bun_acme_account where id = 1`;
+        return row?.key ? this.sealer.open(row.key, "account") : undefined;
+      },
+      saveKey: async (pem) => {
+        await this.ready();
+        const sealed = await this.sealer.seal(pem);
+        await this.sql`insert into bun_acme_account (id, key) values (1, ${sealed}) on conflict (id) do update set key = excluded.key`;
+      },
+      saveRecord: async (record) => {
+        await this.ready();
+        await this.sql`insert into bun_acme_account (id, record) values (1, ${JSON.stringify(record)}) on conflict (id) do update set record = excluded.record`;
+      },
+    };
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The shared stores against real servers (redis-server and PostgreSQL 15 from Debian): the same
+ * cases for both. Round trip, keys encrypted at rest, the account, shared challenge answers, save
+ * notifications, and the lock a fleet relies on: exclusive, renewed while held, released by a
+ * holder's death when its lease ends (SIGKILL), and fenced against a holder that stalled past its
+ * lease (SIGSTOP) and then tries to save.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { LockHeldError, PostgresCertificateStore, RedisCertificateStore, StoreError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
+import { LineReader } from "../support/lines.ts";
+import { startPostgres, type Postgres } from "../support/postgres.ts";
+import { startRedis, type Redis } from "../support/redis.ts";
+
+setDefaultTimeout(30_000);
+
+let redis: Redis;
+let postgres: Postgres;
+beforeAll(async () => {
+  [redis, postgres] = await Promise.all([startRedis(16379), startPostgres(16432)]);
+});
+afterAll(async () => {
+  await Promise.all([redis?.stop(), postgres?.stop()]);
+});
+
+type Store = CertificateStore & { close(): Promise<void> | void };
+const BACKENDS: readonly { readonly kind: "redis" | "postgres"; url(): string; open(options?: { encryptionKey?: Uint8Array; leaseMs?: number }): Store }[] = [
+  { kind: "redis", url: () => redis.url, open: (options) => new RedisCertificateStore(redis.url, options) },
+  { kind: "postgres", url: () => postgres.url, open: (options) => new PostgresCertificateStore(postgres.url, options) },
+];
+
+const lineage = (name: string, serial = "0A"): StoredLineage => ({
+  config: {
+    version: 1, name, identifiers: [{ type: "dns", value: name }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, challenge: "http-01",
+    keyType: "ec256", bind: "0.0.0.0", ports: { http: 80, tls: 443, dns: 53 }, hooks: {},
+  },
+  meta: {
+    version: 1, serial, notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2026-04-01T00:00:00.000Z", certificateUrl: "https://ca.test/cert/1",
+    obtainedAt: "2026-01-01T00:00:01.000Z", nextRenewal: "2026-03-02T00:00:00.000Z", renewalSource: "lifetime",
+  },
+  keyPem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+  chainPem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+});
+
+async function using<T>(stores: Store[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    for (const store of stores) await store.close();
+  }
+}
+
+for (const backend of BACKENDS) {
+  describe(`the ${backend.kind} store`, () => {
+    test("saves and loads a lineage whole; lists it; an absent one is undefined; saves are announced", async () => {
+      const store = backend.open();
+      const heard: string[] = [];
+      const heardIt = Promise.withResolvers<void>();
+      const stop = await store.watch!((name) => {
+        heard.push(name);
+        heardIt.resolve();
+      });
+      await using([store], async () => {
+        await store.save(lineage(`a.${backend.kind}.test`));
+        expect(await store.list()).toContain(`a.${backend.kind}.test`);
+        expect(await store.load(`a.${backend.kind}.test`)).toEqual(lineage(`a.${backend.kind}.test`));
+        expect(await store.summary(`absent.${backend.kind}.test`)).toBeUndefined();
+        await heardIt.promise;
+        expect(heard).toContain(`a.${backend.kind}.test`);
+        await stop();
+      });
+    });
+
+    test("private keys encrypted at rest; the right key opens them, none or another is refused; the account too", async () => {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const store = backend.open({ encryptionKey: key });
+      const withoutKey = backend.open();
+      const wrongKey = backend.open({ encryptionKey: new Uint8Array(32) });
+      await using([store, withoutKey, wrongKey], async () => {
+        await store.save(lineage(`secret.${backend.kind}.test`));
+        expect((await store.load(`secret.${backend.kind}.test`))?.keyPem).toBe(lineage("x").keyPem);
+        expect(await withoutKey.load(`secret.${backend.kind}.test`).catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
+        expect(await wrongKey.load(`secret.${backend.kind}.test`).catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
+        await store.accountStorage().saveKey("-----BEGIN PRIVATE KEY-----\nACCOUNT\n-----END PRIVATE KEY-----\n");
+        expect(await store.accountStorage().readKey()).toContain("ACCOUNT");
+        expect(await withoutKey.accountStorage().readKey().catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
+      });
+    });
+
+    test("challenge answers published by one instance are read by another, until withdrawn", async () => {
+      const one = backend.open();
+      const other = backend.open();
+      await using([one, other], async () => {
+        await one.sharedChallenges!().publish("tok-1", "tok-1.thumb", 60_000);
+        expect(await other.sharedChallenges!().answer("tok-1")).toBe("tok-1.thumb");
+        await one.sharedChallenges!().withdraw("tok-1");
+        expect(await other.sharedChallenges!().answer("tok-1")).toBeUndefined();
+      });
+    });
+
+    test("the lock is exclusive, names its holder, and is kept past its lease while held", async () => {
+      const first = backend.open({ leaseMs: 300 });
+      const second = backend.open({ leaseMs: 300 });
+      await using([first, second], async () => {
+        const held = await first.lock(`l.${backend.kind}.test`);
+        await Bun.sleep(900); // three leases pass (time, not an event): the holder renews meanwhile
+        const error = await second.lock(`l.${backend.kind}.test`, { waitMs: 200 }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LockHeldError);
+        expect((error as LockHeldError).holder?.pid).toBe(process.pid);
+        await held.release();
+        await (await second.lock(`l.${backend.kind}.test`, { waitMs: 200 })).release();
+      });
+    });
+
+    const holder = (leaseMs: number, stored: StoredLineage) => {
+      const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "support", "store-lock-holder.ts"), backend.kind, backend.url(), String(leaseMs), JSON.stringify(stored)],
+        { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+      return { child, lines: new LineReader(child.stdout) };
+    };
+
+    test("a holder killed with SIGKILL: another takes the lock once the lease ends", async () => {
+      const { child, lines } = holder(800, lineage(`killed.${backend.kind}.test`));
+      await lines.waitFor((line) => line === "locked", 10_000);
+      child.kill("SIGKILL");
+      await child.exited;
+      const store = backend.open();
+      await using([store], async () => {
+        const started = Date.now();
+        await (await store.lock(`killed.${backend.kind}.test`, { waitMs: 5_000 })).release();
+        expect(Date.now() - started).toBeLessThan(5_000);
+      });
+    });
+
+    test("a holder stalled past its lease (SIGSTOP) while another took over: its save is fenced, the newer lineage stays", async () => {
+      const { child, lines } = holder(500, lineage(`stalled.${backend.kind}.test`, "01"));
+      await lines.waitFor((line) => line === "locked", 10_000);
+      child.kill("SIGSTOP");
+      const store = backend.open();
+      try {
+        await using([store], async () => {
+          const taken = await store.lock(`stalled.${backend.kind}.test`, { waitMs: 5_000 });
+          await store.save(lineage(`stalled.${backend.kind}.test`, "02"), taken);
+          child.kill("SIGCONT");
+          child.stdin.write("save\n");
+          child.stdin.flush();
+          expect(await lines.waitFor((line) => line === "saved" || line.startsWith("ERR_"), 10_000)).toBe("ERR_STORE_FENCED");
+          expect((await store.load(`stalled.${backend.kind}.test`))?.meta.serial).toBe("02");
+          await taken.release();
+        });
+      } finally {
+        child.kill();
+      }
+    });
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * A real PostgreSQL (Debian's postgresql 15) for the shared-store tests: a cluster made by initdb
+ * in a temporary folder owned by the postgres user, started by pg_ctl on a loopback port with
+ * trust authentication, stopped afterwards.
+ */
+import { chownSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "./temp.ts";
+
+/** A running PostgreSQL. */
+export interface Postgres {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const BIN = "/usr/lib/postgresql/15/bin";
+
+function asPostgres(command: string): { exitCode: number; output: string } {
+  const result = Bun.spawnSync(["su", "postgres", "-c", command], { stdout: "pipe", stderr: "pipe" });
+  return { exitCode: result.exitCode, output: `${result.stdout.toString()}${result.stderr.toString()}` };
+}
+
+/** Starts a fresh cluster on 127.0.0.1:`port`. */
+export async function startPostgres(port: number): Promise<Postgres> {
+  const dir = makeTempDir("bun-acme-postgres-");
+  const id = (flag: string) => Number(Bun.spawnSync(["id", flag, "postgres"]).stdout.toString().trim());
+  chownSync(dir, id("-u"), id("-g"));
+  const data = join(dir, "data");
+  const init = asPostgres(`${BIN}/initdb -D ${data} -A trust -U postgres`);
+  if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.output}`);
+  const start = asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${join(dir, "log")} -w start`);
+  if (start.exitCode !== 0) throw new Error(`pg_ctl start failed: ${start.output}`);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);
+    },
+  };
+}

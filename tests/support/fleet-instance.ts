@@ -1,14 +1,15 @@
 /**
- * One instance of a fleet for the shared-store tests: manage() on a Redis store, printing every
- * event as a JSON line and "serving" once it serves; SIGTERM stops it.
+ * One instance of a fleet for the shared-store tests: manage() on a Redis or PostgreSQL store (by
+ * the URL's scheme), printing every event as a JSON line and "serving" once it serves; SIGTERM
+ * stops it.
  *
- *   bun tests/support/fleet-instance.ts REDIS_URL DIRECTORY_URL CA_FILE HTTP_PORT HTTPS_PORT NAME...
+ *   bun tests/support/fleet-instance.ts STORE_URL DIRECTORY_URL CA_FILE HTTP_PORT HTTPS_PORT NAME...
  */
 import { manage } from "../../src/manage/index.ts";
-import { RedisCertificateStore } from "../../src/store/index.ts";
+import { PostgresCertificateStore, RedisCertificateStore } from "../../src/store/index.ts";
 
-const [redisUrl, directoryUrl, caFile, httpPort, httpsPort, ...names] = process.argv.slice(2);
-const store = new RedisCertificateStore(redisUrl!);
+const [storeUrl, directoryUrl, caFile, httpPort, httpsPort, ...names] = process.argv.slice(2);
+const store = storeUrl!.startsWith("postgres") ? new PostgresCertificateStore(storeUrl!) : new RedisCertificateStore(storeUrl!);
 const managed = await manage({
   certificates: names.map((name) => [name]),
   directoryUrl: directoryUrl!,
@@ -22,7 +23,6 @@ const managed = await manage({
 console.log("serving");
 process.on("SIGTERM", () => {
   managed.stop().then(() => {
-    store.close();
-    process.exit(0);
+    Promise.resolve(store.close()).finally(() => process.exit(0));
   });
 });

@@ -8,7 +8,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { manage, type Managed, type ManageEvent } from "../manage/index.ts";
-import { defaultStoreDir, FileCertificateStore } from "../store/index.ts";
+import { decodeBase64 } from "../encoding/index.ts";
+import { defaultStoreDir, openStore, type CertificateStore } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
@@ -83,7 +84,9 @@ type Say = (line: string, json: Record<string, unknown>) => void;
 
 /** Starts managing and serving one configuration. */
 async function start(config: ServeConfig, context: CommandContext, say: Say): Promise<Managed> {
-  const store = new FileCertificateStore(resolve(config.store ?? defaultStoreDir()));
+  // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
+  const encryptionKey = process.env.BUN_ACME_STORE_KEY ? decodeBase64(process.env.BUN_ACME_STORE_KEY) : undefined;
+  const store = openStore(config.store ?? defaultStoreDir(), encryptionKey ? { encryptionKey } : {});
   const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
   const ca = config.ca ? readFileSync(config.ca, "utf8") : context.trust?.pem;
   const managed = await manage({
@@ -102,9 +105,13 @@ async function start(config: ServeConfig, context: CommandContext, say: Say): Pr
       if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);
     },
   });
+  const stop = async () => {
+    await managed.stop();
+    await store.close?.();
+  };
   say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${managed.port}/, ` +
-    `keeping ${config.sites.length} certificate(s) renewed in ${store.dir}`, { event: "serving", port: managed.port, sites: config.sites.length });
-  return managed;
+    `keeping ${config.sites.length} certificate(s) renewed in ${store.description}`, { event: "serving", port: managed.port, sites: config.sites.length });
+  return { ...managed, stop };
 }
 
 function report(event: ManageEvent, say: Say): void {
@@ -119,8 +126,8 @@ function report(event: ManageEvent, say: Say): void {
   });
 }
 
-async function deploy(site: SiteConfig, event: ManageEvent, store: FileCertificateStore, say: Say): Promise<void> {
-  const result = await runHook(site.deployHook!, deployHookEnv(store.locate(event.lineage!), event.names ?? []));
+async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateStore, say: Say): Promise<void> {
+  const result = await runHook(site.deployHook!, deployHookEnv(store.locate(event.lineage!) ?? "", event.names ?? []));
   if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
 }
 

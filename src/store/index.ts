@@ -22,3 +22,4 @@ export {
   type LineageMeta,
   type StoredLineage,
 } from "./lineage.ts";
+export { openStore, type StoreOpenOptions } from "./open-store.ts";

@@ -61,7 +61,7 @@ export class RedisCertificateStore implements CertificateStore {
     this.leaseMs = options.leaseMs ?? 30_000;
     const shown = new URL(url);
     shown.password = shown.password ? "***" : "";
-    this.description = `the Redis store ${shown.href}${this.prefix}`;
+    this.description = `the Redis store ${shown.href}${shown.href.endsWith("/") ? "" : "/"}${this.prefix}`;
     this.sealer = new KeySealer(options.encryptionKey, this.description);
   }
 

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { RedisCertificateStore } from "../../src/store/index.ts";
 import { runClient, startClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+import { startRedis } from "../support/redis.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
 
@@ -101,6 +103,27 @@ describe("bun-acme serve --config", () => {
       expect(daemon.stderr.text()).toBe("");
     } finally {
       daemon.kill();
+    }
+  });
+
+  test("store = a redis:// URL: the daemon obtains into Redis and serves from it", async () => {
+    const redis = await startRedis(16381);
+    const file = join(makeTempDir("bun-acme-daemon-redis-"), "serve.toml");
+    writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${redis.url}"\n[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
+      `[[site]]\nnames = ["redis.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`);
+    const daemon = startClient(["serve", "--config", file]);
+    const store = new RedisCertificateStore(redis.url);
+    try {
+      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000);
+      expect(daemon.stdout.text()).toContain(`renewed in the Redis store ${redis.url}/bun-acme:`);
+      expect((await get("redis.serve.test")).status).toBe(200);
+      expect(await store.list()).toEqual(["redis.serve.test"]);
+      daemon.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+    } finally {
+      daemon.kill();
+      store.close();
+      await redis.stop();
     }
   });
 

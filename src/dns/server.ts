@@ -49,6 +49,17 @@ interface TcpState {
  * @throws {Error} with code `EADDRINUSE` when the port is taken
  */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  // With port 0 the UDP socket picks a free port, which TCP may find taken: pick again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(options);
+    } catch (error) {
+      if (options.port !== 0 || (error as { code?: unknown }).code !== "EADDRINUSE" || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function startOn(options: DnsServerOptions): Promise<DnsServer> {
   const { hostname, port, zone } = options;
   let sendErrors = 0;
   const udp = await Bun.udpSocket({

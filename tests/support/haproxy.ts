@@ -18,6 +18,9 @@ export async function startHaproxy(port: number, backends: readonly number[]): P
   maxconn 256
 defaults
   mode http
+  # An instance still starting (or stopping) refuses the connection: try another, as a balancer in front of a fleet would.
+  retries 3
+  option redispatch 1
   timeout connect 2s
   timeout client 10s
   timeout server 10s
@@ -26,7 +29,7 @@ frontend validation
   default_backend fleet
 backend fleet
   balance roundrobin
-${backends.map((backend, index) => `  server instance${index} 127.0.0.1:${backend}`).join("\n")}
+${backends.map((backend, index) => `  server instance${index} 127.0.0.1:${backend} check inter 200ms fall 1 rise 1`).join("\n")}
 `);
   const child = Bun.spawn(["haproxy", "-db", "-f", join(dir, "haproxy.cfg")], { stdout: "ignore", stderr: "pipe" });
   for (let attempt = 0; ; attempt++) {

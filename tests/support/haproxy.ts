@@ -29,7 +29,7 @@ frontend validation
   default_backend fleet
 backend fleet
   balance roundrobin
-${backends.map((backend, index) => `  server instance${index} 127.0.0.1:${backend} check inter 200ms fall 1 rise 1`).join("\n")}
+${backends.map((backend, index) => `  server instance${index} 127.0.0.1:${backend}`).join("\n")}
 `);
   const child = Bun.spawn(["haproxy", "-db", "-f", join(dir, "haproxy.cfg")], { stdout: "ignore", stderr: "pipe" });
   for (let attempt = 0; ; attempt++) {

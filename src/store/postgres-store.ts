@@ -29,6 +29,8 @@ interface PostgresLock extends StoreLock {
 }
 
 const CHANNEL = "bun_acme_changed";
+/** The advisory lock key that serializes schema creation ("bunacme" in ASCII). */
+const SCHEMA_LOCK = "27705087005535589";
 
 /** The PostgreSQL implementation of {@link CertificateStore}. */
 export class PostgresCertificateStore implements CertificateStore {
@@ -58,13 +60,16 @@ export class PostgresCertificateStore implements CertificateStore {
   }
 
   private ready(): Promise<void> {
-    this.schema ??= (async () => {
-      const sql = this.sql;
-      await sql`create table if not exists bun_acme_lineages (name text primary key, config text not null, meta text not null, chain text not null, key text not null, updated_at timestamptz not null default now())`;
-      await sql`create table if not exists bun_acme_locks (name text primary key, holder text not null, expires_at timestamptz not null)`;
-      await sql`create table if not exists bun_acme_challenges (token text primary key, value text not null, expires_at timestamptz not null)`;
-      await sql`create table if not exists bun_acme_account (id int primary key, key text, record text)`;
-    })();
+    // Instances started together would race on CREATE TABLE IF NOT EXISTS (a unique violation in
+    // pg_type): one transaction at a time, under a transaction-scoped advisory lock.
+    this.schema ??= this.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(${SCHEMA_LOCK}::bigint)`;
+      await tx`create table if not exists bun_acme_lineages (name text primary key, config text not null, meta text not null, chain text not null, key text not null, updated_at timestamptz not null default now())`;
+      await tx`create table if not exists bun_acme_locks (name text primary key, holder text not null, expires_at timestamptz not null)`;
+      await tx`create table if not exists bun_acme_challenges (token text primary key, value text not null, expires_at timestamptz not null)`;
+      await tx`create table if not exists bun_acme_account (id int primary key, key text, record text)`;
+    }).then(() => undefined);
+    this.schema.catch(() => (this.schema = undefined));
     return this.schema;
   }
 

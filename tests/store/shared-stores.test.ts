@@ -153,3 +153,20 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe("the postgres store on a fresh database", () => {
+  test("six instances creating the tables at once all succeed (concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL)", async () => {
+    const { SQL } = await import("bun");
+    const admin = new SQL(postgres.url);
+    await admin`create database fresh_race`;
+    await admin.close();
+    const url = postgres.url.replace(/\/postgres$/, "/fresh_race");
+    const stores = Array.from({ length: 6 }, () => new PostgresCertificateStore(url));
+    try {
+      const results = await Promise.allSettled(stores.map((store) => store.list()));
+      expect(results.map((result) => result.status)).toEqual(Array(6).fill("fulfilled"));
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+});

@@ -170,3 +170,21 @@ describe("the postgres store on a fresh database", () => {
     }
   });
 });
+
+describe("the redis store across a Redis restart (append-only file on)", () => {
+  test("a command sent while Redis is down completes once it is back; nothing stored is lost", async () => {
+    const restarting = await startRedis(16382, { aof: true });
+    const store = new RedisCertificateStore(restarting.url);
+    try {
+      await store.save(lineage("restart.redis.test"));
+      await restarting.stop();
+      const whileDown = store.load("restart.redis.test"); // queued by Bun's client until it reconnects
+      await restarting.restart();
+      expect((await whileDown)?.meta.serial).toBe("0A");
+      expect(await store.list()).toEqual(["restart.redis.test"]);
+    } finally {
+      store.close();
+      await restarting.stop();
+    }
+  });
+});

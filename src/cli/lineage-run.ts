@@ -4,7 +4,7 @@
  * `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
  */
 import { join } from "node:path";
-import type { ChallengeSolver } from "../acme/index.ts";
+import type { AcmeAccount, AcmeTransport, ChallengeSolver } from "../acme/index.ts";
 import { readFileSync } from "node:fs";
 import { Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
@@ -39,6 +39,33 @@ export interface LineageRun {
   readonly replaces?: string;
   /** How to register the account when the store has none yet. */
   readonly account?: Pick<OpenAccountOptions, "keyType" | "contact" | "eab">;
+  /**
+   * Transports and accounts already opened in this run, by CA: renewing many lineages of one CA
+   * fetches its directory and finds the account once, not once per lineage.
+   */
+  readonly connections?: Map<string, Promise<Connection>>;
+}
+
+/** A transport to one CA and the store's account there. */
+interface Connection {
+  readonly transport: AcmeTransport;
+  readonly account: AcmeAccount;
+}
+
+/** The run's connection to the lineage's CA, opened on first use (and forgotten if that fails). */
+function connect(config: LineageConfig, run: LineageRun): Promise<Connection> {
+  const roots = rootsFor(config, run.context);
+  const key = `${config.directoryUrl}\n${roots?.path ?? ""}`;
+  const known = run.connections?.get(key);
+  if (known) return known;
+  const opening = (async () => {
+    const transport = run.context.transport(config.directoryUrl, roots);
+    const { account } = await openAccount(transport, { ...run.account, stateDir: run.store.dir });
+    return { transport, account };
+  })();
+  run.connections?.set(key, opening);
+  opening.catch(() => run.connections?.delete(key));
+  return opening;
 }
 
 /** The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved with it. */
@@ -75,11 +102,10 @@ async function startSolver(config: LineageConfig, log: (line: string) => void): 
  */
 export async function issueLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
   const { store, context } = run;
-  const transport = context.transport(config.directoryUrl, rootsFor(config, context));
   const { solver, stop } = await startSolver(config, run.log);
   let lineage: StoredLineage;
   try {
-    const { account } = await openAccount(transport, { ...run.account, stateDir: store.dir });
+    const { transport, account } = await connect(config, run);
     lineage = await obtainLineage({
       config,
       transport,

@@ -11,7 +11,7 @@ import { isDue, needsRenewalInfo, scheduleRenewal } from "../lifecycle/index.ts"
 import { checkLineageName, defaultStoreDir, FileCertificateStore, type LineageSummary } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
-import { HookSession, issueLineage, rootsFor } from "./lineage-run.ts";
+import { HookSession, issueLineage, rootsFor, type LineageRun } from "./lineage-run.ts";
 import { Reporter } from "./report.ts";
 import { readSeconds, readTimeout } from "./values.ts";
 
@@ -59,9 +59,10 @@ async function runRenew(options: RenewOptions, context: CommandContext): Promise
   }
   if (names.length === 0) reporter.progress(`No certificates in ${store.description}: obtain one with bun-acme certonly`);
   const hooks = new HookSession();
+  const connections: LineageRun["connections"] = new Map();
   let failures = 0;
   for (const name of names) {
-    if (!(await renewOne(name, store, options, context, reporter, hooks))) failures++;
+    if (!(await renewOne(name, store, options, context, reporter, hooks, connections))) failures++;
   }
   for (const failure of await hooks.after()) {
     reporter.report({ event: "failed", lineage: "(post hook)", names: [], error: failure });
@@ -75,7 +76,15 @@ async function runRenew(options: RenewOptions, context: CommandContext): Promise
  * A lineage that is plainly not due (nothing to ask the CA) is reported without taking the lock,
  * so that a run over thousands of lineages costs two small file reads each.
  */
-async function renewOne(name: string, store: FileCertificateStore, options: RenewOptions, context: CommandContext, reporter: Reporter, hooks: HookSession): Promise<boolean> {
+async function renewOne(
+  name: string,
+  store: FileCertificateStore,
+  options: RenewOptions,
+  context: CommandContext,
+  reporter: Reporter,
+  hooks: HookSession,
+  connections: LineageRun["connections"],
+): Promise<boolean> {
   let names: readonly string[] = [];
   try {
     if (!options.force && !options.dryRun) {
@@ -106,6 +115,7 @@ async function renewOne(name: string, store: FileCertificateStore, options: Rene
         log: () => {},
         dryRun: options.dryRun,
         success: "renewed",
+        connections,
         ...(summary.meta.ariCertId ? { replaces: summary.meta.ariCertId } : {}),
       });
       reporter.report(event);

@@ -9,10 +9,10 @@
  * @see https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT
  */
 import { SQL } from "bun";
-import { hostname } from "node:os";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
-import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+import type { LockOptions, StoreLock } from "./file-lock.ts";
+import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -22,10 +22,6 @@ export interface PostgresStoreOptions {
   readonly encryptionKey?: Uint8Array;
   /** Lock lease in milliseconds (default 30 000); the holder renews it every third of that. */
   readonly leaseMs?: number;
-}
-
-interface PostgresLock extends StoreLock {
-  readonly holder: string;
 }
 
 const CHANNEL = "bun_acme_changed";
@@ -121,7 +117,7 @@ export class PostgresCertificateStore implements CertificateStore {
 
   private async write(name: string, lock: StoreLock | undefined, work: (tx: SQL) => Promise<void>): Promise<void> {
     await this.ready();
-    const holder = (lock as PostgresLock | undefined)?.holder;
+    const holder = (lock as LeaseLock | undefined)?.holder;
     const fenced = await this.sql.begin(async (tx) => {
       if (holder !== undefined) {
         const [held] = await tx`select 1 from bun_acme_locks where name = ${name} and holder = ${holder} and expires_at > now() for update`;
@@ -145,34 +141,20 @@ export class PostgresCertificateStore implements CertificateStore {
   async lock(name: string, options: LockOptions = {}): Promise<StoreLock> {
     await this.ready();
     checkLineageName(name);
-    const waitMs = options.waitMs ?? 30_000;
-    const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
     const lease = `${this.leaseMs} milliseconds`;
-    const started = Date.now();
-    for (;;) {
-      const [taken] = await this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
-        on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now()
-        returning holder`;
-      if (taken?.holder === holder) break;
-      if (Date.now() - started >= waitMs) {
-        const [current] = await this.sql`select holder from bun_acme_locks where name = ${name}`;
-        throw new LockHeldError(`Lineage ${name}`, current ? (JSON.parse(current.holder) as LockHolder) : undefined, Date.now() - started);
-      }
-      options.signal?.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const timer = setInterval(() => {
-      this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`.catch(() => {});
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
-    const lock: PostgresLock = {
-      holder,
-      release: async () => {
-        clearInterval(timer);
-        await this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`.catch(() => {});
+    return acquireLease(`Lineage ${name}`, {
+      take: async (holder) => {
+        const [taken] = await this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
+          on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now()
+          returning holder`;
+        return taken?.holder === holder;
       },
-    };
-    return lock;
+      current: async () => (await this.sql`select holder from bun_acme_locks where name = ${name}`)[0]?.holder,
+      renew: (holder) => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`,
+      release: (holder) => this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`,
+    }, this.leaseMs, options);
   }
+
 
   /** Every save, by any instance, announced with NOTIFY on its own connection. */
   async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {

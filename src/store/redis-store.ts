@@ -9,11 +9,11 @@
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
  */
 import { RedisClient } from "bun";
-import { hostname } from "node:os";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import { KeySealer } from "./key-sealing.ts";
-import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+import type { LockOptions, StoreLock } from "./file-lock.ts";
+import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to reach Redis and how to keep keys there. */
@@ -24,11 +24,6 @@ export interface RedisStoreOptions {
   readonly encryptionKey?: Uint8Array;
   /** Lock lease in milliseconds (default 30 000); the holder renews it every third of that. */
   readonly leaseMs?: number;
-}
-
-/** A held Redis lock: the token that proves it on save. */
-interface RedisLock extends StoreLock {
-  readonly token: string;
 }
 
 /** Deletes the key only when it still holds our token. */
@@ -137,7 +132,7 @@ export class RedisCertificateStore implements CertificateStore {
   }
 
   private async write(name: string, fields: string[], lock: StoreLock | undefined): Promise<void> {
-    const token = (lock as RedisLock | undefined)?.token ?? "";
+    const token = (lock as LeaseLock | undefined)?.holder ?? "";
     const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
     const written = await this.client.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
     if (written !== 1) {
@@ -165,30 +160,15 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async lock(name: string, options: LockOptions = {}): Promise<StoreLock> {
     const key = this.lockKey(checkLineageName(name));
-    const waitMs = options.waitMs ?? 30_000;
-    const token = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
-    const started = Date.now();
-    for (;;) {
-      if ((await this.client.send("SET", [key, token, "NX", "PX", String(this.leaseMs)])) === "OK") break;
-      if (Date.now() - started >= waitMs) {
-        const holder = (await this.client.send("GET", [key])) as string | null;
-        throw new LockHeldError(`Lineage ${name}`, holder ? (JSON.parse(holder) as LockHolder) : undefined, Date.now() - started);
-      }
-      options.signal?.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const timer = setInterval(() => {
-      this.client.send("EVAL", [RENEW, "1", key, token, String(this.leaseMs)]).catch(() => {});
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
-    const lock: RedisLock = {
-      token,
-      release: async () => {
-        clearInterval(timer);
-        await this.client.send("EVAL", [RELEASE, "1", key, token]).catch(() => {});
-      },
-    };
-    return lock;
+    const lease = String(this.leaseMs);
+    return acquireLease(`Lineage ${name}`, {
+      take: async (holder) => (await this.client.send("SET", [key, holder, "NX", "PX", lease])) === "OK",
+      current: async () => ((await this.client.send("GET", [key])) as string | null) ?? undefined,
+      renew: (holder) => this.client.send("EVAL", [RENEW, "1", key, holder, lease]),
+      release: (holder) => this.client.send("EVAL", [RELEASE, "1", key, holder]),
+    }, this.leaseMs, options);
   }
+
 
   private key(name: string): string {
     return `${this.prefix}lineage:${name}`;

@@ -1,0 +1,51 @@
+/**
+ * The lease lock the shared stores have in common: a holder record (process, host, since, a
+ * random token), taken only when free or expired, renewed every third of its lease while held,
+ * released only by its holder. Each store says how to do those four things in its database.
+ */
+import { hostname } from "node:os";
+import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+
+/** One database's way to take, read, renew and release a lease for one lineage. */
+export interface LeaseOperations {
+  /** Takes the lease for `holder` if it is free or expired; whether it did. */
+  take(holder: string): Promise<boolean>;
+  /** The current holder record, if any. */
+  current(): Promise<string | undefined>;
+  /** Extends the lease, if `holder` still has it. */
+  renew(holder: string): Promise<unknown>;
+  /** Ends the lease, if `holder` still has it. */
+  release(holder: string): Promise<unknown>;
+}
+
+/** A held lease: its holder record is what a fenced save checks. */
+export interface LeaseLock extends StoreLock {
+  readonly holder: string;
+}
+
+/**
+ * Takes a lease, waiting as `options` says, and keeps it renewed until released.
+ *
+ * @throws {LockHeldError} naming the holder, when the wait runs out
+ */
+export async function acquireLease(what: string, operations: LeaseOperations, leaseMs: number, options: LockOptions = {}): Promise<LeaseLock> {
+  const waitMs = options.waitMs ?? 30_000;
+  const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
+  const started = Date.now();
+  while (!(await operations.take(holder))) {
+    if (Date.now() - started >= waitMs) {
+      const current = await operations.current();
+      throw new LockHeldError(what, current ? (JSON.parse(current) as LockHolder) : undefined, Date.now() - started);
+    }
+    options.signal?.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const timer = setInterval(() => void operations.renew(holder).catch(() => {}), Math.max(50, Math.floor(leaseMs / 3)));
+  return {
+    holder,
+    release: async () => {
+      clearInterval(timer);
+      await operations.release(holder).catch(() => {});
+    },
+  };
+}

@@ -23,3 +23,4 @@ export {
   type StoredLineage,
 } from "./lineage.ts";
 export { openStore, type StoreOpenOptions } from "./open-store.ts";
+export { StoreUnavailableError } from "./unavailable.ts";

@@ -14,6 +14,7 @@ import type { CertificateStore, LineageSummary, SharedChallenges } from "./certi
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
+import { postgresConnectionFailure, StoreUnavailableError } from "./unavailable.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to keep lineages in PostgreSQL. */
@@ -25,6 +26,8 @@ export interface PostgresStoreOptions {
 }
 
 const CHANNEL = "bun_acme_changed";
+/** Bun's pool holds up to 10 connections, each of which may have been closed by a restart. */
+const MAX_ATTEMPTS = 12;
 /** The advisory lock key that serializes schema creation ("bunacme" in ASCII). */
 const SCHEMA_LOCK = "27705087005535589";
 
@@ -55,29 +58,47 @@ export class PostgresCertificateStore implements CertificateStore {
     return undefined;
   }
 
+  /**
+   * Runs a statement (or transaction), again on another pooled connection when the one it got was
+   * closed by the server (after a PostgreSQL restart each pooled connection fails once).
+   *
+   * @throws {StoreUnavailableError} when PostgreSQL cannot be reached
+   */
+  private async run<T>(statement: () => PromiseLike<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await statement();
+      } catch (error) {
+        const failure = postgresConnectionFailure(error);
+        if (failure === undefined) throw error;
+        if (failure === "refused" || attempt === MAX_ATTEMPTS) throw new StoreUnavailableError(this.description, error);
+      }
+    }
+  }
+
   private ready(): Promise<void> {
     // Instances started together would race on CREATE TABLE IF NOT EXISTS (a unique violation in
     // pg_type): one transaction at a time, under a transaction-scoped advisory lock.
-    this.schema ??= this.sql.begin(async (tx) => {
+    this.schema ??= this.run(() => this.sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${SCHEMA_LOCK}::bigint)`;
       await tx`create table if not exists bun_acme_lineages (name text primary key, config text not null, meta text not null, chain text not null, key text not null, updated_at timestamptz not null default now())`;
       await tx`create table if not exists bun_acme_locks (name text primary key, holder text not null, expires_at timestamptz not null)`;
       await tx`create table if not exists bun_acme_challenges (token text primary key, value text not null, expires_at timestamptz not null)`;
       await tx`create table if not exists bun_acme_account (id int primary key, key text, record text)`;
-    }).then(() => undefined);
+    })).then(() => undefined);
     this.schema.catch(() => (this.schema = undefined));
     return this.schema;
   }
 
   async list(): Promise<string[]> {
     await this.ready();
-    const rows = await this.sql`select name from bun_acme_lineages order by name`;
+    const rows = await this.run(() => this.sql`select name from bun_acme_lineages order by name`);
     return rows.map((row: { name: string }) => row.name);
   }
 
   async summary(name: string): Promise<LineageSummary | undefined> {
     await this.ready();
-    const [row] = await this.sql`select config, meta from bun_acme_lineages where name = ${name}`;
+    const [row] = await this.run(() => this.sql`select config, meta from bun_acme_lineages where name = ${name}`);
     if (!row) return undefined;
     const where = `${this.description} lineage ${name}`;
     return {
@@ -89,7 +110,7 @@ export class PostgresCertificateStore implements CertificateStore {
   async load(name: string): Promise<StoredLineage | undefined> {
     const summary = await this.summary(name);
     if (!summary) return undefined;
-    const [row] = await this.sql`select chain, key from bun_acme_lineages where name = ${name}`;
+    const [row] = await this.run(() => this.sql`select chain, key from bun_acme_lineages where name = ${name}`);
     return { ...summary, chainPem: row.chain, keyPem: await this.sealer.open(row.key, `lineage ${name}`) };
   }
 
@@ -118,7 +139,7 @@ export class PostgresCertificateStore implements CertificateStore {
   private async write(name: string, lock: StoreLock | undefined, work: (tx: SQL) => Promise<void>): Promise<void> {
     await this.ready();
     const holder = (lock as LeaseLock | undefined)?.holder;
-    const fenced = await this.sql.begin(async (tx) => {
+    const fenced = await this.run(() => this.sql.begin(async (tx) => {
       if (holder !== undefined) {
         const [held] = await tx`select 1 from bun_acme_locks where name = ${name} and holder = ${holder} and expires_at > now() for update`;
         if (!held) return true;
@@ -126,7 +147,7 @@ export class PostgresCertificateStore implements CertificateStore {
       await work(tx as unknown as SQL);
       await tx`select pg_notify(${CHANNEL}, ${name})`;
       return false;
-    });
+    }));
     if (fenced) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
@@ -144,24 +165,41 @@ export class PostgresCertificateStore implements CertificateStore {
     const lease = `${this.leaseMs} milliseconds`;
     return acquireLease(`Lineage ${name}`, {
       take: async (holder) => {
-        const [taken] = await this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
-          on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now()
-          returning holder`;
+        const [taken] = await this.run(() => this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
+          on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now() or bun_acme_locks.holder = excluded.holder
+          returning holder`);
         return taken?.holder === holder;
       },
-      current: async () => (await this.sql`select holder from bun_acme_locks where name = ${name}`)[0]?.holder,
-      renew: (holder) => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`,
-      release: (holder) => this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`,
+      current: async () => (await this.run(() => this.sql`select holder from bun_acme_locks where name = ${name}`))[0]?.holder,
+      renew: (holder) => this.run(() => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`),
+      release: (holder) => this.run(() => this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`),
     }, this.leaseMs, options);
   }
 
 
-  /** Every save, by any instance, announced with NOTIFY on its own connection. */
+  /**
+   * Every save, by any instance, announced with NOTIFY on a connection of its own (Bun listens
+   * again by itself after a restart; a save announced while PostgreSQL was down reaches nobody,
+   * which manage()'s periodic check covers). While PostgreSQL cannot be reached, listening is
+   * tried again every second.
+   */
   async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
-    await this.ready();
-    const listening = await (this.sql as unknown as { listen(channel: string, callback: (payload: string) => void): Promise<{ unlisten?: () => Promise<void> }> })
-      .listen(CHANNEL, (payload) => onChange(String(payload)));
+    let stopped = false;
+    let listening: { unlisten?: () => Promise<void> } | undefined;
+    const listen = async (): Promise<void> => {
+      try {
+        await this.ready();
+        listening = await (this.sql as unknown as { listen(channel: string, callback: (payload: string) => void): Promise<{ unlisten?: () => Promise<void> }> })
+          .listen(CHANNEL, (payload) => onChange(String(payload)));
+        if (stopped) await listening?.unlisten?.().catch(() => {});
+      } catch (error) {
+        if (postgresConnectionFailure(error) === undefined && !(error instanceof StoreUnavailableError)) throw error;
+        if (!stopped) setTimeout(() => void listen().catch(() => {}), 1_000);
+      }
+    };
+    await listen();
     return async () => {
+      stopped = true;
       await listening?.unlisten?.().catch(() => {});
     };
   }
@@ -170,17 +208,18 @@ export class PostgresCertificateStore implements CertificateStore {
     return {
       publish: async (token, value, ttlMs) => {
         await this.ready();
-        await this.sql`insert into bun_acme_challenges (token, value, expires_at) values (${token}, ${value}, now() + ${`${ttlMs} milliseconds`}::interval)
-          on conflict (token) do update set value = excluded.value, expires_at = excluded.expires_at`;
+        const ttl = `${ttlMs} milliseconds`;
+        await this.run(() => this.sql`insert into bun_acme_challenges (token, value, expires_at) values (${token}, ${value}, now() + ${ttl}::interval)
+          on conflict (token) do update set value = excluded.value, expires_at = excluded.expires_at`);
       },
       answer: async (token) => {
         await this.ready();
-        const [row] = await this.sql`select value from bun_acme_challenges where token = ${token} and expires_at > now()`;
+        const [row] = await this.run(() => this.sql`select value from bun_acme_challenges where token = ${token} and expires_at > now()`);
         return row?.value as string | undefined;
       },
       withdraw: async (token) => {
         await this.ready();
-        await this.sql`delete from bun_acme_challenges where token = ${token}`;
+        await this.run(() => this.sql`delete from bun_acme_challenges where token = ${token}`);
       },
     };
   }
@@ -189,17 +228,17 @@ export class PostgresCertificateStore implements CertificateStore {
     return {
       readKey: async () => {
         await this.ready();
-        const [row] = await this.sql`select key from bun_acme_account where id = 1`;
+        const [row] = await this.run(() => this.sql`select key from bun_acme_account where id = 1`);
         return row?.key ? this.sealer.open(row.key, "account") : undefined;
       },
       saveKey: async (pem) => {
         await this.ready();
         const sealed = await this.sealer.seal(pem);
-        await this.sql`insert into bun_acme_account (id, key) values (1, ${sealed}) on conflict (id) do update set key = excluded.key`;
+        await this.run(() => this.sql`insert into bun_acme_account (id, key) values (1, ${sealed}) on conflict (id) do update set key = excluded.key`);
       },
       saveRecord: async (record) => {
         await this.ready();
-        await this.sql`insert into bun_acme_account (id, record) values (1, ${JSON.stringify(record)}) on conflict (id) do update set record = excluded.record`;
+        await this.run(() => this.sql`insert into bun_acme_account (id, record) values (1, ${JSON.stringify(record)}) on conflict (id) do update set record = excluded.record`);
       },
     };
   }

@@ -14,6 +14,7 @@ import type { CertificateStore, LineageSummary, SharedChallenges } from "./certi
 import { KeySealer } from "./key-sealing.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
+import { isRedisConnectionError, StoreUnavailableError } from "./unavailable.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to reach Redis and how to keep keys there. */
@@ -26,6 +27,19 @@ export interface RedisStoreOptions {
   readonly leaseMs?: number;
 }
 
+/**
+ * Bun's client queues commands while it reconnects, then gives up for good (measured: 20 retries
+ * take 31 s, 5 take about 1.5 s). A restart shorter than that is not noticed; a longer one fails
+ * the command, and the next command uses a new client.
+ */
+const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
+
+/** Takes the lease when free, or extends it when it is already ours (a retried take whose answer was lost). */
+const TAKE = `local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
 /** Deletes the key only when it still holds our token. */
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Extends the lease only when the key still holds our token. */
@@ -39,18 +53,19 @@ return 1`;
 /** The Redis implementation of {@link CertificateStore}. */
 export class RedisCertificateStore implements CertificateStore {
   readonly description: string;
-  private readonly client: RedisClient;
+  private client: RedisClient;
   private readonly url: string;
   private readonly prefix: string;
   private readonly sealer: KeySealer;
   private readonly leaseMs: number;
+  private closed = false;
 
   /**
    * @param url `redis://[user:password@]host:port[/db]`
    * @throws {RangeError} for an encryption key that is not 32 bytes
    */
   constructor(url: string, options: RedisStoreOptions = {}) {
-    this.client = new RedisClient(url);
+    this.client = new RedisClient(url, CLIENT_OPTIONS);
     this.url = url;
     this.prefix = options.prefix ?? "bun-acme:";
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -62,7 +77,29 @@ export class RedisCertificateStore implements CertificateStore {
 
   /** Closes the connection. */
   close(): void {
+    this.closed = true;
     this.client.close();
+  }
+
+  /**
+   * One command. A client that gave up reconnecting is replaced and the command sent once more.
+   *
+   * @throws {StoreUnavailableError} when Redis still cannot be reached
+   */
+  private async send(command: string, args: string[]): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      const client = this.client;
+      try {
+        return await client.send(command, args);
+      } catch (error) {
+        if (!isRedisConnectionError(error)) throw error;
+        if (this.client === client && !this.closed) {
+          client.close();
+          this.client = new RedisClient(this.url, CLIENT_OPTIONS);
+        }
+        if (attempt === 2 || this.closed) throw new StoreUnavailableError(this.description, error);
+      }
+    }
   }
 
   locate(): undefined {
@@ -73,9 +110,9 @@ export class RedisCertificateStore implements CertificateStore {
   sharedChallenges(): SharedChallenges {
     const key = (token: string) => `${this.prefix}challenge:${token}`;
     return {
-      publish: async (token, keyAuthorization, ttlMs) => void (await this.client.send("SET", [key(token), keyAuthorization, "PX", String(ttlMs)])),
-      answer: async (token) => ((await this.client.send("GET", [key(token)])) as string | null) ?? undefined,
-      withdraw: async (token) => void (await this.client.send("DEL", [key(token)])),
+      publish: async (token, keyAuthorization, ttlMs) => void (await this.send("SET", [key(token), keyAuthorization, "PX", String(ttlMs)])),
+      answer: async (token) => ((await this.send("GET", [key(token)])) as string | null) ?? undefined,
+      withdraw: async (token) => void (await this.send("DEL", [key(token)])),
     };
   }
 
@@ -84,21 +121,21 @@ export class RedisCertificateStore implements CertificateStore {
     const key = `${this.prefix}account`;
     return {
       readKey: async () => {
-        const stored = (await this.client.send("HGET", [key, "key"])) as string | null;
+        const stored = (await this.send("HGET", [key, "key"])) as string | null;
         return stored ? this.sealer.open(stored, "account") : undefined;
       },
-      saveKey: async (pem) => void (await this.client.send("HSET", [key, "key", await this.sealer.seal(pem)])),
-      saveRecord: async (record) => void (await this.client.send("HSET", [key, "record", JSON.stringify(record)])),
+      saveKey: async (pem) => void (await this.send("HSET", [key, "key", await this.sealer.seal(pem)])),
+      saveRecord: async (record) => void (await this.send("HSET", [key, "record", JSON.stringify(record)])),
     };
   }
 
   async list(): Promise<string[]> {
-    const names = (await this.client.send("SMEMBERS", [`${this.prefix}lineages`])) as string[] | null;
+    const names = (await this.send("SMEMBERS", [`${this.prefix}lineages`])) as string[] | null;
     return (names ?? []).sort();
   }
 
   async summary(name: string): Promise<LineageSummary | undefined> {
-    const [config, meta] = (await this.client.send("HMGET", [this.key(name), "config", "meta"])) as (string | null)[];
+    const [config, meta] = (await this.send("HMGET", [this.key(name), "config", "meta"])) as (string | null)[];
     if (!config) return undefined;
     const where = `${this.description} lineage ${name}`;
     if (!meta) throw new StoreError(`${where}: the metadata is missing`, "ERR_STORE_CORRUPT");
@@ -111,7 +148,7 @@ export class RedisCertificateStore implements CertificateStore {
   async load(name: string): Promise<StoredLineage | undefined> {
     const summary = await this.summary(name);
     if (!summary) return undefined;
-    const [chain, key] = (await this.client.send("HMGET", [this.key(name), "chain", "key"])) as (string | null)[];
+    const [chain, key] = (await this.send("HMGET", [this.key(name), "chain", "key"])) as (string | null)[];
     if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
     return { ...summary, chainPem: chain, keyPem: await this.sealer.open(key, `lineage ${name}`) };
   }
@@ -134,26 +171,59 @@ export class RedisCertificateStore implements CertificateStore {
   private async write(name: string, fields: string[], lock: StoreLock | undefined): Promise<void> {
     const token = (lock as LeaseLock | undefined)?.holder ?? "";
     const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
-    const written = await this.client.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
+    const written = await this.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
     if (written !== 1) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
-    await this.client.publish(`${this.prefix}changed`, name);
+    await this.send("PUBLISH", [`${this.prefix}changed`, name]);
   }
 
-  /** Subscribes (on a connection of its own, as Redis requires) to the names of lineages saved by anyone. */
+  /**
+   * Subscribes (on a connection of its own, as Redis requires) to the names of lineages saved by
+   * anyone. Across a Redis restart the subscription is made again, and every lineage is reported
+   * once (a save announced while Redis was down reached nobody).
+   */
   async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
-    const subscriber = new RedisClient(this.url);
     const channel = `${this.prefix}changed`;
-    await subscriber.subscribe(channel, (name) => onChange(String(name)));
+    const deliver = (name: unknown) => onChange(String(name));
+    const reportAll = async () => {
+      for (const name of await this.list().catch(() => [])) onChange(name);
+    };
+    let stopped = false;
+    let subscriber: RedisClient | undefined;
+    const retire = (client: RedisClient) => {
+      if (subscriber !== client || stopped) return;
+      subscriber = undefined;
+      client.close();
+      setTimeout(() => void open(true), 1_000);
+    };
+    const open = async (again: boolean) => {
+      const client = new RedisClient(this.url, CLIENT_OPTIONS);
+      subscriber = client;
+      let connections = 0;
+      client.onconnect = () => {
+        // A reconnection within the client's retries: the server forgot the subscription.
+        if (++connections === 1 || stopped) return;
+        void client.unsubscribe(channel).catch(() => {}).then(() => client.subscribe(channel, deliver)).then(reportAll, () => retire(client));
+      };
+      client.onclose = () => retire(client);
+      try {
+        await client.subscribe(channel, deliver);
+        if (again) await reportAll();
+      } catch {
+        retire(client);
+      }
+    };
+    await open(false);
     return async () => {
-      await subscriber.unsubscribe(channel).catch(() => {});
-      subscriber.close();
+      stopped = true;
+      await subscriber?.unsubscribe(channel).catch(() => {});
+      subscriber?.close();
     };
   }
 
   /**
-   * Takes the lineage's lock (`SET NX PX`), waiting as `options` says; the lease is renewed while
+   * Takes the lineage's lock (`SET … PX` when absent, in a script), waiting as `options` says; the lease is renewed while
    * held. A holder that dies lets the lock go when its lease ends.
    *
    * @throws {LockHeldError} naming the holder, when the wait runs out
@@ -162,10 +232,10 @@ export class RedisCertificateStore implements CertificateStore {
     const key = this.lockKey(checkLineageName(name));
     const lease = String(this.leaseMs);
     return acquireLease(`Lineage ${name}`, {
-      take: async (holder) => (await this.client.send("SET", [key, holder, "NX", "PX", lease])) === "OK",
-      current: async () => ((await this.client.send("GET", [key])) as string | null) ?? undefined,
-      renew: (holder) => this.client.send("EVAL", [RENEW, "1", key, holder, lease]),
-      release: (holder) => this.client.send("EVAL", [RELEASE, "1", key, holder]),
+      take: async (holder) => (await this.send("EVAL", [TAKE, "1", key, holder, lease])) === 1,
+      current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
+      renew: (holder) => this.send("EVAL", [RENEW, "1", key, holder, lease]),
+      release: (holder) => this.send("EVAL", [RELEASE, "1", key, holder]),
     }, this.leaseMs, options);
   }
 

@@ -10,6 +10,8 @@ import { makeTempDir } from "./temp.ts";
 /** A running PostgreSQL. */
 export interface Postgres {
   readonly url: string;
+  /** Stops the server (fast shutdown: every connection is closed) and starts it again on the same port and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,10 +30,17 @@ export async function startPostgres(port: number): Promise<Postgres> {
   const data = join(dir, "data");
   const init = asPostgres(`${BIN}/initdb -D ${data} -A trust -U postgres`);
   if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.output}`);
-  const start = asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${join(dir, "log")} -w start`);
-  if (start.exitCode !== 0) throw new Error(`pg_ctl start failed: ${start.output}`);
+  const start = () => {
+    const started = asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${join(dir, "log")} -w start`);
+    if (started.exitCode !== 0) throw new Error(`pg_ctl start failed: ${started.output}`);
+  };
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart() {
+      asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);
+      start();
+    },
     async stop() {
       asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);
     },

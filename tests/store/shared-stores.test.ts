@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { LockHeldError, PostgresCertificateStore, RedisCertificateStore, StoreError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
+import { LockHeldError, PostgresCertificateStore, RedisCertificateStore, StoreError, StoreUnavailableError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
 import { LineReader } from "../support/lines.ts";
 import { startPostgres, type Postgres } from "../support/postgres.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
@@ -171,20 +171,71 @@ describe("the postgres store on a fresh database", () => {
   });
 });
 
-describe("the redis store across a Redis restart (append-only file on)", () => {
-  test("a command sent while Redis is down completes once it is back; nothing stored is lost", async () => {
+describe("the shared stores across a restart of their server", () => {
+  test("redis (append-only file on): a command sent during a short restart completes; down longer: StoreUnavailableError in seconds; back: the same store works, nothing lost, announcements heard again", async () => {
     const restarting = await startRedis(16382, { aof: true });
     const store = new RedisCertificateStore(restarting.url);
+    const heard: string[] = [];
+    const stopWatching = await store.watch((name) => heard.push(name));
     try {
       await store.save(lineage("restart.redis.test"));
       await restarting.stop();
-      const whileDown = store.load("restart.redis.test"); // queued by Bun's client until it reconnects
+      const whileDown = store.load("restart.redis.test"); // queued by Bun's client while it reconnects
       await restarting.restart();
       expect((await whileDown)?.meta.serial).toBe("0A");
+
+      await restarting.stop();
+      const started = Date.now();
+      const error = await store.load("restart.redis.test").catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toStartWith("Cannot reach the Redis store redis://127.0.0.1:16382/bun-acme:");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await restarting.restart();
       expect(await store.list()).toEqual(["restart.redis.test"]);
+      await store.save(lineage("after.redis.test"));
+      await waitUntil(() => heard.includes("after.redis.test"), "the save after the restart was not announced to the watcher");
     } finally {
+      await stopWatching();
       store.close();
       await restarting.stop();
     }
   });
+
+  test("postgres: statements after a restart succeed (pooled connections the restart closed are replaced); down: StoreUnavailableError; back: works, nothing lost, announcements heard again", async () => {
+    const restarting = await startPostgres(16434);
+    const store = new PostgresCertificateStore(restarting.url);
+    const heard: string[] = [];
+    const stopWatching = await store.watch((name) => heard.push(name));
+    try {
+      await Promise.all(["a", "b", "c", "d"].map((label) => store.save(lineage(`${label}.restart.postgres.test`)))); // several pooled connections
+      await restarting.restart();
+      expect(await store.list()).toHaveLength(4);
+      expect((await store.load("a.restart.postgres.test"))?.meta.serial).toBe("0A");
+
+      await restarting.stop();
+      const error = await store.load("a.restart.postgres.test").catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toStartWith("Cannot reach the PostgreSQL store postgres://postgres@127.0.0.1:16434/postgres:");
+      await restarting.start();
+      expect(await store.list()).toHaveLength(4);
+      // Bun listens again on its own schedule; saves made before that reach nobody (manage() checks periodically for them).
+      const back = Date.now();
+      while (!heard.includes("after.restart.postgres.test") && Date.now() - back < 10_000) {
+        await store.save(lineage("after.restart.postgres.test"));
+        await Bun.sleep(200);
+      }
+      expect(heard).toContain("after.restart.postgres.test");
+    } finally {
+      await stopWatching();
+      await store.close();
+      await restarting.stop();
+    }
+  });
 });
+
+/** Polls `condition` every 20 ms for up to 5 s. */
+async function waitUntil(condition: () => boolean, failure: string, limitMs = 5_000): Promise<void> {
+  for (const started = Date.now(); !condition(); await Bun.sleep(20)) {
+    if (Date.now() - started > limitMs) throw new Error(failure);
+  }
+}

@@ -12,6 +12,8 @@ export interface Postgres {
   readonly url: string;
   /** Stops the server (fast shutdown: every connection is closed) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** Starts it again after `stop()`. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,9 @@ export async function startPostgres(port: number): Promise<Postgres> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async restart() {
       asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);
+      start();
+    },
+    async start() {
       start();
     },
     async stop() {

@@ -19,6 +19,8 @@ export interface ServeConfig {
   readonly allowInsecureHttp: boolean;
   readonly ca?: string;
   readonly store?: string;
+  /** With a shared store: the folder keeping a copy of every certificate served. */
+  readonly cache?: string;
   readonly contact: readonly string[];
   readonly keyType: KeyType;
   readonly listen: { readonly hostname: string; readonly https: number; readonly http: number };
@@ -34,7 +36,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "contact", "key_type", "listen", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "listen", "site"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http"] as const;
 const SITE_KEYS = ["names", "upstream", "deploy_hook"] as const;
 
@@ -77,6 +79,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     allowInsecureHttp,
     ...(typeof root.ca === "string" ? { ca: root.ca } : {}),
     ...(typeof root.store === "string" ? { store: root.store } : {}),
+    ...(typeof root.cache === "string" ? { cache: root.cache } : {}),
     contact: stringList(root.contact, () => at(where(undefined, 0, "contact"), "contact must be a list of strings")),
     keyType,
     listen: {

@@ -6,10 +6,10 @@
  * drain the server and exit 0.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { manage, type Managed, type ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
-import { defaultStoreDir, openStore, type CertificateStore } from "../store/index.ts";
+import { defaultStoreDir, isSharedStoreLocation, openStore, type CertificateStore } from "../store/index.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
@@ -87,6 +87,8 @@ async function start(config: ServeConfig, context: CommandContext, say: Say): Pr
   // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
   const encryptionKey = process.env.BUN_ACME_STORE_KEY ? decodeBase64(process.env.BUN_ACME_STORE_KEY) : undefined;
   const store = openStore(config.store ?? defaultStoreDir(), encryptionKey ? { encryptionKey } : {});
+  // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
+  const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
   const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
   const ca = config.ca ? readFileSync(config.ca, "utf8") : context.trust?.pem;
   const managed = await manage({
@@ -94,6 +96,7 @@ async function start(config: ServeConfig, context: CommandContext, say: Say): Pr
     directoryUrl: config.directoryUrl,
     ...(ca ? { ca } : {}),
     store,
+    ...(cache ? { cache } : {}),
     hostname: config.listen.hostname,
     ports: { https: config.listen.https, http: config.listen.http },
     keyType: config.keyType,

@@ -148,6 +148,7 @@ export class Renewer {
       const stored = await this.context.store.load(slot.config.name);
       if (stored && stored.meta.serial !== slot.current.meta.serial && !isDue(stored.meta)) {
         slot.current = stored;
+        this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
       } else {
         const renewed = await this.obtain(slot);
         await this.context.store.save(renewed, lock);

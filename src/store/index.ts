@@ -22,5 +22,5 @@ export {
   type LineageMeta,
   type StoredLineage,
 } from "./lineage.ts";
-export { openStore, type StoreOpenOptions } from "./open-store.ts";
+export { isSharedStoreLocation, openStore, type StoreOpenOptions } from "./open-store.ts";
 export { StoreUnavailableError } from "./unavailable.ts";

@@ -12,6 +12,13 @@ import { RedisCertificateStore } from "./redis-store.ts";
 export interface StoreOpenOptions {
   /** 32 bytes that encrypt private keys in a shared store. */
   readonly encryptionKey?: Uint8Array;
+  /** Lock lease of a shared store, in milliseconds (default 30 000). */
+  readonly leaseMs?: number;
+}
+
+/** Whether `location` names a store shared by a fleet (a `redis://` or `postgres://` URL) rather than a folder. */
+export function isSharedStoreLocation(location: string): boolean {
+  return /^(rediss?|postgres(ql)?):\/\//.test(location);
 }
 
 /**

@@ -1,0 +1,58 @@
+/**
+ * Helpers for the fleet tests: instances of `fleet-instance.ts` as child processes, the serial a
+ * port serves for a name, and the orders Pebble received.
+ */
+import { join } from "node:path";
+import { connect } from "node:tls";
+import { LineReader } from "./lines.ts";
+import type { Pebble } from "./pebble.ts";
+
+/** A running fleet instance. */
+export interface FleetInstance {
+  readonly child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  readonly stdout: LineReader;
+  readonly stderr: LineReader;
+  readonly https: number;
+  /** Waits for its "serving" line; on failure the error carries its output. */
+  serving(timeoutMs?: number): Promise<void>;
+  /** Its event lines of `type` (JSON objects). */
+  events(type: string): Record<string, string>[];
+}
+
+/** Starts `fleet-instance.ts` on `storeUrl` for `names`. */
+export function startInstance(pebble: Pebble, storeUrl: string, ports: { http: number; https: number }, names: readonly string[], env: Record<string, string> = {}): FleetInstance {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "fleet-instance.ts"), storeUrl, pebble.directoryUrl, pebble.tlsRootFile, String(ports.http), String(ports.https), ...names], {
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env },
+  });
+  const stdout = new LineReader(child.stdout);
+  const stderr = new LineReader(child.stderr);
+  return {
+    child, stdout, stderr, https: ports.https,
+    serving: (timeoutMs = 60_000) => stdout.waitFor((line) => line === "serving", timeoutMs).then(() => undefined, (error: Error) => {
+      throw new Error(`${error.message}\n${stdout.text()}\n${stderr.text()}`);
+    }),
+    events: (type) => stdout.text().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, string>).filter((event) => event.type === type),
+  };
+}
+
+/** Stops instances with SIGTERM and waits for them. */
+export async function stopInstances(instances: readonly FleetInstance[]): Promise<void> {
+  for (const instance of instances) instance.child.kill("SIGTERM");
+  await Promise.all(instances.map((instance) => instance.child.exited));
+}
+
+/** The serial number `port` presents for `servername`, without leading zeros. */
+export function servedSerial(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().serialNumber.replace(/^0+/, ""));
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** New orders Pebble has received so far. */
+export function ordersAtPebble(pebble: Pebble): number {
+  return pebble.log().split("\n").filter((line) => line.includes("POST /order-plz -> calling handler()")).length;
+}

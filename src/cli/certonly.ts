@@ -9,7 +9,8 @@ import type { ChallengeType } from "../acme/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { isDue } from "../lifecycle/index.ts";
-import { checkLineageName, defaultLineageName, defaultStoreDir, FileCertificateStore, type LineageConfig } from "../store/index.ts";
+import { checkLineageName, defaultLineageName, type LineageConfig, type StoreLock } from "../store/index.ts";
+import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
@@ -29,7 +30,7 @@ const CHALLENGES: Readonly<Record<string, ChallengeType>> = {
 export interface CertonlyOptions extends BaseOptions {
   /** The lineage as it will be saved, but for `caFile`, which the trust roots in use decide. */
   readonly config: LineageConfig;
-  readonly stateDir: string;
+  readonly store: StoreLocation;
   readonly force: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
@@ -41,10 +42,10 @@ export interface CertonlyOptions extends BaseOptions {
 /** The `certonly` command: its flags, parser and run function. */
 export const certonlyCommand: Command<CertonlyOptions> = {
   name: "certonly",
-  synopsis: "certonly [http01|dns01|tls01] --dir URL --domain NAME [--domain NAME ...] [--webroot DIR] [--state DIR] [--out DIR] [options]",
+  synopsis: "certonly [http01|dns01|tls01] --dir URL --domain NAME [--domain NAME ...] [--webroot DIR] [--state DIR | --store URL] [--out DIR] [options]",
   summary: "obtain a certificate into the store (--state) and exit; it is then renewed by `bun-acme renew` with the same settings",
   flags: [
-    ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
+    ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--store", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
     "--eab-kid", "--eab-hmac-key", "--bind", "--http-port", "--https-port", "--dns-port", "--record", "--pre-hook", "--post-hook",
     "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
     "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook",
@@ -97,7 +98,7 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
       ...optional("preferredChain", flags.single("--preferred-chain")),
       ...optional("out", out === undefined ? undefined : resolve(out)),
     },
-    stateDir: resolve(flags.single("--state") ?? defaultStoreDir()),
+    store: readStoreLocation(flags),
     force: flags.has("--force"),
     dryRun: flags.has("--dry-run"),
     json: flags.has("--json"),
@@ -115,13 +116,14 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   const config: LineageConfig = { ...options.config, ...(context.trust ? { caFile: resolve(context.trust.path) } : {}) };
   const names = config.identifiers.map((identifier) => identifier.value);
   // Everything the user can get wrong is found before the CA is asked for anything.
-  checkUsableDir(options.stateDir, "--state", ["account-key.pem", "account.json"]);
+  if (!options.store.shared) checkUsableDir(options.store.location, "--state", ["account-key.pem", "account.json"]);
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
   if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot");
-  const store = new FileCertificateStore(options.stateDir);
-  const lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
+  const store = openCommandStore(options.store, context.io.env);
   const hooks = new HookSession();
+  let lock: StoreLock | undefined;
   try {
+    lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
     const existing = await store.summary(config.name);
     const sameNames = existing && existing.config.identifiers.map((identifier) => identifier.value).join(",") === names.join(",");
     if (existing && sameNames && !options.force && !options.dryRun && !isDue(existing.meta)) {
@@ -139,6 +141,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
       log: (line) => options.quiet || reporter.progress(line),
       dryRun: options.dryRun,
       success: existing ? "renewed" : "obtained",
+      lock,
       account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
       ...(existing?.meta.ariCertId ? { replaces: existing.meta.ariCertId } : {}),
     });
@@ -149,7 +152,8 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
     return exitCodeFor(error);
   } finally {
     for (const failure of await hooks.after()) reporter.report({ event: "failed", lineage: config.name, names, error: failure });
-    await lock.release();
+    await lock?.release();
+    await store.close?.();
   }
 }
 

@@ -42,6 +42,7 @@ export const FLAGS = {
   "--profile": { value: "NAME", help: "ask for a certificate profile the CA lists (e.g. shortlived)" },
   "--replaces": { value: "FILE", help: "the certificate this one renews: its ARI ID goes into the order" },
   "--state": { value: "DIR", help: "keep the account (key 0600 and URL) in DIR and reuse it on later runs; certonly, renew and certificates keep their lineages there too (default for those: /var/lib/bun-acme for root, else $XDG_STATE_HOME/bun-acme or ~/.local/state/bun-acme)" },
+  "--store": { value: "URL|DIR", help: "the certificate store of certonly, renew and certificates: a folder (as --state), or a redis:// or postgres:// URL shared by a fleet (BUN_ACME_STORE_KEY, base64 of 32 bytes, encrypts the private keys there)" },
   "--webroot": { value: "DIR", help: "http-01 through a web server already serving DIR: the challenge file goes to DIR/.well-known/acme-challenge/" },
   "--cert-name": { value: "NAME", help: "the lineage's name in the store (default: the first --domain, without '*.')" },
   "--pre-hook": { value: "CMD", help: "shell command run before obtaining (once per run), saved with the lineage" },

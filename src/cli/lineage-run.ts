@@ -16,9 +16,10 @@ import {
   chainFiles,
   openAccount,
   writeFilesAtomic,
-  type FileCertificateStore,
+  type CertificateStore,
   type LineageConfig,
   type OpenAccountOptions,
+  type StoreLock,
   type StoredLineage,
 } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
@@ -28,7 +29,9 @@ import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
 
 /** What an issuance for a lineage needs beyond its configuration. */
 export interface LineageRun {
-  readonly store: FileCertificateStore;
+  readonly store: CertificateStore;
+  /** The lineage's lock: a shared store writes only while it is still held. */
+  readonly lock?: StoreLock;
   readonly context: CommandContext;
   /** Progress lines. */
   readonly log: (line: string) => void;
@@ -60,7 +63,7 @@ function connect(config: LineageConfig, run: LineageRun): Promise<Connection> {
   if (known) return known;
   const opening = (async () => {
     const transport = run.context.transport(config.directoryUrl, roots);
-    const { account } = await openAccount(transport, { ...run.account, stateDir: run.store.dir });
+    const { account } = await openAccount(transport, { ...run.account, storage: run.store.accountStorage() });
     return { transport, account };
   })();
   run.connections?.set(key, opening);
@@ -121,12 +124,12 @@ export async function issueLineage(config: LineageConfig, run: LineageRun): Prom
   }
   const names = config.identifiers.map((identifier) => identifier.value);
   if (run.dryRun) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
-  await store.save(lineage);
+  await store.save(lineage, run.lock);
   const folder = store.locate(config.name);
   if (config.out !== undefined) writeCopies(config.out, lineage);
   let hookError: string | undefined;
   if (config.hooks.deploy) {
-    const result = await runHook(config.hooks.deploy, deployHookEnv(folder, names));
+    const result = await runHook(config.hooks.deploy, deployHookEnv(folder ?? config.out ?? "", names));
     if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
   }
   return { event: run.success, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };

@@ -8,7 +8,8 @@ import { resolve } from "node:path";
 import { readCertificate } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
 import { isDue, needsRenewalInfo, scheduleRenewal } from "../lifecycle/index.ts";
-import { checkLineageName, defaultStoreDir, FileCertificateStore, type LineageSummary } from "../store/index.ts";
+import { checkLineageName, type CertificateStore, type LineageSummary } from "../store/index.ts";
+import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
 import { HookSession, issueLineage, rootsFor, type LineageRun } from "./lineage-run.ts";
@@ -17,7 +18,7 @@ import { readSeconds, readTimeout } from "./values.ts";
 
 /** Everything `renew` needs. */
 export interface RenewOptions extends BaseOptions {
-  readonly stateDir: string;
+  readonly store: StoreLocation;
   readonly certName: string | undefined;
   readonly force: boolean;
   readonly dryRun: boolean;
@@ -28,16 +29,16 @@ export interface RenewOptions extends BaseOptions {
 /** The `renew` command: its flags, parser and run function. */
 export const renewCommand: Command<RenewOptions> = {
   name: "renew",
-  synopsis: "renew [--state DIR] [--cert-name NAME] [--force] [--dry-run] [--json]",
+  synopsis: "renew [--state DIR | --store URL] [--cert-name NAME] [--force] [--dry-run] [--json]",
   summary: "renew every stored certificate that is due (the CA's ARI window, else a third of its lifetime left), with the settings it was obtained with",
-  flags: ["--ca", "--timeout", "--state", "--cert-name", "--force", "--dry-run", "--json", "--lock-wait"],
+  flags: ["--ca", "--timeout", "--state", "--store", "--cert-name", "--force", "--dry-run", "--json", "--lock-wait"],
   timeoutWhat: "the renewals (--timeout)",
   parse(flags) {
     flags.noPositionals();
     if (flags.has("--force") && flags.has("--dry-run")) throw new UsageError("choose one of --force and --dry-run");
     const certName = flags.single("--cert-name");
     return {
-      stateDir: resolve(flags.single("--state") ?? defaultStoreDir()),
+      store: readStoreLocation(flags),
       certName: certName === undefined ? undefined : withFlag("--cert-name", () => checkLineageName(certName)),
       force: flags.has("--force"),
       dryRun: flags.has("--dry-run"),
@@ -52,7 +53,15 @@ export const renewCommand: Command<RenewOptions> = {
 
 async function runRenew(options: RenewOptions, context: CommandContext): Promise<number> {
   const reporter = new Reporter(context.io, options.json);
-  const store = new FileCertificateStore(options.stateDir);
+  const store = openCommandStore(options.store, context.io.env);
+  try {
+    return await renewAll(store, options, context, reporter);
+  } finally {
+    await store.close?.();
+  }
+}
+
+async function renewAll(store: CertificateStore, options: RenewOptions, context: CommandContext, reporter: Reporter): Promise<number> {
   const names = options.certName ? [options.certName] : await store.list();
   if (options.certName && !(await store.list()).includes(options.certName)) {
     throw new UsageError(`--cert-name ${options.certName}: no such certificate in ${store.description} (see: bun-acme certificates)`);
@@ -78,7 +87,7 @@ async function runRenew(options: RenewOptions, context: CommandContext): Promise
  */
 async function renewOne(
   name: string,
-  store: FileCertificateStore,
+  store: CertificateStore,
   options: RenewOptions,
   context: CommandContext,
   reporter: Reporter,
@@ -115,6 +124,7 @@ async function renewOne(
         log: () => {},
         dryRun: options.dryRun,
         success: "renewed",
+        lock,
         connections,
         ...(summary.meta.ariCertId ? { replaces: summary.meta.ariCertId } : {}),
       });
@@ -133,7 +143,7 @@ async function renewOne(
  * The lineage's summary, its renewal time asked again from the CA's renewalInfo when the CA's
  * Retry-After has passed (and saved, unless this is a dry run).
  */
-async function refreshedSummary(name: string, store: FileCertificateStore, options: RenewOptions, context: CommandContext): Promise<LineageSummary> {
+async function refreshedSummary(name: string, store: CertificateStore, options: RenewOptions, context: CommandContext): Promise<LineageSummary> {
   const summary = (await store.summary(name))!;
   if (!needsRenewalInfo(summary.meta)) return summary;
   const lineage = (await store.load(name))!;

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { manage, type Managed, type ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
-import { defaultStoreDir, isSharedStoreLocation, openStore, type CertificateStore } from "../store/index.ts";
+import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
+import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
@@ -85,8 +86,7 @@ type Say = (line: string, json: Record<string, unknown>) => void;
 /** Starts managing and serving one configuration. */
 async function start(config: ServeConfig, context: CommandContext, say: Say): Promise<Managed> {
   // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
-  const encryptionKey = process.env.BUN_ACME_STORE_KEY ? decodeBase64(process.env.BUN_ACME_STORE_KEY) : undefined;
-  const store = openStore(config.store ?? defaultStoreDir(), encryptionKey ? { encryptionKey } : {});
+  const store = openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env);
   // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
   const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
   const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));

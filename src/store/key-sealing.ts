@@ -32,7 +32,7 @@ export class KeySealer {
   /** @throws {StoreError} `ERR_STORE_ENCRYPTED` when the key is sealed and no key, or another key, is given */
   async open(stored: string, what: string): Promise<string> {
     if (!stored.startsWith(SEALED)) return stored;
-    if (!this.key) throw new StoreError(`${this.where} ${what}: the private key is encrypted; give the store's encryption key`, "ERR_STORE_ENCRYPTED");
+    if (!this.key) throw new StoreError(`${this.where} ${what}: the private key is encrypted; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)`, "ERR_STORE_ENCRYPTED");
     const joined = decodeBase64(stored.slice(SEALED.length));
     try {
       const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: joined.subarray(0, 12) as Uint8Array<ArrayBuffer> }, await this.key, joined.subarray(12) as Uint8Array<ArrayBuffer>);

@@ -99,19 +99,23 @@ export class PostgresCertificateStore implements CertificateStore {
   async summary(name: string): Promise<LineageSummary | undefined> {
     await this.ready();
     const [row] = await this.run(() => this.sql`select config, meta from bun_acme_lineages where name = ${name}`);
+    return row ? this.parseSummary(name, row) : undefined;
+  }
+
+  /** The whole lineage in one statement. */
+  async load(name: string): Promise<StoredLineage | undefined> {
+    await this.ready();
+    const [row] = await this.run(() => this.sql`select config, meta, chain, key from bun_acme_lineages where name = ${name}`);
     if (!row) return undefined;
+    return { ...this.parseSummary(name, row), chainPem: row.chain, keyPem: await this.sealer.open(row.key, `lineage ${name}`) };
+  }
+
+  private parseSummary(name: string, row: { config: string; meta: string }): LineageSummary {
     const where = `${this.description} lineage ${name}`;
     return {
       config: parseLineageConfig(parseJsonObject(row.config, `${where} (config)`), `${where} (config)`),
       meta: parseLineageMeta(parseJsonObject(row.meta, `${where} (meta)`), `${where} (meta)`),
     };
-  }
-
-  async load(name: string): Promise<StoredLineage | undefined> {
-    const summary = await this.summary(name);
-    if (!summary) return undefined;
-    const [row] = await this.run(() => this.sql`select chain, key from bun_acme_lineages where name = ${name}`);
-    return { ...summary, chainPem: row.chain, keyPem: await this.sealer.open(row.key, `lineage ${name}`) };
   }
 
   /**

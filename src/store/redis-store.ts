@@ -136,6 +136,19 @@ export class RedisCertificateStore implements CertificateStore {
 
   async summary(name: string): Promise<LineageSummary | undefined> {
     const [config, meta] = (await this.send("HMGET", [this.key(name), "config", "meta"])) as (string | null)[];
+    return this.parseSummary(name, config, meta);
+  }
+
+  /** The whole lineage in one round trip. */
+  async load(name: string): Promise<StoredLineage | undefined> {
+    const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), "config", "meta", "chain", "key"])) as (string | null)[];
+    const summary = this.parseSummary(name, config, meta);
+    if (!summary) return undefined;
+    if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
+    return { ...summary, chainPem: chain, keyPem: await this.sealer.open(key, `lineage ${name}`) };
+  }
+
+  private parseSummary(name: string, config: string | null | undefined, meta: string | null | undefined): LineageSummary | undefined {
     if (!config) return undefined;
     const where = `${this.description} lineage ${name}`;
     if (!meta) throw new StoreError(`${where}: the metadata is missing`, "ERR_STORE_CORRUPT");
@@ -143,14 +156,6 @@ export class RedisCertificateStore implements CertificateStore {
       config: parseLineageConfig(parseJsonObject(config, `${where} (config)`), `${where} (config)`),
       meta: parseLineageMeta(parseJsonObject(meta, `${where} (meta)`), `${where} (meta)`),
     };
-  }
-
-  async load(name: string): Promise<StoredLineage | undefined> {
-    const summary = await this.summary(name);
-    if (!summary) return undefined;
-    const [chain, key] = (await this.send("HMGET", [this.key(name), "chain", "key"])) as (string | null)[];
-    if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
-    return { ...summary, chainPem: chain, keyPem: await this.sealer.open(key, `lineage ${name}`) };
   }
 
   /**

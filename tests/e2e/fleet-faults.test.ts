@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { openStore } from "../../src/store/index.ts";
+import { runClient } from "../support/client.ts";
 import { ordersAtPebble, servedSerial, startInstance, stopInstances, type FleetInstance } from "../support/fleet.ts";
 import { startHaproxy } from "../support/haproxy.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -139,6 +140,51 @@ for (const backend of BACKENDS) describe(`a fleet on ${backend.kind}`, () => {
       expect(complaints(cached)).toEqual([]);
     } finally {
       await stopInstances([cached]);
+    }
+  });
+});
+
+describe("the command line on a shared store (--store)", () => {
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  for (const backend of BACKENDS) {
+    test(`${backend.kind}: certonly obtains into it (keys encrypted with BUN_ACME_STORE_KEY), certificates lists it, renew --force renews it there`, async () => {
+      const name = `cli.${backend.kind}.fleet.test`;
+      const env = { BUN_ACME_STORE_KEY: key };
+      const common = ["--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--store", backend.url()];
+      const obtained = await runClient(["certonly", ...common, "--domain", name, "--bind", "127.0.0.1", "--http-port", "5002"], { env });
+      expect(obtained.stderr).toBe("");
+      expect(obtained.code).toBe(0);
+      const store = openStore(backend.url(), { encryptionKey: new Uint8Array(Buffer.from(key, "base64")) });
+      try {
+        const first = (await store.load(name))!.meta.serial;
+        const listed = await runClient(["certificates", "--store", backend.url(), "--json"], { env });
+        expect(listed.code).toBe(0);
+        expect(listed.stdout).toContain(`"${name}"`);
+        const renewed = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", backend.url(), "--cert-name", name, "--force"], { env });
+        expect(renewed.stderr).toBe("");
+        expect(renewed.code).toBe(0);
+        expect((await store.load(name))!.meta.serial).not.toBe(first);
+      } finally {
+        await store.close?.();
+      }
+      // Without the key, the stored private key cannot be read: renew says so and changes nothing.
+      const keyless = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", backend.url(), "--cert-name", name, "--force"]);
+      expect(keyless.code).toBe(1);
+      expect(keyless.stderr).toContain("the private key is encrypted; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)");
+    });
+  }
+
+  test("mistakes are one line and exit 2: a URL given to --state, both --state and --store, a BUN_ACME_STORE_KEY that is not 32 bytes", async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [["certificates", "--state", "redis://127.0.0.1:16381"], {}, "--state takes a folder; a shared store's URL goes to --store"],
+      [["certificates", "--state", "/tmp", "--store", "redis://127.0.0.1:16381"], {}, "choose one of --state and --store"],
+      [["certificates", "--store", "redis://127.0.0.1:16381"], { BUN_ACME_STORE_KEY: "c2hvcnQ=" }, "BUN_ACME_STORE_KEY must be base64 of 32 bytes"],
+    ];
+    for (const [args, env, message] of cases) {
+      const result = await runClient(args, { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(message);
     }
   });
 });

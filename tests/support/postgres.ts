@@ -10,6 +10,8 @@ import { makeTempDir } from "./temp.ts";
 /** A running PostgreSQL. */
 export interface Postgres {
   readonly url: string;
+  /** The server's log file. */
+  readonly logFile: string;
   /** Stops the server (fast shutdown: every connection is closed) and starts it again on the same port and data. */
   restart(): Promise<void>;
   /** Starts it again after `stop()`. */
@@ -24,8 +26,8 @@ function asPostgres(command: string): { exitCode: number; output: string } {
   return { exitCode: result.exitCode, output: `${result.stdout.toString()}${result.stderr.toString()}` };
 }
 
-/** Starts a fresh cluster on 127.0.0.1:`port`. */
-export async function startPostgres(port: number): Promise<Postgres> {
+/** Starts a fresh cluster on 127.0.0.1:`port`, with `settings` as `-c key=value` (e.g. `log_statement: "all"`). */
+export async function startPostgres(port: number, settings: Record<string, string> = {}): Promise<Postgres> {
   const dir = makeTempDir("bun-acme-postgres-");
   const id = (flag: string) => Number(Bun.spawnSync(["id", flag, "postgres"]).stdout.toString().trim());
   chownSync(dir, id("-u"), id("-g"));
@@ -33,12 +35,13 @@ export async function startPostgres(port: number): Promise<Postgres> {
   const init = asPostgres(`${BIN}/initdb -D ${data} -A trust -U postgres`);
   if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.output}`);
   const start = () => {
-    const started = asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${join(dir, "log")} -w start`);
+    const started = asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${Object.entries(settings).map(([key, value]) => ` -c ${key}=${value}`).join("")}' -l ${join(dir, "log")} -w start`);
     if (started.exitCode !== 0) throw new Error(`pg_ctl start failed: ${started.output}`);
   };
   start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    logFile: join(dir, "log"),
     async restart() {
       asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);
       start();

@@ -1,0 +1,112 @@
+/**
+ * The fleet benchmark: 200 certificates obtained by 1, 2 and 4 instances of a manage() program
+ * sharing one Redis or one PostgreSQL (real servers from Debian), behind HAProxy for the CA's
+ * http-01 requests, against Pebble. For each: time from starting the instances to all of them
+ * serving all 200, orders at the CA (must be 200), and store round trips per certificate, counted
+ * by the servers themselves (Redis: `total_commands_processed`; PostgreSQL: statements in its log
+ * with `log_statement = all`). Writes bench/fleet-results.md.
+ *
+ *   bun run bench:fleet [--rounds N] [--certificates N]
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { startDnsServer } from "../src/dns/index.ts";
+import { ordersAtPebble, startInstance, stopInstances } from "../tests/support/fleet.ts";
+import { startHaproxy } from "../tests/support/haproxy.ts";
+import { startPebble } from "../tests/support/pebble.ts";
+import { startPostgres } from "../tests/support/postgres.ts";
+import { startRedis } from "../tests/support/redis.ts";
+import { median } from "./lib/stats.ts";
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : fallback);
+const rounds = option("--rounds", 1);
+const certificates = option("--certificates", 200);
+const INSTANCE_COUNTS = [1, 2, 4] as const;
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[] }
+
+const started = Date.now();
+const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10056, zone: { address: "127.0.0.1", txtValues: () => [] } });
+const pebble = await startPebble({ dnsServer: "127.0.0.1:10056" });
+const redis = await startRedis(16390);
+const postgres = await startPostgres(16491, { log_statement: "all" });
+
+const redisCommands = () => Number(/total_commands_processed:(\d+)/.exec(Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "stats"]).stdout.toString())![1]);
+const postgresStatements = () => readFileSync(postgres.logFile, "utf8").split("\n").filter((line) => /LOG: {2}(statement|execute)/.test(line)).length;
+const backends = {
+  redis: {
+    url: redis.url,
+    reset: () => void Bun.spawnSync(["redis-cli", "-p", "16390", "FLUSHALL"]),
+    roundTrips: redisCommands,
+  },
+  postgres: {
+    url: postgres.url,
+    reset: async () => {
+      const sql = new SQL(postgres.url);
+      await sql.unsafe("drop table if exists bun_acme_lineages, bun_acme_locks, bun_acme_challenges, bun_acme_account");
+      await sql.close();
+    },
+    roundTrips: postgresStatements,
+  },
+};
+
+async function run(backend: keyof typeof backends, instances: number, round: number): Promise<Run> {
+  const { url, reset, roundTrips } = backends[backend];
+  await reset();
+  const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${backend}.bench.test`);
+  const ordersBefore = ordersAtPebble(pebble);
+  const tripsBefore = roundTrips();
+  const haproxy = await startHaproxy(5002, Array.from({ length: instances }, (_, index) => 6002 + index));
+  const begin = performance.now();
+  const running = Array.from({ length: instances }, (_, index) => startInstance(pebble, url, { http: 6002 + index, https: 7001 + index }, names));
+  try {
+    await Promise.all(running.map((instance) => instance.serving(900_000)));
+    const seconds = (performance.now() - begin) / 1000;
+    const trips = roundTrips() - tripsBefore;
+    const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length) };
+    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.roundTrips.toFixed(1)} round trips per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    return result;
+  } finally {
+    await stopInstances(running);
+    await haproxy.stop();
+  }
+}
+
+const results: Record<string, Run[]> = {};
+try {
+  for (const backend of Object.keys(backends) as (keyof typeof backends)[]) {
+    for (const instances of INSTANCE_COUNTS) {
+      for (let round = 0; round < rounds; round++) (results[`${backend}/${instances}`] ??= []).push(await run(backend, instances, round));
+    }
+  }
+} finally {
+  await redis.stop();
+  await postgres.stop();
+  await pebble.stop();
+  dns.stop();
+}
+
+const rows = Object.entries(results).map(([key, runs]) => {
+  const [backend, instances] = key.split("/");
+  const seconds = median(runs.map((r) => r.seconds));
+  const baseline = median(results[`${backend}/1`]!.map((r) => r.seconds));
+  return `| ${backend === "redis" ? "Redis 7.0" : "PostgreSQL 15"} | ${instances} | ${seconds.toFixed(2)} s | ${(certificates / seconds).toFixed(1)} | ${(baseline / seconds).toFixed(2)}× | ` +
+    `${runs.map((r) => r.orders).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
+});
+const markdown = `# Fleet benchmark results
+
+Run on ${new Date().toISOString().slice(0, 10)}, ${rounds} round(s), ${certificates} certificates (one name each, http-01 through HAProxy round-robin), in ${Math.round((Date.now() - started) / 1000)} s with \`bun run bench:fleet\`.
+Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores. Time: from starting the instances (each a Bun process running
+\`manage()\` for all ${certificates} names) to every instance serving all of them. Round trips: counted by the store's server (Redis
+\`total_commands_processed\`, PostgreSQL statements logged with \`log_statement = all\`), everything included (locks and their
+renewals, loads, saves, announcements, shared challenge answers, the account), divided by the number of certificates.
+
+| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders at the CA (each round) | Store round trips per certificate | Obtained per instance (last round) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+${rows.join("\n")}
+`;
+writeFileSync(join(import.meta.dir, "fleet-results.md"), markdown);
+console.log(markdown);

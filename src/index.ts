@@ -129,14 +129,19 @@ export { HotTlsServer, type ServedCertificate } from "./servers/index.ts";
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
 export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage/index.ts";
 
-// What outlives a run: the account, and the certificate store (an interface; files by default).
+// What outlives a run: the account, and the certificate store (an interface; files by default, Redis or PostgreSQL for a fleet).
 export {
   defaultStoreDir,
   FileCertificateStore,
+  isSharedStoreLocation,
   LockHeldError,
   openAccount,
+  openStore,
+  PostgresCertificateStore,
+  RedisCertificateStore,
   saveAccountKey,
   StoreError,
+  StoreUnavailableError,
   writeFileAtomic,
   writeFilesAtomic,
   type CertificateStore,
@@ -144,6 +149,10 @@ export {
   type LineageConfig,
   type LineageMeta,
   type OpenAccountOptions,
+  type PostgresStoreOptions,
+  type RedisStoreOptions,
+  type SharedChallenges,
+  type StoreOpenOptions,
   type StoredLineage,
 } from "./store/index.ts";
 export { isDue, obtainLineage, scheduleRenewal, type ObtainOptions } from "./lifecycle/index.ts";

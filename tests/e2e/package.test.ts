@@ -83,6 +83,7 @@ describe("the package in a fresh project", () => {
       HTTP_PORT: "5002",
       HTTPS_PORT: "5001",
       ACME_STORE: makeTempDir("bun-acme-example-store-"),
+      ACME_CACHE: makeTempDir("bun-acme-example-cache-"),
       EXAMPLE_ONCE: "1",
     });
     expect(result.stderr).toBe("");

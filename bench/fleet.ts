@@ -47,7 +47,7 @@ const backends = {
     url: postgres.url,
     reset: async () => {
       const sql = new SQL(postgres.url);
-      await sql.unsafe("drop table if exists bun_acme_lineages, bun_acme_locks, bun_acme_challenges, bun_acme_account");
+      await sql.unsafe("drop table if exists bun_acme_lineages, bun_acme_locks, bun_acme_challenges, bun_acme_account, bun_acme_settings");
       await sql.close();
     },
     roundTrips: postgresStatements,

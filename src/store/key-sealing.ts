@@ -7,20 +7,47 @@ import { StoreError } from "./lineage.ts";
 
 const SEALED = "aes-256-gcm:";
 
-/** Seals and opens PEM private keys; without a key it passes them through. */
+/**
+ * Where a store records that its keys are encrypted, so that an instance started without the
+ * encryption key cannot add keys in clear to it.
+ */
+export interface SealedMarker {
+  isSealed(): Promise<boolean>;
+  markSealed(): Promise<void>;
+}
+
+/** Seals and opens PEM private keys; without a key it passes them through, unless the store's keys are sealed. */
 export class KeySealer {
   private readonly key: Promise<CryptoKey> | undefined;
   private readonly where: string;
+  private readonly marker: SealedMarker | undefined;
+  private marked: Promise<void> | undefined;
 
   /** @throws {RangeError} for a key that is not 32 bytes */
-  constructor(key: Uint8Array | undefined, where: string) {
+  constructor(key: Uint8Array | undefined, where: string, marker?: SealedMarker) {
     if (key && key.length !== 32) throw new RangeError("The store encryption key must be 32 bytes (AES-256)");
     this.key = key ? crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"]) : undefined;
     this.where = where;
+    this.marker = marker;
   }
 
+  /**
+   * The key as it is to be stored.
+   *
+   * @throws {StoreError} `ERR_STORE_ENCRYPTED` when no encryption key is given but the store's keys are encrypted
+   */
   async seal(pem: string): Promise<string> {
-    if (!this.key) return pem;
+    if (!this.key) {
+      if (await this.marker?.isSealed()) {
+        throw new StoreError(`${this.where}: its private keys are encrypted, so this one is not stored in clear; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)`, "ERR_STORE_ENCRYPTED");
+      }
+      return pem;
+    }
+    this.marked ??= this.marker?.markSealed();
+    await this.marked?.catch((error: unknown) => {
+      this.marked = undefined;
+      throw error;
+    });
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await this.key, new TextEncoder().encode(pem)));
     const joined = new Uint8Array(iv.length + sealed.length);

@@ -5,7 +5,7 @@
  * taken only when free or expired, renewed while held, checked again inside the transaction that
  * saves (the fence). Saves are announced with NOTIFY.
  *
- * Tables (prefix `bun_acme_`): `lineages`, `locks`, `challenges`, `account`, made on first use.
+ * Tables (prefix `bun_acme_`): `lineages`, `locks`, `challenges`, `account`, `settings`, made on first use.
  * @see https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT
  */
 import { SQL } from "bun";
@@ -45,7 +45,16 @@ export class PostgresCertificateStore implements CertificateStore {
     const shown = new URL(url);
     shown.password = shown.password ? "***" : "";
     this.description = `the PostgreSQL store ${shown.href}`;
-    this.sealer = new KeySealer(options.encryptionKey, this.description);
+    this.sealer = new KeySealer(options.encryptionKey, this.description, {
+      isSealed: async () => {
+        await this.ready();
+        return (await this.run(() => this.sql`select 1 from bun_acme_settings where name = 'keys_sealed'`)).length > 0;
+      },
+      markSealed: async () => {
+        await this.ready();
+        await this.run(() => this.sql`insert into bun_acme_settings (name, value) values ('keys_sealed', 'aes-256-gcm') on conflict (name) do nothing`);
+      },
+    });
     this.leaseMs = options.leaseMs ?? 30_000;
   }
 
@@ -85,6 +94,7 @@ export class PostgresCertificateStore implements CertificateStore {
       await tx`create table if not exists bun_acme_locks (name text primary key, holder text not null, expires_at timestamptz not null)`;
       await tx`create table if not exists bun_acme_challenges (token text primary key, value text not null, expires_at timestamptz not null)`;
       await tx`create table if not exists bun_acme_account (id int primary key, key text, record text)`;
+      await tx`create table if not exists bun_acme_settings (name text primary key, value text not null)`;
     })).then(() => undefined);
     this.schema.catch(() => (this.schema = undefined));
     return this.schema;

@@ -5,7 +5,8 @@
  * holder wrote. Private keys can be encrypted at rest (AES-256-GCM).
  *
  * Keys, under a prefix (default `bun-acme:`): `lineages` (a set of names), `lineage:<name>` (a
- * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease).
+ * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease), `keys-sealed` (set once
+ * keys are stored encrypted), `account`, `challenge:<token>`.
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
  */
 import { RedisClient } from "bun";
@@ -72,7 +73,11 @@ export class RedisCertificateStore implements CertificateStore {
     const shown = new URL(url);
     shown.password = shown.password ? "***" : "";
     this.description = `the Redis store ${shown.href}${shown.href.endsWith("/") ? "" : "/"}${this.prefix}`;
-    this.sealer = new KeySealer(options.encryptionKey, this.description);
+    const sealedKey = `${this.prefix}keys-sealed`;
+    this.sealer = new KeySealer(options.encryptionKey, this.description, {
+      isSealed: async () => (await this.send("GET", [sealedKey])) !== null,
+      markSealed: async () => void (await this.send("SET", [sealedKey, "1"])),
+    });
   }
 
   /** Closes the connection. */

@@ -6,6 +6,7 @@
  * lease (SIGSTOP) and then tries to save.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { SQL } from "bun";
 import { join } from "node:path";
 import { LockHeldError, PostgresCertificateStore, RedisCertificateStore, StoreError, StoreUnavailableError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
 import { LineReader } from "../support/lines.ts";
@@ -71,11 +72,16 @@ for (const backend of BACKENDS) {
       });
     });
 
-    test("private keys encrypted at rest; the right key opens them, none or another is refused; the account too", async () => {
+    test("private keys encrypted at rest; the right key opens them, none or another is refused; the account too; no key is then added in clear", async () => {
       const key = crypto.getRandomValues(new Uint8Array(32));
-      const store = backend.open({ encryptionKey: key });
-      const withoutKey = backend.open();
-      const wrongKey = backend.open({ encryptionKey: new Uint8Array(32) });
+      // A namespace of its own (Redis key prefix, PostgreSQL database): once keys are sealed there, keyless saves are refused.
+      const url = await isolated(backend.kind, "sealed");
+      const open = (encryptionKey?: Uint8Array) => backend.kind === "redis"
+        ? new RedisCertificateStore(url, { prefix: "sealed:", ...(encryptionKey ? { encryptionKey } : {}) })
+        : new PostgresCertificateStore(url, encryptionKey ? { encryptionKey } : {});
+      const store = open(key);
+      const withoutKey = open();
+      const wrongKey = open(new Uint8Array(32));
       await using([store, withoutKey, wrongKey], async () => {
         await store.save(lineage(`secret.${backend.kind}.test`));
         expect((await store.load(`secret.${backend.kind}.test`))?.keyPem).toBe(lineage("x").keyPem);
@@ -84,6 +90,10 @@ for (const backend of BACKENDS) {
         await store.accountStorage().saveKey("-----BEGIN PRIVATE KEY-----\nACCOUNT\n-----END PRIVATE KEY-----\n");
         expect(await store.accountStorage().readKey()).toContain("ACCOUNT");
         expect(await withoutKey.accountStorage().readKey().catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
+        const inClear = await withoutKey.save(lineage(`secret.${backend.kind}.test`, "0B")).catch((error: StoreError) => error);
+        expect((inClear as StoreError).code).toBe("ERR_STORE_ENCRYPTED");
+        expect((inClear as StoreError).message).toContain("its private keys are encrypted, so this one is not stored in clear");
+        expect((await store.load(`secret.${backend.kind}.test`))?.meta.serial).toBe("0A");
       });
     });
 
@@ -232,6 +242,15 @@ describe("the shared stores across a restart of their server", () => {
     }
   });
 });
+
+/** A URL for a namespace of its own: Redis is namespaced by key prefix (same URL), PostgreSQL by a database made here. */
+async function isolated(kind: "redis" | "postgres", name: string): Promise<string> {
+  if (kind === "redis") return redis.url;
+  const admin = new SQL(postgres.url);
+  await admin.unsafe(`create database ${name}`).catch(() => {});
+  await admin.close();
+  return postgres.url.replace(/\/postgres$/, `/${name}`);
+}
 
 /** Polls `condition` every 20 ms for up to 5 s. */
 async function waitUntil(condition: () => boolean, failure: string, limitMs = 5_000): Promise<void> {

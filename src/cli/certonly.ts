@@ -9,7 +9,7 @@ import type { ChallengeType } from "../acme/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { isDue } from "../lifecycle/index.ts";
-import { checkLineageName, defaultLineageName, type LineageConfig, type StoreLock } from "../store/index.ts";
+import { checkLineageName, defaultLineageName, sameIdentifiers, type LineageConfig, type StoreLock } from "../store/index.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
@@ -125,7 +125,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   try {
     lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
     const existing = await store.summary(config.name);
-    const sameNames = existing && existing.config.identifiers.map((identifier) => identifier.value).join(",") === names.join(",");
+    const sameNames = existing && sameIdentifiers(existing.config, config);
     if (existing && sameNames && !options.force && !options.dryRun && !isDue(existing.meta)) {
       reporter.report({ event: "not_due", lineage: config.name, names, meta: existing.meta });
       return ExitCode.OK;

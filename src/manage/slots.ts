@@ -2,7 +2,7 @@
  * The certificates manage() holds, and how each is first found: in the store, in the local cache
  * when the store cannot be reached, or obtained from the CA under the lineage's lock.
  */
-import { LockHeldError, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { LockHeldError, sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { isDue } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import { eventOf, type ManageEvent } from "./events.ts";
@@ -34,11 +34,9 @@ export interface SlotContext {
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
 }
 
-const sameNames = (stored: StoredLineage, config: LineageConfig) =>
-  stored.config.identifiers.map((identifier) => identifier.value).join(",") === config.identifiers.map((identifier) => identifier.value).join(",");
 
 /** Whether the stored lineage can be served as it is. */
-const usable = (stored: StoredLineage | undefined, config: LineageConfig): boolean => !!stored && sameNames(stored, config) && !isDue(stored.meta);
+const usable = (stored: StoredLineage | undefined, config: LineageConfig): boolean => !!stored && sameIdentifiers(stored.config, config) && !isDue(stored.meta);
 
 /**
  * Finds every certificate: first those whose lock is free (or which need none), then waits for
@@ -85,7 +83,7 @@ async function findOrObtain(config: LineageConfig, context: SlotContext, waitMs:
   try {
     const latest = await store.load(config.name); // another instance may have saved it meanwhile
     if (usable(latest, config)) return latest;
-    const obtained = await context.obtain(config, latest && sameNames(latest, config) ? latest.meta.ariCertId : undefined);
+    const obtained = await context.obtain(config, latest && sameIdentifiers(latest.config, config) ? latest.meta.ariCertId : undefined);
     await store.save(obtained, lock); // fenced: a store with leases refuses it if the lock was lost
     context.emit(eventOf(latest ? "renewed" : "obtained", obtained));
     return obtained;
@@ -97,7 +95,7 @@ async function findOrObtain(config: LineageConfig, context: SlotContext, waitMs:
 /** The store cannot be reached: the locally cached certificate, when there is one still valid, else a clear error. */
 async function cachedSlot(config: LineageConfig, serve: boolean, context: SlotContext, error: StoreUnavailableError, backoff: Backoff): Promise<Slot> {
   const cached = await context.cache?.load(config.name).catch(() => undefined);
-  if (!cached || !sameNames(cached, config) || Date.parse(cached.meta.notAfter) <= Date.now()) {
+  if (!cached || !sameIdentifiers(cached.config, config) || Date.parse(cached.meta.notAfter) <= Date.now()) {
     const where = context.cache ? `no valid certificate for ${config.name} is cached in ${context.cache.description}` : "no local cache is configured";
     throw new StoreError(`${error.message}; ${where}, so there is nothing to serve: start the store or correct its address`, "ERR_STORE_UNAVAILABLE", { cause: error });
   }

@@ -15,6 +15,7 @@ export {
   defaultLineageName,
   parseLineageConfig,
   parseLineageMeta,
+  sameIdentifiers,
   StoreError,
   type LineageConfig,
   type LineageDnsUpdate,

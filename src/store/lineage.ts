@@ -81,6 +81,11 @@ export interface StoredLineage {
   readonly chainPem: string;
 }
 
+/** Whether two lineage configurations name the same identifiers, in the same order. */
+export function sameIdentifiers(a: Pick<LineageConfig, "identifiers">, b: Pick<LineageConfig, "identifiers">): boolean {
+  return a.identifiers.length === b.identifiers.length && a.identifiers.every((identifier, index) => identifier.value === b.identifiers[index]!.value);
+}
+
 /** A store's content is not what bun-acme wrote (hand-edited, truncated, another version). */
 export class StoreError extends Error {
   readonly code: string;

@@ -11,7 +11,6 @@
  *   certificate and meets the store again once it is back; one without a cache says so in one line.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { SQL } from "bun";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { openStore } from "../../src/store/index.ts";
 import { runClient } from "../support/client.ts";
@@ -148,13 +147,7 @@ for (const backend of BACKENDS) describe(`a fleet on ${backend.kind}`, () => {
 describe("the command line on a shared store (--store)", () => {
   const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
   // A store of its own (Redis database 1, a PostgreSQL database "cli"): the other tests' account there is not encrypted.
-  const ownStore = async (kind: "redis" | "postgres") => {
-    if (kind === "redis") return `${redis.url}/1`;
-    const admin = new SQL(postgres.url);
-    await admin.unsafe("create database cli").catch(() => {});
-    await admin.close();
-    return postgres.url.replace(/\/postgres$/, "/cli");
-  };
+  const ownStore = async (kind: "redis" | "postgres") => (kind === "redis" ? `${redis.url}/1` : postgres.database("cli"));
   for (const backend of BACKENDS) {
     test(`${backend.kind}: certonly obtains into it (keys encrypted with BUN_ACME_STORE_KEY), certificates lists it, renew --force renews it there; without the key, nothing`, async () => {
       const name = `cli.${backend.kind}.fleet.test`;

@@ -6,7 +6,6 @@
  * lease (SIGSTOP) and then tries to save.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { SQL } from "bun";
 import { join } from "node:path";
 import { LockHeldError, PostgresCertificateStore, RedisCertificateStore, StoreError, StoreUnavailableError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
 import { LineReader } from "../support/lines.ts";
@@ -75,7 +74,7 @@ for (const backend of BACKENDS) {
     test("private keys encrypted at rest; the right key opens them, none or another is refused; the account too; no key is then added in clear", async () => {
       const key = crypto.getRandomValues(new Uint8Array(32));
       // A namespace of its own (Redis key prefix, PostgreSQL database): once keys are sealed there, keyless saves are refused.
-      const url = await isolated(backend.kind, "sealed");
+      const url = backend.kind === "redis" ? redis.url : await postgres.database("sealed");
       const open = (encryptionKey?: Uint8Array) => backend.kind === "redis"
         ? new RedisCertificateStore(url, { prefix: "sealed:", ...(encryptionKey ? { encryptionKey } : {}) })
         : new PostgresCertificateStore(url, encryptionKey ? { encryptionKey } : {});
@@ -166,11 +165,7 @@ for (const backend of BACKENDS) {
 
 describe("the postgres store on a fresh database", () => {
   test("six instances creating the tables at once all succeed (concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL)", async () => {
-    const { SQL } = await import("bun");
-    const admin = new SQL(postgres.url);
-    await admin`create database fresh_race`;
-    await admin.close();
-    const url = postgres.url.replace(/\/postgres$/, "/fresh_race");
+    const url = await postgres.database("fresh_race");
     const stores = Array.from({ length: 6 }, () => new PostgresCertificateStore(url));
     try {
       const results = await Promise.allSettled(stores.map((store) => store.list()));
@@ -242,15 +237,6 @@ describe("the shared stores across a restart of their server", () => {
     }
   });
 });
-
-/** A URL for a namespace of its own: Redis is namespaced by key prefix (same URL), PostgreSQL by a database made here. */
-async function isolated(kind: "redis" | "postgres", name: string): Promise<string> {
-  if (kind === "redis") return redis.url;
-  const admin = new SQL(postgres.url);
-  await admin.unsafe(`create database ${name}`).catch(() => {});
-  await admin.close();
-  return postgres.url.replace(/\/postgres$/, `/${name}`);
-}
 
 /** Polls `condition` every 20 ms for up to 5 s. */
 async function waitUntil(condition: () => boolean, failure: string, limitMs = 5_000): Promise<void> {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LineReader } from "./lines.ts";
-import { openssl } from "./openssl.ts";
+import { opensslIssue, opensslRoot } from "./openssl.ts";
 import { busyPorts } from "./ports.ts";
 import { makeTempDir } from "./temp.ts";
 
@@ -46,13 +46,9 @@ let tlsMaterial: { dir: string; rootFile: string; rootPem: string; certFile: str
 export async function makeTlsMaterial(): Promise<NonNullable<typeof tlsMaterial>> {
   if (tlsMaterial) return tlsMaterial;
   const dir = makeTempDir("bun-acme-tls-");
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-subj", "/CN=bun-acme test root",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  await openssl(["req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir);
-  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  await openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-out", "cert.pem",
-    "-days", "30", "-extfile", "leaf.ext"], dir);
+  await opensslRoot(dir, "bun-acme test root", { key: "root.key", cert: "root.pem" });
+  await opensslIssue(dir, "localhost", { key: "key.pem", cert: "cert.pem", rootKey: "root.key", rootCert: "root.pem" },
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
   tlsMaterial = {
     dir,
     rootFile: join(dir, "root.pem"),

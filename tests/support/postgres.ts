@@ -14,6 +14,8 @@ export interface Postgres {
   readonly logFile: string;
   /** Stops the server (fast shutdown: every connection is closed) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** The URL of database `name`, made on first use (a namespace of its own for one test). */
+  database(name: string): Promise<string>;
   /** Starts it again after `stop()`. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -48,6 +50,11 @@ export async function startPostgres(port: number, settings: Record<string, strin
     },
     async start() {
       start();
+    },
+    async database(name) {
+      const created = asPostgres(`psql -h ${dir} -p ${port} -U postgres -qc 'create database ${name}'`);
+      if (created.exitCode !== 0 && !created.output.includes("already exists")) throw new Error(`create database ${name} failed: ${created.output}`);
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
       asPostgres(`${BIN}/pg_ctl -D ${data} -m fast stop`);

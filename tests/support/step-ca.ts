@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./client.ts";
 import { LineReader } from "./lines.ts";
-import { openssl } from "./openssl.ts";
+import { opensslIssue, opensslRoot } from "./openssl.ts";
 import { busyPorts } from "./ports.ts";
 import { makeTempDir } from "./temp.ts";
 
@@ -28,13 +28,9 @@ export interface StepCa {
 }
 
 async function makeHierarchy(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-keyout", "root.key", "-out", "root.crt", "-days", "30", "-subj", "/CN=bun-acme test step-ca root",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  await openssl(["req", ...ec, "-keyout", "intermediate.key", "-out", "intermediate.csr", "-subj", "/CN=bun-acme test step-ca intermediate"], dir);
-  writeFileSync(join(dir, "intermediate.ext"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n");
-  await openssl(["x509", "-req", "-in", "intermediate.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial", "-out", "intermediate.crt",
-    "-days", "30", "-extfile", "intermediate.ext"], dir);
+  await opensslRoot(dir, "bun-acme test step-ca root", { key: "root.key", cert: "root.crt" });
+  await opensslIssue(dir, "bun-acme test step-ca intermediate", { key: "intermediate.key", cert: "intermediate.crt", rootKey: "root.key", rootCert: "root.crt" },
+    "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n");
 }
 
 /**

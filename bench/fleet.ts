@@ -60,7 +60,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
   const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${backend}.bench.test`);
   const ordersBefore = ordersAtPebble(pebble);
   const tripsBefore = roundTrips();
-  const haproxy = await startHaproxy(5002, Array.from({ length: instances }, (_, index) => 6002 + index));
+  const haproxy = await startHaproxy({ http: { port: 5002, backends: Array.from({ length: instances }, (_, index) => 6002 + index) } });
   const begin = performance.now();
   const running = Array.from({ length: instances }, (_, index) => startInstance(pebble, url, { http: 6002 + index, https: 7001 + index }, names));
   try {

@@ -29,6 +29,24 @@ export function tlsAlpnServerName(identifier: Identifier): string {
 }
 
 /**
+ * The validation certificate for one identifier: a fresh P-256 key, self-signed, with the
+ * identifier as its only name and the SHA-256 of the key authorization in the critical
+ * acmeIdentifier extension.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8737#section-3
+ */
+export async function tlsAlpnCertificate(identifier: Identifier, keyAuthorization: string): Promise<PemCertificate> {
+  const keyPair = await generateKeyPair("ec256");
+  const ipAddress = identifier.type === "ip" ? tryParseIp(identifier.value) : undefined;
+  const der = await createTlsAlpnCertificate({
+    identifier: ipAddress ? { ipAddress } : { dnsName: identifier.value },
+    keyAuthorizationDigest: await sha256(utf8Encode(keyAuthorization)),
+    keyPair,
+  });
+  return { certificatePem: encodePem("CERTIFICATE", der), privateKeyPem: await exportPrivateKeyPem(keyPair.privateKey) };
+}
+
+/**
  * Solves tls-alpn-01: for each identifier, a self-signed certificate with the acmeIdentifier
  * extension, served (by a TLS server that negotiates `acme-tls/1`) for the identifier's SNI.
  *
@@ -39,17 +57,7 @@ export class TlsAlpn01Solver implements ChallengeSolver {
   private readonly certificates = new Map<string, PemCertificate>();
 
   async present(identifier: Identifier, _challenge: Challenge, keyAuthorization: string): Promise<void> {
-    const keyPair = await generateKeyPair("ec256");
-    const ipAddress = identifier.type === "ip" ? tryParseIp(identifier.value) : undefined;
-    const der = await createTlsAlpnCertificate({
-      identifier: ipAddress ? { ipAddress } : { dnsName: identifier.value },
-      keyAuthorizationDigest: await sha256(utf8Encode(keyAuthorization)),
-      keyPair,
-    });
-    this.certificates.set(tlsAlpnServerName(identifier), {
-      certificatePem: encodePem("CERTIFICATE", der),
-      privateKeyPem: await exportPrivateKeyPem(keyPair.privateKey),
-    });
+    this.certificates.set(tlsAlpnServerName(identifier), await tlsAlpnCertificate(identifier, keyAuthorization));
   }
 
   cleanup(identifier: Identifier): void {

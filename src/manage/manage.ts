@@ -3,15 +3,16 @@
  * and swap it in without a restart, as Caddy's CertMagic does for Go.
  */
 import { AcmeTransport, normalizeIdentifiers, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
-import { Http01Solver } from "../challenges/index.ts";
+import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { obtainLineage } from "../lifecycle/index.ts";
-import { HotTlsServer, serve, tcpMigrateRequests, TlsFrontServer, type RunningServer } from "../servers/index.ts";
-import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type CertificateStore, type LineageConfig } from "../store/index.ts";
+import { HotTlsServer, serve, startTlsAlpnServer, tcpMigrateRequests, TlsFrontServer, type RunningServer } from "../servers/index.ts";
+import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { AccountHolder, Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
+import { SharedTlsAlpn01Solver, tlsAlpnLookup } from "./shared-tls-alpn01.ts";
 import { initialSlot, initialSlots, servedSlots, type Slot, type SlotContext } from "./slots.ts";
 
 export type { ManageEvent } from "./events.ts";
@@ -36,16 +37,19 @@ export interface ManageOptions {
   readonly store?: CertificateStore;
   /**
    * `"http-01"` (default): answered by an HTTP server on `ports.http`, which redirects every
-   * other request to HTTPS. Or a solver, e.g. for dns-01. (tls-alpn-01 cannot share a
-   * `Bun.serve` port: Bun 1.4.5 does not negotiate ALPN.)
+   * other request to HTTPS. `"tls-alpn-01"`: answered by a `node:tls` responder on
+   * `ports.tlsAlpn` (required: Bun 1.4.5's `Bun.serve` does not negotiate ALPN, so the HTTPS
+   * port cannot answer it; a load balancer routes `acme-tls/1` ClientHellos there). Or a solver,
+   * e.g. for dns-01. On a shared store http-01 and tls-alpn-01 answers are published, so any
+   * instance answers the CA.
    */
-  readonly challenge?: "http-01" | ChallengeSolver;
+  readonly challenge?: "http-01" | "tls-alpn-01" | ChallengeSolver;
   /** The program's handler, for every HTTPS request. */
   readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
   /** Default `0.0.0.0`. */
   readonly hostname?: string;
-  /** Defaults: HTTPS 443, HTTP 80. */
-  readonly ports?: { readonly https?: number; readonly http?: number };
+  /** Defaults: HTTPS 443, HTTP 80; `tlsAlpn` (no default) for tls-alpn-01. */
+  readonly ports?: { readonly https?: number; readonly http?: number; readonly tlsAlpn?: number };
   /** Certificate keys (default `ec256`). */
   readonly keyType?: KeyType;
   /** Account contacts and External Account Binding, used when the store has no account yet. */
@@ -91,7 +95,7 @@ export interface Managed {
  * third of its lifetime left, plus jitter), retrying failures with capped exponential backoff
  * while the current certificate keeps being served, and swapping the new one in without a
  * restart. On a shared store, instances started together obtain each certificate once, take up
- * what the others save, and answer each other's http-01 challenges.
+ * what the others save, and answer each other's http-01 and tls-alpn-01 challenges.
  *
  * @example
  * const managed = await manage({
@@ -111,17 +115,13 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const cache = typeof options.cache === "string" ? new FileCertificateStore(options.cache) : options.cache;
   const transport = new AcmeTransport({ directoryUrl: options.directoryUrl, ...(options.ca ? { ca: options.ca } : {}) });
   const shared = store.sharedChallenges?.();
-  const local = options.challenge === undefined || options.challenge === "http-01" ? new Http01Solver() : undefined;
-  const solver: ChallengeSolver = local ? (shared ? new SharedHttp01Solver(local, shared) : local) : options.challenge as ChallengeSolver;
+  const { solver, start: startChallengeServer } = challengeOf(options, hostname, shared);
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   let renewer: Renewer | undefined;
   const https: CertificateServer = onDemand
     ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
     : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
-  let challengeServer: RunningServer | undefined;
-  if (local) {
-    challengeServer = serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(local, shared, options.ports?.https ?? 443) });
-  }
+  const challengeServer = await startChallengeServer?.();
   let stopped = false;
   try {
     const account = new AccountHolder(async () => (await openAccount(transport, {
@@ -172,6 +172,33 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   }
 }
 
+/**
+ * The solver for `options.challenge`, and the server that answers the CA for it (none for a
+ * solver of the program's own).
+ *
+ * @throws {TypeError} for tls-alpn-01 without `ports.tlsAlpn`
+ */
+function challengeOf(options: ManageOptions, hostname: string, shared: SharedChallenges | undefined): { solver: ChallengeSolver; start?: () => Promise<RunningServer> } {
+  const httpsPort = options.ports?.https ?? 443;
+  if (options.challenge === undefined || options.challenge === "http-01") {
+    const local = new Http01Solver();
+    return {
+      solver: shared ? new SharedHttp01Solver(local, shared) : local,
+      start: async () => serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(local, shared, httpsPort) }),
+    };
+  }
+  if (options.challenge === "tls-alpn-01") {
+    const port = options.ports?.tlsAlpn;
+    if (port === undefined) throw new TypeError("tls-alpn-01 needs ports.tlsAlpn: Bun.serve cannot negotiate ALPN on the HTTPS port, so the validation is answered on a port of its own (route acme-tls/1 there, e.g. HAProxy's req.ssl_alpn)");
+    const local = new TlsAlpn01Solver();
+    return {
+      solver: new SharedTlsAlpn01Solver(local, shared),
+      start: () => startTlsAlpnServer({ hostname, port, protocol: ACME_TLS_ALPN_PROTOCOL, certificateFor: tlsAlpnLookup(local, shared) }),
+    };
+  }
+  return { solver: options.challenge };
+}
+
 function lineageConfig(names: readonly string[], options: ManageOptions, solver: ChallengeSolver): LineageConfig {
   const identifiers: Identifier[] = normalizeIdentifiers(names, { challenge: solver.type });
   return {
@@ -183,7 +210,7 @@ function lineageConfig(names: readonly string[], options: ManageOptions, solver:
     challenge: solver.type,
     keyType: options.keyType ?? "ec256",
     bind: options.hostname ?? "0.0.0.0",
-    ports: { http: options.ports?.http ?? 80, tls: options.ports?.https ?? 443, dns: 53 },
+    ports: { http: options.ports?.http ?? 80, tls: options.ports?.tlsAlpn ?? options.ports?.https ?? 443, dns: 53 },
     hooks: {},
   };
 }

@@ -5,13 +5,17 @@
 import { createSecureContext, createServer } from "node:tls";
 import { ServerStartError, type RunningServer } from "./serve.ts";
 
+/** A certificate and its key, PEM. */
+type PemPair = { readonly certificatePem: string; readonly privateKeyPem: string };
+
 /** Where to listen and which certificate to show for a server name. */
 export interface TlsAlpnServerOptions {
   readonly hostname: string;
   readonly port: number;
   /** The protocol to negotiate: `acme-tls/1`. */
   readonly protocol: string;
-  certificateFor(serverName: string): { readonly certificatePem: string; readonly privateKeyPem: string } | undefined;
+  /** The certificate for a server name; a promise when it has to be looked up (a fleet's shared store). */
+  certificateFor(serverName: string): PemPair | undefined | Promise<PemPair | undefined>;
 }
 
 /**
@@ -26,9 +30,10 @@ export async function startTlsAlpnServer(options: TlsAlpnServerOptions): Promise
   const server = createServer({
     ALPNProtocols: [options.protocol],
     SNICallback(serverName, callback) {
-      const certificate = options.certificateFor(serverName);
-      if (!certificate) return callback(new Error(`no tls-alpn-01 certificate for ${serverName}`));
-      callback(null, createSecureContext({ cert: certificate.certificatePem, key: certificate.privateKeyPem }));
+      Promise.resolve(options.certificateFor(serverName)).then((certificate) => {
+        if (!certificate) return callback(new Error(`no tls-alpn-01 certificate for ${serverName}`));
+        callback(null, createSecureContext({ cert: certificate.certificatePem, key: certificate.privateKeyPem }));
+      }, (error: Error) => callback(error));
     },
   }, (socket) => socket.end());
   server.on("tlsClientError", () => {}); // a failed handshake concerns only that client

@@ -85,7 +85,7 @@ for (const backend of BACKENDS) describe(`a fleet on ${backend.kind}`, () => {
 
   test("the store restarted while two instances serve behind HAProxy: both keep serving; the next renewal works and both serve it", async () => {
     const name = `restart.${backend.kind}.fleet.test`;
-    const haproxy = await startHaproxy(5002, [6002, 6003]);
+    const haproxy = await startHaproxy({ http: { port: 5002, backends: [6002, 6003] } });
     const instances = [startInstance(pebble, backend.url(), { http: 6002, https: 7001 }, [name]), startInstance(pebble, backend.url(), { http: 6003, https: 7002 }, [name])];
     try {
       for (const instance of instances) await instance.serving();

@@ -32,7 +32,7 @@ beforeAll(async () => {
   pebble = await startPebble();
   redis = await startRedis(16380);
   postgres = await startPostgres(16433);
-  haproxy = await startHaproxy(5002, INSTANCES.map((instance) => instance.http));
+  haproxy = await startHaproxy({ http: { port: 5002, backends: INSTANCES.map((instance) => instance.http) } });
 });
 afterAll(async () => {
   for (const [backend, ms] of Object.entries(timings)) console.log(`[fleet] ${backend}: 5 instances serving all 20 certificates ${ms} ms after they were started together (obtained per instance: ${distribution[backend]})`);
@@ -104,6 +104,35 @@ for (const backend of ["redis", "postgres"] as const) describe(`five instances o
       for (const instance of instances) expect(instance.stderr.text()).toBe("");
     } finally {
       await stopInstances(instances);
+    }
+  });
+});
+
+for (const backend of ["redis", "postgres"] as const) describe(`three instances answering tls-alpn-01 on one ${backend} store behind HAProxy routing by ALPN`, () => {
+  test("the CA's acme-tls/1 handshakes go round-robin to every instance's responder and are answered from the store; one order per certificate; clients through the same port get the served certificate", async () => {
+    const storeUrl = backend === "redis" ? redis.url : postgres.url;
+    const names = Array.from({ length: 6 }, (_, index) => `a${index + 1}.${backend}.alpn.fleet.test`);
+    const alpnPorts = [8001, 8002, 8003];
+    const httpsPorts = [7001, 7002, 7003];
+    // Pebble validates tls-alpn-01 on port 5001: HAProxy there sends acme-tls/1 to the responders, the rest to HTTPS.
+    const balancer = await startHaproxy({ tls: { port: 5001, acme: alpnPorts, https: httpsPorts } });
+    const ordersBefore = ordersAtPebble(pebble);
+    const instances = alpnPorts.map((alpn, index) => startInstance(pebble, storeUrl, { http: 6002 + index, https: httpsPorts[index]! }, names, { FLEET_TLS_ALPN_PORT: String(alpn) }));
+    try {
+      for (const instance of instances) await instance.serving(90_000);
+      expect(ordersAtPebble(pebble) - ordersBefore).toBe(6);
+      expect(instances.flatMap((instance) => instance.events("obtained"))).toHaveLength(6);
+      const stats = await balancer.stats();
+      for (const port of alpnPorts) expect(stats.get(port)!.requests).toBeGreaterThan(0);
+      for (const name of names) {
+        const serials = await Promise.all(instances.map((instance) => servedSerial(instance.https, name)));
+        expect(new Set(serials).size).toBe(1);
+        expect(await servedSerial(5001, name)).toBe(serials[0]!); // a client without acme-tls/1, through the balancer
+      }
+      for (const instance of instances) expect(instance.stderr.text()).toBe("");
+    } finally {
+      await stopInstances(instances);
+      await balancer.stop();
     }
   });
 });

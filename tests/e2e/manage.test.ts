@@ -216,3 +216,15 @@ describe("manage() with on-demand certificates", () => {
     );
   });
 });
+
+describe("manage() with tls-alpn-01", () => {
+  test("without ports.tlsAlpn it refuses to start, saying why and what to do; nothing is bound", async () => {
+    const attempt = manage({
+      certificates: [["alpn.manage.test"]], directoryUrl: "https://127.0.0.1:14000/dir", store: new FileCertificateStore(makeTempDir("bun-acme-alpn-")),
+      challenge: "tls-alpn-01", hostname: "127.0.0.1", ports: { https: 7011 }, fetch: () => new Response("never"),
+    });
+    await expect(attempt).rejects.toThrow("tls-alpn-01 needs ports.tlsAlpn: Bun.serve cannot negotiate ALPN on the HTTPS port");
+    const bound = await Bun.connect({ hostname: "127.0.0.1", port: 7011, socket: { data() {} } }).then((socket) => (socket.end(), true), () => false);
+    expect(bound).toBe(false);
+  });
+});

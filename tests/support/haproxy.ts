@@ -1,6 +1,9 @@
 /**
- * A real HAProxy (Debian's haproxy) as the fleet's load balancer: one HTTP frontend on a loopback
- * port, round-robin over the instances' ports.
+ * A real HAProxy (Debian's haproxy) as the fleet's load balancer, on loopback ports: an HTTP
+ * frontend round-robining over the instances' HTTP ports (the CA's http-01 requests), and/or a TLS
+ * frontend in TCP mode that reads the ClientHello and sends those offering ALPN `acme-tls/1` (the
+ * CA's tls-alpn-01 validations) round-robin to the instances' tls-alpn-01 responders, everything
+ * else to their HTTPS ports. Statistics per server come from HAProxy itself.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,23 +11,29 @@ import { makeTempDir } from "./temp.ts";
 
 /** What one backend server received, from HAProxy's own statistics. */
 export interface BackendStats {
-  /** Requests sent to it. */
+  /** Sessions (requests in HTTP mode, connections in TCP mode) sent to it. */
   readonly requests: number;
-  /** Of which answered 2xx. */
+  /** Of which answered 2xx (HTTP mode only). */
   readonly ok: number;
 }
 
 /** A running haproxy. */
 export interface Haproxy {
-  /** Per instance port: what HAProxy sent there. */
+  /** Per instance port (any backend): what HAProxy sent there. */
   stats(): Promise<Map<number, BackendStats>>;
   stop(): Promise<void>;
 }
 
-/** Starts haproxy on 127.0.0.1:`port`, round-robin to 127.0.0.1:`backends`; waits until it accepts connections. */
-export async function startHaproxy(port: number, backends: readonly number[], statsPort = port + 10_000): Promise<Haproxy> {
-  const dir = makeTempDir("bun-acme-haproxy-");
-  writeFileSync(join(dir, "haproxy.cfg"), `global
+/** The frontends to run. */
+export interface HaproxyFrontends {
+  readonly http?: { readonly port: number; readonly backends: readonly number[] };
+  readonly tls?: { readonly port: number; readonly acme: readonly number[]; readonly https: readonly number[] };
+}
+
+const servers = (ports: readonly number[]) => ports.map((port) => `  server p${port} 127.0.0.1:${port}`).join("\n");
+
+function configuration(frontends: HaproxyFrontends, statsPort: number): string {
+  const sections = [`global
   maxconn 256
 defaults
   mode http
@@ -37,35 +46,60 @@ defaults
 listen stats
   bind 127.0.0.1:${statsPort}
   stats enable
-  stats uri /stats
-frontend validation
-  bind 127.0.0.1:${port}
+  stats uri /stats`];
+  if (frontends.http) {
+    sections.push(`frontend validation
+  bind 127.0.0.1:${frontends.http.port}
   default_backend fleet
 backend fleet
   balance roundrobin
-${backends.map((backend, index) => `  server instance${index} 127.0.0.1:${backend}`).join("\n")}
-`);
+${servers(frontends.http.backends)}`);
+  }
+  if (frontends.tls) {
+    sections.push(`frontend tls
+  mode tcp
+  bind 127.0.0.1:${frontends.tls.port}
+  tcp-request inspect-delay 5s
+  tcp-request content accept if { req.ssl_hello_type 1 }
+  use_backend acme if { req.ssl_alpn acme-tls/1 }
+  default_backend https
+backend acme
+  mode tcp
+  balance roundrobin
+${servers(frontends.tls.acme)}
+backend https
+  mode tcp
+  balance roundrobin
+${servers(frontends.tls.https)}`);
+  }
+  return `${sections.join("\n")}\n`;
+}
+
+/** Starts haproxy with `frontends`; waits until every frontend accepts connections. */
+export async function startHaproxy(frontends: HaproxyFrontends, statsPort = 10_000 + (frontends.http?.port ?? frontends.tls!.port)): Promise<Haproxy> {
+  const dir = makeTempDir("bun-acme-haproxy-");
+  writeFileSync(join(dir, "haproxy.cfg"), configuration(frontends, statsPort));
   const child = Bun.spawn(["haproxy", "-db", "-f", join(dir, "haproxy.cfg")], { stdout: "ignore", stderr: "pipe" });
-  for (let attempt = 0; ; attempt++) {
-    const open = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, open: (socket) => void socket.end() } }).then(() => true, () => false);
-    if (open) break;
-    if (child.exitCode !== null || attempt > 200) {
-      child.kill();
-      throw new Error(`haproxy did not start: ${await new Response(child.stderr).text()}`);
+  for (const port of [frontends.http?.port, frontends.tls?.port].filter((port) => port !== undefined)) {
+    for (let attempt = 0; ; attempt++) {
+      const open = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, open: (socket) => void socket.end() } }).then(() => true, () => false);
+      if (open) break;
+      if (child.exitCode !== null || attempt > 200) {
+        child.kill();
+        throw new Error(`haproxy did not start: ${await new Response(child.stderr).text()}`);
+      }
+      await Bun.sleep(20);
     }
-    await Bun.sleep(20);
   }
   return {
     async stats() {
-      // CSV columns: pxname, svname, ..., stot (8th: sessions), ..., hrsp_2xx (41st).
       const csv = await (await fetch(`http://127.0.0.1:${statsPort}/stats;csv`)).text();
       const [header, ...rows] = csv.trim().split("\n");
       const columns = header!.replace(/^# /, "").split(",");
-      const column = (row: string[], name: string) => Number(row[columns.indexOf(name)]);
       const result = new Map<number, BackendStats>();
       for (const row of rows.map((line) => line.split(","))) {
-        const index = row[0] === "fleet" ? /^instance(\d+)$/.exec(row[1]!)?.[1] : undefined;
-        if (index !== undefined) result.set(backends[Number(index)]!, { requests: column(row, "stot"), ok: column(row, "hrsp_2xx") });
+        const port = /^p(\d+)$/.exec(row[1]!)?.[1];
+        if (port !== undefined) result.set(Number(port), { requests: Number(row[columns.indexOf("stot")]), ok: Number(row[columns.indexOf("hrsp_2xx")] || 0) });
       }
       return result;
     },

@@ -105,8 +105,9 @@ Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores. 
 (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts; PostgreSQL statements logged with
 \`log_statement = all\`, \`BEGIN\` and \`COMMIT\` included), everything included (locks and their renewals, loads, saves,
 announcements, shared challenge answers, the account), divided by the number of certificates. With one instance the network
-round trips per certificate are 8 on Redis (load, take the lock, load again, publish and withdraw the http-01 answer, save,
-announce, release: 15 commands with those inside the scripts) and 11 on PostgreSQL (the save is one transaction of 5 statements).
+round trips per certificate are 9 on Redis (load, take the lock, load again, publish and withdraw the http-01 answer, check
+that the store's keys are not encrypted (this run gives no key), save, announce, release: 16 commands with those inside the
+scripts) and 12 on PostgreSQL (the save is one transaction of 5 statements).
 
 | Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders at the CA (each round) | Store commands per certificate | Obtained per instance (last round) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |

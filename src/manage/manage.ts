@@ -6,7 +6,7 @@ import { AcmeTransport, normalizeIdentifiers, type ChallengeSolver, type Externa
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { obtainLineage } from "../lifecycle/index.ts";
-import { HotTlsServer, serve, startTlsAlpnServer, tcpMigrateRequests, TlsFrontServer, type RunningServer } from "../servers/index.ts";
+import { HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
@@ -141,9 +141,6 @@ export async function manage(options: ManageOptions): Promise<Managed> {
       return { config: lineageConfig(names, options, solver), serve: serveIt !== false };
     }), context);
     if (slots.some((slot) => slot.serve) || onDemand) await https.serve(servedSlots(slots));
-    if (!onDemand && tcpMigrateRequests() === false) {
-      emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
-    }
     const renewing = new Renewer({
       store, ...(cache ? { cache } : {}), transport, account, solver, https, slots, emit,
       newSlot: async (names) => (await initialSlot(lineageConfig(names, options, solver), true, context, 120_000))!,

@@ -44,6 +44,13 @@ export interface ManageOptions {
    * instance answers the CA.
    */
   readonly challenge?: "http-01" | "tls-alpn-01" | ChallengeSolver;
+  /**
+   * An HTTPS server of the caller's to present the certificates with, instead of one manage()
+   * starts (then `hostname`, `ports.https` and `fetch` are not used for HTTPS, and `stop()` leaves
+   * it running): e.g. a `CertificateServerView` of a `HotTlsServer` that outlives this call, so
+   * that a new configuration can take over without closing a listener.
+   */
+  readonly server?: CertificateServer;
   /** The program's handler, for every HTTPS request. */
   readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
   /** Default `0.0.0.0`. */
@@ -109,6 +116,7 @@ export interface Managed {
  * @throws {ServerStartError} when a port cannot be bound
  */
 export async function manage(options: ManageOptions): Promise<Managed> {
+  if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
   const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
   const store: CertificateStore = options.store ?? new FileCertificateStore(defaultStoreDir());
@@ -118,9 +126,9 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const { solver, start: startChallengeServer } = challengeOf(options, hostname, shared);
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   let renewer: Renewer | undefined;
-  const https: CertificateServer = onDemand
+  const https: CertificateServer = options.server ?? (onDemand
     ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
-    : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
+    : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch }));
   const challengeServer = await startChallengeServer?.();
   let stopped = false;
   try {

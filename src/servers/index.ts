@@ -10,3 +10,4 @@ export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
 export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
 export { TcpRelay, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
 export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
+export { CertificateServerView, type SwappableCertificates } from "./server-view.ts";

@@ -25,6 +25,8 @@ export interface GenerationParts {
   manageOptions(config: ServeConfig, store: CertificateStore, ca: string | undefined): Omit<ManageOptions, "store" | "server" | "challenge" | "fetch" | "certificates" | "directoryUrl">;
   /** PEM roots that verify the CA when the configuration names none. */
   readonly defaultCa?: string;
+  /** Told when the HTTPS server leaves a certificate out because it cannot be served (its key is another's). */
+  readonly onRejected?: (names: readonly string[], reason: string) => void;
 }
 
 /** One running configuration. */
@@ -46,10 +48,13 @@ class Listeners {
   /** Newest first: the generation being built (answering its http-01 challenges) and the running one. */
   readonly generations: Generation[] = [];
 
-  constructor(config: ServeConfig) {
+  constructor(config: ServeConfig, onRejected: GenerationParts["onRejected"]) {
     const { hostname, https, http } = config.listen;
     this.key = `${hostname} ${https} ${http}`;
-    this.https = new HotTlsServer({ hostname, port: https, fetch: (request, server) => this.route(request, server) });
+    this.https = new HotTlsServer({
+      hostname, port: https, fetch: (request, server) => this.route(request, server),
+      ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
+    });
     this.http = serve({ name: "http-01 and redirect server", hostname, port: http, handler: (request) => this.answerHttp(request) });
   }
 
@@ -105,7 +110,14 @@ export class Daemon {
    */
   async load(config: ServeConfig): Promise<void> {
     const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http}`;
-    const listeners = reuse ? this.listeners! : new Listeners(config);
+    const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected);
+    if (!reuse) {
+      // Bound before anything is obtained: a taken port is said at once, and names get the placeholder until their certificate.
+      await listeners.https.serve([]).catch(async (error: unknown) => {
+        await listeners.stop();
+        throw error;
+      });
+    }
     let generation: Generation | undefined;
     try {
       const ca = config.ca ? readFileSync(config.ca, "utf8") : this.parts.defaultCa;

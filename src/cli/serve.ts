@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
 import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
+import { ServerStartError } from "../servers/index.ts";
 import { Daemon, type GenerationParts } from "./daemon.ts";
 import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
@@ -54,7 +55,9 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   const say = (line: string, json: Record<string, unknown>) => io.out(options.json ? JSON.stringify(json) : line);
   const config = readConfig(options.configFile); // a ConfigError: exit 2, file and line named
   const daemon = new Daemon(generationParts(context, say));
-  await daemon.load(config); // at start, a failure is the command's error: one line, exit 1
+  await daemon.load(config).catch((error: unknown) => { // at start, a failure is the command's error: one line
+    throw error instanceof ServerStartError ? new ConfigError(`${error.message}; stop whatever holds it or change [listen] in ${options.configFile}`) : error;
+  });
   announce(config, daemon, say);
   const stopped = Promise.withResolvers<void>();
   let reloading = Promise.resolve();
@@ -63,7 +66,9 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
       let next: ServeConfig;
       try {
         next = readConfig(options.configFile);
-        await daemon.load(next); // built in full before the running configuration is touched
+        await daemon.load(next).catch((error: unknown) => { // built in full before the running configuration is touched
+          throw error instanceof ServerStartError ? new Error(`${error.message}; stop whatever holds it or change [listen]`) : error;
+        });
       } catch (error) {
         const message = (error as Error).message;
         say(`config not reloaded, the running one stays: ${message}`, { event: "config_rejected", error: message });
@@ -92,6 +97,7 @@ function generationParts(context: CommandContext, say: Say): GenerationParts {
     openStore: (config) => openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env),
     handler: (config) => proxyTo(config.sites),
     ...(context.trust?.pem ? { defaultCa: context.trust.pem } : {}),
+    onRejected: (names, reason) => say(`warning: ${names.join(", ")}: not served (${reason}); the other sites are`, { event: "warning", names, message: `not served: ${reason}` }),
     manageOptions: (config, store) => {
       // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
       const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;

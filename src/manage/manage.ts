@@ -128,7 +128,10 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   let renewer: Renewer | undefined;
   const https: CertificateServer = options.server ?? (onDemand
     ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
-    : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch }));
+    : new HotTlsServer({
+      hostname, port: options.ports?.https ?? 443, fetch: options.fetch,
+      onRejected: (certificate, reason) => emit({ type: "warning", names: certificate.names, message: `not served (${reason}): its names get the placeholder until it is replaced` }),
+    }));
   const challengeServer = await startChallengeServer?.();
   let stopped = false;
   try {

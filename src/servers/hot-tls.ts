@@ -15,6 +15,7 @@
  *
  * `"auto"` (the default) picks `"reuse-port"` when `tcp_migrate_req` is 1, `"relay"` otherwise.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSelfSignedCertificate } from "../asn1/index.ts";
 import { encodePem, tryParseIp } from "../encoding/index.ts";
@@ -50,6 +51,11 @@ export interface HotTlsServerOptions {
   readonly drainMs?: number;
   /** Offer HTTP/2 by ALPN (HTTP/1.1 to clients that do not ask for it). Default false. */
   readonly http2?: boolean;
+  /**
+   * Told about a certificate left out of a swap because it cannot be served (its key is not the
+   * certificate's, or its PEM does not parse): the others are served, the name gets the placeholder.
+   */
+  readonly onRejected?: (certificate: ServedCertificate, reason: string) => void;
 }
 
 type TlsEntry = { serverName?: string; cert: string; key: string };
@@ -212,13 +218,31 @@ export class HotTlsServer {
     }
   }
 
-  private async entries(certificates: readonly ServedCertificate[]): Promise<TlsEntry[]> {
+  private async entries(all: readonly ServedCertificate[]): Promise<TlsEntry[]> {
+    const certificates = all.filter((certificate) => {
+      const reason = unservable(certificate);
+      if (reason) this.options.onRejected?.(certificate, reason);
+      return reason === undefined;
+    });
     const named = certificates.flatMap((certificate) =>
       certificate.names.filter((name) => !tryParseIp(name)).map((serverName) => ({ serverName, cert: certificate.chainPem, key: certificate.keyPem }))
     );
     const withIp = certificates.find((certificate) => certificate.names.some((name) => tryParseIp(name)));
     const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await (this.placeholder ??= makePlaceholder());
     return [fallback, ...named];
+  }
+}
+
+/**
+ * Why a certificate cannot be served, or undefined: one bad pair would make `Bun.serve` refuse the
+ * whole set, so each is checked first (the leaf's public key against the private key).
+ */
+function unservable(certificate: ServedCertificate): string | undefined {
+  try {
+    const leaf = new X509Certificate(certificate.chainPem);
+    return leaf.checkPrivateKey(createPrivateKey(certificate.keyPem)) ? undefined : "the private key is not the certificate's";
+  } catch (error) {
+    return `cannot read it: ${(error as Error).message}`;
   }
 }
 

@@ -71,9 +71,9 @@ class RawClient {
     });
   }
 
-  static open(port: number, rootPem: string): Promise<RawClient> {
+  static open(port: number, rootPem: string, servername = "swap.test"): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port, servername: "swap.test", ca: rootPem }, () => resolve(new RawClient(socket)));
+      const socket = connect({ host: "127.0.0.1", port, servername, ca: rootPem }, () => resolve(new RawClient(socket)));
       socket.once("error", reject);
     });
   }
@@ -149,5 +149,30 @@ describe("HotTlsServer: how a swap moves clients", () => {
     const answer = await client.get();
     expect(answer.body).toBe(`127.0.0.1 ${client.socket.localPort}`);
     client.socket.end();
+  });
+});
+
+describe("HotTlsServer: one bad certificate cannot take the others down", () => {
+  test("a certificate whose key is another's is left out and reported; the other names keep being served", async () => {
+    const root = await createTestRoot("swap test root");
+    const good = await servedLeaf(root, ["good.test"]);
+    const other = await servedLeaf(root, ["bad.test"]);
+    const mismatched = { ...other, keyPem: good.keyPem };
+    const junk = { names: ["junk.test"], chainPem: "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", keyPem: good.keyPem };
+    const rejected: string[] = [];
+    const server = new HotTlsServer({
+      hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n"),
+      onRejected: (certificate, reason) => rejected.push(`${certificate.names[0]}: ${reason}`),
+    });
+    try {
+      await server.serve([mismatched, good, junk]);
+      expect(rejected.map((line) => line.split(":")[0])).toEqual(["bad.test", "junk.test"]);
+      expect(rejected[0]).toBe("bad.test: the private key is not the certificate's");
+      const client = await RawClient.open(server.port, chainPem([root.der]), "good.test");
+      expect((await client.get()).status).toBe(200);
+      client.socket.end();
+    } finally {
+      await server.stop();
+    }
   });
 });

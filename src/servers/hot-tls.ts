@@ -96,6 +96,7 @@ export class HotTlsServer {
   private current: Backend | undefined;
   private readonly retiring = new Set<Backend>();
   private placeholder: Promise<TlsEntry> | undefined;
+  private verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
   private queue: Promise<void> = Promise.resolve();
   /** Completed swaps (not counting the first start). */
   swaps = 0;
@@ -219,11 +220,17 @@ export class HotTlsServer {
   }
 
   private async entries(all: readonly ServedCertificate[]): Promise<TlsEntry[]> {
+    // Checked once per chain and key: a swap re-serves mostly the same certificates.
+    const verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
     const certificates = all.filter((certificate) => {
-      const reason = unservable(certificate);
-      if (reason) this.options.onRejected?.(certificate, reason);
+      const known = this.verdicts.get(certificate.chainPem);
+      const seen = known?.keyPem === certificate.keyPem;
+      const reason = seen ? known.reason : unservable(certificate);
+      verdicts.set(certificate.chainPem, { keyPem: certificate.keyPem, reason });
+      if (reason && !seen) this.options.onRejected?.(certificate, reason); // once, not at every swap
       return reason === undefined;
     });
+    this.verdicts = verdicts;
     const named = certificates.flatMap((certificate) =>
       certificate.names.filter((name) => !tryParseIp(name)).map((serverName) => ({ serverName, cert: certificate.chainPem, key: certificate.keyPem }))
     );

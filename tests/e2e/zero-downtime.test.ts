@@ -2,13 +2,16 @@
  * The compiled daemon as the front door of a site, with clients that never retry (Python's http.client:
  * keep-alive GETs, a new connection per GET, keep-alive POSTs; tests/support/http_load.py),
  * against a real Pebble issuing 20-second certificates: renewals swapped in, a SIGHUP that adds a
- * site, and a SIGHUP whose configuration cannot start (a `ca` file that does not exist). Each
+ * site, and a SIGHUP whose configuration cannot start (a `ca` file that does not exist); and the
+ * same renewals under manage() with the HTTPS server it makes itself. Each
  * counts failed requests, and each must see none. The kernel's net.ipv4.tcp_migrate_req is
  * whatever the host has (0 on most hosts): the daemon must not depend on it.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { manage } from "../../src/manage/index.ts";
+import { FileCertificateStore } from "../../src/store/index.ts";
 import { ROOT, startClient, type ClientProcess } from "../support/client.ts";
 import { startHttpLoad, type HttpLoad } from "../support/http-load.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -32,18 +35,8 @@ beforeAll(async () => {
     port: 0,
     fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
   });
-  const dir = makeTempDir("zero-downtime");
-  file = join(dir, "serve.toml");
-  store = join(dir, "store");
-  writeFileSync(file, config());
-  daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
-  await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-    throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-  });
 });
 afterAll(async () => {
-  daemon?.kill("SIGTERM");
-  await daemon?.exited;
   await pebble?.stop();
   await upstream?.stop(true);
 });
@@ -77,6 +70,21 @@ async function curlStatus(name: string): Promise<string> {
 }
 
 describe("serve --config under load from clients that do not retry", () => {
+  beforeAll(async () => {
+    const dir = makeTempDir("zero-downtime");
+    file = join(dir, "serve.toml");
+    store = join(dir, "store");
+    writeFileSync(file, config());
+    daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
+    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
+      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+    });
+  });
+  afterAll(async () => {
+    daemon?.kill("SIGTERM");
+    expect(await daemon?.exited).toBe(0);
+  });
+
   test("two renewals of 20-second certificates swapped in: no failed request, three certificates seen", async () => {
     const from = daemon.stdout.text().split("\n").length;
     const running = await load();
@@ -118,5 +126,38 @@ describe("serve --config under load from clients that do not retry", () => {
     expect(seen.errors).toEqual({});
     expect(seen.failed).toBe(0);
     expect(await Promise.race([daemon.exited, Bun.sleep(0).then(() => "running")])).toBe("running");
+  });
+});
+
+describe("manage() under load from clients that do not retry", () => {
+  test("two renewals of 20-second certificates swapped in by its own HTTPS server: no failed request, three certificates seen", async () => {
+    const renewals: string[] = [];
+    const second = Promise.withResolvers<void>();
+    const managed = await manage({
+      certificates: [["app.manage-zero.test"]],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      store: new FileCertificateStore(makeTempDir("manage-zero")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001, http: 5002 },
+      fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
+      retry: { baseDelayMs: 500, maxDelayMs: 4_000 },
+      onEvent: (event) => {
+        if (event.type !== "renewed") return;
+        renewals.push(event.serial!);
+        if (renewals.length === 2) second.resolve();
+      },
+    });
+    try {
+      const running = await startHttpLoad({ port: managed.port, name: "app.manage-zero.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
+      await second.promise;
+      const seen = await running.stop();
+      expect(seen.errors).toEqual({});
+      expect(seen.failed).toBe(0);
+      expect(seen.ok).toBeGreaterThan(100);
+      expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await managed.stop();
+    }
   });
 });

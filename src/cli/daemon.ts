@@ -91,6 +91,11 @@ export class Daemon {
     this.parts = parts;
   }
 
+  /** Certificate swaps the HTTPS server has made, across reloads that kept it. */
+  get swaps(): number {
+    return this.listeners?.https.swaps ?? 0;
+  }
+
   /** The HTTPS port (useful with port 0). */
   get port(): number | undefined {
     return this.listeners?.https.port;

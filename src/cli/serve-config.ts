@@ -24,6 +24,8 @@ export interface ServeConfig {
   readonly contact: readonly string[];
   readonly keyType: KeyType;
   readonly listen: { readonly hostname: string; readonly https: number; readonly http: number };
+  /** `[admin]`: `/metrics` and `/healthz` on their own address; absent: off. */
+  readonly admin?: { readonly hostname: string; readonly port: number; readonly healthMarginMs: number };
   readonly sites: readonly SiteConfig[];
 }
 
@@ -36,8 +38,10 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "listen", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "listen", "admin", "site"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http"] as const;
+const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SITE_KEYS = ["names", "upstream", "deploy_hook"] as const;
 
 type Table = Record<string, unknown>;
@@ -60,6 +64,8 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   unknownKeys(root, TOP_KEYS, (key) => at(where(undefined, 0, key), `unknown key "${key}" (allowed: ${TOP_KEYS.join(", ")})`));
   const listen = (root.listen ?? {}) as Table;
   unknownKeys(listen, LISTEN_KEYS, (key) => at(where("listen", 0, key), `unknown key "${key}" in [listen] (allowed: ${LISTEN_KEYS.join(", ")})`));
+  const admin = root.admin === undefined ? undefined : (root.admin as Table);
+  if (admin) unknownKeys(admin, ADMIN_KEYS, (key) => at(where("admin", 0, key), `unknown key "${key}" in [admin] (allowed: ${ADMIN_KEYS.join(", ")})`));
   const directory = root.directory;
   if (typeof directory !== "string") throw at(where(undefined, 0, "directory"), `"directory" must be the CA's directory URL or a preset name, e.g. directory = "letsencrypt"`);
   const allowInsecureHttp = root.allow_insecure_http === true;
@@ -87,6 +93,13 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       https: port(listen.https ?? 443, () => at(where("listen", 0, "https"), "https must be a port number")),
       http: port(listen.http ?? 80, () => at(where("listen", 0, "http"), "http must be a port number")),
     },
+    ...(admin ? {
+      admin: {
+        hostname: typeof admin.hostname === "string" ? admin.hostname : "127.0.0.1",
+        port: port(admin.port, () => at(where("admin", 0, "port"), "[admin] port must be a port number, e.g. port = 9180")),
+        healthMarginMs: duration(admin.health_margin ?? "7d", () => at(where("admin", 0, "health_margin"), `[admin] health_margin must be a duration such as "7d", "12h", "30m" or "45s"`)),
+      },
+    } : {}),
     sites: sites.map((site, index) => {
       const line = (key: string) => where("site", index, key);
       unknownKeys(site, SITE_KEYS, (key) => at(line(key), `unknown key "${key}" in site ${index + 1} (allowed: ${SITE_KEYS.join(", ")})`));
@@ -126,6 +139,13 @@ function stringList(value: unknown, fail: () => Error): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw fail();
   return value;
+}
+
+/** `"7d"`, `"12h"`, `"30m"`, `"45s"` in milliseconds. */
+function duration(value: unknown, fail: () => Error): number {
+  const match = typeof value === "string" ? /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim()) : null;
+  if (!match) throw fail();
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
 function port(value: unknown, fail: () => Error): number {

@@ -10,7 +10,8 @@ import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
 import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
-import { ServerStartError } from "../servers/index.ts";
+import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
+import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
 import { Daemon, type GenerationParts } from "./daemon.ts";
 import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
@@ -54,8 +55,12 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   const { io } = context;
   const say = (line: string, json: Record<string, unknown>) => io.out(options.json ? JSON.stringify(json) : line);
   const config = readConfig(options.configFile); // a ConfigError: exit 2, file and line named
-  const daemon = new Daemon(generationParts(context, say));
+  let running = config;
+  const metrics = new CertificateMetrics({ issuer: () => running.directoryUrl, swaps: () => daemon.swaps });
+  const daemon: Daemon = new Daemon(generationParts(context, say, metrics));
+  let admin = startAdminAt(config, metrics, options.configFile); // bound first: a taken port is said before anything is obtained
   await daemon.load(config).catch((error: unknown) => { // at start, a failure is the command's error: one line
+    void admin?.stop();
     throw error instanceof ServerStartError ? new ConfigError(`${error.message}; stop whatever holds it or change [listen] in ${options.configFile}`) : error;
   });
   announce(config, daemon, say);
@@ -76,6 +81,17 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
       }
       say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
       announce(next, daemon, say);
+      metrics.retain(next.sites.map(lineageOf));
+      if (JSON.stringify(next.admin) !== JSON.stringify(running.admin)) {
+        await admin?.stop();
+        admin = undefined;
+        try {
+          admin = startAdmin(next, metrics);
+        } catch (error) {
+          say(`admin server not started: ${(error as Error).message}`, { event: "warning", message: (error as Error).message });
+        }
+      }
+      running = next;
     });
   };
   process.on("SIGHUP", onHangup);
@@ -83,25 +99,50 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   await stopped.promise;
   process.off("SIGHUP", onHangup);
   await reloading;
-  await daemon.stop();
+  await Promise.all([daemon.stop(), admin?.stop()]);
   say("stopped", { event: "stopped" });
   return ExitCode.OK;
 }
 
 type Say = (line: string, json: Record<string, unknown>) => void;
 
+/** The lineage a site's certificate is kept under: its first name, without a wildcard's `*.`. */
+const lineageOf = (site: SiteConfig) => site.names[0]!.value.replace(/^\*\./, "");
+
+/** `/metrics` and `/healthz` on `[admin]`'s address, when the configuration has one. @throws {ServerStartError} */
+function startAdmin(config: ServeConfig, metrics: CertificateMetrics): RunningServer | undefined {
+  if (!config.admin) return undefined;
+  return serveHttp({ name: "admin server", hostname: config.admin.hostname, port: config.admin.port, handler: adminHandler(metrics, { healthMarginMs: config.admin.healthMarginMs }) });
+}
+
+/** {@link startAdmin} at start: a port that cannot be bound is the configuration's fault, said as such. */
+function startAdminAt(config: ServeConfig, metrics: CertificateMetrics, file: string): RunningServer | undefined {
+  try {
+    return startAdmin(config, metrics);
+  } catch (error) {
+    throw error instanceof ServerStartError ? new ConfigError(`${error.message}; stop whatever holds it or change [admin] in ${file}`) : error;
+  }
+}
+
 /** What each configuration of the daemon is built from. */
-function generationParts(context: CommandContext, say: Say): GenerationParts {
+function generationParts(context: CommandContext, say: Say, metrics: CertificateMetrics): GenerationParts {
   return {
     // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
     openStore: (config) => openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env),
-    handler: (config) => proxyTo(config.sites),
+    handler: (config) => {
+      const proxy = proxyTo(config.sites);
+      return async (request, server) => {
+        const response = await proxy(request, server);
+        metrics.observeResponse(response.status);
+        return response;
+      };
+    },
     ...(context.trust?.pem ? { defaultCa: context.trust.pem } : {}),
     onRejected: (names, reason) => say(`warning: ${names.join(", ")}: not served (${reason}); the other sites are`, { event: "warning", names, message: `not served: ${reason}` }),
     manageOptions: (config, store) => {
       // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
       const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
-      const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
+      const byLineage = new Map(config.sites.map((site) => [lineageOf(site), site]));
       return {
         ...(cache ? { cache } : {}),
         hostname: config.listen.hostname,
@@ -109,6 +150,7 @@ function generationParts(context: CommandContext, say: Say): GenerationParts {
         keyType: config.keyType,
         contact: config.contact,
         onEvent: (event) => {
+          metrics.observe(event);
           report(event, say);
           const site = event.lineage ? byLineage.get(event.lineage) : undefined;
           if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);

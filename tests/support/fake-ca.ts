@@ -121,6 +121,11 @@ export class FakeCa {
     this.script = script;
   }
 
+  /** Forgets every account, as a CA that was reset does: requests signed with a known `kid` now get `accountDoesNotExist`. */
+  forgetAccounts(): void {
+    this.accounts.clear();
+  }
+
   /** The `fetch` function that sends requests to this fake in-process. */
   readonly fetch = (url: string, init: RequestInit): Promise<Response> => this.handle(new Request(url, init));
 

@@ -54,6 +54,7 @@ export class Renewer {
   private check: ReturnType<TimerClock["setTimer"]> | undefined;
   private swapQueue: Promise<void> = Promise.resolve();
   private swapPending: Promise<void> | undefined;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(context: RenewerContext) {
     this.context = context;
@@ -85,6 +86,17 @@ export class Renewer {
     const needed = this.slots.filter((slot) => !slot.detached && needsWork(slot, now()));
     for (const slot of this.slots) if (!needed.includes(slot)) this.schedule(slot);
     await this.firstAttempts(needed);
+  }
+
+  /** Resolves once no background work (a renewal, a retry, a take-up) is in progress: for tests driving a fake clock. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** Runs background work, counted by {@link settled}. */
+  private track(work: Promise<unknown>): void {
+    this.running.add(work);
+    void work.catch((error: Error) => this.emit({ type: "warning", message: error.message })).finally(() => this.running.delete(work));
   }
 
   /** Stops every timer and the store's announcements; nothing more is started. */
@@ -171,17 +183,17 @@ export class Renewer {
       this.emit({ ...eventOf("expired", slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
     }
     slot.timer?.cancel();
-    slot.timer = this.context.clock.setTimer(() => void this.wake(slot), retryIn);
+    slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), retryIn);
   }
 
   /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
   private async watch(): Promise<void> {
     if (!this.context.store.watch) return;
-    this.unwatch = await this.context.store.watch((name) => void this.adopt(name));
+    this.unwatch = await this.context.store.watch((name) => this.track(this.adopt(name)));
     const every = this.context.checkIntervalMs ?? 60_000;
     const tick = () => {
       if (this.stopped) return;
-      for (const slot of this.slots) void this.adopt(slot.config.name);
+      for (const slot of this.slots) this.track(this.adopt(slot.config.name));
       this.check = this.context.clock.setTimer(tick, every);
     };
     this.check = this.context.clock.setTimer(tick, every);
@@ -201,7 +213,7 @@ export class Renewer {
     if (found.damage) {
       this.emit({ ...configEvent("damaged", slot.config), message: `${found.damage}; not served, obtained again` });
       slot.timer?.cancel();
-      slot.timer = this.context.clock.setTimer(() => void this.wake(slot), 0);
+      slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), 0);
       return;
     }
     if (found.lineage && this.isNewer(found.lineage.meta, slot)) await this.takeUp(slot, found.lineage);
@@ -243,14 +255,14 @@ export class Renewer {
     slot.timer?.cancel(); // one timer per slot, whoever schedules
     const { clock } = this.context;
     if (slot.detached || !slot.current) {
-      slot.timer = clock.setTimer(() => void this.wake(slot), delayMs ?? slot.backoff.next());
+      slot.timer = clock.setTimer(() => this.track(this.wake(slot)), delayMs ?? slot.backoff.next());
       return;
     }
     const { meta } = slot.current;
     this.emit(eventOf("next_renewal", slot.current));
     const wake = Math.min(Date.parse(meta.nextRenewal), meta.ariRetryAt ? Date.parse(meta.ariRetryAt) : Infinity);
     const delay = delayMs ?? jitteredDelay(wake - clock.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore), this.context.random);
-    slot.timer = clock.setTimer(() => void this.wake(slot), Math.max(delay, 0));
+    slot.timer = clock.setTimer(() => this.track(this.wake(slot)), Math.max(delay, 0));
   }
 
   private async wake(slot: Slot): Promise<void> {

@@ -34,6 +34,9 @@ export function engineWorld(script: FakeCaScript = {}) {
   const clock = new FakeTimerClock();
   const ca = new FakeCa({ now: () => clock.now(), ...script });
   const store = new MemoryCertificateStore(clock);
-  const issuer = (solver: ChallengeSolver = nothingToPresent) => new Issuer({ directoryUrl: FAKE_DIRECTORY, fetch: ca.fetch, clock, solver, accountStorage: store.accountStorage() });
-  return { clock, ca, store, issuer, orders: () => ca.orderPayloads.length };
+  let down = false;
+  // While "down", every request fails as a refused connection does.
+  const fetch = (url: string, init: RequestInit) => (down ? Promise.reject(Object.assign(new TypeError("Unable to connect"), { code: "ConnectionRefused" })) : ca.fetch(url, init));
+  const issuer = (solver: ChallengeSolver = nothingToPresent) => new Issuer({ directoryUrl: FAKE_DIRECTORY, fetch, clock, solver, accountStorage: store.accountStorage() });
+  return { clock, ca, store, issuer, orders: () => ca.orderPayloads.length, setDown: (value: boolean) => void (down = value) };
 }

@@ -50,6 +50,8 @@ export class Renewer {
   readonly slots: Slot[] = [];
   private readonly context: RenewerContext;
   private stopped = false;
+  /** Aborted by stop(): orders not yet finalized stop (a certificate already issued is still saved). */
+  private readonly stopping = new AbortController();
   private unwatch: (() => Promise<void>) | undefined;
   private check: ReturnType<TimerClock["setTimer"]> | undefined;
   private swapQueue: Promise<void> = Promise.resolve();
@@ -85,7 +87,9 @@ export class Renewer {
     await this.watch();
     const needed = this.slots.filter((slot) => !slot.detached && needsWork(slot, now()));
     for (const slot of this.slots) if (!needed.includes(slot)) this.schedule(slot);
-    await this.firstAttempts(needed);
+    const first = this.firstAttempts(needed);
+    this.track(first);
+    await first;
   }
 
   /** Resolves once no background work (a renewal, a retry, a take-up) is in progress: for tests driving a fake clock. */
@@ -99,12 +103,18 @@ export class Renewer {
     void work.catch((error: Error) => this.emit({ type: "warning", message: error.message })).finally(() => this.running.delete(work));
   }
 
-  /** Stops every timer and the store's announcements; nothing more is started. */
+  /**
+   * Stops every timer and the store's announcements, and waits for the work in progress: an order
+   * not yet finalized is abandoned (its authorizations deactivated), a certificate already issued
+   * is saved, and the locks are released.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error("manage() was stopped"));
     this.check?.cancel();
     for (const slot of this.slots) slot.timer?.cancel();
     await this.unwatch?.();
+    await this.settled();
   }
 
   /**
@@ -143,7 +153,7 @@ export class Renewer {
     let outcome: LineageOutcome;
     try {
       outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
-        lockWait, clock: this.context.clock, ...(slot.current ? { current: slot.current } : {}),
+        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}),
       });
     } finally {
       slot.busy = false;

@@ -88,6 +88,24 @@ describe("ensureLineage()", () => {
     expect(world.orders()).toBe(2);
   });
 
+  test("exactly once: the certificate the caller serves changing while it waits for the lock (taken up from an announcement) never makes it order again", async () => {
+    const world = engineWorld();
+    const [a, b] = [world.issuer(), world.issuer()];
+    const first = (await ensureLineage(world.store, config, a)).lineage!;
+    world.clock.advance(6 * DAY);
+    const slot = { current: first }; // what B serves; its announcement handler replaces it
+    const held = await world.store.lock(config.name);
+    const waiting = ensureLineage(world.store, config, b, { lockWait: 60_000, get current() { return slot.current; } });
+    const renewedByA = await a.obtain(config);
+    await world.store.save(renewedByA, held);
+    slot.current = renewedByA; // B took up A's renewal while it waited
+    await held.release();
+    const outcome = await waiting;
+    expect(outcome.kind).toBe("unchanged");
+    expect(outcome.lineage!.meta.serial).toBe(renewedByA.meta.serial);
+    expect(world.orders()).toBe(2);
+  });
+
   test("exactly once: ten instances due at the same moment make one order between them", async () => {
     const world = engineWorld();
     await ensureLineage(world.store, config, world.issuer());
@@ -109,6 +127,14 @@ describe("ensureLineage()", () => {
     const outcome = ensureLineage(world.store, config, issuer);
     await expect(outcome).rejects.toBeInstanceOf(LockLostError);
     expect(world.ca.requests.filter((request) => request.startsWith("POST /finalize/"))).toHaveLength(0);
+    expect(await world.store.load(config.name)).toBeUndefined();
+  });
+
+  test("a lock lost without the holder noticing yet (between two lease renewals): the save is fenced, nothing is written", async () => {
+    const world = engineWorld();
+    const issuer = world.issuer({ type: "http-01", present: () => world.store.expireLock(config.name, false), cleanup: () => {} });
+    const error = await ensureLineage(world.store, config, issuer).catch((caught: unknown) => caught);
+    expect((error as StoreError).code).toBe("ERR_STORE_FENCED");
     expect(await world.store.load(config.name)).toBeUndefined();
   });
 

@@ -5,6 +5,7 @@
  * instances that share a store and hear each other's announcements.
  */
 import { describe, expect, test } from "bun:test";
+import type { ChallengeSolver } from "../../src/acme/index.ts";
 import { readCertificate } from "../../src/asn1/index.ts";
 import { decodePemBlocks, toHex } from "../../src/encoding/index.ts";
 import { ensureLineage } from "../../src/lifecycle/index.ts";
@@ -31,18 +32,19 @@ class RecordingServer implements CertificateServer {
   }
 }
 
-function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number } = {}) {
+function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver } = {}) {
   const server = new RecordingServer();
   const events: (ManageEvent & { time: number })[] = [];
   const renewer = new Renewer({
     store: world.store,
-    issuer: world.issuer(),
+    issuer: world.issuer(options.solver),
     https: server,
     clock: world.clock,
     emit: (event) => events.push({ ...event, time: world.clock.now() }),
     random: () => options.random ?? 0.5,
     checkIntervalMs: options.checkIntervalMs ?? 1_000 * DAY,
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   return { server, events, renewer, of: (type: ManageEvent["type"]) => events.filter((event) => event.type === type) };
 }
@@ -82,6 +84,43 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await step(world, [one.renewer]);
     expect(one.of("renewed")).toHaveLength(1);
     expect(world.orders()).toBe(2);
+    await one.renewer.stop();
+  });
+
+  test("at start, what is missing is obtained at most `concurrency` at a time, and each certificate is served as soon as it arrives", async () => {
+    const world = engineWorld();
+    let inFlight = 0;
+    let most = 0;
+    const counting: ChallengeSolver = {
+      type: "http-01",
+      present: async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setImmediate(resolve)); // the others get their turn meanwhile
+      },
+      cleanup: () => void inFlight--,
+    };
+    const names = ["c1", "c2", "c3", "c4", "c5"].map((name) => `${name}.fake.test`);
+    const one = instance(world, { concurrency: 2, solver: counting });
+    await one.renewer.start(names.map((name) => ({ config: configFor(name), serve: true })));
+    expect(most).toBe(2);
+    expect(one.server.served[0]).toEqual([]);
+    const sizes = one.server.served.map((certificates) => certificates.length);
+    expect(sizes.at(-1)).toBe(5);
+    expect(sizes.filter((size) => size > 0 && size < 5).length).toBeGreaterThan(0); // served before the last one arrived
+    await one.renewer.stop();
+  });
+
+  test("with ARI, the renewer wakes when the CA's Retry-After passes, asks again, and orders nothing while the window is ahead", async () => {
+    const world = engineWorld({ renewalInfo: { start: "2026-01-05T00:00:00Z", end: "2026-01-05T01:00:00Z" } });
+    const one = instance(world, { random: 0 });
+    await one.renewer.start([{ config: configFor("ari.fake.test"), serve: true }]);
+    const asked = () => world.ca.requests.filter((request) => request.startsWith("GET /renewal-info/")).length;
+    const askedAtStart = asked();
+    expect(world.clock.nextAt()).toBe(world.clock.now() + 6 * 3_600_000); // Retry-After: 6 hours, before the window
+    await step(world, [one.renewer]);
+    expect(asked()).toBe(askedAtStart + 1);
+    expect(world.orders()).toBe(1);
+    expect(world.clock.nextAt()).toBe(world.clock.now() + 6 * 3_600_000);
     await one.renewer.stop();
   });
 

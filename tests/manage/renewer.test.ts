@@ -142,6 +142,29 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await one.renewer.stop();
   });
 
+  test("a damaged lineage announced while running (another site's chain saved over it) is not taken up: reported by name, obtained again; the other site is untouched", async () => {
+    const world = engineWorld();
+    const [x, y] = [configFor("x.fake.test"), configFor("y.fake.test")];
+    const one = instance(world);
+    await one.renewer.start([{ config: x, serve: true }, { config: y, serve: true }]);
+    const [servedX, servedY] = [one.server.serialFor("x.fake.test")!, one.server.serialFor("y.fake.test")!];
+    const storedY = (await world.store.load("y.fake.test"))!;
+    const storedX = (await world.store.load("x.fake.test"))!;
+    const tampered = { ...storedX, chainPem: storedY.chainPem, meta: { ...storedY.meta } }; // announced like any save
+    await world.store.save({ ...tampered, config: x });
+    await Promise.resolve(); // the announcement arrives
+    await one.renewer.settled();
+    expect(world.clock.nextAt()).toBe(world.clock.now()); // the re-obtain, scheduled at once
+    await step(world, [one.renewer]);
+    expect(new Set(one.of("damaged").map((event) => event.lineage))).toEqual(new Set(["x.fake.test"])); // found, then replaced
+    expect(one.of("updated")).toEqual([]);
+    expect(one.of("obtained").filter((event) => event.lineage === "x.fake.test")).toHaveLength(2);
+    expect(one.server.serialFor("x.fake.test")).not.toBe(servedX);
+    expect(one.server.serialFor("x.fake.test")).not.toBe(servedY);
+    expect(one.server.serialFor("y.fake.test")).toBe(servedY);
+    await one.renewer.stop();
+  });
+
   test("an expired stored certificate is served at start with a warning, then renewed", async () => {
     const world = engineWorld();
     const config = configFor("old.fake.test");

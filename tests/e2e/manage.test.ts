@@ -198,6 +198,11 @@ describe("manage() started during a CA outage, with a damaged lineage in its sto
       },
     });
     const placeholder = "bun-acme: no certificate for this name";
+    // The first handshake on a port the previous manage() in this process just gave up (reusePort) may meet its
+    // closing listener and be reset (net.ipv4.tcp_migrate_req=0); that is the swap problem, not this test's.
+    await presented(managed.port, "kept.outage.test").catch((error: { code?: string }) => {
+      if (error.code !== "ECONNRESET") throw error;
+    });
     expect((await presented(managed.port, "kept.outage.test")).serial.replace(/^0+/, "")).toBe(kept.meta.serial.replace(/^0+/, ""));
     expect((await presented(managed.port, "new.outage.test")).subject).toBe(placeholder);
     expect((await presented(managed.port, "victim.outage.test")).subject).toBe(placeholder);

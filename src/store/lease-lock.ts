@@ -46,13 +46,14 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
   }
   const lost = new AbortController();
   let confirmedAt = Date.now();
+  let released = false;
   const renew = async () => {
     const renewed = await operations.renew(holder).catch(() => undefined);
     if (renewed === true) confirmedAt = Date.now();
     const gone = renewed === false || Date.now() - confirmedAt >= leaseMs;
-    if (gone && !lost.signal.aborted) {
+    if (gone && !released && !lost.signal.aborted) {
       clearInterval(timer);
-      lost.abort(new LockLostError(what, renewed === false ? "another holder has it" : `no renewal confirmed for ${leaseMs} ms`));
+      lost.abort(new LockLostError(what, renewed === false ? "the store no longer names this holder: its lease ran out" : `no renewal confirmed for ${leaseMs} ms`));
     }
   };
   const timer = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
@@ -60,6 +61,7 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
     holder,
     signal: lost.signal,
     release: async () => {
+      released = true;
       clearInterval(timer);
       await operations.release(holder).catch(() => {});
     },

@@ -5,9 +5,12 @@
  */
 import { describe, expect, test } from "bun:test";
 import { AcmeProblemError } from "../../src/acme/index.ts";
-import { ensureLineage } from "../../src/lifecycle/index.ts";
-import { LockLostError, StoreError } from "../../src/store/index.ts";
-import { configFor, engineWorld } from "../support/engine.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureLineage, Issuer } from "../../src/lifecycle/index.ts";
+import { FileCertificateStore, LockLostError, StoreError } from "../../src/store/index.ts";
+import { configFor, engineWorld, FAKE_DIRECTORY, nothingToPresent } from "../support/engine.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 const DAY = 86_400_000;
 const config = configFor("a.fake.test", "www.a.fake.test");
@@ -175,6 +178,19 @@ describe("ensureLineage()", () => {
     };
     const replaced = await ensureLineage(unreadable.store, config, unreadable.issuer());
     expect(replaced.kind === "obtained" && replaced.damage).toBe("metadata.json is not JSON");
+  });
+
+  test("in the file store, a damaged metadata.json is damage too: named, obtained again, the files replaced whole", async () => {
+    const world = engineWorld();
+    const store = new FileCertificateStore(makeTempDir("bun-acme-engine-"));
+    const issuer = new Issuer({ directoryUrl: FAKE_DIRECTORY, fetch: world.ca.fetch, clock: world.clock, solver: nothingToPresent });
+    await ensureLineage(store, config, issuer);
+    const metadata = join(store.locate(config.name), "metadata.json");
+    writeFileSync(metadata, "{ not json");
+    const outcome = await ensureLineage(store, config, issuer);
+    expect(outcome.kind).toBe("obtained");
+    expect(outcome.kind === "obtained" && outcome.damage).toContain(metadata);
+    expect((await store.load(config.name))!.meta.serial).toBe(outcome.lineage!.meta.serial);
   });
 
   test("an account problem other than accountDoesNotExist keeps its problem document", async () => {

@@ -126,7 +126,7 @@ export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
 // Challenge solvers and the servers that answer the CA.
 export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Solver, tlsAlpnServerName } from "./challenges/index.ts";
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
-export { HotTlsServer, type ServedCertificate } from "./servers/index.ts";
+export { HotTlsServer, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
 
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
 export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage/index.ts";

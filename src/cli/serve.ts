@@ -7,9 +7,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { manage, type Managed, type ManageEvent } from "../manage/index.ts";
+import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
 import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
+import { ServerStartError } from "../servers/index.ts";
+import { Daemon, type GenerationParts } from "./daemon.ts";
 import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
@@ -52,7 +54,11 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   const { io } = context;
   const say = (line: string, json: Record<string, unknown>) => io.out(options.json ? JSON.stringify(json) : line);
   const config = readConfig(options.configFile); // a ConfigError: exit 2, file and line named
-  let running = await start(config, context, say);
+  const daemon = new Daemon(generationParts(context, say));
+  await daemon.load(config).catch((error: unknown) => { // at start, a failure is the command's error: one line
+    throw error instanceof ServerStartError ? new ConfigError(`${error.message}; stop whatever holds it or change [listen] in ${options.configFile}`) : error;
+  });
+  announce(config, daemon, say);
   const stopped = Promise.withResolvers<void>();
   let reloading = Promise.resolve();
   const onHangup = () => {
@@ -60,15 +66,16 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
       let next: ServeConfig;
       try {
         next = readConfig(options.configFile);
+        await daemon.load(next).catch((error: unknown) => { // built in full before the running configuration is touched
+          throw error instanceof ServerStartError ? new Error(`${error.message}; stop whatever holds it or change [listen]`) : error;
+        });
       } catch (error) {
-        say(`config not reloaded, the running one stays: ${(error as Error).message}`, { event: "config_rejected", error: (error as Error).message });
+        const message = (error as Error).message;
+        say(`config not reloaded, the running one stays: ${message}`, { event: "config_rejected", error: message });
         return;
       }
-      await running.stop();
-      running = await start(next, context, say);
       say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
-    }).catch((error: unknown) => {
-      say(`reload failed: ${(error as Error).message}`, { event: "reload_failed", error: (error as Error).message });
+      announce(next, daemon, say);
     });
   };
   process.on("SIGHUP", onHangup);
@@ -76,45 +83,44 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   await stopped.promise;
   process.off("SIGHUP", onHangup);
   await reloading;
-  await running.stop();
+  await daemon.stop();
   say("stopped", { event: "stopped" });
   return ExitCode.OK;
 }
 
 type Say = (line: string, json: Record<string, unknown>) => void;
 
-/** Starts managing and serving one configuration. */
-async function start(config: ServeConfig, context: CommandContext, say: Say): Promise<Managed> {
-  // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
-  const store = openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env);
-  // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
-  const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
-  const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
-  const ca = config.ca ? readFileSync(config.ca, "utf8") : context.trust?.pem;
-  const managed = await manage({
-    certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
-    directoryUrl: config.directoryUrl,
-    ...(ca ? { ca } : {}),
-    store,
-    ...(cache ? { cache } : {}),
-    hostname: config.listen.hostname,
-    ports: { https: config.listen.https, http: config.listen.http },
-    keyType: config.keyType,
-    contact: config.contact,
-    fetch: proxyTo(config.sites),
-    onEvent: (event) => {
-      report(event, say);
-      const site = event.lineage ? byLineage.get(event.lineage) : undefined;
-      if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);
+/** What each configuration of the daemon is built from. */
+function generationParts(context: CommandContext, say: Say): GenerationParts {
+  return {
+    // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
+    openStore: (config) => openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env),
+    handler: (config) => proxyTo(config.sites),
+    ...(context.trust?.pem ? { defaultCa: context.trust.pem } : {}),
+    onRejected: (names, reason) => say(`warning: ${names.join(", ")}: not served (${reason}); the other sites are`, { event: "warning", names, message: `not served: ${reason}` }),
+    manageOptions: (config, store) => {
+      // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
+      const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
+      const byLineage = new Map(config.sites.map((site) => [site.names[0]!.value.replace(/^\*\./, ""), site]));
+      return {
+        ...(cache ? { cache } : {}),
+        hostname: config.listen.hostname,
+        ports: { https: config.listen.https, http: config.listen.http },
+        keyType: config.keyType,
+        contact: config.contact,
+        onEvent: (event) => {
+          report(event, say);
+          const site = event.lineage ? byLineage.get(event.lineage) : undefined;
+          if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);
+        },
+      };
     },
-  });
-  const stop = async () => {
-    await managed.stop();
-    await store.close?.();
   };
-  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${managed.port}/, ` +
-    `keeping ${config.sites.length} certificate(s) renewed in ${store.description}`, { event: "serving", port: managed.port, sites: config.sites.length });
-  return { ...managed, stop };
+}
+
+function announce(config: ServeConfig, daemon: Daemon, say: Say): void {
+  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${daemon.port}/, ` +
+    `keeping ${config.sites.length} certificate(s) renewed in ${daemon.storeDescription}`, { event: "serving", port: daemon.port, sites: config.sites.length });
 }
 
 function report(event: ManageEvent, say: Say): void {

@@ -4,3 +4,4 @@
  */
 export { manage, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage.ts";
 export { Backoff, jitteredDelay } from "./timing.ts";
+export { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";

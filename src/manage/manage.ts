@@ -6,7 +6,7 @@ import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalA
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { Issuer } from "../lifecycle/index.ts";
-import { HotTlsServer, serve, startTlsAlpnServer, tcpMigrateRequests, TlsFrontServer, type RunningServer } from "../servers/index.ts";
+import { HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
@@ -43,6 +43,13 @@ export interface ManageOptions {
    * instance answers the CA.
    */
   readonly challenge?: "http-01" | "tls-alpn-01" | ChallengeSolver;
+  /**
+   * An HTTPS server of the caller's to present the certificates with, instead of one manage()
+   * starts (then `hostname`, `ports.https` and `fetch` are not used for HTTPS, and `stop()` leaves
+   * it running): e.g. a `CertificateServerView` of a `HotTlsServer` that outlives this call, so
+   * that a new configuration can take over without closing a listener.
+   */
+  readonly server?: CertificateServer;
   /** The program's handler, for every HTTPS request. */
   readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
   /** Default `0.0.0.0`. */
@@ -114,6 +121,7 @@ export interface Managed {
  * @throws {ServerStartError} when a port cannot be bound
  */
 export async function manage(options: ManageOptions): Promise<Managed> {
+  if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
   const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
   const clock = options.clock ?? systemClock;
@@ -136,9 +144,12 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.eab ? { eab: options.eab } : {}),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
-  const https: CertificateServer = onDemand
+  const https: CertificateServer = options.server ?? (onDemand
     ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) })
-    : new HotTlsServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch });
+    : new HotTlsServer({
+      hostname, port: options.ports?.https ?? 443, fetch: options.fetch,
+      onRejected: (certificate, reason) => emit({ type: "warning", names: certificate.names, message: `not served (${reason}): its names get the placeholder until it is replaced` }),
+    }));
   const renewer = new Renewer({
     store, ...(cache ? { cache } : {}), issuer, https, emit, clock,
     alwaysServe: onDemand !== undefined,
@@ -149,9 +160,6 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const challengeServer = await startChallengeServer?.();
   try {
     await renewer.start(wanted);
-    if (!onDemand && tcpMigrateRequests() === false) {
-      emit({ type: "warning", message: "net.ipv4.tcp_migrate_req is 0: connections arriving during a certificate swap may be reset; set it to 1 (Linux 5.14 or later) so that none are" });
-    }
     return {
       port: https.port,
       store,

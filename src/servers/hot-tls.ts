@@ -1,19 +1,27 @@
 /**
- * An HTTPS server whose certificates change without a restart. Bun 1.4.5 ignores
- * `server.reload({ tls })`, so a swap starts a second `Bun.serve` on the same port
- * (`reusePort`) with the new certificates, then stops the old one gracefully: requests in flight
- * finish, keep-alive clients reconnect to the new one.
+ * An HTTPS server whose certificates change without a restart and without failing a request.
+ * Bun 1.4.5 ignores `server.reload({ tls })`, so each certificate set is served by its own
+ * `Bun.serve` (a backend), and a swap starts a new backend and retires the old one: from then on
+ * the old one answers with `Connection: close`, so keep-alive clients move over after their next
+ * response instead of finding their connection closed under them, and it stops once its
+ * connections are gone (or after a grace period). Two ways to reach the backends:
  *
- * Measured here (16 clients, 6 swaps in 7 s): keep-alive traffic 191,726 requests, 0 failed, at
- * the speed of a plain `Bun.serve`; one new connection per request, 0 failed with Linux's
- * `net.ipv4.tcp_migrate_req = 1`, else 25–32 reset (connections queued on the closing listener).
- * A `node:tls` front with `SNICallback` had no failures either way but 32–42 % lower throughput (bench/manage-results.md).
+ * - `"relay"`: a permanent TCP listener ({@link TcpRelay}) hands each connection to the current
+ *   backend on loopback. The public listener never closes, so no connection is ever reset; the
+ *   cost is one loopback hop per connection (bench/manage-results.md).
+ * - `"reuse-port"`: the backends listen on the public port themselves (`SO_REUSEPORT`) and the old
+ *   one closes after the grace period. No hop; safe only where Linux moves the connections queued
+ *   on a closing listener to another (`net.ipv4.tcp_migrate_req` = 1), else those are reset.
+ *
+ * `"auto"` (the default) picks `"reuse-port"` when `tcp_migrate_req` is 1, `"relay"` otherwise.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSelfSignedCertificate } from "../asn1/index.ts";
 import { encodePem, tryParseIp } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { ServerStartError } from "./serve.ts";
+import { TcpRelay, type RelayTarget } from "./tcp-relay.ts";
 
 /** One certificate and the names it is served for. */
 export interface ServedCertificate {
@@ -24,14 +32,41 @@ export interface ServedCertificate {
   readonly keyPem: string;
 }
 
+/** How a swap reaches new connections: see {@link HotTlsServer}. */
+export type SwapMode = "auto" | "relay" | "reuse-port";
+
 /** Where and what to serve. */
 export interface HotTlsServerOptions {
   readonly hostname: string;
   readonly port: number;
+  /** The handler; `server.requestIP(request)` gives the client's address in both modes. */
   readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
+  /** Default `"auto"`. */
+  readonly mode?: SwapMode;
+  /**
+   * How long a retired backend keeps its connections after a swap (default 2 s in `"reuse-port"`
+   * mode, where its listener then closes; 60 s in `"relay"` mode, where it stops as soon as its
+   * last connection ends). Connections still open then are closed if idle, finished if busy.
+   */
+  readonly drainMs?: number;
+  /** Offer HTTP/2 by ALPN (HTTP/1.1 to clients that do not ask for it). Default false. */
+  readonly http2?: boolean;
+  /**
+   * Told about a certificate left out of a swap because it cannot be served (its key is not the
+   * certificate's, or its PEM does not parse): the others are served, the name gets the placeholder.
+   */
+  readonly onRejected?: (certificate: ServedCertificate, reason: string) => void;
 }
 
 type TlsEntry = { serverName?: string; cert: string; key: string };
+
+/** One certificate set being served. */
+interface Backend {
+  readonly server: Bun.Server<undefined>;
+  readonly target: RelayTarget;
+  retired: boolean;
+  stopping?: Promise<void>;
+}
 
 /**
  * The swap's weak point, from the kernel: whether connections queued on a closing listener move
@@ -47,26 +82,40 @@ export function tcpMigrateRequests(): boolean | undefined {
 }
 
 /**
- * Serves HTTPS with a set of certificates chosen by SNI, and swaps the set in place. A name with
- * no certificate of its own gets a self-signed placeholder ("no certificate for this name"), so
- * its clients fail the handshake instead of being shown another site's certificate; the first
- * certificate with an IP address is the default instead, for clients that send no SNI.
+ * Serves HTTPS with a set of certificates chosen by SNI, and swaps the set in place without
+ * closing a connection under its client. A name with no certificate of its own gets a self-signed
+ * placeholder ("no certificate for this name"), so its clients fail the handshake instead of being
+ * shown another site's certificate; the first certificate with an IP address is the default
+ * instead, for clients that send no SNI.
  */
 export class HotTlsServer {
   private readonly options: HotTlsServerOptions;
-  private server: ReturnType<typeof Bun.serve> | undefined;
+  /** The resolved mode. */
+  readonly mode: Exclude<SwapMode, "auto">;
+  private readonly relay: TcpRelay | undefined;
+  private current: Backend | undefined;
+  private readonly retiring = new Set<Backend>();
   private placeholder: Promise<TlsEntry> | undefined;
+  private verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
   private queue: Promise<void> = Promise.resolve();
   /** Completed swaps (not counting the first start). */
   swaps = 0;
 
   constructor(options: HotTlsServerOptions) {
     this.options = options;
+    const mode = options.mode ?? "auto";
+    this.mode = mode === "auto" ? (tcpMigrateRequests() === true ? "reuse-port" : "relay") : mode;
+    this.relay = this.mode === "relay" ? new TcpRelay() : undefined;
   }
 
-  /** The port (useful with port 0). */
+  /** The public port (useful with port 0). */
   get port(): number {
-    return this.server?.port ?? this.options.port;
+    return (this.relay ? this.relay.port : this.current?.server.port) ?? this.options.port;
+  }
+
+  /** Retired backends still holding connections (for tests and metrics). */
+  get draining(): number {
+    return this.retiring.size;
   }
 
   /**
@@ -80,44 +129,139 @@ export class HotTlsServer {
     return next;
   }
 
-  /** Stops serving; requests in flight finish. */
+  /** Stops serving: no new connections; requests in flight finish. */
   async stop(): Promise<void> {
     await this.queue;
-    const server = this.server;
-    this.server = undefined;
-    await server?.stop();
+    this.relay?.stopListening();
+    const backends = [...this.retiring, ...(this.current ? [this.current] : [])];
+    this.current = undefined;
+    await Promise.all(backends.map((backend) => backend.server.stop()));
+    this.relay?.closeAll();
   }
 
   private async swap(certificates: readonly ServedCertificate[]): Promise<void> {
-    const tls = await this.entries(certificates);
-    let started: ReturnType<typeof Bun.serve>;
+    const started = this.startBackend(await this.entries(certificates));
+    if (this.relay && !this.current) this.listen(started);
+    if (this.relay) this.relay.target = started.target;
+    const old = this.current;
+    this.current = started;
+    if (old) {
+      this.retire(old);
+      this.swaps++;
+    }
+  }
+
+  private listen(first: Backend): void {
     try {
-      started = Bun.serve({
-        hostname: this.options.hostname,
-        port: this.server?.port ?? this.options.port,
-        reusePort: true,
+      this.relay!.listen({ hostname: this.options.hostname, port: this.options.port });
+    } catch (error) {
+      void first.server.stop(true);
+      throw new ServerStartError("HTTPS server", this.options.hostname, this.options.port, error);
+    }
+  }
+
+  private startBackend(tls: TlsEntry[]): Backend {
+    const relayed = this.relay !== undefined;
+    const backend = {} as { -readonly [K in keyof Backend]: Backend[K] };
+    const handler = this.options.fetch;
+    let facade: Bun.Server<undefined> | undefined;
+    try {
+      backend.server = Bun.serve({
+        hostname: relayed ? "127.0.0.1" : this.options.hostname,
+        port: relayed ? 0 : this.current?.server.port ?? this.options.port,
+        reusePort: !relayed,
         tls,
-        fetch: this.options.fetch,
+        ...(this.options.http2 ? { http2: true } : {}),
+        fetch: async (request, server) => {
+          facade ??= relayed ? this.relayFacade(server) : server;
+          const response = await handler(request, facade);
+          return backend.retired ? closing(response) : response;
+        },
         error: () => new Response("Internal Server Error\n", { status: 500 }),
       });
     } catch (error) {
       throw new ServerStartError("HTTPS server", this.options.hostname, this.options.port, error);
     }
-    const old = this.server;
-    this.server = started;
-    if (old) {
-      await old.stop(); // graceful: in-flight requests finish on the old certificate
-      this.swaps++;
+    backend.target = { port: backend.server.port!, connections: 0 };
+    backend.retired = false;
+    return backend;
+  }
+
+  /** The backend's server as the handler should see it: `requestIP` answers the client's address, not the relay's. */
+  private relayFacade(server: Bun.Server<undefined>): Bun.Server<undefined> {
+    const relay = this.relay!;
+    const requestIP = (request: Request) => {
+      const seen = server.requestIP(request);
+      const client = seen ? relay.clientAddress(seen.port) : undefined;
+      return client ? { address: client.address, port: client.port, family: client.address.includes(":") ? "IPv6" as const : "IPv4" as const } : seen;
+    };
+    return new Proxy(server, {
+      get: (target, property) => {
+        if (property === "requestIP") return requestIP;
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** From now on the backend says `Connection: close`; it stops when its connections are gone, or after the grace period. */
+  private retire(backend: Backend): void {
+    backend.retired = true;
+    this.retiring.add(backend);
+    const stop = () => {
+      clearTimeout(timer);
+      backend.stopping ??= backend.server.stop().finally(() => this.retiring.delete(backend));
+    };
+    const timer = setTimeout(stop, this.options.drainMs ?? (this.relay ? 60_000 : 2_000));
+    if (this.relay) {
+      backend.target.onIdle = stop;
+      if (backend.target.connections === 0) stop();
     }
   }
 
-  private async entries(certificates: readonly ServedCertificate[]): Promise<TlsEntry[]> {
+  private async entries(all: readonly ServedCertificate[]): Promise<TlsEntry[]> {
+    // Checked once per chain and key: a swap re-serves mostly the same certificates.
+    const verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
+    const certificates = all.filter((certificate) => {
+      const known = this.verdicts.get(certificate.chainPem);
+      const seen = known?.keyPem === certificate.keyPem;
+      const reason = seen ? known.reason : unservable(certificate);
+      verdicts.set(certificate.chainPem, { keyPem: certificate.keyPem, reason });
+      if (reason && !seen) this.options.onRejected?.(certificate, reason); // once, not at every swap
+      return reason === undefined;
+    });
+    this.verdicts = verdicts;
     const named = certificates.flatMap((certificate) =>
       certificate.names.filter((name) => !tryParseIp(name)).map((serverName) => ({ serverName, cert: certificate.chainPem, key: certificate.keyPem }))
     );
     const withIp = certificates.find((certificate) => certificate.names.some((name) => tryParseIp(name)));
     const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await (this.placeholder ??= makePlaceholder());
     return [fallback, ...named];
+  }
+}
+
+/**
+ * Why a certificate cannot be served, or undefined: one bad pair would make `Bun.serve` refuse the
+ * whole set, so each is checked first (the leaf's public key against the private key).
+ */
+function unservable(certificate: ServedCertificate): string | undefined {
+  try {
+    const leaf = new X509Certificate(certificate.chainPem);
+    return leaf.checkPrivateKey(createPrivateKey(certificate.keyPem)) ? undefined : "the private key is not the certificate's";
+  } catch (error) {
+    return `cannot read it: ${(error as Error).message}`;
+  }
+}
+
+/** The response with `Connection: close`, so that its client opens its next connection to the current backend. */
+function closing(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    const headers = new Headers(response.headers);
+    headers.set("connection", "close");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
 }
 

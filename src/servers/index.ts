@@ -7,5 +7,7 @@ export { certificateHandler, shutdownHandler } from "./handlers.ts";
 export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptions } from "./responders.ts";
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
-export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate } from "./hot-tls.ts";
+export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
+export { TcpRelay, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
 export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
+export { CertificateServerView, type SwappableCertificates } from "./server-view.ts";

@@ -86,7 +86,8 @@ export class TlsFrontServer {
   }
 
   private async contextFor(name: string | undefined): Promise<SecureContext | undefined> {
-    if (!name) return this.fallback?.context;
+    // No SNI, or an IP literal (RFC 6066 forbids it, some clients send it anyway): the default certificate.
+    if (!name || tryParseIp(name)) return this.fallback?.context;
     const known = this.lookup(name);
     if (known || !this.options.onUnknownName) return known;
     const made = await this.options.onUnknownName(name).catch(() => undefined);

@@ -29,3 +29,23 @@ describe("project/bun-acme-renew.service and .timer", () => {
     expect(readFileSync(join(ROOT, "project", "bun-acme-renew.timer"), "utf8")).toMatch(/^Persistent=true$/m);
   });
 });
+
+describe("project/bun-acme-serve.service", () => {
+  test.skipIf(!hasVerifier)("passes systemd-analyze verify, with ExecStart pointed at the built executable (needs systemd-analyze)", () => {
+    expect(existsSync(executable)).toBe(true);
+    const dir = makeTempDir("bun-acme-systemd-serve-");
+    const service = readFileSync(join(ROOT, "project", "bun-acme-serve.service"), "utf8");
+    expect(service).toContain("ExecStart=/usr/local/bin/bun-acme serve --config /etc/bun-acme/serve.toml");
+    writeFileSync(join(dir, "bun-acme-serve.service"), service.replace("/usr/local/bin/bun-acme", executable));
+    const verify = Bun.spawnSync(["systemd-analyze", "verify", "bun-acme-serve.service"], { cwd: dir, stderr: "pipe" });
+    expect(verify.stderr.toString()).toBe("");
+    expect(verify.exitCode).toBe(0);
+  });
+
+  test("reload sends SIGHUP, a crash restarts it, SIGTERM drains", () => {
+    const service = readFileSync(join(ROOT, "project", "bun-acme-serve.service"), "utf8");
+    expect(service).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(service).toMatch(/^Restart=on-failure$/m);
+    expect(service).toMatch(/^KillSignal=SIGTERM$/m);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * A listener that never closes for a certificate: it accepts TCP connections on the public port
+ * and relays their bytes, TLS and all, to whichever loopback backend is current when they arrive.
+ * Swapping a certificate starts a new backend and points the relay at it; connections already
+ * relayed stay with the backend they shook hands with until they end.
+ *
+ * Why: closing a listener resets the connections still queued on it unless Linux's
+ * `net.ipv4.tcp_migrate_req` is 1, and Bun 1.4.5 cannot change a listener's certificate
+ * (`server.reload({ tls })` is ignored). What it costs is one loopback hop per connection.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+
+/** Where a relayed connection goes: a backend's loopback port, and a count of what it holds. */
+export interface RelayTarget {
+  readonly port: number;
+  /** Connections relayed to this target and still open. */
+  connections: number;
+  /** Called when `connections` drops to 0. */
+  onIdle?: () => void;
+}
+
+interface Pair {
+  readonly client: Socket<Pair>;
+  readonly target: RelayTarget;
+  upstream?: Socket<Pair>;
+  /** Bytes waiting for the upstream (not yet connected, or backpressure). */
+  readonly toUpstream: Uint8Array[];
+  /** Bytes waiting for the client (backpressure). */
+  readonly toClient: Uint8Array[];
+  /** The backend has finished: close once what is queued for the client is written. */
+  upstreamDone: boolean;
+  closed: boolean;
+}
+
+/** Options of a {@link TcpRelay}. */
+export interface TcpRelayOptions {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/**
+ * Relays every TCP connection on `hostname:port` to the current {@link RelayTarget}, with
+ * backpressure both ways, and remembers each relayed connection's client address so the backend
+ * can report it (see {@link clientAddress}).
+ */
+export class TcpRelay {
+  private listener: TCPSocketListener<Pair> | undefined;
+  private readonly clients = new Map<number, { address: string; port: number }>();
+  private readonly open = new Set<Pair>();
+  /** Where new connections go. */
+  target: RelayTarget | undefined;
+
+  /** The public port (useful with port 0). */
+  get port(): number | undefined {
+    return this.listener?.port;
+  }
+
+  /** Starts listening. @throws the bind error (`EADDRINUSE`, `EACCES`) as Bun raises it */
+  listen(options: TcpRelayOptions): void {
+    this.listener = Bun.listen<Pair>({
+      hostname: options.hostname,
+      port: options.port,
+      socket: {
+        open: (client) => this.accept(client),
+        data: (client, chunk) => this.forward(client.data.upstream, client.data.toUpstream, chunk, client),
+        drain: (client) => {
+          this.flush(client, client.data.toClient, client.data.upstream);
+          if (client.data.upstreamDone && client.data.toClient.length === 0) this.close(client.data);
+        },
+        end: (client) => this.close(client.data),
+        close: (client) => this.close(client.data),
+        error: (client) => this.close(client.data),
+      },
+    });
+  }
+
+  /**
+   * The client's address for a connection the backend sees coming from the relay (its peer port
+   * on loopback), or undefined when the connection is not relayed.
+   */
+  clientAddress(relayPort: number): { address: string; port: number } | undefined {
+    return this.clients.get(relayPort);
+  }
+
+  /** Stops accepting; relayed connections go on until `closeAll` or their end. */
+  stopListening(): void {
+    this.listener?.stop(false);
+    this.listener = undefined;
+  }
+
+  /** Closes every relayed connection at once. */
+  closeAll(): void {
+    for (const pair of this.open) this.close(pair);
+  }
+
+  private accept(client: Socket<Pair>): void {
+    const target = this.target;
+    if (!target) {
+      client.end();
+      return;
+    }
+    target.connections++;
+    const pair: Pair = { client, target, toUpstream: [], toClient: [], upstreamDone: false, closed: false };
+    client.data = pair;
+    this.open.add(pair);
+    Bun.connect<Pair>({
+      hostname: "127.0.0.1",
+      port: target.port,
+      data: pair,
+      socket: {
+        open: (upstream) => {
+          pair.upstream = upstream;
+          if (pair.closed) return void upstream.end();
+          this.clients.set(upstream.localPort, { address: client.remoteAddress, port: client.remotePort });
+          this.flush(upstream, pair.toUpstream, client);
+        },
+        data: (upstream, chunk) => this.forward(client, pair.toClient, chunk, upstream),
+        drain: (upstream) => this.flush(upstream, pair.toUpstream, client),
+        end: () => this.upstreamFinished(pair),
+        close: () => this.upstreamFinished(pair),
+        error: () => this.close(pair),
+        connectError: () => this.close(pair),
+      },
+    }).catch(() => this.close(pair));
+  }
+
+  /** Writes `chunk` to `to`, queueing what does not fit and pausing `from` until it drains. */
+  private forward(to: Socket<Pair> | undefined, queue: Uint8Array[], chunk: Uint8Array, from: Socket<Pair>): void {
+    if (!to || queue.length > 0) {
+      queue.push(chunk.slice());
+      from.pause();
+      return;
+    }
+    const written = to.write(chunk);
+    if (written < chunk.byteLength) {
+      queue.push(chunk.slice(Math.max(written, 0)));
+      from.pause();
+    }
+  }
+
+  /** Writes what is queued for `to`, then lets `from` read again. */
+  private flush(to: Socket<Pair>, queue: Uint8Array[], from: Socket<Pair> | undefined): void {
+    while (queue.length > 0) {
+      const chunk = queue[0]!;
+      const written = to.write(chunk);
+      if (written < chunk.byteLength) {
+        queue[0] = chunk.subarray(Math.max(written, 0));
+        return;
+      }
+      queue.shift();
+    }
+    from?.resume();
+  }
+
+  /** The backend closed: the client gets what is still queued for it, then the close. */
+  private upstreamFinished(pair: Pair): void {
+    pair.upstreamDone = true;
+    if (pair.toClient.length === 0) this.close(pair);
+  }
+
+  private close(pair: Pair): void {
+    if (pair.closed) return;
+    pair.closed = true;
+    this.open.delete(pair);
+    if (pair.upstream) this.clients.delete(pair.upstream.localPort);
+    pair.client.end();
+    pair.upstream?.end();
+    pair.target.connections--;
+    if (pair.target.connections === 0) pair.target.onIdle?.();
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The compiled daemon as the front door of a site, with clients that never retry (Python's http.client:
+ * keep-alive GETs, a new connection per GET, keep-alive POSTs; tests/support/http_load.py),
+ * against a real Pebble issuing 20-second certificates: renewals swapped in, a SIGHUP that adds a
+ * site, and a SIGHUP whose configuration cannot start (a `ca` file that does not exist); and the
+ * same renewals under manage() with the HTTPS server it makes itself. Each
+ * counts failed requests, and each must see none. The kernel's net.ipv4.tcp_migrate_req is
+ * whatever the host has (0 on most hosts): the daemon must not depend on it.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { manage } from "../../src/manage/index.ts";
+import { FileCertificateStore } from "../../src/store/index.ts";
+import { ROOT, startClient, type ClientProcess } from "../support/client.ts";
+import { startHttpLoad, type HttpLoad } from "../support/http-load.ts";
+import { startPebble, type Pebble } from "../support/pebble.ts";
+import { useLoopbackResolver } from "../support/resolver.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+setDefaultTimeout(90_000);
+
+let pebble: Pebble;
+let issuingRoot: string;
+let upstream: ReturnType<typeof Bun.serve>;
+let daemon: ClientProcess;
+let file: string;
+let store: string;
+useLoopbackResolver(); // before the daemon starts: Pebble resolves the test names through it
+beforeAll(async () => {
+  pebble = await startPebble({ config: { certificateValidityPeriod: 20 } });
+  issuingRoot = await (await pebble.management("/roots/0")).text();
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
+  });
+});
+afterAll(async () => {
+  await pebble?.stop();
+  await upstream?.stop(true);
+});
+function config(options: { extraSite?: boolean; ca?: string } = {}): string {
+  return `directory = "${pebble.directoryUrl}"
+ca = "${options.ca ?? pebble.tlsRootFile}"
+store = "${store}"
+
+[listen]
+hostname = "127.0.0.1"
+https = 5001
+http = 5002
+
+[[site]]
+names = ["app.zero.test"]
+upstream = "http://127.0.0.1:${upstream.port}"
+${options.extraSite ? `\n[[site]]\nnames = ["added.zero.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n` : ""}`;
+}
+
+function load(): Promise<HttpLoad> {
+  return startHttpLoad({ port: 5001, name: "app.zero.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
+}
+
+/** curl, which does not retry: the status of one GET for `name`, verified against Pebble's root. */
+async function curlStatus(name: string): Promise<string> {
+  const caFile = join(makeTempDir("curl-ca"), "root.pem");
+  writeFileSync(caFile, issuingRoot);
+  const curl = Bun.spawn(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", caFile, "--resolve", `${name}:5001:127.0.0.1`, `https://${name}:5001/`], { stdout: "pipe", stderr: "pipe" });
+  const [out] = await Promise.all([new Response(curl.stdout).text(), curl.exited]);
+  return out.trim();
+}
+
+describe("serve --config under load from clients that do not retry", () => {
+  beforeAll(async () => {
+    const dir = makeTempDir("zero-downtime");
+    file = join(dir, "serve.toml");
+    store = join(dir, "store");
+    writeFileSync(file, config());
+    daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
+    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
+      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+    });
+  });
+  afterAll(async () => {
+    daemon?.kill("SIGTERM");
+    expect(await daemon?.exited).toBe(0);
+  });
+
+  test("two renewals of 20-second certificates swapped in: no failed request, three certificates seen", async () => {
+    const from = daemon.stdout.text().split("\n").length;
+    const running = await load();
+    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, from);
+    const second = daemon.stdout.text().split("\n").length;
+    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, second);
+    const seen = await running.stop();
+    expect(seen.errors).toEqual({});
+    expect(seen.failed).toBe(0);
+    expect(seen.ok).toBeGreaterThan(100);
+    expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("SIGHUP that adds a site: the new site is served, no request to the running one fails", async () => {
+    const running = await load();
+    const from = daemon.stdout.text().split("\n").length;
+    writeFileSync(file, config({ extraSite: true }));
+    daemon.kill("SIGHUP");
+    await daemon.stdout.waitFor((line) => line === "config reloaded: 2 site(s)", 45_000, from);
+    expect(await curlStatus("added.zero.test")).toBe("200");
+    const seen = await running.stop();
+    expect(seen.errors).toEqual({});
+    expect(seen.failed).toBe(0);
+    expect(seen.ok).toBeGreaterThan(20);
+  });
+
+  test("SIGHUP with a ca file that does not exist: one line, the running configuration keeps serving, nothing fails", async () => {
+    const running = await load();
+    const from = daemon.stdout.text().split("\n").length;
+    const missing = join(makeTempDir("missing-ca"), "nope.pem");
+    writeFileSync(file, config({ extraSite: true, ca: missing }));
+    daemon.kill("SIGHUP");
+    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    expect(line).toContain(missing);
+    expect(line.split("\n").length).toBe(1);
+    expect(await curlStatus("added.zero.test")).toBe("200");
+    expect(await curlStatus("app.zero.test")).toBe("200");
+    const seen = await running.stop();
+    expect(seen.errors).toEqual({});
+    expect(seen.failed).toBe(0);
+    expect(await Promise.race([daemon.exited, Bun.sleep(0).then(() => "running")])).toBe("running");
+  });
+});
+
+describe("manage() under load from clients that do not retry", () => {
+  test("two renewals of 20-second certificates swapped in by its own HTTPS server: no failed request, three certificates seen", async () => {
+    const renewals: string[] = [];
+    const second = Promise.withResolvers<void>();
+    const managed = await manage({
+      certificates: [["app.manage-zero.test"]],
+      directoryUrl: pebble.directoryUrl,
+      ca: pebble.tlsRootPem,
+      store: new FileCertificateStore(makeTempDir("manage-zero")),
+      hostname: "127.0.0.1",
+      ports: { https: 5001, http: 5002 },
+      fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
+      retry: { baseDelayMs: 500, maxDelayMs: 4_000 },
+      onEvent: (event) => {
+        if (event.type !== "renewed") return;
+        renewals.push(event.serial!);
+        if (renewals.length === 2) second.resolve();
+      },
+    });
+    try {
+      const running = await startHttpLoad({ port: managed.port, name: "app.manage-zero.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
+      await second.promise;
+      const seen = await running.stop();
+      expect(seen.errors).toEqual({});
+      expect(seen.failed).toBe(0);
+      expect(seen.ok).toBeGreaterThan(100);
+      expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await managed.stop();
+    }
+  });
+});

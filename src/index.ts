@@ -55,6 +55,8 @@ export {
   type CertificateDownload,
   type ChallengeSolver,
   type Clock,
+  type Timer,
+  type TimerClock,
   type ExternalAccountBinding,
   type FetchFunction,
   type IssuedCertificate,
@@ -135,6 +137,8 @@ export {
   FileCertificateStore,
   isSharedStoreLocation,
   LockHeldError,
+  LockLostError,
+  MemoryCertificateStore,
   openAccount,
   openStore,
   PostgresCertificateStore,
@@ -155,4 +159,15 @@ export {
   type StoreOpenOptions,
   type StoredLineage,
 } from "./store/index.ts";
-export { isDue, obtainLineage, scheduleRenewal, type ObtainOptions } from "./lifecycle/index.ts";
+export {
+  ensureLineage,
+  isDue,
+  Issuer,
+  lineageDamage,
+  obtainLineage,
+  scheduleRenewal,
+  type EnsureOptions,
+  type IssuerOptions,
+  type LineageOutcome,
+  type ObtainOptions,
+} from "./lifecycle/index.ts";

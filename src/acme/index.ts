@@ -5,7 +5,7 @@
  * @module
  */
 export { findAccount, registerAccount, rollAccountKey, type AcmeAccount, type ExternalAccountBinding } from "./account.ts";
-export { sleep, systemClock, type Clock } from "./clock.ts";
+export { sleep, systemClock, type Clock, type Timer, type TimerClock } from "./clock.ts";
 export {
   AcmeProfileError,
   changeAccountKey,

@@ -1,7 +1,11 @@
 /**
- * The life of a certificate after it is issued: obtaining a lineage's certificate with a new key,
- * and scheduling its renewal (ARI, else a third of its lifetime left).
+ * The life of a certificate: the one engine that obtains and renews a lineage (`ensureLineage`),
+ * the issuer it obtains from, the check that a lineage's key and chain belong together, and the
+ * renewal schedule (ARI, else a third of its lifetime left).
  * @module
  */
+export { ensureLineage, inspect, type EnsureOptions, type LineageOutcome } from "./ensure.ts";
+export { lineageDamage, type LineageDamage } from "./integrity.ts";
+export { Issuer, type IssueLineageOptions, type IssuerOptions } from "./issuer.ts";
 export { obtainLineage, type ObtainOptions } from "./obtain.ts";
 export { isDue, needsRenewalInfo, scheduleRenewal, type Schedule } from "./schedule.ts";

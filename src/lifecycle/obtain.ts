@@ -3,7 +3,7 @@
  * metadata the store keeps. Nothing is saved here: the caller saves (or, for a dry run, does not).
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
  */
-import { issueCertificate, type AcmeAccount, type AcmeTransport, type ChallengeSolver } from "../acme/index.ts";
+import { issueCertificate, type AcmeAccount, type AcmeTransport, type ChallengeSolver, type Clock } from "../acme/index.ts";
 import { createCsr } from "../asn1/index.ts";
 import { decodePemBlocks, toHex } from "../encoding/index.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
@@ -21,6 +21,8 @@ export interface ObtainOptions {
   readonly signal?: AbortSignal;
   readonly cleanupSignal?: AbortSignal;
   readonly log?: (line: string) => void;
+  /** Time for polling and for the metadata (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function obtainLineage(options: ObtainOptions): Promise<StoredLinea
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.cleanupSignal ? { cleanupSignal: options.cleanupSignal } : {}),
     ...(options.log ? { log: options.log } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(config.preferredChain !== undefined ? { preferredChain: config.preferredChain } : {}),
     orderExtras: {
       ...(config.profile !== undefined ? { profile: config.profile } : {}),
@@ -50,7 +53,7 @@ export async function obtainLineage(options: ObtainOptions): Promise<StoredLinea
     },
   });
   const leafDer = decodePemBlocks(issued.pem)[0]!.der;
-  const now = Date.now();
+  const now = options.clock?.now() ?? Date.now();
   return {
     config,
     keyPem: await exportPrivateKeyPem(keyPair.privateKey),

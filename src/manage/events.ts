@@ -1,9 +1,13 @@
 /** What manage() reports about each certificate. */
-import type { StoredLineage } from "../store/index.ts";
+import type { LineageConfig, StoredLineage } from "../store/index.ts";
 
 /** What happened to a managed certificate. */
 export interface ManageEvent {
-  readonly type: "obtained" | "renewed" | "updated" | "renewal_failed" | "next_renewal" | "expired" | "warning";
+  /**
+   * `damaged`: the stored lineage's key and chain do not belong together (or its files cannot be
+   * read); it is not served and is obtained again, the others are untouched.
+   */
+  readonly type: "obtained" | "renewed" | "updated" | "renewal_failed" | "next_renewal" | "expired" | "warning" | "damaged";
   /** The lineage (the certificate's name in the store); absent for warnings about the server. */
   readonly lineage?: string;
   readonly names?: readonly string[];
@@ -26,4 +30,9 @@ export function eventOf(type: ManageEvent["type"], lineage: StoredLineage): Mana
     notAfter: lineage.meta.notAfter,
     ...(type === "next_renewal" ? { at: lineage.meta.nextRenewal } : {}),
   };
+}
+
+/** The event of `type` about a lineage that has no certificate (yet). */
+export function configEvent(type: ManageEvent["type"], config: LineageConfig): ManageEvent {
+  return { type, lineage: config.name, names: config.identifiers.map((identifier) => identifier.value) };
 }

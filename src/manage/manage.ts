@@ -2,18 +2,17 @@
  * Automatic HTTPS for a Bun program: obtain what is missing, serve it, renew it ahead of expiry
  * and swap it in without a restart, as Caddy's CertMagic does for Go.
  */
-import { AcmeTransport, normalizeIdentifiers, type ChallengeSolver, type ExternalAccountBinding, type Identifier } from "../acme/index.ts";
+import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalAccountBinding, type Identifier, type TimerClock } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
-import { obtainLineage } from "../lifecycle/index.ts";
+import { Issuer } from "../lifecycle/index.ts";
 import { HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
-import { defaultLineageName, defaultStoreDir, FileCertificateStore, openAccount, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
+import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
-import { AccountHolder, Renewer, type CertificateServer } from "./renewer.ts";
+import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
 import { SharedTlsAlpn01Solver, tlsAlpnLookup } from "./shared-tls-alpn01.ts";
-import { initialSlot, initialSlots, servedSlots, type Slot, type SlotContext } from "./slots.ts";
 
 export type { ManageEvent } from "./events.ts";
 export type { OnDemandOptions } from "./on-demand.ts";
@@ -84,6 +83,8 @@ export interface ManageOptions {
    * announce saves): the fallback for announcements lost while the store restarted.
    */
   readonly checkIntervalMs?: number;
+  /** Time and timers for the schedule, the retries and the CA's waits (default: the system clock); tests inject a fake one. */
+  readonly clock?: TimerClock;
 }
 
 /** A managed server. */
@@ -97,8 +98,9 @@ export interface Managed {
 }
 
 /**
- * Obtains every certificate the store lacks (or that is due), serves them all over HTTPS with
- * SNI, and renews each one in the background: at its renewal time (the CA's ARI window, else a
+ * Serves every certificate the store holds over HTTPS with SNI (expired ones too, with a warning;
+ * a self-signed placeholder for names without one yet), obtains what is missing, damaged or due
+ * a few at a time, swapping each in as it arrives, and renews each one in the background: at its renewal time (the CA's ARI window, else a
  * third of its lifetime left, plus jitter), retrying failures with capped exponential backoff
  * while the current certificate keeps being served, and swapping the new one in without a
  * restart. On a shared store, instances started together obtain each certificate once, take up
@@ -111,7 +113,10 @@ export interface Managed {
  *   fetch: () => new Response("hello over HTTPS"),
  *   onEvent: (event) => console.log(event.type, event.lineage ?? "", event.error?.message ?? ""),
  * });
- * @throws {AcmeError} when a certificate the store does not hold cannot be obtained
+ * Resolves once every certificate had its first attempt; one that could not be obtained (the CA
+ * unreachable) is retried in the background with backoff and reported by `renewal_failed` events.
+ *
+ * @throws {TypeError} for names that cannot be certified, or options that do not fit together
  * @throws {StoreError} `ERR_STORE_UNAVAILABLE` when the store cannot be reached and nothing is cached
  * @throws {ServerStartError} when a port cannot be bound
  */
@@ -119,63 +124,53 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
   const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
+  const clock = options.clock ?? systemClock;
   const store: CertificateStore = options.store ?? new FileCertificateStore(defaultStoreDir());
   const cache = typeof options.cache === "string" ? new FileCertificateStore(options.cache) : options.cache;
-  const transport = new AcmeTransport({ directoryUrl: options.directoryUrl, ...(options.ca ? { ca: options.ca } : {}) });
   const shared = store.sharedChallenges?.();
   const { solver, start: startChallengeServer } = challengeOf(options, hostname, shared);
+  // Caller mistakes (names that cannot be certified) throw here, before anything is bound.
+  const wanted = options.certificates.map((certificate) => {
+    const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
+    return { config: lineageConfig(names, options, solver), serve: serveIt !== false };
+  });
+  const issuer = new Issuer({
+    directoryUrl: options.directoryUrl,
+    clock,
+    solver,
+    accountStorage: store.accountStorage(),
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.contact ? { contact: options.contact } : {}),
+    ...(options.eab ? { eab: options.eab } : {}),
+  });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
-  let renewer: Renewer | undefined;
   const https: CertificateServer = options.server ?? (onDemand
-    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer!.addSlot(names)) })
+    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) })
     : new HotTlsServer({
       hostname, port: options.ports?.https ?? 443, fetch: options.fetch,
       onRejected: (certificate, reason) => emit({ type: "warning", names: certificate.names, message: `not served (${reason}): its names get the placeholder until it is replaced` }),
     }));
+  const renewer = new Renewer({
+    store, ...(cache ? { cache } : {}), issuer, https, emit, clock,
+    alwaysServe: onDemand !== undefined,
+    configFor: (names) => lineageConfig(names, options, solver),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
+  });
   const challengeServer = await startChallengeServer?.();
-  let stopped = false;
   try {
-    const account = new AccountHolder(async () => (await openAccount(transport, {
-      storage: store.accountStorage(),
-      ...(options.contact ? { contact: options.contact } : {}),
-      ...(options.eab ? { eab: options.eab } : {}),
-    })).account);
-    const context: SlotContext = {
-      store,
-      ...(cache ? { cache } : {}),
-      emit,
-      ...(options.retry ? { retry: options.retry } : {}),
-      obtain: async (config, replaces) => obtainLineage({ config, transport, account: await account.get(), solver, ...(replaces ? { replaces } : {}) }),
-    };
-    const slots: Slot[] = await initialSlots(options.certificates.map((certificate) => {
-      const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
-      return { config: lineageConfig(names, options, solver), serve: serveIt !== false };
-    }), context);
-    if (slots.some((slot) => slot.serve) || onDemand) await https.serve(servedSlots(slots));
-    const renewing = new Renewer({
-      store, ...(cache ? { cache } : {}), transport, account, solver, https, slots, emit,
-      newSlot: async (names) => (await initialSlot(lineageConfig(names, options, solver), true, context, 120_000))!,
-    });
-    renewer = renewing;
-    for (const slot of slots) renewing.schedule(slot);
-    // A certificate another instance saved is served here within moments, not at this instance's own renewal time.
-    const unwatch = await store.watch?.((name) => void renewing.adopt(name));
-    const check = store.watch ? setInterval(() => {
-      for (const slot of slots) void renewing.adopt(slot.config.name);
-    }, options.checkIntervalMs ?? 60_000) : undefined;
+    await renewer.start(wanted);
     return {
       port: https.port,
       store,
       async stop() {
-        stopped = true;
-        clearInterval(check);
-        await unwatch?.();
-        for (const slot of slots) clearTimeout(slot.timer);
+        await renewer.stop();
         await Promise.allSettled([https.stop(), challengeServer?.stop()]);
       },
     };
   } catch (error) {
-    if (!stopped) await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+    await renewer.stop();
+    await Promise.allSettled([https.stop(), challengeServer?.stop()]);
     throw error;
   }
 }

@@ -1,17 +1,17 @@
 /**
- * manage()'s background work: each certificate renewed at its time (retried with backoff while
- * the current one keeps being served), certificates other instances saved taken up, and the
- * server's certificates swapped after each change.
+ * manage()'s background work, all through the lifecycle engine (`ensureLineage`): what the store
+ * lacks (or holds damaged, or due) obtained at start, a few at a time, each swapped in as it
+ * arrives; each certificate renewed at its time (retried with backoff while the current one keeps
+ * being served); certificates other instances saved taken up; and the server's certificates
+ * swapped after each change.
  */
-import { AcmeProblemError, type AcmeAccount, type AcmeTransport, type ChallengeSolver } from "../acme/index.ts";
-import { readCertificate } from "../asn1/index.ts";
-import { decodePemBlocks } from "../encoding/index.ts";
-import { isDue, needsRenewalInfo, obtainLineage, scheduleRenewal } from "../lifecycle/index.ts";
+import type { TimerClock } from "../acme/index.ts";
+import { ensureLineage, inspect, isDue, needsRenewalInfo, type Issuer, type LineageOutcome } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
-import type { CertificateStore, StoredLineage } from "../store/index.ts";
-import { eventOf, type ManageEvent } from "./events.ts";
-import { keepCopy, servedSlots, type Slot } from "./slots.ts";
-import { jitteredDelay, MAX_TIMER_MS } from "./timing.ts";
+import { StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { configEvent, eventOf, type ManageEvent } from "./events.ts";
+import { keepCopy, loadSlot, servedSlots, type Slot } from "./slots.ts";
+import { Backoff, jitteredDelay } from "./timing.ts";
 
 /** What manage() serves with: `HotTlsServer` (Bun.serve) or `TlsFrontServer` (node:tls, on demand). */
 export interface CertificateServer {
@@ -20,44 +20,43 @@ export interface CertificateServer {
   stop(): Promise<void>;
 }
 
-/** The ACME account, opened when first needed (an instance serving from its cache needs none) and again when the CA forgot it. */
-export class AccountHolder {
-  private opening: Promise<AcmeAccount> | undefined;
-  private readonly open: () => Promise<AcmeAccount>;
-
-  constructor(open: () => Promise<AcmeAccount>) {
-    this.open = open;
-  }
-
-  get(): Promise<AcmeAccount> {
-    this.opening ??= this.open();
-    this.opening.catch(() => (this.opening = undefined));
-    return this.opening;
-  }
-
-  reopen(): Promise<AcmeAccount> {
-    this.opening = undefined;
-    return this.get();
-  }
-}
+/** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
+const LOCK_WAIT_MS = 120_000;
 
 /** What the renewer works with. */
 export interface RenewerContext {
   readonly store: CertificateStore;
   readonly cache?: CertificateStore;
-  readonly transport: AcmeTransport;
-  readonly account: AccountHolder;
-  readonly solver: ChallengeSolver;
+  readonly issuer: Issuer;
   readonly https: CertificateServer;
-  readonly slots: Slot[];
   readonly emit: (event: ManageEvent) => void;
-  /** Obtains (or loads) a certificate for more names: on demand. */
-  readonly newSlot: (names: readonly string[]) => Promise<Slot>;
+  readonly clock: TimerClock;
+  /** Failed attempts are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
+  readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
+  /** Certificates obtained at once at start (default 4). */
+  readonly concurrency?: number;
+  /** The renewal jitter's randomness (default `Math.random`). */
+  readonly random?: () => number;
+  /** Whether the HTTPS server runs even when no certificate is served (on-demand). */
+  readonly alwaysServe?: boolean;
+  /** How often every certificate is compared with the store's, for stores that announce saves (default 60 s). */
+  readonly checkIntervalMs?: number;
+  /** The lineage configuration for on-demand names. */
+  readonly configFor?: (names: readonly string[]) => LineageConfig;
 }
 
-/** Renews each slot at its time, swapping the server's certificates after each renewal. */
+/** Obtains, renews and takes up each slot's certificate, swapping the server's certificates after each change. */
 export class Renewer {
+  readonly slots: Slot[] = [];
   private readonly context: RenewerContext;
+  private stopped = false;
+  /** Aborted by stop(): orders not yet finalized stop (a certificate already issued is still saved). */
+  private readonly stopping = new AbortController();
+  private unwatch: (() => Promise<void>) | undefined;
+  private check: ReturnType<TimerClock["setTimer"]> | undefined;
+  private swapQueue: Promise<void> = Promise.resolve();
+  private swapPending: Promise<void> | undefined;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(context: RenewerContext) {
     this.context = context;
@@ -67,122 +66,247 @@ export class Renewer {
     this.context.emit(event);
   }
 
-  /** Takes up a lineage another instance saved (when it is newer than the one served), swaps it in and reschedules. */
+  private backoff(): Backoff {
+    return new Backoff(this.context.retry?.baseDelayMs ?? 60_000, this.context.retry?.maxDelayMs ?? 3_600_000);
+  }
+
+  /**
+   * Loads every certificate the store holds, starts serving them (the placeholder for the rest),
+   * then obtains what is missing, damaged or due, `concurrency` at a time, swapping each in as it
+   * arrives. Resolves once every certificate had its first attempt; those that failed are retried
+   * in the background with backoff (a CA outage never stops the start).
+   *
+   * @throws {StoreError} `ERR_STORE_UNAVAILABLE` when the store cannot be reached and nothing is cached
+   * @throws {ServerStartError} when the HTTPS port cannot be bound
+   */
+  async start(wanted: readonly { config: LineageConfig; serve: boolean }[]): Promise<void> {
+    const now = () => this.context.clock.now();
+    const loaded = await Promise.all(wanted.map(({ config, serve }) => loadSlot(config, serve, { ...this.context, now }, this.backoff())));
+    this.slots.push(...loaded);
+    if (this.slots.some((slot) => slot.serve) || this.context.alwaysServe) await this.context.https.serve(servedSlots(this.slots));
+    await this.watch();
+    const needed = this.slots.filter((slot) => !slot.detached && needsWork(slot, now()));
+    for (const slot of this.slots) if (!needed.includes(slot)) this.schedule(slot);
+    const first = this.firstAttempts(needed);
+    this.track(first);
+    await first;
+  }
+
+  /** Resolves once no background work (a renewal, a retry, a take-up) is in progress: for tests driving a fake clock. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** Runs background work, counted by {@link settled}. */
+  private track(work: Promise<unknown>): void {
+    this.running.add(work);
+    void work.catch((error: Error) => this.emit({ type: "warning", message: error.message })).finally(() => this.running.delete(work));
+  }
+
+  /**
+   * Stops every timer and the store's announcements, and waits for the work in progress: an order
+   * not yet finalized is abandoned (its authorizations deactivated), a certificate already issued
+   * is saved, and the locks are released.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort(new Error("manage() was stopped"));
+    this.check?.cancel();
+    for (const slot of this.slots) slot.timer?.cancel();
+    await this.unwatch?.();
+    await this.settled();
+  }
+
+  /**
+   * Free locks first, then those another instance held (waiting for it): a fleet started together
+   * works on different certificates at once instead of queueing behind the same lock.
+   */
+  private async firstAttempts(needed: readonly Slot[]): Promise<void> {
+    const lockedElsewhere: Slot[] = [];
+    await eachBounded(needed, this.context.concurrency ?? 4, async (slot) => {
+      const outcome = await this.attempt(slot, 0);
+      if (outcome?.kind === "locked-elsewhere") lockedElsewhere.push(slot);
+    });
+    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => this.attempt(slot, LOCK_WAIT_MS));
+  }
+
+  /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
+  private async attempt(slot: Slot, lockWait: number): Promise<LineageOutcome | undefined> {
+    if (this.stopped) return undefined;
+    try {
+      const outcome = await this.ensure(slot, lockWait, true);
+      if (outcome.kind === "locked-elsewhere" && lockWait > 0) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${lockWait / 1000} s`, "ERR_STORE_LOCKED");
+      if (outcome.kind !== "locked-elsewhere") {
+        slot.backoff.reset();
+        this.schedule(slot);
+      }
+      return outcome;
+    } catch (error) {
+      this.failed(slot, error as Error);
+      return undefined;
+    }
+  }
+
+  /** Runs the engine for the slot and applies its outcome: the slot's certificate, the server's, the events, the cache. */
+  private async ensure(slot: Slot, lockWait: number, swap: boolean): Promise<LineageOutcome> {
+    slot.busy = true;
+    let outcome: LineageOutcome;
+    try {
+      outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
+        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}),
+      });
+    } finally {
+      slot.busy = false;
+    }
+    if (outcome.kind === "locked-elsewhere") return outcome;
+    const changed = slot.current?.meta.serial !== outcome.lineage.meta.serial;
+    slot.current = outcome.lineage;
+    if (outcome.kind === "obtained" && outcome.damage) this.emit({ ...configEvent("damaged", slot.config), message: `${outcome.damage}; replaced by a new certificate` });
+    if (outcome.kind === "obtained" || outcome.kind === "renewed") this.emit(eventOf(outcome.kind, outcome.lineage));
+    if (outcome.kind === "taken-up") this.emit({ ...eventOf("updated", outcome.lineage), message: "renewed by another instance" });
+    if (changed) {
+      await keepCopy(this.context, outcome.lineage);
+      if (swap && slot.serve) await this.swap();
+    }
+    return outcome;
+  }
+
+  /** Swaps the server's certificates; calls made while one waits join it (it reads the slots when it runs). */
+  private swap(): Promise<void> {
+    if (this.swapPending) return this.swapPending;
+    const next = this.swapQueue.then(() => {
+      this.swapPending = undefined;
+      return this.context.https.serve(servedSlots(this.slots));
+    });
+    this.swapPending = next;
+    this.swapQueue = next.catch(() => {});
+    return next;
+  }
+
+  private failed(slot: Slot, error: Error): void {
+    if (this.stopped) return;
+    const retryIn = slot.backoff.next();
+    const now = this.context.clock.now();
+    const about = slot.current ? eventOf("renewal_failed", slot.current) : configEvent("renewal_failed", slot.config);
+    this.emit({ ...about, at: new Date(now + retryIn).toISOString(), error, message: error.message });
+    if (slot.current && Date.parse(slot.current.meta.notAfter) <= now) {
+      this.emit({ ...eventOf("expired", slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
+    }
+    slot.timer?.cancel();
+    slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), retryIn);
+  }
+
+  /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
+  private async watch(): Promise<void> {
+    if (!this.context.store.watch) return;
+    this.unwatch = await this.context.store.watch((name) => this.track(this.adopt(name)));
+    const every = this.context.checkIntervalMs ?? 60_000;
+    const tick = () => {
+      if (this.stopped) return;
+      for (const slot of this.slots) this.track(this.adopt(slot.config.name));
+      this.check = this.context.clock.setTimer(tick, every);
+    };
+    this.check = this.context.clock.setTimer(tick, every);
+  }
+
+  /**
+   * Takes up a lineage another instance saved, when it is newer than the one served and whole; a
+   * damaged one is reported by name and obtained again (the others keep serving).
+   */
   async adopt(name: string): Promise<void> {
-    const slot = this.context.slots.find((candidate) => candidate.config.name === name);
-    if (!slot || slot.busy || slot.detached) return;
-    const summary = await this.context.store.summary(name).catch(() => undefined);
-    if (!summary || !this.isNewer(summary.meta, slot)) return;
-    const stored = await this.context.store.load(name).catch(() => undefined);
-    if (stored && this.isNewer(stored.meta, slot)) await this.takeUp(slot, stored);
+    const slot = this.slots.find((candidate) => candidate.config.name === name);
+    if (!slot || slot.busy || slot.detached || this.stopped) return;
+    const summary = await this.context.store.summary(name).catch((error: unknown) => (error instanceof StoreError && !(error instanceof StoreUnavailableError) ? "damaged" : undefined));
+    if (!summary || (summary !== "damaged" && !this.isNewer(summary.meta, slot))) return;
+    const found = await inspect(this.context.store, slot.config, this.context.clock.now()).catch(() => undefined);
+    if (!found || slot.busy) return;
+    if (found.damage) {
+      this.emit({ ...configEvent("damaged", slot.config), message: `${found.damage}; not served, obtained again` });
+      slot.timer?.cancel();
+      slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), 0);
+      return;
+    }
+    if (found.lineage && this.isNewer(found.lineage.meta, slot)) await this.takeUp(slot, found.lineage);
   }
 
   private isNewer(meta: StoredLineage["meta"], slot: Slot): boolean {
+    if (!slot.current) return true;
     return meta.serial !== slot.current.meta.serial && Date.parse(meta.notBefore) >= Date.parse(slot.current.meta.notBefore);
   }
 
   private async takeUp(slot: Slot, stored: StoredLineage): Promise<void> {
     slot.current = stored;
-    clearTimeout(slot.timer);
-    if (slot.serve) await this.context.https.serve(servedSlots(this.context.slots));
+    if (slot.serve) await this.swap();
     await keepCopy(this.context, stored);
     this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
+    slot.backoff.reset();
     this.schedule(slot);
   }
 
-  /** Adds a certificate for `names` (obtained now unless the store has it), schedules its renewal, and returns it to serve. */
+  /**
+   * Adds a certificate for `names` (on demand): obtained now through the engine unless the store
+   * has it, then renewed like the others.
+   *
+   * @throws {AcmeError} when it cannot be obtained
+   */
   async addSlot(names: readonly string[]): Promise<ServedCertificate> {
-    const slot = await this.context.newSlot(names);
-    this.context.slots.push(slot);
+    if (!this.context.configFor) throw new TypeError("Cannot add a certificate: this renewer has no configuration for new names");
+    const slot: Slot = { config: this.context.configFor(names), serve: true, backoff: this.backoff() };
+    const outcome = await this.ensure(slot, LOCK_WAIT_MS, false);
+    if (outcome.kind === "locked-elsewhere") throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED");
+    this.slots.push(slot);
     this.schedule(slot);
     return servedSlots([slot])[0]!;
   }
 
   /** Sets the slot's timer for its renewal time (or its ARI re-check, whichever is first); a detached slot asks the store again after its backoff. */
   schedule(slot: Slot, delayMs?: number): void {
-    clearTimeout(slot.timer); // one timer per slot, whoever schedules
-    if (slot.detached) {
-      slot.timer = setTimeout(() => void this.wake(slot), delayMs ?? slot.backoff.next());
+    if (this.stopped) return;
+    slot.timer?.cancel(); // one timer per slot, whoever schedules
+    const { clock } = this.context;
+    if (slot.detached || !slot.current) {
+      slot.timer = clock.setTimer(() => this.track(this.wake(slot)), delayMs ?? slot.backoff.next());
       return;
     }
     const { meta } = slot.current;
     this.emit(eventOf("next_renewal", slot.current));
     const wake = Math.min(Date.parse(meta.nextRenewal), meta.ariRetryAt ? Date.parse(meta.ariRetryAt) : Infinity);
-    const delay = delayMs ?? jitteredDelay(wake - Date.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore));
-    slot.timer = setTimeout(() => void this.wake(slot), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+    const delay = delayMs ?? jitteredDelay(wake - clock.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore), this.context.random);
+    slot.timer = clock.setTimer(() => this.track(this.wake(slot)), Math.max(delay, 0));
   }
 
   private async wake(slot: Slot): Promise<void> {
-    try {
-      if (slot.detached) await this.reattach(slot);
-      if (needsRenewalInfo(slot.current.meta)) await this.refreshSchedule(slot);
-      if (!isDue(slot.current.meta)) return this.schedule(slot);
-      slot.busy = true;
-      await this.renew(slot).finally(() => (slot.busy = false));
-      slot.backoff.reset();
-      this.schedule(slot);
-    } catch (error) {
-      const retryIn = slot.backoff.next();
-      const retryAt = new Date(Date.now() + retryIn).toISOString();
-      this.emit({ ...eventOf("renewal_failed", slot.current), at: retryAt, error: error as Error, message: (error as Error).message });
-      if (Date.parse(slot.current.meta.notAfter) <= Date.now()) {
-        this.emit({ ...eventOf("expired", slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
+    if (this.stopped || slot.busy) return;
+    if (slot.detached) {
+      try {
+        await this.reattach(slot);
+      } catch (error) {
+        return this.failed(slot, error as Error);
       }
-      slot.timer = setTimeout(() => void this.wake(slot), retryIn);
     }
+    await this.attempt(slot, LOCK_WAIT_MS);
   }
 
   /** A slot served from the local cache meets the store again: a newer certificate there is taken up. */
   private async reattach(slot: Slot): Promise<void> {
-    const stored = await this.context.store.load(slot.config.name);
+    const found = await inspect(this.context.store, slot.config, this.context.clock.now());
     slot.detached = false;
     slot.backoff.reset();
-    this.emit({ ...eventOf("warning", slot.current), message: `${this.context.store.description} is reachable again` });
-    if (stored && this.isNewer(stored.meta, slot)) await this.takeUp(slot, stored);
+    this.emit({ ...configEvent("warning", slot.config), message: `${this.context.store.description} is reachable again` });
+    if (found.lineage && this.isNewer(found.lineage.meta, slot)) await this.takeUp(slot, found.lineage);
   }
+}
 
-  private async renew(slot: Slot): Promise<void> {
-    const lock = await this.context.store.lock(slot.config.name, { waitMs: 120_000 });
-    try {
-      // Another process sharing the store may have renewed it meanwhile.
-      const stored = await this.context.store.load(slot.config.name);
-      if (stored && stored.meta.serial !== slot.current.meta.serial && !isDue(stored.meta)) {
-        slot.current = stored;
-        this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
-      } else {
-        const renewed = await this.obtain(slot);
-        await this.context.store.save(renewed, lock);
-        slot.current = renewed;
-        this.emit(eventOf("renewed", renewed));
-      }
-    } finally {
-      await lock.release();
-    }
-    await keepCopy(this.context, slot.current);
-    if (slot.serve) await this.context.https.serve(servedSlots(this.context.slots));
-  }
+/** Whether the slot needs the engine now: nothing to serve, due, or its ARI answer is stale. */
+function needsWork(slot: Slot, now: number): boolean {
+  return !slot.current || isDue(slot.current.meta, now) || needsRenewalInfo(slot.current.meta, now);
+}
 
-  /** A new certificate; when the CA no longer knows the account (a CA reset), the account is opened again once. */
-  private async obtain(slot: Slot): Promise<StoredLineage> {
-    const attempt = async (account: AcmeAccount) => obtainLineage({
-      config: slot.config,
-      transport: this.context.transport,
-      account,
-      solver: this.context.solver,
-      ...(slot.current.meta.ariCertId ? { replaces: slot.current.meta.ariCertId } : {}),
-    });
-    try {
-      return await attempt(await this.context.account.get());
-    } catch (error) {
-      if (!(error instanceof AcmeProblemError) || !error.is("accountDoesNotExist")) throw error;
-      return attempt(await this.context.account.reopen());
-    }
-  }
-
-  private async refreshSchedule(slot: Slot): Promise<void> {
-    const leafDer = decodePemBlocks(slot.current.chainPem)[0]!.der;
-    const meta = { ...slot.current.meta, ...(await scheduleRenewal(leafDer, readCertificate(leafDer), this.context.transport)) };
-    await this.context.store.saveMeta(slot.config.name, meta);
-    slot.current = { ...slot.current, meta };
-  }
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -12,6 +12,11 @@ import { StoreError } from "./lineage.ts";
 export interface StoreLock {
   /** Releases it (only if it is still ours). */
   release(): Promise<void>;
+  /**
+   * Aborted (with a {@link LockLostError}) when the holder learns the lock is no longer its own, e.g. a
+   * lease that could not be renewed; work under the lock stops there. Absent for locks that cannot be lost.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** How long to wait for a lock another run holds. */
@@ -36,6 +41,14 @@ export class LockHeldError extends StoreError {
     const who = holder ? `process ${holder.pid} on ${holder.host} (since ${holder.since})` : "another run";
     super(`${what} is locked by ${who}; gave up after waiting ${Math.round(waitedMs / 1000)} s`, "ERR_STORE_LOCKED");
     this.holder = holder;
+  }
+}
+
+/** A lease lock was lost while held (its lease ran out and could not be renewed, or another holder took it). */
+export class LockLostError extends StoreError {
+  constructor(what: string, why: string) {
+    super(`${what}: the lock was lost while held (${why}); nothing more is done under it`, "ERR_STORE_LOCK_LOST");
+    this.name = "LockLostError";
   }
 }
 

@@ -2,9 +2,13 @@
  * The lease lock the shared stores have in common: a holder record (process, host, since, a
  * random token), taken only when free or expired, renewed every third of its lease while held,
  * released only by its holder. Each store says how to do those four things in its database.
+ *
+ * A holder that learns its lease is gone (a renewal the store refused, or no renewal confirmed for
+ * a whole lease) aborts the lock's `signal`: work under the lock (an order at the CA) stops there,
+ * before it finalizes, instead of being noticed only by the fenced save.
  */
 import { hostname } from "node:os";
-import { LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
+import { LockHeldError, LockLostError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 
 /** One database's way to take, read, renew and release a lease for one lineage. */
 export interface LeaseOperations {
@@ -12,8 +16,8 @@ export interface LeaseOperations {
   take(holder: string): Promise<boolean>;
   /** The current holder record, if any. */
   current(): Promise<string | undefined>;
-  /** Extends the lease, if `holder` still has it. */
-  renew(holder: string): Promise<unknown>;
+  /** Extends the lease, if `holder` still has it; whether it did. */
+  renew(holder: string): Promise<boolean>;
   /** Ends the lease, if `holder` still has it. */
   release(holder: string): Promise<unknown>;
 }
@@ -40,10 +44,24 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
     options.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const timer = setInterval(() => void operations.renew(holder).catch(() => {}), Math.max(50, Math.floor(leaseMs / 3)));
+  const lost = new AbortController();
+  let confirmedAt = Date.now();
+  let released = false;
+  const renew = async () => {
+    const renewed = await operations.renew(holder).catch(() => undefined);
+    if (renewed === true) confirmedAt = Date.now();
+    const gone = renewed === false || Date.now() - confirmedAt >= leaseMs;
+    if (gone && !released && !lost.signal.aborted) {
+      clearInterval(timer);
+      lost.abort(new LockLostError(what, renewed === false ? "the store no longer names this holder: its lease ran out" : `no renewal confirmed for ${leaseMs} ms`));
+    }
+  };
+  const timer = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
   return {
     holder,
+    signal: lost.signal,
     release: async () => {
+      released = true;
       clearInterval(timer);
       await operations.release(holder).catch(() => {});
     },

@@ -185,7 +185,7 @@ export class PostgresCertificateStore implements CertificateStore {
         return taken?.holder === holder;
       },
       current: async () => (await this.run(() => this.sql`select holder from bun_acme_locks where name = ${name}`))[0]?.holder,
-      renew: (holder) => this.run(() => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder}`),
+      renew: async (holder) => (await this.run(() => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder} returning name`)).length > 0,
       release: (holder) => this.run(() => this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`),
     }, this.leaseMs, options);
   }

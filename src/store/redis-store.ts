@@ -244,7 +244,7 @@ export class RedisCertificateStore implements CertificateStore {
     return acquireLease(`Lineage ${name}`, {
       take: async (holder) => (await this.send("EVAL", [TAKE, "1", key, holder, lease])) === 1,
       current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
-      renew: (holder) => this.send("EVAL", [RENEW, "1", key, holder, lease]),
+      renew: async (holder) => (await this.send("EVAL", [RENEW, "1", key, holder, lease])) === 1,
       release: (holder) => this.send("EVAL", [RELEASE, "1", key, holder]),
     }, this.leaseMs, options);
   }

@@ -116,6 +116,7 @@ for (const backend of BACKENDS) {
         const error = await second.lock(`l.${backend.kind}.test`, { waitMs: 200 }).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(LockHeldError);
         expect((error as LockHeldError).holder?.pid).toBe(process.pid);
+        expect(held.signal?.aborted).toBe(false); // renewed all along: not lost
         await held.release();
         await (await second.lock(`l.${backend.kind}.test`, { waitMs: 200 })).release();
       });
@@ -140,7 +141,7 @@ for (const backend of BACKENDS) {
       });
     });
 
-    test("a holder stalled past its lease (SIGSTOP) while another took over: its save is fenced, the newer lineage stays", async () => {
+    test("a holder stalled past its lease (SIGSTOP) while another took over: on waking it learns the lock is lost (its signal aborts), its save is fenced, the newer lineage stays", async () => {
       const { child, lines } = holder(500, lineage(`stalled.${backend.kind}.test`, "01"));
       await lines.waitFor((line) => line === "locked", 10_000);
       child.kill("SIGSTOP");
@@ -150,6 +151,8 @@ for (const backend of BACKENDS) {
           const taken = await store.lock(`stalled.${backend.kind}.test`, { waitMs: 5_000 });
           await store.save(lineage(`stalled.${backend.kind}.test`, "02"), taken);
           child.kill("SIGCONT");
+          // Its next lease renewal is refused: the lock's signal aborts, so work under it stops before any save.
+          expect(await lines.waitFor((line) => line.startsWith("lost "), 5_000)).toBe("lost ERR_STORE_LOCK_LOST");
           child.stdin.write("save\n");
           child.stdin.flush();
           expect(await lines.waitFor((line) => line === "saved" || line.startsWith("ERR_"), 10_000)).toBe("ERR_STORE_FENCED");

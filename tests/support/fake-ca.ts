@@ -84,6 +84,8 @@ interface FakeOrder {
   status: "pending" | "ready" | "processing" | "valid" | "invalid";
   identifiers: { type: string; value: string }[];
   authorizations: string[];
+  /** Where its chains are among `certificates` (default chain first), once finalized. */
+  certificates?: number[];
 }
 
 interface FakeAuthorization {
@@ -109,8 +111,10 @@ export class FakeCa {
   private unavailable = 0;
   private pendingPollsLeft = 0;
   private hierarchy: Promise<{ roots: TestIssuer[]; intermediate: CryptoKeyPair }> | undefined;
-  /** The chains the last finalize issued, served at /cert/0 (default) and /cert/1 (alternate). */
+  /** The chains the last finalize issued (the first order's are served at /cert/0, default, and /cert/1, alternate). */
   issuedChains: readonly string[] = [];
+  /** Every chain issued, by its number in /cert/N: concurrent orders each get their own. */
+  private readonly certificates: { chain: string; order: FakeOrder }[] = [];
 
   constructor(script: FakeCaScript = {}) {
     this.script = script;
@@ -119,6 +123,11 @@ export class FakeCa {
   /** From now on behaves as `script` says (e.g. a CA that was fine and then rate-limits). */
   follow(script: FakeCaScript): void {
     this.script = script;
+  }
+
+  /** Forgets every account, as a CA that was reset does: requests signed with a known `kid` now get `accountDoesNotExist`. */
+  forgetAccounts(): void {
+    this.accounts.clear();
   }
 
   /** The `fetch` function that sends requests to this fake in-process. */
@@ -171,9 +180,9 @@ export class FakeCa {
     if (kind === "chall") return this.answer(base, this.authorizations[index]!);
     if (kind === "finalize") return this.finalize(base, this.orders[index]!, payload as { csr: string });
     if (kind === "cert") {
-      const chains = this.issuedChains;
-      const links = chains.map((_, i) => i).filter((i) => i !== index).map((i) => `<${base}/cert/${i}>;rel="alternate"`);
-      return new Response(chains[index] ?? "", { headers: { "content-type": "application/pem-certificate-chain", link: links.join(", "), ...this.nonceHeader() } });
+      const order = this.certificates[index]?.order;
+      const links = (order?.certificates ?? []).filter((i) => i !== index).map((i) => `<${base}/cert/${i}>;rel="alternate"`);
+      return new Response(this.certificates[index]?.chain ?? "", { headers: { "content-type": "application/pem-certificate-chain", link: links.join(", "), ...this.nonceHeader() } });
     }
     return this.problem("malformed", `no resource ${url.pathname}`, 404);
   }
@@ -256,6 +265,7 @@ export class FakeCa {
     const spki = readCsr(decodeBase64Url(payload.csr)).subjectPublicKeyInfo;
     const request: IssueRequest = { spki, identifiers: order.identifiers, mint: (overrides) => this.mint(spki, order.identifiers, overrides) };
     this.issuedChains = await (this.script.issue ?? ((honest: IssueRequest) => honest.mint()))(request);
+    order.certificates = this.issuedChains.map((chain) => this.certificates.push({ chain, order }) - 1);
     order.status = "valid";
     return this.json(this.orderBody(base, order));
   }
@@ -294,7 +304,7 @@ export class FakeCa {
       identifiers: order.identifiers,
       authorizations: order.authorizations,
       finalize: `${base}/finalize/${n}`,
-      ...(order.status === "valid" ? { certificate: this.rewrite("certificate", `${base}/cert/0`) } : {}),
+      ...(order.status === "valid" ? { certificate: this.rewrite("certificate", `${base}/cert/${order.certificates?.[0] ?? 0}`) } : {}),
     };
   }
 

@@ -8,7 +8,8 @@
  * Environment: FLEET_LEASE_MS (the store's lock lease), FLEET_CACHE (a local cache folder),
  * FLEET_RETRY_MS (the first retry delay), FLEET_STALL=1 (a solver that announces "presented" and
  * then never completes: an instance to kill in the middle of an issuance, holding the lock),
- * FLEET_TLS_ALPN_PORT (answer tls-alpn-01 on this port instead of http-01).
+ * FLEET_TLS_ALPN_PORT (answer tls-alpn-01 on this port instead of http-01), FLEET_CHECK_MS (how often every
+ * certificate is compared with the store's).
  */
 import type { ChallengeSolver } from "../../src/acme/index.ts";
 import { manage } from "../../src/manage/index.ts";
@@ -33,11 +34,12 @@ try {
     store,
     ...(env.FLEET_STALL ? { challenge: stall } : env.FLEET_TLS_ALPN_PORT ? { challenge: "tls-alpn-01" as const } : {}),
     ...(env.FLEET_CACHE ? { cache: env.FLEET_CACHE } : {}),
+    ...(env.FLEET_CHECK_MS ? { checkIntervalMs: Number(env.FLEET_CHECK_MS) } : {}),
     ...(env.FLEET_RETRY_MS ? { retry: { baseDelayMs: Number(env.FLEET_RETRY_MS), maxDelayMs: Number(env.FLEET_RETRY_MS) } } : {}),
     hostname: "127.0.0.1",
     ports: { http: Number(httpPort), https: Number(httpsPort), ...(env.FLEET_TLS_ALPN_PORT ? { tlsAlpn: Number(env.FLEET_TLS_ALPN_PORT) } : {}) },
     fetch: () => new Response(`instance ${httpsPort}\n`),
-    onEvent: (event) => console.log(JSON.stringify({ type: event.type, lineage: event.lineage, serial: event.serial, message: event.message })),
+    onEvent: (event) => console.log(JSON.stringify({ type: event.type, lineage: event.lineage, serial: event.serial, notAfter: event.notAfter, message: event.message })),
   });
   console.log("serving");
   process.on("SIGTERM", () => {

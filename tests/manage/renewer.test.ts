@@ -1,0 +1,206 @@
+/**
+ * manage()'s scheduler (the Renewer) on the lifecycle engine, with the FAKE CA, a fake clock and
+ * the memory store, in milliseconds: start during an outage (placeholder, backoff, then the
+ * certificate), jitter, a damaged or expired lineage at start, and renewals exactly once between
+ * instances that share a store and hear each other's announcements.
+ */
+import { describe, expect, test } from "bun:test";
+import type { ChallengeSolver } from "../../src/acme/index.ts";
+import { readCertificate } from "../../src/asn1/index.ts";
+import { decodePemBlocks, toHex } from "../../src/encoding/index.ts";
+import { ensureLineage } from "../../src/lifecycle/index.ts";
+import type { ManageEvent } from "../../src/manage/events.ts";
+import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
+import type { ServedCertificate } from "../../src/servers/index.ts";
+import { configFor, engineWorld } from "../support/engine.ts";
+
+const DAY = 86_400_000;
+type World = ReturnType<typeof engineWorld>;
+
+/** A FAKE CertificateServer: records every set of certificates manage() would serve (no socket). */
+class RecordingServer implements CertificateServer {
+  readonly port = 0;
+  readonly served: (readonly ServedCertificate[])[] = [];
+  async serve(certificates: readonly ServedCertificate[]): Promise<void> {
+    this.served.push(certificates);
+  }
+  async stop(): Promise<void> {}
+  /** The serial served now for `name` (undefined: the placeholder). */
+  serialFor(name: string): string | undefined {
+    const certificate = this.served.at(-1)?.find((candidate) => candidate.names.includes(name));
+    return certificate ? toHex(readCertificate(decodePemBlocks(certificate.chainPem)[0]!.der).serialNumber).replace(/^(00)+(?=.)/, "").toUpperCase() : undefined;
+  }
+}
+
+function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver } = {}) {
+  const server = new RecordingServer();
+  const events: (ManageEvent & { time: number })[] = [];
+  const renewer = new Renewer({
+    store: world.store,
+    issuer: world.issuer(options.solver),
+    https: server,
+    clock: world.clock,
+    emit: (event) => events.push({ ...event, time: world.clock.now() }),
+    random: () => options.random ?? 0.5,
+    checkIntervalMs: options.checkIntervalMs ?? 1_000 * DAY,
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
+  return { server, events, renewer, of: (type: ManageEvent["type"]) => events.filter((event) => event.type === type) };
+}
+
+/** Fires the next timers and waits for the work they started, in every instance. */
+async function step(world: World, renewers: readonly Renewer[]): Promise<void> {
+  world.clock.runNext();
+  for (let round = 0; round < 3; round++) await Promise.all(renewers.map((renewer) => renewer.settled()));
+}
+
+describe("Renewer (manage()'s scheduler) on the engine", () => {
+  test("start while the CA is unreachable: it starts anyway with the placeholder, retries with capped exponential backoff, and serves the certificate once the CA answers", async () => {
+    const world = engineWorld();
+    const config = configFor("a.fake.test");
+    world.setDown(true);
+    const one = instance(world, { retry: { baseDelayMs: 60_000, maxDelayMs: 200_000 } });
+    await one.renewer.start([{ config, serve: true }]);
+    expect(one.server.served[0]).toEqual([]); // serving from the start, with the placeholder for a.fake.test
+    for (let attempt = 0; attempt < 3; attempt++) await step(world, [one.renewer]);
+    const failures = one.of("renewal_failed");
+    expect(failures.map((event) => Date.parse(event.at!) - event.time)).toEqual([60_000, 120_000, 200_000, 200_000]);
+    expect(failures[0]!.lineage).toBe("a.fake.test");
+    world.setDown(false);
+    await step(world, [one.renewer]);
+    expect(one.of("obtained")).toHaveLength(1);
+    expect(one.server.serialFor("a.fake.test")).toBe(one.of("obtained")[0]!.serial!);
+    await one.renewer.stop();
+  });
+
+  test("the renewal is scheduled at the renewal time plus jitter (1 % of the lifetime, at most an hour), and happens then", async () => {
+    const world = engineWorld();
+    const config = configFor("a.fake.test");
+    const one = instance(world, { random: 0.25 });
+    await one.renewer.start([{ config, serve: true }]);
+    const next = one.of("next_renewal")[0]!;
+    expect(world.clock.nextAt()).toBe(Date.parse(next.at!) + 0.25 * 3_600_000); // 1 % of 7 days is more than an hour
+    await step(world, [one.renewer]);
+    expect(one.of("renewed")).toHaveLength(1);
+    expect(world.orders()).toBe(2);
+    await one.renewer.stop();
+  });
+
+  test("at start, what is missing is obtained at most `concurrency` at a time, and each certificate is served as soon as it arrives", async () => {
+    const world = engineWorld();
+    let inFlight = 0;
+    let most = 0;
+    const counting: ChallengeSolver = {
+      type: "http-01",
+      present: async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setImmediate(resolve)); // the others get their turn meanwhile
+      },
+      cleanup: () => void inFlight--,
+    };
+    const names = ["c1", "c2", "c3", "c4", "c5"].map((name) => `${name}.fake.test`);
+    const one = instance(world, { concurrency: 2, solver: counting });
+    await one.renewer.start(names.map((name) => ({ config: configFor(name), serve: true })));
+    expect(most).toBe(2);
+    expect(one.server.served[0]).toEqual([]);
+    const sizes = one.server.served.map((certificates) => certificates.length);
+    expect(sizes.at(-1)).toBe(5);
+    expect(sizes.filter((size) => size > 0 && size < 5).length).toBeGreaterThan(0); // served before the last one arrived
+    await one.renewer.stop();
+  });
+
+  test("with ARI, the renewer wakes when the CA's Retry-After passes, asks again, and orders nothing while the window is ahead", async () => {
+    const world = engineWorld({ renewalInfo: { start: "2026-01-05T00:00:00Z", end: "2026-01-05T01:00:00Z" } });
+    const one = instance(world, { random: 0 });
+    await one.renewer.start([{ config: configFor("ari.fake.test"), serve: true }]);
+    const asked = () => world.ca.requests.filter((request) => request.startsWith("GET /renewal-info/")).length;
+    const askedAtStart = asked();
+    expect(world.clock.nextAt()).toBe(world.clock.now() + 6 * 3_600_000); // Retry-After: 6 hours, before the window
+    await step(world, [one.renewer]);
+    expect(asked()).toBe(askedAtStart + 1);
+    expect(world.orders()).toBe(1);
+    expect(world.clock.nextAt()).toBe(world.clock.now() + 6 * 3_600_000);
+    await one.renewer.stop();
+  });
+
+  test("a damaged lineage at start is reported by name, not served, and obtained again; the whole one is served from the first moment", async () => {
+    const world = engineWorld();
+    const [good, bad] = [configFor("good.fake.test"), configFor("bad.fake.test")];
+    const issuer = world.issuer();
+    const kept = (await ensureLineage(world.store, good, issuer)).lineage!;
+    const damaged = (await ensureLineage(world.store, bad, issuer)).lineage!;
+    await world.store.save({ ...damaged, chainPem: kept.chainPem }); // another site's fullchain copied over it
+    const one = instance(world);
+    await one.renewer.start([{ config: good, serve: true }, { config: bad, serve: true }]);
+    expect(one.server.served[0]!.map((certificate) => certificate.names[0])).toEqual(["good.fake.test"]);
+    expect(one.of("damaged").map((event) => event.lineage)).toContain("bad.fake.test");
+    expect(one.of("damaged")[0]!.message).toContain("another key than the lineage's private key");
+    expect(one.of("obtained").map((event) => event.lineage)).toEqual(["bad.fake.test"]);
+    expect(one.server.serialFor("bad.fake.test")).toBe(one.of("obtained")[0]!.serial!);
+    expect(one.server.serialFor("good.fake.test")).toBe(kept.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("a damaged lineage announced while running (another site's chain saved over it) is not taken up: reported by name, obtained again; the other site is untouched", async () => {
+    const world = engineWorld();
+    const [x, y] = [configFor("x.fake.test"), configFor("y.fake.test")];
+    const one = instance(world);
+    await one.renewer.start([{ config: x, serve: true }, { config: y, serve: true }]);
+    const [servedX, servedY] = [one.server.serialFor("x.fake.test")!, one.server.serialFor("y.fake.test")!];
+    const storedY = (await world.store.load("y.fake.test"))!;
+    const storedX = (await world.store.load("x.fake.test"))!;
+    const tampered = { ...storedX, chainPem: storedY.chainPem, meta: { ...storedY.meta } }; // announced like any save
+    await world.store.save({ ...tampered, config: x });
+    await Promise.resolve(); // the announcement arrives
+    await one.renewer.settled();
+    expect(world.clock.nextAt()).toBe(world.clock.now()); // the re-obtain, scheduled at once
+    await step(world, [one.renewer]);
+    expect(new Set(one.of("damaged").map((event) => event.lineage))).toEqual(new Set(["x.fake.test"])); // found, then replaced
+    expect(one.of("updated")).toEqual([]);
+    expect(one.of("obtained").filter((event) => event.lineage === "x.fake.test")).toHaveLength(2);
+    expect(one.server.serialFor("x.fake.test")).not.toBe(servedX);
+    expect(one.server.serialFor("x.fake.test")).not.toBe(servedY);
+    expect(one.server.serialFor("y.fake.test")).toBe(servedY);
+    await one.renewer.stop();
+  });
+
+  test("an expired stored certificate is served at start with a warning, then renewed", async () => {
+    const world = engineWorld();
+    const config = configFor("old.fake.test");
+    const stored = (await ensureLineage(world.store, config, world.issuer())).lineage!;
+    world.clock.advance(8 * DAY);
+    world.setDown(true);
+    const one = instance(world);
+    await one.renewer.start([{ config, serve: true }]);
+    expect(one.server.serialFor("old.fake.test")).toBe(stored.meta.serial);
+    expect(one.of("warning")[0]!.message).toContain("expired at");
+    expect(one.of("expired")).toHaveLength(1);
+    world.setDown(false);
+    await step(world, [one.renewer]);
+    expect(one.of("renewed")).toHaveLength(1);
+    expect(one.server.serialFor("old.fake.test")).not.toBe(stored.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("exactly once: three instances on one store, hearing each other's announcements, renew six names over five rounds with one order per renewal", async () => {
+    const world = engineWorld();
+    const names = ["n1", "n2", "n3", "n4", "n5", "n6"].map((name) => `${name}.fake.test`);
+    const wanted = names.map((name) => ({ config: configFor(name), serve: true }));
+    // The same jitter everywhere: every instance wakes at the same moment, the worst case for the lock.
+    const instances = [instance(world, { checkIntervalMs: 3_600_000 }), instance(world, { checkIntervalMs: 3_600_000 }), instance(world, { checkIntervalMs: 3_600_000 })];
+    await Promise.all(instances.map((one) => one.renewer.start(wanted)));
+    expect(world.orders()).toBe(names.length);
+    const renewers = instances.map((one) => one.renewer);
+    const until = world.clock.now() + 5 * 4.8 * DAY; // renewals every 2/3 of 7 days (plus jitter): five rounds
+    while (world.clock.now() < until) await step(world, renewers);
+    const renewals = instances.flatMap((one) => one.of("renewed"));
+    expect(renewals.length).toBeGreaterThanOrEqual(5 * names.length);
+    expect(world.orders()).toBe(names.length + renewals.length);
+    for (const name of names) {
+      const stored = (await world.store.load(name))!.meta.serial;
+      for (const one of instances) expect(one.server.serialFor(name)).toBe(stored);
+    }
+    for (const one of instances) await one.renewer.stop();
+  });
+});

@@ -38,7 +38,7 @@ describe("CertificateMetrics", () => {
 
   test("failureKind(): the short ACME type, connection for an unreachable CA, else other", () => {
     expect(failureKind(new AcmeProblemError({ type: "urn:ietf:params:acme:error:unauthorized", detail: "no" }, 403, "https://ca/x"))).toBe("unauthorized");
-    expect(failureKind(new AcmeConnectionError("https://ca/dir", new Error("ECONNREFUSED")))).toBe("connection");
+    expect(failureKind(new AcmeConnectionError("https://ca/dir", "ECONNREFUSED"))).toBe("connection");
     expect(failureKind(undefined)).toBe("other");
   });
 

@@ -9,3 +9,6 @@ export { reservePort, serve, ServerStartError, type RunningServer, type ServeOpt
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
 export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate } from "./hot-tls.ts";
 export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
+export { createReverseProxy, requestTarget, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions } from "./proxy.ts";
+export { hostNameMatches, parseRequestHost, type RequestHost } from "./host.ts";
+export { cidrMatcher } from "./cidr.ts";

@@ -1,0 +1,285 @@
+/**
+ * A reverse proxy for HTTPS sites, as a `(Request, connection) → Response` handler: the site is
+ * chosen by the checked Host header, the request goes to the site's upstream with its body and
+ * encodings untouched and streamed, and one misbehaving upstream or client cannot freeze the
+ * others (client aborts cancel the upstream request, timeouts, a request limit per upstream).
+ *
+ * What Bun 1.4.5 allows and what it does not (measured): its `fetch` decompresses and adds
+ * `Accept-Encoding` unless `decompress: false` (set here); it sends at most 256 requests at once
+ * across the whole process (`BUN_CONFIG_MAX_HTTP_REQUESTS` at start raises that) and queues the
+ * rest without any timeout, which is why every upstream has its own limit; it reports no
+ * "connected" event, hence the connect probe below. `request.url` arrives already normalized by
+ * Bun.serve (`/a\..\admin` → `/admin`, `/%2e%2e/x` → `/x`), and `fetch` collapses `//x` to `/x`:
+ * the target is forwarded as `request.url` gives it, which is as close to byte for byte as the
+ * two allow.
+ */
+import { cidrMatcher } from "./cidr.ts";
+import { hostNameMatches, parseRequestHost } from "./host.ts";
+import { setForwardingHeaders, withoutHopByHop } from "./proxy-headers.ts";
+
+/** One proxied site. */
+export interface ProxySite {
+  /** Host names served (a wildcard `*.example.net` covers one label). */
+  readonly names: readonly string[];
+  /** `http://` or `https://` origin, optionally with a base path (`http://127.0.0.1:8080/app`). */
+  readonly upstream: string;
+  /**
+   * How long the upstream may take to accept a connection (default 10 s, Caddy's and nginx's
+   * order): a request with no answer after this long has the upstream's port probed, and fails
+   * with 502 if that probe does not connect within the same time either.
+   */
+  readonly connectTimeoutMs?: number;
+  /** How long the upstream may take to send its response headers (default 60 s, nginx's proxy_read_timeout): then 504. */
+  readonly responseHeaderTimeoutMs?: number;
+  /** Requests to this upstream in flight at once (default 64): more get 503 at once. */
+  readonly maxRequests?: number;
+}
+
+/** The connection a request came on. */
+export interface ProxyConnection {
+  /** The peer's address (Bun: `server.requestIP(request)?.address`). */
+  readonly clientAddress?: string;
+  readonly tls: boolean;
+}
+
+/** One line of the access log. */
+export interface ProxyLogEntry {
+  readonly time: string;
+  readonly client: string | undefined;
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly target: string;
+  readonly status: number;
+  readonly durationMs: number;
+  /** Why the proxy answered itself (`bad_host`, `unknown_host`, `busy`, `unreachable`, `timeout`, `client_gone`, `upstream_error`). */
+  readonly error?: string;
+  /** The underlying error's message, for the operator's log only (never sent to the client). */
+  readonly detail?: string;
+}
+
+/** The `fetch` the proxy calls: the global one by default. */
+export type ProxyFetch = (url: string, init: RequestInit & { decompress?: boolean; duplex?: "half" }) => Promise<Response>;
+
+/** The reverse proxy's configuration. */
+export interface ReverseProxyOptions {
+  readonly sites: readonly ProxySite[];
+  /** Peers (CIDR ranges) whose `X-Forwarded-*`/`Forwarded` fields are believed and extended. */
+  readonly trustedProxies?: readonly string[];
+  /** Default: the global `fetch`. */
+  readonly fetch?: ProxyFetch;
+  /** Tries a TCP connection to `hostname:port`: true when it connects within `timeoutMs`. Default: `Bun.connect`. */
+  readonly probe?: (hostname: string, port: number, timeoutMs: number) => Promise<boolean>;
+  /** Called once per request when its response headers are decided (an access log). */
+  readonly onRequest?: (entry: ProxyLogEntry) => void;
+}
+
+/** The handler: a request and its connection in, the upstream's response (or the proxy's error page) out. */
+export type ReverseProxy = (request: Request, connection: ProxyConnection) => Promise<Response>;
+
+interface Upstream {
+  readonly url: URL;
+  readonly base: string;
+  readonly connectTimeoutMs: number;
+  readonly responseHeaderTimeoutMs: number;
+  readonly maxRequests: number;
+  inFlight: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_REQUESTS = 64;
+
+/**
+ * Makes the reverse proxy. A malformed Host gets 400, a host no site serves 421, a full upstream
+ * 503, an unreachable one 502 and a slow one 504, each with a page that names nothing internal.
+ *
+ * @example
+ * const proxy = createReverseProxy({ sites: [{ names: ["example.net"], upstream: "http://127.0.0.1:8080" }] });
+ * Bun.serve({ fetch: (request, server) => proxy(request, { clientAddress: server.requestIP(request)?.address, tls: true }) });
+ * @throws {TypeError} for an upstream that is not an http(s) URL
+ * @throws {RangeError} for a trusted proxy that is not a CIDR range, or a timeout or limit below 1
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6
+ */
+export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
+  const upstreams = new Map<string, Upstream>();
+  const sites = options.sites.map((site) => ({ names: site.names, upstream: upstreamOf(site, upstreams) }));
+  const trusted = cidrMatcher(options.trustedProxies ?? []);
+  const send = options.fetch ?? ((url, init) => fetch(url, init));
+  const probe = options.probe ?? tcpProbe;
+  const log = options.onRequest;
+  return async (request, connection) => {
+    const started = performance.now();
+    const target = requestTarget(request.url);
+    const hostHeader = request.headers.get("host") ?? authorityOf(request.url);
+    const done = (response: Response, error?: string, detail?: string) => {
+      log?.({
+        time: new Date().toISOString(), client: connection.clientAddress, method: request.method, host: hostHeader ?? undefined, target,
+        status: response.status, durationMs: Math.round(performance.now() - started), ...(error ? { error } : {}), ...(detail ? { detail } : {}),
+      });
+      return response;
+    };
+    const host = parseRequestHost(hostHeader);
+    if (!host) return done(page(400, "Bad Request: the Host header is missing or malformed"), "bad_host");
+    const site = sites.find((candidate) => candidate.names.some((name) => hostNameMatches(name, host.name)));
+    if (!site) return done(page(421, "Misdirected Request: no site here for this name"), "unknown_host");
+    const upstream = site.upstream;
+    if (upstream.inFlight >= upstream.maxRequests) return done(page(503, "Service Unavailable: too many requests in progress, try again shortly"), "busy");
+    const headers = withoutHopByHop(request.headers);
+    headers.set("host", hostHeader!);
+    setForwardingHeaders(headers, { client: connection.clientAddress, tls: connection.tls, host: hostHeader!, trusted: trusted(connection.clientAddress) });
+    const outcome = await forward(request, `${upstream.base}${target}`, headers, upstream, send, probe);
+    return done(outcome.response, outcome.error, outcome.detail);
+  };
+}
+
+interface Outcome {
+  readonly response: Response;
+  readonly error?: string;
+  readonly detail?: string;
+}
+
+/** Sends one request upstream; holds a slot of the upstream's limit until the response body ends. */
+async function forward(request: Request, url: string, headers: Headers, upstream: Upstream, send: ProxyFetch, probe: NonNullable<ReverseProxyOptions["probe"]>): Promise<Outcome> {
+  upstream.inFlight++;
+  let released = false;
+  const abort = new AbortController();
+  const release = () => {
+    if (released) return;
+    released = true;
+    upstream.inFlight--;
+    request.signal.removeEventListener("abort", onClientGone);
+  };
+  const onClientGone = () => {
+    abort.abort(new DOMException("the client went away", "AbortError"));
+    release();
+  };
+  if (request.signal.aborted) onClientGone();
+  else request.signal.addEventListener("abort", onClientGone, { once: true });
+  let verdict: "timeout" | "unreachable" | undefined;
+  const headerTimer = setTimeout(() => {
+    verdict = "timeout";
+    abort.abort(new DOMException("no response headers in time", "TimeoutError"));
+  }, upstream.responseHeaderTimeoutMs);
+  const connectTimer = setTimeout(() => {
+    void probe(upstream.url.hostname.replace(/^\[|\]$/g, ""), portOf(upstream.url), upstream.connectTimeoutMs).then((connected) => {
+      if (connected || verdict || abort.signal.aborted) return;
+      verdict = "unreachable";
+      abort.abort(new DOMException("the upstream does not accept connections", "TimeoutError"));
+    });
+  }, upstream.connectTimeoutMs);
+  try {
+    const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+    const response = await send(url, {
+      method: request.method,
+      headers,
+      redirect: "manual",
+      decompress: false,
+      signal: abort.signal,
+      ...(hasBody ? { body: request.body, duplex: "half" as const } : {}),
+    });
+    clearTimeout(headerTimer);
+    clearTimeout(connectTimer);
+    return { response: relay(response, release, abort) };
+  } catch (error) {
+    clearTimeout(headerTimer);
+    clearTimeout(connectTimer);
+    release();
+    const detail = (error as Error)?.message ?? String(error);
+    if (request.signal.aborted) return { response: page(502, "Bad Gateway"), error: "client_gone", detail };
+    if (verdict === "timeout") return { response: page(504, "Gateway Timeout: the site did not answer in time"), error: "timeout", detail };
+    if (verdict === "unreachable") return { response: page(502, "Bad Gateway: the site cannot be reached"), error: "unreachable", detail };
+    return { response: page(502, "Bad Gateway: the site cannot be reached"), error: "upstream_error", detail };
+  }
+}
+
+/** The upstream's response for the client: hop-by-hop fields dropped, body streamed as it came (still encoded). */
+function relay(response: Response, release: () => void, abort: AbortController): Response {
+  const init = { status: response.status, statusText: response.statusText, headers: withoutHopByHop(response.headers) };
+  if (response.body === null) {
+    release();
+    return new Response(null, init);
+  }
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          release();
+          controller.close();
+        } else controller.enqueue(chunk.value);
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      abort.abort(reason);
+      return reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, init);
+}
+
+function upstreamOf(site: ProxySite, upstreams: Map<string, Upstream>): Upstream {
+  if (!/^https?:\/\//i.test(site.upstream) || !URL.canParse(site.upstream)) {
+    throw new TypeError(`Cannot proxy to "${site.upstream}": the upstream must be an http:// or https:// URL`);
+  }
+  const url = new URL(site.upstream);
+  const base = site.upstream.replace(/\/+$/, "");
+  const existing = upstreams.get(base);
+  if (existing) return existing;
+  const upstream: Upstream = {
+    url,
+    base,
+    connectTimeoutMs: positive(site.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, "connectTimeoutMs"),
+    responseHeaderTimeoutMs: positive(site.responseHeaderTimeoutMs ?? DEFAULT_RESPONSE_HEADER_TIMEOUT_MS, "responseHeaderTimeoutMs"),
+    maxRequests: positive(site.maxRequests ?? DEFAULT_MAX_REQUESTS, "maxRequests"),
+    inFlight: 0,
+  };
+  upstreams.set(base, upstream);
+  return upstream;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 1) throw new RangeError(`Cannot use ${name} = ${value}: it must be 1 or more`);
+  return value;
+}
+
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+}
+
+/** The request target (path and query) as the server gave it, without re-parsing it. */
+export function requestTarget(url: string): string {
+  if (url.startsWith("/")) return url;
+  const scheme = url.indexOf("://");
+  const slash = scheme < 0 ? -1 : url.indexOf("/", scheme + 3);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
+/** The authority of an absolute request URL (HTTP/2 requests may carry no Host header). */
+function authorityOf(url: string): string | null {
+  const scheme = url.indexOf("://");
+  if (scheme < 0) return null;
+  const slash = url.indexOf("/", scheme + 3);
+  return url.slice(scheme + 3, slash < 0 ? undefined : slash) || null;
+}
+
+/** The proxy's own answer: status and one line, nothing internal. */
+function page(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
+}
+
+/** Whether `hostname:port` accepts a TCP connection within `timeoutMs`. */
+async function tcpProbe(hostname: string, port: number, timeoutMs: number): Promise<boolean> {
+  const timer = Promise.withResolvers<boolean>();
+  const timeout = setTimeout(() => timer.resolve(false), timeoutMs);
+  const connected = Bun.connect({ hostname, port, socket: { open: (socket) => void socket.end(), data: () => {} } }).then(() => true, () => false);
+  try {
+    return await Promise.race([connected, timer.promise]);
+  } finally {
+    clearTimeout(timeout);
+  }
+}

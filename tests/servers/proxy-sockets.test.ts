@@ -74,14 +74,15 @@ beforeAll(async () => {
         }));
       }
       let body = "";
-      if (request.body) {
-        for await (const chunk of request.body) {
-          if (!body) onFirstChunk?.(new TextDecoder().decode(chunk));
-          body += new TextDecoder().decode(chunk);
-        }
+      const reader = request.body?.getReader();
+      for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) {
+        if (!body) onFirstChunk?.(new TextDecoder().decode(chunk.value));
+        body += new TextDecoder().decode(chunk.value);
       }
       received.push({ method: request.method, target, body });
-      return Response.json({ target, body, headers: Object.fromEntries(request.headers) });
+      const headers: Record<string, string> = {};
+      request.headers.forEach((value, name) => (headers[name] = value));
+      return Response.json({ target, body, headers });
     },
   });
   const webroot = makeTempDir("bun-acme-proxy-webroot-");
@@ -116,7 +117,7 @@ afterAll(async () => {
 });
 
 /** curl over TLS to the front with `host`; returns status, headers and body bytes. */
-async function curl(host: string, path: string, args: readonly string[] = []): Promise<{ code: number; status: number; headers: string; body: Uint8Array }> {
+async function curl(host: string, path: string, args: readonly string[] = []): Promise<{ code: number; status: number; headers: string; body: Uint8Array<ArrayBuffer> }> {
   const dir = makeTempDir("bun-acme-proxy-curl-");
   const child = Bun.spawn(["curl", "-s", "--max-time", "10", "--cacert", rootFile, "-H", `Host: ${host}`, "-D", join(dir, "headers"), "-o", join(dir, "body"),
     "-w", "%{http_code}", ...args, `https://localhost:${front.port}${path}`], { stdout: "pipe", stderr: "pipe" });

@@ -29,6 +29,11 @@ const silent = { open: 0, changed: () => {} };
 let silentListener: Bun.TCPSocketListener<undefined>;
 /** Upstream that answers every request with fixed bytes, hop-by-hop fields included. */
 let rawListener: Bun.TCPSocketListener<undefined>;
+/**
+ * A listener that accepts nothing (Python, `listen(0)`, its queue filled by its own connections):
+ * the kernel drops further SYNs, so a connection to it hangs as to a firewalled host.
+ */
+let blackhole: Bun.Subprocess<"ignore", "pipe", "pipe">;
 /** What the echo upstream received (method, target, body), and a hook for streaming tests. */
 const received: { method: string; target: string; body: string }[] = [];
 let onFirstChunk: ((text: string) => void) | undefined;
@@ -90,6 +95,25 @@ beforeAll(async () => {
   writeFileSync(join(webroot, "page.txt"), page);
   nginx = await startNginx(webroot, await freePort(), { gzip: true });
   const closedPort = await freePort();
+  blackhole = Bun.spawn(["python3", "-c", `
+import socket, sys, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(0)
+port = listener.getsockname()[1]
+fillers = []
+for _ in range(4):
+    filler = socket.socket()
+    filler.setblocking(False)
+    filler.connect_ex(("127.0.0.1", port))
+    fillers.append(filler)
+time.sleep(0.2)
+print(port, flush=True)
+time.sleep(3600)
+`], { stdout: "pipe", stderr: "pipe" });
+  const firstLine = await blackhole.stdout.getReader().read();
+  const blackholePort = Number(new TextDecoder().decode(firstLine.value).trim());
+  if (!blackholePort) throw new Error(`the blackhole listener did not start: ${await new Response(blackhole.stderr).text()}`);
   const proxy = createReverseProxy({
     sites: [
       { names: ["echo.test"], upstream: `http://127.0.0.1:${echo.port}` },
@@ -98,6 +122,7 @@ beforeAll(async () => {
       { names: ["slow.test"], upstream: `http://127.0.0.1:${silentListener.port}/slow`, responseHeaderTimeoutMs: 300 },
       { names: ["raw.test"], upstream: `http://127.0.0.1:${rawListener.port}` },
       { names: ["closed.test"], upstream: `http://127.0.0.1:${closedPort}` },
+      { names: ["blackhole.test"], upstream: `http://127.0.0.1:${blackholePort}`, connectTimeoutMs: 300 },
     ],
     onRequest: (entry) => log.push(entry),
   });
@@ -114,6 +139,7 @@ afterAll(async () => {
   silentListener?.stop(true);
   rawListener?.stop(true);
   await nginx?.stop();
+  blackhole?.kill();
 });
 
 /** curl over TLS to the front with `host`; returns status, headers and body bytes. */
@@ -206,6 +232,14 @@ describe("a hanging upstream cannot freeze the proxy", () => {
       expect(text).not.toMatch(/127\.0\.0\.1|:\d{2,5}|refused|ECONN/i);
     }
     expect(log.findLast((entry) => entry.host === "closed.test")).toMatchObject({ status: 502, error: "upstream_error" });
+  });
+});
+
+describe("an upstream that accepts no connection", () => {
+  test("gets 502 after connectTimeoutMs (its port probed), not after the response-header timeout", async () => {
+    const answer = await curl("blackhole.test", "/");
+    expect(answer.status).toBe(502);
+    expect(log.findLast((entry) => entry.host === "blackhole.test")).toMatchObject({ status: 502, error: "unreachable" });
   });
 });
 

@@ -32,6 +32,8 @@ export interface ServeConfig {
   readonly sites: readonly SiteConfig[];
   /** Peers (CIDR ranges) whose X-Forwarded-* and Forwarded headers the proxy believes. */
   readonly trustedProxies: readonly string[];
+  /** One JSON line per proxied request on standard output. */
+  readonly accessLog: boolean;
 }
 
 /** The configuration is wrong: `file:line: what`. */
@@ -43,7 +45,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "listen", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "listen", "site"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http"] as const;
 const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests"] as const;
 
@@ -87,6 +89,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   } catch (error) {
     throw at(where(undefined, 0, "trusted_proxies"), `trusted_proxies: ${(error as Error).message}`);
   }
+  if (root.access_log !== undefined && typeof root.access_log !== "boolean") throw at(where(undefined, 0, "access_log"), "access_log must be true or false");
   return {
     directoryUrl,
     allowInsecureHttp,
@@ -141,6 +144,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       };
     }),
     trustedProxies,
+    accessLog: root.access_log === true,
   };
 }
 

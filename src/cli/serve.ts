@@ -102,7 +102,7 @@ async function start(config: ServeConfig, context: CommandContext, say: Say): Pr
     ports: { https: config.listen.https, http: config.listen.http },
     keyType: config.keyType,
     contact: config.contact,
-    fetch: proxyTo(config),
+    fetch: proxyTo(config, say),
     onEvent: (event) => {
       report(event, say);
       const site = event.lineage ? byLineage.get(event.lineage) : undefined;
@@ -135,8 +135,12 @@ async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateSt
   if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
 }
 
-/** The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host). */
-function proxyTo(config: ServeConfig): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
+/**
+ * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host).
+ * Upstream failures are reported (the client's page names nothing internal); with `access_log`,
+ * every request is, as one JSON line.
+ */
+function proxyTo(config: ServeConfig, say: Say): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
   const proxy = createReverseProxy({
     sites: config.sites.flatMap((site) => site.upstream === undefined ? [] : [{
       names: site.names.map((name) => name.value),
@@ -146,6 +150,12 @@ function proxyTo(config: ServeConfig): (request: Request, server: Bun.Server<und
       ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
     }]),
     trustedProxies: config.trustedProxies,
+    onRequest: (entry) => {
+      if (config.accessLog) say(JSON.stringify({ event: "request", ...entry }), { event: "request", ...entry });
+      else if (entry.error === "upstream_error" || entry.error === "unreachable" || entry.error === "timeout") {
+        say(`proxy: ${entry.host}: ${entry.status} (${entry.error}: ${entry.detail ?? ""})`, { event: "proxy_error", host: entry.host, status: entry.status, error: entry.error, detail: entry.detail });
+      }
+    },
   });
   return (request, server) => proxy(request, { clientAddress: server.requestIP(request)?.address, tls: true });
 }

@@ -139,6 +139,31 @@ describe("bun-acme serve --config", () => {
     }
   });
 
+  test("access_log: one JSON line per request; a down upstream gets a 502 naming nothing internal, its cause on the daemon's output", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const closedPort = closed.port;
+    closed.stop(true);
+    const dir = makeTempDir("bun-acme-daemon-log-");
+    const file = join(dir, "serve.toml");
+    writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\naccess_log = true\n` +
+      `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`);
+    const daemon = startClient(["serve", "--config", file]);
+    try {
+      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000);
+      const answer = await get("down.serve.test", "/x?y");
+      expect(answer.status).toBe(502);
+      const text = await answer.text();
+      expect(text).not.toContain(String(closedPort));
+      expect(text).not.toContain("127.0.0.1");
+      const line = await daemon.stdout.waitFor((candidate) => candidate.includes(`"event":"request"`), 10_000);
+      expect(JSON.parse(line)).toMatchObject({ event: "request", method: "GET", host: "down.serve.test", target: "/x?y", status: 502, error: "upstream_error", client: "127.0.0.1" });
+      daemon.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+    } finally {
+      daemon.kill();
+    }
+  });
+
   test.each([
     ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests)'],
     ["a duplicate name", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\n[[site]]\nnames = ["b.test", "A.test"]\n`, ':5: site 2: "a.test" is already in site 1'],

@@ -83,6 +83,7 @@ interface Upstream {
   readonly responseHeaderTimeoutMs: number;
   readonly maxRequests: number;
   inFlight: number;
+  probing?: Promise<boolean> | undefined;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -155,41 +156,97 @@ async function forward(request: Request, url: string, headers: Headers, upstream
   };
   if (request.signal.aborted) onClientGone();
   else request.signal.addEventListener("abort", onClientGone, { once: true });
-  let verdict: "timeout" | "unreachable" | undefined;
-  const headerTimer = setTimeout(() => {
-    verdict = "timeout";
-    abort.abort(new DOMException("no response headers in time", "TimeoutError"));
-  }, upstream.responseHeaderTimeoutMs);
-  const connectTimer = setTimeout(() => {
-    void probe(upstream.url.hostname.replace(/^\[|\]$/g, ""), portOf(upstream.url), upstream.connectTimeoutMs).then((connected) => {
-      if (connected || verdict || abort.signal.aborted) return;
-      verdict = "unreachable";
-      abort.abort(new DOMException("the upstream does not accept connections", "TimeoutError"));
-    });
-  }, upstream.connectTimeoutMs);
+  const deadlines = startDeadlines(upstream, abort, probe);
   try {
     const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+    if (!hasBody) deadlines.requestSent();
     const response = await send(url, {
       method: request.method,
       headers,
       redirect: "manual",
       decompress: false,
       signal: abort.signal,
-      ...(hasBody ? { body: request.body, duplex: "half" as const } : {}),
+      ...(hasBody ? { body: whenRead(request.body!, deadlines.requestSent), duplex: "half" as const } : {}),
     });
-    clearTimeout(headerTimer);
-    clearTimeout(connectTimer);
+    deadlines.settle();
     return { response: relay(response, release, abort) };
   } catch (error) {
-    clearTimeout(headerTimer);
-    clearTimeout(connectTimer);
+    deadlines.settle();
     release();
     const detail = (error as Error)?.message ?? String(error);
     if (request.signal.aborted) return { response: page(502, "Bad Gateway"), error: "client_gone", detail };
-    if (verdict === "timeout") return { response: page(504, "Gateway Timeout: the site did not answer in time"), error: "timeout", detail };
-    if (verdict === "unreachable") return { response: page(502, "Bad Gateway: the site cannot be reached"), error: "unreachable", detail };
+    if (deadlines.verdict === "timeout") return { response: page(504, "Gateway Timeout: the site did not answer in time"), error: "timeout", detail };
+    if (deadlines.verdict === "unreachable") return { response: page(502, "Bad Gateway: the site cannot be reached"), error: "unreachable", detail };
     return { response: page(502, "Bad Gateway: the site cannot be reached"), error: "upstream_error", detail };
   }
+}
+
+interface Deadlines {
+  /** Starts the response-header timeout (once the request, body included, has been sent). */
+  readonly requestSent: () => void;
+  /** The response headers came, or the request failed: no timeout applies any more. */
+  readonly settle: () => void;
+  /** Which deadline aborted the request, if one did. */
+  readonly verdict: "timeout" | "unreachable" | undefined;
+}
+
+/**
+ * The two deadlines of an upstream request. Response headers: counted from the end of the request
+ * body, as Go's ResponseHeaderTimeout (an upload may take longer). Connect: Bun's fetch tells no
+ * "connected", so once it has passed without an answer the upstream's port is probed, and a probe
+ * that does not connect either aborts the request.
+ */
+function startDeadlines(upstream: Upstream, abort: AbortController, probe: NonNullable<ReverseProxyOptions["probe"]>): Deadlines {
+  let headerTimer: ReturnType<typeof setTimeout> | undefined;
+  let settled = false;
+  const state: { verdict: Deadlines["verdict"] } = { verdict: undefined };
+  const connectTimer = setTimeout(() => {
+    void probeOnce(upstream, probe).then((connected) => {
+      if (connected || settled || abort.signal.aborted) return;
+      state.verdict = "unreachable";
+      abort.abort(new DOMException("the upstream does not accept connections", "TimeoutError"));
+    });
+  }, upstream.connectTimeoutMs);
+  return {
+    requestSent: () => {
+      if (settled) return;
+      headerTimer ??= setTimeout(() => {
+        state.verdict = "timeout";
+        abort.abort(new DOMException("no response headers in time", "TimeoutError"));
+      }, upstream.responseHeaderTimeoutMs);
+    },
+    settle: () => {
+      settled = true;
+      clearTimeout(headerTimer);
+      clearTimeout(connectTimer);
+    },
+    get verdict() {
+      return state.verdict;
+    },
+  };
+}
+
+/** `body`, streamed, calling `onEnd` once it has been read to the end. */
+function whenRead(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await reader.read();
+      if (chunk.done) {
+        onEnd();
+        controller.close();
+      } else controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
+/** One probe at a time per upstream, shared by every request waiting on it. */
+function probeOnce(upstream: Upstream, probe: NonNullable<ReverseProxyOptions["probe"]>): Promise<boolean> {
+  upstream.probing ??= probe(upstream.url.hostname.replace(/^\[|\]$/g, ""), portOf(upstream.url), upstream.connectTimeoutMs).finally(() => {
+    upstream.probing = undefined;
+  });
+  return upstream.probing;
 }
 
 /** The upstream's response for the client: hop-by-hop fields dropped, body streamed as it came (still encoded). */

@@ -224,6 +224,43 @@ describe("createReverseProxy()", () => {
     expect(upstream.sent[0]!.init.signal!.aborted).toBe(true);
   });
 
+  test("the response-header timeout counts from the end of the request body, as an upload may take longer", async () => {
+    const upstream = fakeFetch((sent) => new Promise((resolve, reject) => {
+      sent.init.signal!.addEventListener("abort", () => reject(sent.init.signal!.reason), { once: true });
+      void new Response(sent.init.body).text().then((text) => resolve(new Response(`read ${text.length}`)));
+    }));
+    const proxy = createReverseProxy({ sites: [{ ...SITES[0]!, responseHeaderTimeoutMs: 20 }], fetch: upstream.fetch, probe: async () => true });
+    const slowUpload = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await Bun.sleep(60); // the client takes three header timeouts to send its body
+        controller.enqueue(new Uint8Array(10));
+        controller.close();
+      },
+    });
+    const response = await proxy(request("/upload", {}, { method: "PUT", body: slowUpload, duplex: "half" } as RequestInit), client);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("read 10");
+  });
+
+  test("requests waiting on one upstream share one connect probe", async () => {
+    let probes = 0;
+    const { promise: verdict, resolve: decide } = Promise.withResolvers<boolean>();
+    const probing = Promise.withResolvers<void>();
+    const probe = () => {
+      probes++;
+      probing.resolve();
+      return verdict;
+    };
+    const proxy = createReverseProxy({ sites: [{ ...SITES[0]!, connectTimeoutMs: 5 }], fetch: fakeFetch(hanging).fetch, probe });
+    const waiting = [proxy(request("/1"), client), proxy(request("/2"), client), proxy(request("/3"), client)];
+    await probing.promise;
+    await Bun.sleep(20); // no event tells that the other two timers have joined the probe: a margin four times their timeout
+
+    decide(false);
+    expect((await Promise.all(waiting)).map((response) => response.status)).toEqual([502, 502, 502]);
+    expect(probes).toBe(1);
+  });
+
   test("an upstream that accepts no connection within connectTimeoutMs (probe fails) gets 502; a reachable slow one is waited for", async () => {
     const probes: number[] = [];
     const slow = fakeFetch((sent) => Bun.sleep(80).then(() => (sent.init.signal!.aborted ? Promise.reject(sent.init.signal!.reason) : new Response("late"))));

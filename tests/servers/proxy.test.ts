@@ -319,6 +319,15 @@ describe("createReverseProxy()", () => {
     expect((await proxy(request("/"), client)).status).toBe(200);
   });
 
+  test("a small body announced by Content-Length is read whole before it is answered, and its place freed then", async () => {
+    const upstream = fakeFetch(() => new Response("0123456789", { headers: { "content-length": "10" } }));
+    const proxy = createReverseProxy({ sites: [{ ...SITES[0]!, maxRequests: 1 }], fetch: upstream.fetch });
+    const first = await proxy(request("/"), client);
+    expect((await proxy(request("/"), client)).status).toBe(200); // the first body is still unread by its client
+    expect(await first.text()).toBe("0123456789");
+    expect(first.headers.get("content-length")).toBe("10");
+  });
+
   test("refuses an upstream that is not http(s), a bad trusted range and a limit below 1", () => {
     expect(() => createReverseProxy({ sites: [{ names: ["a.example"], upstream: "ftp://x" }] })).toThrow(TypeError);
     expect(() => createReverseProxy({ sites: SITES, trustedProxies: ["10.0.0.0/40"] })).toThrow(RangeError);

@@ -12,3 +12,4 @@ export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
 export { createReverseProxy, requestTarget, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions } from "./proxy.ts";
 export { hostNameMatches, parseRequestHost, type RequestHost } from "./host.ts";
 export { cidrMatcher } from "./cidr.ts";
+export { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxy, type WebSocketProxyData } from "./proxy-websocket.ts";

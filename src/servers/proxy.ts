@@ -76,7 +76,8 @@ export interface ReverseProxyOptions {
 /** The handler: a request and its connection in, the upstream's response (or the proxy's error page) out. */
 export type ReverseProxy = (request: Request, connection: ProxyConnection) => Promise<Response>;
 
-interface Upstream {
+/** One upstream and its limits; shared by the sites that name the same upstream URL. */
+export interface Upstream {
   readonly url: URL;
   readonly base: string;
   readonly connectTimeoutMs: number;
@@ -104,34 +105,54 @@ const SMALL_BODY_BYTES = 64 * 1024;
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6
  */
 export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
-  const upstreams = new Map<string, Upstream>();
-  const sites = options.sites.map((site) => ({ names: site.names, upstream: upstreamOf(site, upstreams) }));
-  const trusted = cidrMatcher(options.trustedProxies ?? []);
+  const route = proxyRouter(options);
   const send = options.fetch ?? ((url, init) => fetch(url, init));
   const probe = options.probe ?? tcpProbe;
   const log = options.onRequest;
   return async (request, connection) => {
     const started = performance.now();
-    const target = requestTarget(request.url);
-    const hostHeader = request.headers.get("host") ?? authorityOf(request.url);
+    const routed = route(request, connection);
     const done = (response: Response, error?: string, detail?: string) => {
       log?.({
-        time: new Date().toISOString(), client: connection.clientAddress, method: request.method, host: hostHeader ?? undefined, target,
+        time: new Date().toISOString(), client: connection.clientAddress, method: request.method, host: routed.hostHeader, target: routed.target,
         status: response.status, durationMs: Math.round(performance.now() - started), ...(error ? { error } : {}), ...(detail ? { detail } : {}),
       });
       return response;
     };
+    if (!routed.upstream) return done(routed.refusal.response, routed.refusal.error);
+    if (routed.upstream.inFlight >= routed.upstream.maxRequests) return done(page(503, "Service Unavailable: too many requests in progress, try again shortly"), "busy");
+    const outcome = await forward(request, `${routed.upstream.base}${routed.target}`, routed.headers, routed.upstream, send, probe);
+    return done(outcome.response, outcome.error, outcome.detail);
+  };
+}
+
+/** Where a request goes (its upstream, and the headers to send there), or why it goes nowhere. */
+export type Routed = { readonly hostHeader: string | undefined; readonly target: string } & (
+  | { readonly upstream: Upstream; readonly headers: Headers; readonly refusal?: undefined }
+  | { readonly upstream?: undefined; readonly refusal: { readonly response: Response; readonly error: string } }
+);
+
+/**
+ * The routing shared by the HTTP and the WebSocket proxy: the Host checked (400), the site chosen
+ * (421), hop-by-hop fields dropped and the forwarding fields set.
+ * @throws {TypeError} for an upstream that is not an http(s) URL
+ * @throws {RangeError} for a bad trusted range, timeout or limit
+ */
+export function proxyRouter(options: ReverseProxyOptions): (request: Request, connection: ProxyConnection) => Routed {
+  const upstreams = new Map<string, Upstream>();
+  const sites = options.sites.map((site) => ({ names: site.names, upstream: upstreamOf(site, upstreams) }));
+  const trusted = cidrMatcher(options.trustedProxies ?? []);
+  return (request, connection) => {
+    const target = requestTarget(request.url);
+    const hostHeader = request.headers.get("host") ?? authorityOf(request.url) ?? undefined;
     const host = parseRequestHost(hostHeader);
-    if (!host) return done(page(400, "Bad Request: the Host header is missing or malformed"), "bad_host");
+    if (!host) return { hostHeader, target, refusal: { response: page(400, "Bad Request: the Host header is missing or malformed"), error: "bad_host" } };
     const site = sites.find((candidate) => candidate.names.some((name) => hostNameMatches(name, host.name)));
-    if (!site) return done(page(421, "Misdirected Request: no site here for this name"), "unknown_host");
-    const upstream = site.upstream;
-    if (upstream.inFlight >= upstream.maxRequests) return done(page(503, "Service Unavailable: too many requests in progress, try again shortly"), "busy");
+    if (!site) return { hostHeader, target, refusal: { response: page(421, "Misdirected Request: no site here for this name"), error: "unknown_host" } };
     const headers = withoutHopByHop(request.headers);
     headers.set("host", hostHeader!);
     setForwardingHeaders(headers, { client: connection.clientAddress, tls: connection.tls, host: hostHeader!, trusted: trusted(connection.clientAddress) });
-    const outcome = await forward(request, `${upstream.base}${target}`, headers, upstream, send, probe);
-    return done(outcome.response, outcome.error, outcome.detail);
+    return { hostHeader, target, upstream: site.upstream, headers };
   };
 }
 
@@ -336,7 +357,7 @@ function authorityOf(url: string): string | null {
 }
 
 /** The proxy's own answer: status and one line, nothing internal. */
-function page(status: number, text: string): Response {
+export function page(status: number, text: string): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
 }
 

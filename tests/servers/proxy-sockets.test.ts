@@ -263,6 +263,29 @@ describe("encodings pass through untouched (nginx with gzip on)", () => {
   });
 });
 
+describe("HTTP/2 to clients", () => {
+  test("behind Bun.serve({ http2: true }), curl --http2 gets the upstream's answer; the authority is the checked Host", async () => {
+    const tls = await makeTlsMaterial();
+    const proxy = createReverseProxy({ sites: [{ names: ["localhost"], upstream: `http://127.0.0.1:${echo.port}` }] });
+    const h2 = Bun.serve({
+      hostname: "127.0.0.1", port: 0, http2: true,
+      tls: { cert: readFileSync(tls.certFile, "utf8"), key: readFileSync(tls.keyFile, "utf8") },
+      fetch: (request, server) => proxy(request, { clientAddress: server.requestIP(request)?.address, tls: true }),
+    });
+    try {
+      const child = Bun.spawn(["curl", "-s", "--http2", "--max-time", "10", "--cacert", rootFile, "-w", "\n%{http_version} %{http_code}", `https://localhost:${h2.port}/two?x=1`], { stdout: "pipe" });
+      const [body, versionAndStatus] = (await new Response(child.stdout).text()).split("\n");
+      expect(versionAndStatus).toBe("2 200");
+      const echoed = JSON.parse(body!);
+      expect(echoed.target).toBe("/two?x=1");
+      expect(echoed.headers.host).toBe(`localhost:${h2.port}`);
+      expect(echoed.headers["x-forwarded-for"]).toBe("127.0.0.1");
+    } finally {
+      await h2.stop(true);
+    }
+  });
+});
+
 describe("headers", () => {
   test("client-sent forwarding fields are replaced; hop-by-hop fields go neither way", async () => {
     const answer = await curl("echo.test", "/h", ["-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Real-IP: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6", "-H", "X-Forwarded-Port: 1",

@@ -24,12 +24,16 @@ export interface ProxySite {
   /** `http://` or `https://` origin, optionally with a base path (`http://127.0.0.1:8080/app`). */
   readonly upstream: string;
   /**
-   * How long the upstream may take to accept a connection (default 10 s, Caddy's and nginx's
-   * order): a request with no answer after this long has the upstream's port probed, and fails
-   * with 502 if that probe does not connect within the same time either.
+   * How long the upstream may take to accept a connection (default 10 s: Caddy dials for 3 s,
+   * nginx for 60 s): a request with no answer after this long has the upstream's port probed,
+   * and fails with 502 if that probe does not connect within the same time either (so an
+   * unreachable upstream is given up after one to two times this).
    */
   readonly connectTimeoutMs?: number;
-  /** How long the upstream may take to send its response headers (default 60 s, nginx's proxy_read_timeout): then 504. */
+  /**
+   * How long the upstream may take to send its response headers once the request is sent (default
+   * 60 s, nginx's proxy_read_timeout; Caddy sets none): then 504.
+   */
   readonly responseHeaderTimeoutMs?: number;
   /** Requests to this upstream in flight at once (default 64): more get 503 at once. */
   readonly maxRequests?: number;

@@ -351,6 +351,15 @@ describe("targets and bodies", () => {
     expect(received.at(-1)).toEqual({ method: "POST", target: "/upload", body });
   });
 
+  test("curl's 3 MB upload (Expect: 100-continue, chunked) reaches the upstream byte for byte", async () => {
+    const file = join(makeTempDir("bun-acme-proxy-upload-"), "upload.bin");
+    const bytes = crypto.getRandomValues(new Uint8Array(3_000_000 / 3)).map((byte) => byte % 26 + 97);
+    writeFileSync(file, new TextDecoder().decode(bytes).repeat(3));
+    const answer = await curl("echo.test", "/big-upload", ["-H", "Transfer-Encoding: chunked", "--data-binary", `@${file}`]);
+    expect(answer.status).toBe(200);
+    expect(received.at(-1)!.body).toBe(readFileSync(file, "utf8"));
+  });
+
   test("a request body is streamed: the upstream reads its first part before the client sends the rest", async () => {
     const socket = await openTls();
     const firstSeen = new Promise<string>((resolve) => (onFirstChunk = resolve));

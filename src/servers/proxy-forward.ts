@@ -31,15 +31,17 @@ export interface Outcome {
   readonly detail?: string;
 }
 
-/** Sends one request upstream; holds a slot of the upstream's limit until the response body ends. */
-export async function forward(request: Request, url: string, headers: Headers, upstream: Upstream, send: ProxyFetch, probe: Probe): Promise<Outcome> {
+/** Sends one request upstream; holds a place in the upstream's limit and in `all` until the response body ends. */
+export async function forward(request: Request, url: string, headers: Headers, upstream: Upstream, send: ProxyFetch, probe: Probe, all: { inFlight: number }): Promise<Outcome> {
   upstream.inFlight++;
+  all.inFlight++;
   let released = false;
   const abort = new AbortController();
   const release = () => {
     if (released) return;
     released = true;
     upstream.inFlight--;
+    all.inFlight--;
     request.signal.removeEventListener("abort", onClientGone);
   };
   const onClientGone = () => {

@@ -73,6 +73,12 @@ export interface ReverseProxyOptions {
   readonly fetch?: ProxyFetch;
   /** Tries a TCP connection to `hostname:port`: true when it connects within `timeoutMs`. Default: `Bun.connect`. */
   readonly probe?: Probe;
+  /**
+   * Requests in flight to all upstreams together (default 224): more get 503 at once. Bun's
+   * `fetch` sends at most 256 at a time in a process (`BUN_CONFIG_MAX_HTTP_REQUESTS`) and queues
+   * the rest, the ACME client's requests included: this keeps room for them whatever the traffic.
+   */
+  readonly maxRequestsTotal?: number;
   /** Called once per request when its response headers are decided (an access log). */
   readonly onRequest?: (entry: ProxyLogEntry) => void;
 }
@@ -83,6 +89,7 @@ export type ReverseProxy = (request: Request, connection: ProxyConnection) => Pr
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_REQUESTS = 64;
+const DEFAULT_MAX_REQUESTS_TOTAL = 224;
 
 /**
  * Makes the reverse proxy. A malformed Host gets 400, a host no site serves 421, a full upstream
@@ -97,6 +104,9 @@ const DEFAULT_MAX_REQUESTS = 64;
  */
 export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
   const route = proxyRouter(options);
+  const maxTotal = options.maxRequestsTotal ?? DEFAULT_MAX_REQUESTS_TOTAL;
+  if (!Number.isInteger(maxTotal) || maxTotal < 1) throw new RangeError(`Cannot use maxRequestsTotal = ${maxTotal}: it must be a whole number, 1 or more`);
+  const all = { inFlight: 0 };
   const send = options.fetch ?? ((url, init) => fetch(url, init));
   const probe = options.probe ?? tcpProbe;
   const log = options.onRequest;
@@ -111,8 +121,8 @@ export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
       return response;
     };
     if (!routed.upstream) return done(routed.refusal.response, routed.refusal.error);
-    if (routed.upstream.inFlight >= routed.upstream.maxRequests) return done(page(503, "Service Unavailable: too many requests in progress, try again shortly"), "busy");
-    const outcome = await forward(request, `${routed.upstream.base}${routed.target}`, routed.headers, routed.upstream, send, probe);
+    if (routed.upstream.inFlight >= routed.upstream.maxRequests || all.inFlight >= maxTotal) return done(page(503, "Service Unavailable: too many requests in progress, try again shortly"), "busy");
+    const outcome = await forward(request, `${routed.upstream.base}${routed.target}`, routed.headers, routed.upstream, send, probe, all);
     return done(outcome.response, outcome.error, outcome.detail);
   };
 }

@@ -302,6 +302,26 @@ describe("createReverseProxy()", () => {
     expect((await Promise.all(pending)).map((response) => response.status)).toEqual([502, 502, 502]);
   });
 
+  test("maxRequestsTotal caps the requests in flight to all upstreams together", async () => {
+    const upstream = fakeFetch(hanging);
+    const proxy = createReverseProxy({ sites: SITES, fetch: upstream.fetch, probe: async () => true, maxRequestsTotal: 2 });
+    const clients = [new AbortController(), new AbortController()];
+    const pending = [
+      proxy(new Request("http://app.example/", { headers: { host: "app.example" }, signal: clients[0]!.signal }), client),
+      proxy(new Request("http://api.example/", { headers: { host: "api.example" }, signal: clients[1]!.signal }), client),
+    ];
+    expect((await proxy(request("/", { host: "api.example" }), client)).status).toBe(503);
+    clients[0]!.abort();
+    await pending[0];
+    const third = new AbortController();
+    const next = proxy(new Request("http://api.example/", { headers: { host: "api.example" }, signal: third.signal }), client);
+    expect(upstream.sent).toHaveLength(3); // a place was given back
+    third.abort();
+    clients[1]!.abort();
+    await Promise.all([next, pending[1]]);
+    expect(() => createReverseProxy({ sites: SITES, maxRequestsTotal: 0 })).toThrow(RangeError);
+  });
+
   test("a place is held until the response body has been read to the end", async () => {
     const { promise: finish, resolve: finishBody } = Promise.withResolvers<void>();
     const upstream = fakeFetch(() => new Response(new ReadableStream({

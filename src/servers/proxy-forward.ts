@@ -152,9 +152,12 @@ async function relay(response: Response, release: () => void, abort: AbortContro
   }
   const length = Number(response.headers.get("content-length") ?? NaN);
   if (length <= SMALL_BODY_BYTES) {
-    // Read whole before answering: cheaper than a stream of our own (measured), and the place is freed exactly.
+    // Read whole before answering: cheaper than a stream that watches for the end (measured), and
+    // the place is freed exactly. Handed on as a stream: Bun.serve adds `Content-Type:
+    // application/octet-stream` to a response made from bytes that has none (measured).
     try {
-      return new Response(await response.arrayBuffer(), init);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return new Response(new ReadableStream({ start: (controller) => (controller.enqueue(bytes), controller.close()) }), init);
     } finally {
       release();
     }

@@ -298,6 +298,7 @@ describe("headers", () => {
 
     const raw = await curl("raw.test", "/");
     expect(raw.headers).toContain("x-public: yes");
+    expect(raw.headers).not.toContain("content-type"); // the upstream sent none: none is added
     for (const name of ["x-internal", "keep-alive", "proxy-authenticate", "connection: close, x-internal"]) expect(raw.headers).not.toContain(name);
   });
 });

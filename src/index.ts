@@ -127,6 +127,8 @@ export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
 export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Solver, tlsAlpnServerName } from "./challenges/index.ts";
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
 export { HotTlsServer, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
+// The reverse proxy the daemon puts in front of applications, for manage() users too.
+export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions, type WebSocketProxy, type WebSocketProxyData } from "./servers/index.ts";
 
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
 export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage/index.ts";

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { Http01Solver } from "../challenges/index.ts";
 import { manage, redirectingHandler, SharedHttp01Solver, type Managed, type ManageOptions } from "../manage/index.ts";
-import { CertificateServerView, HotTlsServer, serve, type RunningServer } from "../servers/index.ts";
+import { CertificateServerView, hostNameMatches, HotTlsServer, serve, type RunningServer } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import type { ServeConfig } from "./serve-config.ts";
 
@@ -166,7 +166,9 @@ export class Daemon {
       // Nothing else serves on fresh listeners: their first generation presents at once.
       view: new CertificateServerView(listeners.https, { active: fresh }),
       handler: this.parts.handler(config),
-      answerHttp: redirectingHandler(local, shared, config.listen.https),
+      // The HTTP port redirects only the names this configuration serves: never an open redirect.
+      answerHttp: redirectingHandler(local, shared, config.listen.https, (name) =>
+        config.sites.some((site) => site.upstream !== undefined && site.names.some((pattern) => hostNameMatches(pattern.value, name)))),
     };
   }
 

@@ -5,12 +5,17 @@
  */
 import { normalizeIdentifiers, resolveDirectory, type Identifier } from "../acme/index.ts";
 import { KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { cidrMatcher } from "../servers/index.ts";
 
 /** One site: its names, and where its HTTPS requests go (none: the certificate is only kept renewed). */
 export interface SiteConfig {
   readonly names: readonly Identifier[];
   readonly upstream?: string;
   readonly deployHook?: string;
+  /** Proxy limits for this site's upstream (seconds in the file, milliseconds here). */
+  readonly connectTimeoutMs?: number;
+  readonly responseHeaderTimeoutMs?: number;
+  readonly maxRequests?: number;
 }
 
 /** The whole file, checked. */
@@ -27,6 +32,10 @@ export interface ServeConfig {
   /** `[admin]`: `/metrics` and `/healthz` on their own address; absent: off. */
   readonly admin?: { readonly hostname: string; readonly port: number; readonly healthMarginMs: number };
   readonly sites: readonly SiteConfig[];
+  /** Peers (CIDR ranges) whose X-Forwarded-* and Forwarded headers the proxy believes. */
+  readonly trustedProxies: readonly string[];
+  /** One JSON line per proxied request on standard output. */
+  readonly accessLog: boolean;
 }
 
 /** The configuration is wrong: `file:line: what`. */
@@ -38,11 +47,11 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "listen", "admin", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "listen", "admin", "site"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http"] as const;
 const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const SITE_KEYS = ["names", "upstream", "deploy_hook"] as const;
+const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests"] as const;
 
 type Table = Record<string, unknown>;
 
@@ -80,6 +89,13 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
   if (sites.length === 0) throw at(undefined, `no [[site]]: list at least one, e.g. [[site]] names = ["example.net"] upstream = "http://127.0.0.1:8080"`);
   const seen = new Map<string, number>();
+  const trustedProxies = stringList(root.trusted_proxies, () => at(where(undefined, 0, "trusted_proxies"), `trusted_proxies must be a list of CIDR ranges, e.g. ["10.0.0.0/8", "fd00::/8"]`));
+  try {
+    cidrMatcher(trustedProxies);
+  } catch (error) {
+    throw at(where(undefined, 0, "trusted_proxies"), `trusted_proxies: ${(error as Error).message}`);
+  }
+  if (root.access_log !== undefined && typeof root.access_log !== "boolean") throw at(where(undefined, 0, "access_log"), "access_log must be true or false");
   return {
     directoryUrl,
     allowInsecureHttp,
@@ -121,12 +137,27 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
         throw at(line("upstream"), `site ${index + 1}: upstream must be an http:// or https:// URL`);
       }
       if (site.deploy_hook !== undefined && typeof site.deploy_hook !== "string") throw at(line("deploy_hook"), `site ${index + 1}: deploy_hook must be a command`);
+      const limit = (key: "connect_timeout" | "response_header_timeout" | "max_requests", what: string, scale: number, integer = false) => {
+        const value = site[key];
+        if (value === undefined) return undefined;
+        if (upstream === undefined) throw at(line(key), `site ${index + 1}: ${key} applies only to a site with an upstream`);
+        if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw at(line(key), `site ${index + 1}: ${key} must be ${what}`);
+        return Math.max(1, Math.round(value * scale));
+      };
+      const connectTimeoutMs = limit("connect_timeout", "a number of seconds above 0, e.g. connect_timeout = 10", 1000);
+      const responseHeaderTimeoutMs = limit("response_header_timeout", "a number of seconds above 0, e.g. response_header_timeout = 60", 1000);
+      const maxRequests = limit("max_requests", "a whole number above 0, e.g. max_requests = 64", 1, true);
       return {
         names: identifiers,
         ...(typeof upstream === "string" ? { upstream: upstream.replace(/\/$/, "") } : {}),
         ...(typeof site.deploy_hook === "string" ? { deployHook: site.deploy_hook } : {}),
+        ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+        ...(responseHeaderTimeoutMs !== undefined ? { responseHeaderTimeoutMs } : {}),
+        ...(maxRequests !== undefined ? { maxRequests } : {}),
       };
     }),
+    trustedProxies,
+    accessLog: root.access_log === true,
   };
 }
 

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
+import { createReverseProxy } from "../servers/index.ts";
 import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
@@ -130,7 +131,7 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
     // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
     openStore: (config) => openCommandStore({ location: config.store ?? defaultStoreDir(), shared: !!config.store && isSharedStoreLocation(config.store) }, context.io.env),
     handler: (config) => {
-      const proxy = proxyTo(config.sites);
+      const proxy = proxyTo(config, say);
       return async (request, server) => {
         const response = await proxy(request, server);
         metrics.observeResponse(response.status);
@@ -182,37 +183,27 @@ async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateSt
   if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
 }
 
-/** Headers that belong to one connection, not to the request forwarded. @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1 */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"];
-
 /**
- * The reverse proxy: the site is chosen by the Host header (its port dropped, a wildcard site
- * matching one label); a host no site serves gets 421 Misdirected Request.
+ * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host).
+ * Upstream failures are reported (the client's page names nothing internal); with `access_log`,
+ * every request is, as one JSON line.
  */
-function proxyTo(sites: readonly SiteConfig[]): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
-  const served = sites.filter((site) => site.upstream !== undefined);
-  const siteFor = (host: string) =>
-    served.find((site) => site.names.some((name) => name.value === host || (name.value.startsWith("*.") && host.endsWith(name.value.slice(1)) && !host.slice(0, -name.value.length + 1).includes("."))));
-  return async (request, server) => {
-    const url = new URL(request.url);
-    const host = (request.headers.get("host") ?? url.hostname).replace(/:\d+$/, "").toLowerCase();
-    const site = siteFor(host);
-    if (!site) return new Response(`No site here for ${host}\n`, { status: 421 });
-    const headers = new Headers(request.headers);
-    for (const name of HOP_BY_HOP) headers.delete(name);
-    headers.set("x-forwarded-proto", "https");
-    headers.set("x-forwarded-host", request.headers.get("host") ?? host);
-    const client = server.requestIP(request)?.address;
-    if (client) headers.set("x-forwarded-for", [request.headers.get("x-forwarded-for"), client].filter(Boolean).join(", "));
-    try {
-      return await fetch(`${site.upstream}${url.pathname}${url.search}`, {
-        method: request.method,
-        headers,
-        ...(request.method === "GET" || request.method === "HEAD" ? {} : { body: request.body }),
-        redirect: "manual",
-      });
-    } catch (error) {
-      return new Response(`Bad gateway: ${site.upstream} did not answer (${(error as Error).message})\n`, { status: 502 });
-    }
-  };
+function proxyTo(config: ServeConfig, say: Say): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
+  const proxy = createReverseProxy({
+    sites: config.sites.flatMap((site) => site.upstream === undefined ? [] : [{
+      names: site.names.map((name) => name.value),
+      upstream: site.upstream,
+      ...(site.connectTimeoutMs ? { connectTimeoutMs: site.connectTimeoutMs } : {}),
+      ...(site.responseHeaderTimeoutMs ? { responseHeaderTimeoutMs: site.responseHeaderTimeoutMs } : {}),
+      ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
+    }]),
+    trustedProxies: config.trustedProxies,
+    onRequest: (entry) => {
+      if (config.accessLog) say(JSON.stringify({ event: "request", ...entry }), { event: "request", ...entry });
+      else if (entry.error === "upstream_error" || entry.error === "unreachable" || entry.error === "timeout") {
+        say(`proxy: ${entry.host}: ${entry.status} (${entry.error}: ${entry.detail ?? ""})`, { event: "proxy_error", host: entry.host, status: entry.status, error: entry.error, detail: entry.detail });
+      }
+    },
+  });
+  return (request, server) => proxy(request, { clientAddress: server.requestIP(request)?.address, tls: true });
 }

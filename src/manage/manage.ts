@@ -6,7 +6,7 @@ import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalA
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { Issuer } from "../lifecycle/index.ts";
-import { HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
+import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
@@ -175,6 +175,13 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   }
 }
 
+/** The names the HTTP port redirects to HTTPS: those served (with on-demand certificates, any: the handshake decides). */
+function redirectedNames(options: ManageOptions): (name: string) => boolean {
+  if (options.onDemand) return () => true;
+  const names = options.certificates.flatMap((certificate) => "names" in certificate ? (certificate.serve === false ? [] : certificate.names) : certificate);
+  return (name) => names.some((pattern) => hostNameMatches(pattern, name));
+}
+
 /**
  * The solver for `options.challenge`, and the server that answers the CA for it (none for a
  * solver of the program's own).
@@ -187,7 +194,7 @@ function challengeOf(options: ManageOptions, hostname: string, shared: SharedCha
     const local = new Http01Solver();
     return {
       solver: shared ? new SharedHttp01Solver(local, shared) : local,
-      start: async () => serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(local, shared, httpsPort) }),
+      start: async () => serve({ name: "http-01 and redirect server", hostname, port: options.ports?.http ?? 80, handler: redirectingHandler(local, shared, httpsPort, redirectedNames(options)) }),
     };
   }
   if (options.challenge === "tls-alpn-01") {

@@ -5,24 +5,27 @@
  */
 import type { Challenge, ChallengeSolver, Identifier } from "../acme/index.ts";
 import { HTTP01_PATH_PREFIX, type Http01Solver } from "../challenges/index.ts";
+import { parseRequestHost, requestTarget } from "../servers/index.ts";
 import type { SharedChallenges } from "../store/index.ts";
 
 /**
- * http-01 answers (this instance's, else the fleet's from the store); everything else is
- * redirected to the same path over HTTPS.
+ * http-01 answers (this instance's, else the fleet's from the store); every other request for a
+ * served name (`serves`) is redirected to the same target over HTTPS. A malformed Host gets 400
+ * and a name not served 421, so the port redirects nowhere a client did not come from.
  */
-export function redirectingHandler(solver: Http01Solver, shared: SharedChallenges | undefined, httpsPort: number): (request: Request) => Response | Promise<Response> {
+export function redirectingHandler(solver: Http01Solver, shared: SharedChallenges | undefined, httpsPort: number, serves: (name: string) => boolean): (request: Request) => Response | Promise<Response> {
   return async (request) => {
     const answer = solver.handle(request);
     if (answer.status !== 404 || !request.headers.get("host")) return answer;
-    const url = new URL(request.url, `http://${request.headers.get("host")}`);
-    if (url.pathname.startsWith(HTTP01_PATH_PREFIX)) {
-      const published = shared && request.method === "GET" ? await shared.answer(url.pathname.slice(HTTP01_PATH_PREFIX.length)).catch(() => undefined) : undefined;
+    const target = requestTarget(request.url);
+    if (target.startsWith(HTTP01_PATH_PREFIX)) {
+      const published = shared && request.method === "GET" ? await shared.answer(target.slice(HTTP01_PATH_PREFIX.length).replace(/[?#].*$/s, "")).catch(() => undefined) : undefined;
       return published === undefined ? answer : new Response(published, { headers: { "content-type": "application/octet-stream" } });
     }
-    url.protocol = "https:";
-    url.port = httpsPort === 443 ? "" : String(httpsPort);
-    return Response.redirect(url.href, 308);
+    const host = parseRequestHost(request.headers.get("host"));
+    if (!host) return new Response("Bad Request: the Host header is missing or malformed\n", { status: 400 });
+    if (!serves(host.name)) return new Response("Misdirected Request: no site here for this name\n", { status: 421 });
+    return Response.redirect(`https://${host.name}${httpsPort === 443 ? "" : `:${httpsPort}`}${target}`, 308);
   };
 }
 

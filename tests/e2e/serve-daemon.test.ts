@@ -63,6 +63,12 @@ async function get(name: string, path = "/"): Promise<Response> {
   return fetch(`https://127.0.0.1:5001${path}`, { headers: { host: name }, tls: { ca: issuingRoot, serverName: name } });
 }
 
+/** The HTTP port's answer to curl for `host`: status and Location. */
+async function curlRedirect(host: string): Promise<string> {
+  const child = Bun.spawn(["curl", "-s", "-o", "/dev/null", "--max-time", "10", "-H", `Host: ${host}`, "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:5002/x"], { stdout: "pipe" });
+  return new Response(child.stdout).text();
+}
+
 describe("bun-acme serve --config", () => {
   test("serves the proxied site, renews the other with its hook, redirects HTTP, reloads on SIGHUP, drains on SIGTERM", async () => {
     const dir = makeTempDir("bun-acme-daemon-");
@@ -83,11 +89,17 @@ describe("bun-acme serve --config", () => {
       const redirect = await fetch("http://127.0.0.1:5002/page?y", { headers: { host: "app.serve.test" }, redirect: "manual" });
       expect(redirect.status).toBe(308);
       expect(redirect.headers.get("location")).toBe("https://app.serve.test:5001/page?y");
+      // Only served names are redirected (curl: the Host goes out exactly as written).
+      expect(await curlRedirect("evil.example")).toBe("421 ");
+      expect(await curlRedirect("mail.serve.test")).toBe("421 "); // renewed here, served elsewhere
+      expect(await curlRedirect("a@evil.example")).toBe("400 ");
+      expect(await curlRedirect("app.serve.test@evil.example")).toBe("400 ");
+      expect(await curlRedirect("APP.serve.test.")).toBe("308 https://app.serve.test:5001/x");
 
       writeFileSync(file, `${config(store, hookFile)}\nbogus = true\n`);
       daemon.kill("SIGHUP");
       const rejected = await daemon.stdout.waitFor((line) => line.startsWith("config not reloaded"), 10_000);
-      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook)`);
+      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests)`);
       expect((await get("app.serve.test")).status).toBe(200);
 
       writeFileSync(file, config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`));
@@ -127,8 +139,33 @@ describe("bun-acme serve --config", () => {
     }
   });
 
+  test("access_log: one JSON line per request; a down upstream gets a 502 naming nothing internal, its cause on the daemon's output", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const closedPort = closed.port;
+    closed.stop(true);
+    const dir = makeTempDir("bun-acme-daemon-log-");
+    const file = join(dir, "serve.toml");
+    writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\naccess_log = true\n` +
+      `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`);
+    const daemon = startClient(["serve", "--config", file]);
+    try {
+      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000);
+      const answer = await get("down.serve.test", "/x?y");
+      expect(answer.status).toBe(502);
+      const text = await answer.text();
+      expect(text).not.toContain(String(closedPort));
+      expect(text).not.toContain("127.0.0.1");
+      const line = await daemon.stdout.waitFor((candidate) => candidate.includes(`"event":"request"`), 10_000);
+      expect(JSON.parse(line)).toMatchObject({ event: "request", method: "GET", host: "down.serve.test", target: "/x?y", status: 502, error: "upstream_error", client: "127.0.0.1" });
+      daemon.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+    } finally {
+      daemon.kill();
+    }
+  });
+
   test.each([
-    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook)'],
+    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests)'],
     ["a duplicate name", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\n[[site]]\nnames = ["b.test", "A.test"]\n`, ':5: site 2: "a.test" is already in site 1'],
     ["an invalid name", `directory = "letsencrypt"\n[[site]]\nnames = ["bad_name!.test"]\n`, ":3: site 1: "],
     ["broken TOML", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test",\n`, ":3: not valid TOML: Unterminated array; expected ']'"],

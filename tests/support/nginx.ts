@@ -13,8 +13,11 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** Starts nginx serving `root` on 127.0.0.1:`port`; waits until it answers. */
-export async function startNginx(root: string, port: number): Promise<Nginx> {
+/**
+ * Starts nginx serving `root` on 127.0.0.1:`port`; waits until it answers. `gzip`: compress text
+ * responses for clients that accept it (as a compressing upstream does).
+ */
+export async function startNginx(root: string, port: number, options: { gzip?: boolean } = {}): Promise<Nginx> {
   const dir = makeTempDir("bun-acme-nginx-");
   // nginx's workers run as nobody: the folders on the way to the files must be searchable.
   for (const folder of [dir, root]) chmodSync(folder, 0o755);
@@ -32,6 +35,7 @@ http {
   fastcgi_temp_path ${join(dir, "fastcgi")};
   uwsgi_temp_path ${join(dir, "uwsgi")};
   scgi_temp_path ${join(dir, "scgi")};
+  ${options.gzip ? "gzip on; gzip_min_length 1; gzip_types text/plain application/json;" : ""}
   server {
     listen 127.0.0.1:${port};
     root ${root};

@@ -118,7 +118,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   // Everything the user can get wrong is found before the CA is asked for anything.
   if (!options.store.shared) checkUsableDir(options.store.location, "--state", ["account-key.pem", "account.json"]);
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
-  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot");
+  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot", [], false);
   const store = openCommandStore(options.store, context.io.env);
   const hooks = new HookSession();
   let lock: StoreLock | undefined;

@@ -2,8 +2,9 @@
  * Crash-safe file output: write to a temporary file in the same folder, flush it, then rename
  * over the target, so that a reader never sees a truncated key or certificate.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { makePrivateDir } from "./file-permissions.ts";
 
 /** One file to write. */
 export interface FileToWrite {
@@ -52,7 +53,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode: n
 }
 
 function writeTemporary(file: FileToWrite): string {
-  mkdirSync(dirname(file.path), { recursive: true });
+  makePrivateDir(dirname(file.path)); // folders it makes are 0700, whatever the umask
   const temporary = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   // "wx": never follow or reuse an existing file; the mode is set at creation.
   const fd = openSync(temporary, "wx", file.mode);

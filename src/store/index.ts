@@ -8,6 +8,7 @@ export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./atomic-fi
 export type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 export { acquireFileLock, LockHeldError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 export { chainFiles, defaultStoreDir, FileCertificateStore } from "./file-store.ts";
+export { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
 export { PostgresCertificateStore, type PostgresStoreOptions } from "./postgres-store.ts";
 export { RedisCertificateStore, type RedisStoreOptions } from "./redis-store.ts";
 export {

@@ -14,7 +14,8 @@ import { openCommandStore, readStoreLocation, type StoreLocation } from "./store
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
-import { HookSession, issueLineage } from "./lineage-run.ts";
+import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
+import { HookSession, hookRunOptions, issueLineage } from "./lineage-run.ts";
 import { checkUsableDir } from "./preflight.ts";
 import { Reporter } from "./report.ts";
 import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readRecord, readSeconds, readTimeout, type EabFlags } from "./values.ts";
@@ -36,6 +37,8 @@ export interface CertonlyOptions extends BaseOptions {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly lockWaitSeconds: number;
+  readonly hookTimeoutSeconds: number;
+  readonly verbose: boolean;
   readonly account: { readonly keyType: KeyType; readonly contact: readonly string[]; readonly eab: EabFlags | null };
 }
 
@@ -48,7 +51,7 @@ export const certonlyCommand: Command<CertonlyOptions> = {
     ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--store", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
     "--eab-kid", "--eab-hmac-key", "--bind", "--http-port", "--https-port", "--dns-port", "--record", "--pre-hook", "--post-hook",
     "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
-    "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook",
+    "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook", "--hook-timeout", "--verbose",
   ],
   timeoutWhat: "the certificate (--timeout)",
   parse: parseCertonly,
@@ -104,6 +107,8 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
     json: flags.has("--json"),
     quiet: flags.has("--quiet"),
     lockWaitSeconds: readSeconds(flags, "--lock-wait", 30),
+    hookTimeoutSeconds: readSeconds(flags, "--hook-timeout", DEFAULT_HOOK_TIMEOUT_SECONDS),
+    verbose: flags.has("--verbose"),
     account: { keyType: readKeyType(flags, "--account-key-type", ACCOUNT_KEY_TYPES), contact: readContacts(flags), eab },
     caFile: flags.single("--ca"),
     timeoutSeconds: readTimeout(flags),
@@ -120,7 +125,8 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
   if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot", [], false);
   const store = openCommandStore(options.store, context.io.env);
-  const hooks = new HookSession();
+  const hookOptions = hookRunOptions(options, reporter, context);
+  const hooks = new HookSession(hookOptions);
   let lock: StoreLock | undefined;
   try {
     lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
@@ -142,6 +148,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
       dryRun: options.dryRun,
       success: existing ? "renewed" : "obtained",
       lock,
+      hooks: hookOptions,
       account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
       ...(existing?.meta.ariCertId ? { replaces: existing.meta.ariCertId } : {}),
     });

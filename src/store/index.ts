@@ -25,4 +25,5 @@ export {
   type StoredLineage,
 } from "./lineage.ts";
 export { isSharedStoreLocation, openStore, type StoreOpenOptions } from "./open-store.ts";
+export { maskSecrets } from "./secrets.ts";
 export { StoreUnavailableError } from "./unavailable.ts";

@@ -16,6 +16,7 @@ import type { CertificateStore, LineageSummary, SharedChallenges } from "./certi
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
+import { maskSecrets } from "./secrets.ts";
 import { postgresConnectionFailure, StoreUnavailableError } from "./unavailable.ts";
 import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -52,9 +53,7 @@ export class PostgresCertificateStore implements CertificateStore {
   /** @param url `postgres://user[:password]@host:port/database` */
   constructor(url: string, options: PostgresStoreOptions = {}) {
     this.sql = new SQL(url);
-    const shown = new URL(url);
-    shown.password = shown.password ? "***" : "";
-    this.description = `the PostgreSQL store ${shown.href}`;
+    this.description = `the PostgreSQL store ${maskSecrets(new URL(url).href)}`;
     this.sealer = new KeySealer(options.encryptionKey, this.description, {
       isSealed: async () => {
         await this.ready();

@@ -15,6 +15,7 @@ import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import { KeySealer } from "./key-sealing.ts";
+import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { isRedisConnectionError, StoreUnavailableError } from "./unavailable.ts";
@@ -72,9 +73,8 @@ export class RedisCertificateStore implements CertificateStore {
     this.url = url;
     this.prefix = options.prefix ?? "bun-acme:";
     this.leaseMs = options.leaseMs ?? 30_000;
-    const shown = new URL(url);
-    shown.password = shown.password ? "***" : "";
-    this.description = `the Redis store ${shown.href}${shown.href.endsWith("/") ? "" : "/"}${this.prefix}`;
+    const shown = maskSecrets(new URL(url).href);
+    this.description = `the Redis store ${shown}${shown.endsWith("/") ? "" : "/"}${this.prefix}`;
     const sealedKey = `${this.prefix}keys-sealed`;
     this.sealer = new KeySealer(options.encryptionKey, this.description, {
       isSealed: async () => (await this.send("GET", [sealedKey])) !== null,

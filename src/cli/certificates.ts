@@ -4,6 +4,7 @@
 import { importPrivateKeyPem, readCertificate, verifyCertificateSignature, type CertificateInfo } from "../asn1/index.ts";
 import { decodePemBlocks, toHex } from "../encoding/index.ts";
 import type { CertificateStore, StoredLineage } from "../store/index.ts";
+import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command } from "./command.ts";
 import { describeError, ExitCode } from "./errors.ts";
@@ -19,8 +20,9 @@ export interface CertificatesOptions extends BaseOptions {
 export const certificatesCommand: Command<CertificatesOptions> = {
   name: "certificates",
   synopsis: "certificates [--state DIR | --store URL] [--json]",
-  summary: "list the stored certificates: names, expiry, next renewal",
+  summary: "list the stored certificates: names, expiry, next renewal, and EXPIRED or INVALID (key does not match the certificate, chain does not verify) as certbot marks them",
   flags: ["--state", "--store", "--json"],
+  helpFor: STORE_FLAGS_HELP,
   timeoutWhat: "the list (--timeout)",
   parse(flags) {
     flags.noPositionals();

@@ -27,6 +27,12 @@ const CHALLENGES: Readonly<Record<string, ChallengeType>> = {
   http01: "http-01", "http-01": "http-01", dns01: "dns-01", "dns-01": "dns-01", tls01: "tls-alpn-01", "tls-alpn01": "tls-alpn-01", "tls-alpn-01": "tls-alpn-01",
 };
 
+/** What --state and --store mean to the store commands. */
+export const STORE_FLAGS_HELP = {
+  "--state": "the store folder: the account (account-key.pem, 0600) and each lineage under certificates/NAME/ (folders 0700); refused when another user could have written it (default: /var/lib/bun-acme for root, else $XDG_STATE_HOME/bun-acme or ~/.local/state/bun-acme)",
+  "--store": "the store: a folder (as --state), or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64 of 32 bytes) seals the private keys and each lineage's configuration there, and renew runs hooks saved in a shared store only when sealed",
+} as const;
+
 /** Everything `certonly` needs. */
 export interface CertonlyOptions extends BaseOptions {
   /** The lineage as it will be saved, but for `caFile`, which the trust roots in use decide. */
@@ -53,6 +59,21 @@ export const certonlyCommand: Command<CertonlyOptions> = {
     "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
     "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook", "--hook-timeout", "--verbose",
   ],
+  helpFor: {
+    ...STORE_FLAGS_HELP,
+    "--out": "also copy the certificate to DIR (made 0700) after every issuance: cert.pem (the leaf), chain.pem, fullchain.pem, privkey.pem (0600); saved with the lineage",
+    "--ca": "PEM root(s) to verify the CA's TLS certificate (else $BUN_ACME_CA, else project/pebble.minica.pem when present, else the system roots); the roots used are saved with the lineage, so that renew trusts the same CA",
+    "--http-port": "the built-in http-01 server (default: 80)",
+    "--https-port": "the built-in tls-alpn-01 responder, tls01 (default: 443)",
+    "--dns-port": "the built-in DNS server of dns01, UDP and TCP (default: 53)",
+    "--bind": "address the built-in challenge server listens on (default: 0.0.0.0)",
+    "--record": "dns01's built-in DNS server: the IPv4 address it answers every A query with",
+    "--force": "obtain a new certificate even when the stored one for the same names is not due",
+    "--dry-run": "the whole exchange with the CA (staging advised), but nothing is saved and no deploy hook runs; pre and post hooks do run",
+    "--pre-hook": "shell command run before obtaining, saved with the lineage (renew runs it once per run)",
+    "--post-hook": "shell command run after obtaining, saved with the lineage (renew runs it once per run)",
+    "--deploy-hook": "shell command run after each certificate obtained, saved with the lineage; it gets RENEWED_LINEAGE (a folder holding cert.pem, chain.pem, fullchain.pem, privkey.pem), RENEWED_DOMAINS, PATH, HOME and the locale, not the rest of the environment",
+  },
   timeoutWhat: "the certificate (--timeout)",
   parse: parseCertonly,
   run: runCertonly,

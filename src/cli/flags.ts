@@ -139,12 +139,12 @@ export class Flags {
   }
 }
 
-/** The help lines of some flags, aligned. */
-export function describeFlags(flags: readonly FlagName[]): string {
+/** The help lines of some flags, aligned; `helpFor` gives a command's own words for a flag it uses differently. */
+export function describeFlags(flags: readonly FlagName[], helpFor: Partial<Record<FlagName, string>> = {}): string {
   const rows = flags.map((flag) => {
     const spec: FlagSpec = FLAGS[flag];
     const name = flag === "--help" ? "-h, --help" : flag;
-    return [`${name}${spec.value ? ` ${spec.value}` : ""}`, `${spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
+    return [`${name}${spec.value ? ` ${spec.value}` : ""}`, `${helpFor[flag] ?? spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join("\n");

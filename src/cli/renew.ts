@@ -12,6 +12,7 @@ import { checkLineageName, StoreError, type CertificateStore, type LineageConfig
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
+import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
 import { HookSession, hookRunOptions, issueLineage, rootsFor, type LineageRun } from "./lineage-run.ts";
 import { Reporter } from "./report.ts";
@@ -34,9 +35,19 @@ export interface RenewOptions extends BaseOptions {
 /** The `renew` command: its flags, parser and run function. */
 export const renewCommand: Command<RenewOptions> = {
   name: "renew",
-  synopsis: "renew [--state DIR | --store URL] [--cert-name NAME] [--force] [--dry-run] [--json]",
+  synopsis: "renew [--state DIR | --store URL] [--cert-name NAME] [--force | --dry-run] [--deploy-hook CMD] [--json]",
   summary: "renew every stored certificate that is due (the CA's ARI window, else a third of its lifetime left), with the settings it was obtained with",
   flags: ["--ca", "--timeout", "--state", "--store", "--cert-name", "--force", "--dry-run", "--json", "--lock-wait", "--pre-hook", "--post-hook", "--deploy-hook", "--hook-timeout", "--verbose"],
+  helpFor: {
+    ...STORE_FLAGS_HELP,
+    "--ca": "PEM root(s) to verify the CA's TLS certificate, instead of the ones saved with each lineage ($BUN_ACME_CA and project/pebble.minica.pem, when there, do the same)",
+    "--cert-name": "renew only this lineage (see: bun-acme certificates)",
+    "--force": "renew even the certificates that are not due",
+    "--dry-run": "the whole exchange with the CA for each lineage, but nothing is saved and no deploy hook runs; pre and post hooks do run",
+    "--pre-hook": "shell command run once before the first renewal, instead of the pre hooks saved with the lineages",
+    "--post-hook": "shell command run once after the renewals, instead of the post hooks saved with the lineages",
+    "--deploy-hook": "shell command run after each certificate renewed, instead of the hooks saved with the lineage; it gets RENEWED_LINEAGE (a folder holding cert.pem, chain.pem, fullchain.pem, privkey.pem; a private copy for a shared store), RENEWED_DOMAINS, PATH, HOME and the locale",
+  },
   timeoutWhat: "the renewals (--timeout)",
   parse(flags) {
     flags.noPositionals();

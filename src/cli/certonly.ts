@@ -10,7 +10,7 @@ import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { isDue } from "../lifecycle/index.ts";
 import { checkLineageName, defaultLineageName, sameIdentifiers, type LineageConfig, type StoreLock } from "../store/index.ts";
-import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
+import { openCommandStore, readStoreLocation, storeEncryptionKey, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
@@ -146,6 +146,9 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
   if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot", [], false);
   const store = openCommandStore(options.store, context.io.env);
+  if (options.store.shared && storeEncryptionKey(context.io.env) === undefined && Object.values(config.hooks).some(Boolean)) {
+    reporter.progress("Note: without BUN_ACME_STORE_KEY this shared store's records are not sealed, so renew will not run the hooks saved with this lineage: give them to renew (--pre-hook, --post-hook, --deploy-hook), or set the key");
+  }
   const hookOptions = hookRunOptions(options, reporter, context);
   const hooks = new HookSession(hookOptions);
   let lock: StoreLock | undefined;

@@ -6,7 +6,7 @@
  * 0700 whatever the umask.
  * @see https://man.openbsd.org/sshd_config#StrictModes
  */
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { StoreError } from "./lineage.ts";
 
@@ -50,11 +50,29 @@ export function checkOwnedPath(root: string, path: string): void {
         "ERR_STORE_PERMISSIONS",
       );
     }
-    if ((stats.mode & 0o022) !== 0) {
+    const writableBy = stats.mode & (privateGroup(stats.gid, uid) ? 0o002 : 0o022);
+    if (writableBy !== 0) {
       throw new StoreError(
-        `Refusing the store ${kind} ${current}: its mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")} lets ${(stats.mode & 0o002) !== 0 ? "everyone" : "its group"} write it, and bun-acme reads commands and keys from it: check its content, then chmod go-w ${current}`,
+        `Refusing the store ${kind} ${current}: its mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")} lets ${(writableBy & 0o002) !== 0 ? "everyone" : "its group"} write it, and bun-acme reads commands and keys from it: check its content, then chmod go-w ${current}`,
         "ERR_STORE_PERMISSIONS",
       );
     }
+  }
+}
+
+/**
+ * Whether `gid` is the running user's private group (the user's primary group, with no other
+ * member): what a umask of 002 makes group-writable harmlessly. Debian's OpenSSH accepts it too.
+ * @see https://salsa.debian.org/ssh-team/openssh/-/blob/master/debian/patches/user-group-modes.patch
+ */
+function privateGroup(gid: number, uid: number): boolean {
+  if (gid !== process.getgid?.() || uid === 0) return false;
+  try {
+    const group = readFileSync("/etc/group", "utf8").split("\n").map((line) => line.split(":")).find((fields) => Number(fields[2]) === gid);
+    if (!group || (group[3] ?? "").trim() !== "") return false;
+    const sharing = readFileSync("/etc/passwd", "utf8").split("\n").map((line) => line.split(":")).filter((fields) => Number(fields[3]) === gid);
+    return sharing.every((fields) => Number(fields[2]) === uid);
+  } catch {
+    return false;
   }
 }

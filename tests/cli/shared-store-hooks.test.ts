@@ -84,6 +84,7 @@ describe("hooks and a Redis store without a key", () => {
     const obtained = await runClient([...certonly, "--deploy-hook", `id > ${join(dir, "PWNED")}`]);
     expect(obtained.code).toBe(0);
     expect(existsSync(join(dir, "PWNED"))).toBe(true); // given on certonly's own command line: run
+    expect(obtained.stdout).toContain("Note: without BUN_ACME_STORE_KEY this shared store's records are not sealed, so renew will not run the hooks saved with this lineage");
     Bun.spawnSync(["rm", join(dir, "PWNED")]);
     const refused = await runClient(["renew", "--store", url, "--force"]);
     expect(refused.code).toBe(1);

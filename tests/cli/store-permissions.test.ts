@@ -155,3 +155,36 @@ describe.skipIf(!isRoot)("a lineage planted by another user (as nobody, through 
     expect(result.stderr.toString().trim()).toBe(`bun-acme: error: cannot use ${join(state, "certificates")}: EACCES (permission denied)`);
   });
 });
+
+describe.skipIf(!isRoot)("a user's private group (umask 002), as Debian's OpenSSH allows it", () => {
+  const asUser = (user: string, group: string, state: string) => Bun.spawnSync(
+    ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--clear-groups", process.execPath, "run", join(ROOT, "src", "main.ts"), "certificates", "--state", state],
+    { cwd: "/", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/nonexistent" } },
+  );
+  const groupWritableStore = (user: string) => {
+    const parent = makeTempDir("bun-acme-group-");
+    chmodSync(parent, 0o755);
+    const state = join(parent, "store");
+    mkdirSync(join(state, "certificates"), { recursive: true });
+    const uid = Number(Bun.spawnSync(["id", "-u", user]).stdout.toString());
+    const gid = Number(Bun.spawnSync(["id", "-g", user]).stdout.toString());
+    for (const folder of [state, join(state, "certificates")]) {
+      chownSync(folder, uid, gid);
+      chmodSync(folder, 0o775);
+    }
+    return state;
+  };
+
+  test("group-writable folders of a group only its user is in (redis:redis) are accepted", () => {
+    const result = asUser("redis", "redis", groupWritableStore("redis"));
+    expect(result.stderr.toString()).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("group-writable folders of a group others share (nobody:nogroup, with _apt) are refused", () => {
+    const state = groupWritableStore("nobody");
+    const result = asUser("nobody", "nogroup", state);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.toString().trim()).toStartWith(`bun-acme: error: Refusing the store folder ${state}: its mode 0775 lets its group write it`);
+  });
+});

@@ -155,7 +155,7 @@ export function hookRunOptions(options: { hookTimeoutSeconds: number; verbose: b
  * Runs `work` with a folder holding the lineage's files for `RENEWED_LINEAGE`: the store's or
  * `--out` folder when there is one, else (a shared store) a private copy (0700) removed afterwards.
  */
-async function withLineageFolder<T>(folder: string | undefined, lineage: StoredLineage, work: (folder: string) => Promise<T>): Promise<T> {
+export async function withLineageFolder<T>(folder: string | undefined, lineage: StoredLineage, work: (folder: string) => Promise<T>): Promise<T> {
   if (folder !== undefined) return work(folder);
   const copy = mkdtempSync(join(tmpdir(), "bun-acme-lineage-")); // mkdtemp makes it 0700
   try {

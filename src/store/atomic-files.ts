@@ -19,7 +19,8 @@ export interface FileToWrite {
  * temporary file is written and flushed first, and only then are they renamed into place, one
  * right after another. A failure before the renames leaves every target untouched and removes
  * the temporary files. (A certificate and its key thus never come from different runs unless the
- * process dies between two renames.)
+ * process dies between two renames.) Missing folders are made 0700, whatever the umask: they hold
+ * private keys.
  *
  * @throws {Error} from the file system (e.g. `EACCES`), with the targets untouched
  */

@@ -48,7 +48,7 @@ export class Reporter {
         ...(event.folder ? { folder: event.folder } : {}),
         ...(event.error ? { error: event.error } : {}),
         ...(event.hookError ? { hook_error: event.hookError } : {}),
-        ...(event.problems ? { status: event.problems.length > 0 ? "invalid" : "valid", problems: event.problems } : {}),
+        ...(event.problems?.length ? { status: event.problems.some((problem) => problem.startsWith("INVALID")) ? "invalid" : "expired", problems: event.problems } : {}),
       }));
       return;
     }

@@ -62,6 +62,7 @@ test("certificates marks a lineage whose privkey.pem was replaced: text and --js
     expect(obtained.code).toBe(0);
     const fine = await runClient(["certificates", "--state", state]);
     expect(fine.stdout).not.toContain("INVALID");
+    expect(JSON.parse((await runClient(["certificates", "--state", state, "--json"])).stdout).status).toBeUndefined();
     writeFileSync(join(state, "certificates", name, "privkey.pem"), await exportPrivateKeyPem((await generateKeyPair("ec256")).privateKey), { mode: 0o600 });
     const listed = await runClient(["certificates", "--state", state]);
     expect(listed.stdout).toMatch(new RegExp(`^${name}: ${name}; serial \\w+, expires \\S+, next renewal \\S+; INVALID \\(key does not match the certificate\\); ${join(state, "certificates", name)}\\n$`));

@@ -27,11 +27,11 @@ beforeAll(async () => {
   served = serveFakeCa();
   redis = await startRedis(16399);
   client = new RedisClient(redis.url);
-});
+}, 60_000);
 afterAll(async () => {
   client?.close();
   await Promise.all([served?.stop(), redis?.stop()]);
-});
+}, 30_000);
 
 /** A Redis database of its own and the certonly arguments that obtain NAME into it. */
 function freshStore() {

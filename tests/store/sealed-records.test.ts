@@ -21,11 +21,13 @@ let redisClient: RedisClient;
 beforeAll(async () => {
   [redis, postgres] = await Promise.all([startRedis(16389), startPostgres(16442)]);
   redisClient = new RedisClient(redis.url);
-});
+}, 60_000);
+const pools: SQL[] = [];
 afterAll(async () => {
   redisClient?.close();
+  await Promise.all(pools.map((pool) => pool.close()));
   await Promise.all([redis?.stop(), postgres?.stop()]);
-});
+}, 30_000); // pg_ctl's stop through su takes seconds on a loaded machine
 
 const KEY = crypto.getRandomValues(new Uint8Array(32));
 const PLANTED_PEM = "-----BEGIN PRIVATE KEY-----\nPLANTED\n-----END PRIVATE KEY-----\n";
@@ -64,6 +66,7 @@ const redisBackend = (prefix: string): Backend => ({
 const postgresBackend = async (database: string): Promise<Backend> => {
   const url = await postgres.database(database);
   const sql = new SQL(url);
+  pools.push(sql);
   return {
     kind: "postgres",
     open: async (encryptionKey) => new PostgresCertificateStore(url, encryptionKey ? { encryptionKey } : {}),

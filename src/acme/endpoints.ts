@@ -104,12 +104,16 @@ export async function getAuthorization(transport: AcmeTransport, account: AcmeSi
 }
 
 /**
- * Tells the CA a challenge is ready to be validated, by POSTing `{}` to it.
+ * Tells the CA a challenge is ready to be validated, by POSTing `{}` to it. Some CAs validate
+ * before they answer (step-ca): the POST gets the transport's longer challenge time limit, and
+ * one that may have arrived but got no answer (timed out, or the connection was cut) is not sent
+ * again (that would start the validation over).
  *
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1
+ * @throws {AcmeConnectionError} with `mayHaveArrived` when no answer came: poll the authorization
  */
 export async function respondToChallenge(transport: AcmeTransport, account: AcmeSigner, url: string): Promise<Fetched<Challenge>> {
-  const response = await transport.post(url, {}, account);
+  const response = await transport.post(url, {}, account, undefined, { requestTimeoutMs: transport.challengeTimeoutMs, resendUnanswered: false });
   return { url, body: parseChallenge(response.body, url), retryAfterMs: response.retryAfterMs };
 }
 

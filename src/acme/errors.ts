@@ -57,9 +57,19 @@ export class AcmeProblemError extends AcmeError {
 /** The CA could not be reached: connection refused, reset, DNS failure, timeout. */
 export class AcmeConnectionError extends AcmeError {
   readonly url: string;
-  constructor(url: string, reason: string, options?: ErrorOptions) {
+  /** No (whole) answer came within the request's time limit. */
+  readonly timedOut: boolean;
+  /**
+   * The request may have reached the CA (a timeout, a connection reset or closed mid-exchange),
+   * as opposed to a connection that was never made (refused, no route, no address): the CA may
+   * have acted on it.
+   */
+  readonly mayHaveArrived: boolean;
+  constructor(url: string, reason: string, options?: ErrorOptions, timedOut = false, mayHaveArrived = timedOut) {
     super("ERR_ACME_CONNECTION", `Cannot connect to ${url}: ${reason}`, options);
     this.url = url;
+    this.timedOut = timedOut;
+    this.mayHaveArrived = mayHaveArrived;
   }
 }
 

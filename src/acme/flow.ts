@@ -9,7 +9,7 @@ import { checkIssuedChain } from "./certificate-check.ts";
 import { choosePreferredChain } from "./chains.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { downloadCertificate, finalizeOrder, getAuthorization, getOrder, newOrder, respondToChallenge, type NewOrderExtras } from "./endpoints.ts";
-import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
+import { AcmeAuthorizationError, AcmeConnectionError, AcmeOrderError, AcmeProblemError } from "./errors.ts";
 import { DEFAULT_INITIAL_DELAY_MS, pollUntil, type PollOptions } from "./poll.ts";
 import type { AcmeTransport } from "./transport.ts";
 import type { Challenge, ChallengeType, Fetched, Identifier, Order } from "./types.ts";
@@ -239,8 +239,13 @@ async function startAuthorization(options: IssueOptions, url: string, presented:
   if (challengeFailed(challenge)) throw challengeFailure(identifier, solver.type, challenge);
   if (challenge.status === "pending") {
     // Some CAs validate while answering, and report the outcome in this very response.
-    const answered = await respondToChallenge(transport, account, challenge.url);
-    if (challengeFailed(answered.body)) throw challengeFailure(identifier, solver.type, answered.body);
+    const answered = await respondToChallenge(transport, account, challenge.url).catch((error: unknown) => {
+      // The CA got the POST and may still be validating: its outcome is read from the authorization.
+      if (!(error instanceof AcmeConnectionError) || !error.mayHaveArrived) throw error;
+      options.log?.(`${identifier.value}: the CA did not answer the ${solver.type} challenge POST (${error.message}); polling the authorization for its outcome`);
+      return undefined;
+    });
+    if (answered && challengeFailed(answered.body)) throw challengeFailure(identifier, solver.type, answered.body);
   }
   onAnswered();
 }

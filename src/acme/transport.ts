@@ -37,6 +37,13 @@ export interface AcmeTransportOptions {
   /** Milliseconds one HTTP exchange, body included, may take (default 30 000). */
   readonly requestTimeoutMs?: number;
   /**
+   * Milliseconds a challenge POST may take (default 90 000): longer than a CA that validates
+   * before it answers (step-ca waits up to 30 s for the validation target) needs. A challenge POST
+   * that may have arrived but got no answer is never sent again (that would start the validation
+   * over): the caller polls the authorization instead.
+   */
+  readonly challengeTimeoutMs?: number;
+  /**
    * Largest response body read, counted after decompression (default 4 MiB: a certificate chain
    * is a few KiB). Reading stops at the cap.
    */
@@ -50,6 +57,18 @@ export interface AcmeTransportOptions {
   readonly retry?: RetryOptions;
   /** Aborts every request and wait at once, e.g. an overall deadline; its reason is thrown. */
   readonly signal?: AbortSignal;
+}
+
+/** How one POST is sent, when not as every other. */
+export interface PostOptions {
+  /** Its own time limit in milliseconds. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Whether a POST that may have reached the CA but got no answer (a timeout, a connection reset
+   * or closed mid-exchange) is sent again (default true); false for one whose effect the CA may
+   * already be working on. A connection that was never made is tried again either way.
+   */
+  readonly resendUnanswered?: boolean;
 }
 
 /**
@@ -146,6 +165,8 @@ export class AcmeTransport {
   private readonly userAgent: string;
   private readonly maxBadNonceRetries: number;
   private readonly requestTimeoutMs: number;
+  /** See {@link AcmeTransportOptions.challengeTimeoutMs}. */
+  readonly challengeTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly retry: Required<RetryOptions>;
   private readonly signal: AbortSignal | undefined;
@@ -161,6 +182,7 @@ export class AcmeTransport {
     this.userAgent = options.userAgent ?? "bun-acme";
     this.maxBadNonceRetries = options.maxBadNonceRetries ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.challengeTimeoutMs = options.challengeTimeoutMs ?? 90_000;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.signal = options.signal;
@@ -217,7 +239,7 @@ export class AcmeTransport {
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-6.5
    * @throws {AcmeProblemError} with the CA's problem document for any 4xx/5xx with one
    */
-  async post(url: string, payload: unknown, signer: AcmeSigner, accept?: string): Promise<AcmeResponse> {
+  async post(url: string, payload: unknown, signer: AcmeSigner, accept?: string, options: PostOptions = {}): Promise<AcmeResponse> {
     const headers: Record<string, string> = { "content-type": JOSE_CONTENT_TYPE };
     if (accept) headers.accept = accept;
     const signedRequest = async (): Promise<RequestInit> => {
@@ -226,7 +248,7 @@ export class AcmeTransport {
       return { method: "POST", headers, body: JSON.stringify(await signJws(signer.privateKey, header, payload)) };
     };
     for (let attempt = 0;; attempt++) {
-      const { response, body } = await this.exchange(url, signedRequest);
+      const { response, body } = await this.exchange(url, signedRequest, false, options);
       if (response.status < 400) return toAcmeResponse(url, response, body, this.clock.now());
       const problem = parseProblem(body);
       if (!problem) throw new AcmeProtocolError(`The CA answered HTTP ${response.status} to ${url} without a problem document`);
@@ -280,16 +302,17 @@ export class AcmeTransport {
    * `maxRetryAfterMs`. `makeInit` is called for every attempt, so that a POST is signed anew
    * with a fresh nonce. Returns the last response with its parsed body, whatever its status.
    */
-  private async exchange(url: string, makeInit: () => Promise<RequestInit>, keepNonce = false): Promise<{ response: Response; body: unknown }> {
+  private async exchange(url: string, makeInit: () => Promise<RequestInit>, keepNonce = false, options: PostOptions = {}): Promise<{ response: Response; body: unknown }> {
     let connectionFailures = 0;
     let serverFailures = 0;
     for (;;) {
       let response: Response;
       let text: string;
       try {
-        ({ response, text } = await this.send(url, await makeInit(), keepNonce));
+        ({ response, text } = await this.send(url, await makeInit(), keepNonce, options.requestTimeoutMs ?? this.requestTimeoutMs));
       } catch (error) {
         if (!(error instanceof AcmeConnectionError) || connectionFailures >= this.retry.connectionRetries) throw error;
+        if (error.mayHaveArrived && options.resendUnanswered === false) throw error;
         await this.clock.sleep(this.backoff(connectionFailures++), this.signal);
         continue;
       }
@@ -324,13 +347,13 @@ export class AcmeTransport {
    * One HTTP exchange: sets headers, maps network and TLS failures, and gives the response's
    * `Replay-Nonce` to the pool (unless `keepNonce`: the caller asked for a nonce for itself).
    */
-  private async send(url: string, init: RequestInit, keepNonce: boolean): Promise<{ response: Response; text: string }> {
+  private async send(url: string, init: RequestInit, keepNonce: boolean, timeoutMs: number): Promise<{ response: Response; text: string }> {
     this.signal?.throwIfAborted();
     this.checkScheme(url);
     this.shared.requestCount++;
     // A nonce fetched for a caller travels outside the pool, on the lane take() reserved.
     const finish = keepNonce ? () => {} : this.shared.nonces.begin();
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     let response: Response;
     try {
       response = await this.fetchFunction(url, {
@@ -342,7 +365,7 @@ export class AcmeTransport {
     } catch (error) {
       finish(undefined);
       if (this.signal?.aborted) throw this.signal.reason;
-      throw classifyFetchError(url, error, this.requestTimeoutMs);
+      throw classifyFetchError(url, error, timeoutMs);
     }
     const nonce = response.headers.get("replay-nonce");
     finish(nonce && NONCE_SYNTAX.test(nonce) ? nonce : undefined);
@@ -351,7 +374,7 @@ export class AcmeTransport {
     } catch (error) {
       if (error instanceof AcmeProtocolError) throw error;
       if (this.signal?.aborted) throw this.signal.reason;
-      throw classifyFetchError(url, error, this.requestTimeoutMs, "while reading the answer");
+      throw classifyFetchError(url, error, timeoutMs, "while reading the answer");
     }
   }
 }
@@ -364,16 +387,20 @@ function schemeOf(url: string): string | undefined {
   return URL.canParse(url) ? new URL(url).protocol : undefined;
 }
 
+/** Connection failures that leave no doubt the request never reached the server (Bun's and the system's names). */
+const NOT_CONNECTED_CODES = new Set(["ConnectionRefused", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket", "UnableToConnect"]);
+
 function classifyFetchError(url: string, error: unknown, timeoutMs: number, during?: string): Error {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
   if (typeof code === "string" && TLS_ERROR_CODES.has(code)) return new AcmeTlsError(url, code, { cause: error });
   if (name === "TimeoutError") {
     const what = during ? "the answer did not complete" : "no answer";
-    return new AcmeConnectionError(url, `${what} within ${timeoutMs / 1000} s`, { cause: error });
+    return new AcmeConnectionError(url, `${what} within ${timeoutMs / 1000} s`, { cause: error }, true);
   }
   const reason = typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
-  return new AcmeConnectionError(url, during ? `${reason} ${during}` : reason, { cause: error });
+  const neverSent = during === undefined && typeof code === "string" && NOT_CONNECTED_CODES.has(code);
+  return new AcmeConnectionError(url, during ? `${reason} ${during}` : reason, { cause: error }, false, !neverSent);
 }
 
 /**

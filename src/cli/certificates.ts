@@ -1,7 +1,10 @@
 /**
  * `certificates`: the stored lineages, with their names, expiry and next renewal time.
  */
-import type { CertificateStore } from "../store/index.ts";
+import { importPrivateKeyPem, readCertificate, verifyCertificateSignature, type CertificateInfo } from "../asn1/index.ts";
+import { decodePemBlocks, toHex } from "../encoding/index.ts";
+import type { CertificateStore, StoredLineage } from "../store/index.ts";
+import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command } from "./command.ts";
 import { describeError, ExitCode } from "./errors.ts";
@@ -17,8 +20,9 @@ export interface CertificatesOptions extends BaseOptions {
 export const certificatesCommand: Command<CertificatesOptions> = {
   name: "certificates",
   synopsis: "certificates [--state DIR | --store URL] [--json]",
-  summary: "list the stored certificates: names, expiry, next renewal",
+  summary: "list the stored certificates: names, expiry, next renewal, and EXPIRED or INVALID (key does not match the certificate, chain does not verify) as certbot marks them",
   flags: ["--state", "--store", "--json"],
+  helpFor: STORE_FLAGS_HELP,
   timeoutWhat: "the list (--timeout)",
   parse(flags) {
     flags.noPositionals();
@@ -35,7 +39,11 @@ export const certificatesCommand: Command<CertificatesOptions> = {
   },
 };
 
-/** One line per stored lineage; a lineage whose files are damaged is reported and counted. */
+/**
+ * One line per stored lineage, marked as certbot marks them: `EXPIRED`, `INVALID (key does not
+ * match the certificate)`, `INVALID (the chain does not verify)`; a lineage whose files are
+ * damaged is reported and counted.
+ */
 async function list(store: CertificateStore, reporter: Reporter, env: Record<string, string | undefined>): Promise<number> {
   const names = await store.list();
   if (names.length === 0) reporter.progress(`No certificates in ${store.description}`);
@@ -43,11 +51,45 @@ async function list(store: CertificateStore, reporter: Reporter, env: Record<str
   for (const name of names) {
     try {
       const { config, meta } = (await store.summary(name))!;
-      reporter.report({ event: "lineage", lineage: name, names: config.identifiers.map((identifier) => identifier.value), meta, folder: store.locate(name) });
+      const problems = await lineageProblems(await store.load(name), Date.now());
+      reporter.report({ event: "lineage", lineage: name, names: config.identifiers.map((identifier) => identifier.value), meta, folder: store.locate(name), problems });
     } catch (error) {
       reporter.report({ event: "failed", lineage: name, names: [], error: describeError(error, env) });
       failures++;
     }
   }
   return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;
+}
+
+/** What is wrong with a stored certificate at `now`: nothing, or certbot's marks. */
+export async function lineageProblems(lineage: StoredLineage | undefined, now: number): Promise<string[]> {
+  if (!lineage) return [];
+  let chain: CertificateInfo[];
+  try {
+    chain = decodePemBlocks(lineage.chainPem).filter((block) => block.label === "CERTIFICATE").map((block) => readCertificate(block.der));
+  } catch {
+    return ["INVALID (the certificate cannot be read)"];
+  }
+  const leaf = chain[0];
+  if (!leaf) return ["INVALID (no certificate)"];
+  const problems: string[] = [];
+  if (leaf.notAfter.getTime() <= now) problems.push("EXPIRED");
+  if (!(await keyMatches(lineage.keyPem, leaf))) problems.push("INVALID (key does not match the certificate)");
+  for (let index = 0; index + 1 < chain.length; index++) {
+    const signed = await verifyCertificateSignature(chain[index]!, chain[index + 1]!.subjectPublicKeyInfo).catch(() => false);
+    if (!signed) {
+      problems.push("INVALID (the chain does not verify)");
+      break;
+    }
+  }
+  return problems;
+}
+
+async function keyMatches(keyPem: string, leaf: CertificateInfo): Promise<boolean> {
+  try {
+    const { publicKey } = await importPrivateKeyPem(keyPem);
+    return toHex(new Uint8Array(await crypto.subtle.exportKey("spki", publicKey))) === toHex(leaf.subjectPublicKeyInfo);
+  } catch {
+    return false;
+  }
 }

@@ -10,11 +10,12 @@ import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { isDue } from "../lifecycle/index.ts";
 import { checkLineageName, defaultLineageName, sameIdentifiers, type LineageConfig, type StoreLock } from "../store/index.ts";
-import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
+import { openCommandStore, readStoreLocation, storeEncryptionKey, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
-import { HookSession, issueLineage } from "./lineage-run.ts";
+import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
+import { HookSession, hookRunOptions, issueLineage } from "./lineage-run.ts";
 import { checkUsableDir } from "./preflight.ts";
 import { Reporter } from "./report.ts";
 import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readRecord, readSeconds, readTimeout, type EabFlags } from "./values.ts";
@@ -26,6 +27,12 @@ const CHALLENGES: Readonly<Record<string, ChallengeType>> = {
   http01: "http-01", "http-01": "http-01", dns01: "dns-01", "dns-01": "dns-01", tls01: "tls-alpn-01", "tls-alpn01": "tls-alpn-01", "tls-alpn-01": "tls-alpn-01",
 };
 
+/** What --state and --store mean to the store commands. */
+export const STORE_FLAGS_HELP = {
+  "--state": "the store folder: the account (account-key.pem, 0600) and each lineage under certificates/NAME/ (folders 0700); refused when another user could have written it (default: /var/lib/bun-acme for root, else $XDG_STATE_HOME/bun-acme or ~/.local/state/bun-acme)",
+  "--store": "the store: a folder (as --state), or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64 of 32 bytes) seals the private keys and each lineage's configuration there, and renew runs hooks saved in a shared store only when sealed",
+} as const;
+
 /** Everything `certonly` needs. */
 export interface CertonlyOptions extends BaseOptions {
   /** The lineage as it will be saved, but for `caFile`, which the trust roots in use decide. */
@@ -36,6 +43,8 @@ export interface CertonlyOptions extends BaseOptions {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly lockWaitSeconds: number;
+  readonly hookTimeoutSeconds: number;
+  readonly verbose: boolean;
   readonly account: { readonly keyType: KeyType; readonly contact: readonly string[]; readonly eab: EabFlags | null };
 }
 
@@ -48,8 +57,23 @@ export const certonlyCommand: Command<CertonlyOptions> = {
     ...COMMON_FLAGS, "--domain", "--ip", "--webroot", "--state", "--store", "--cert-name", "--out", "--key-type", "--account-key-type", "--contact",
     "--eab-kid", "--eab-hmac-key", "--bind", "--http-port", "--https-port", "--dns-port", "--record", "--pre-hook", "--post-hook",
     "--deploy-hook", "--force", "--dry-run", "--json", "--quiet", "--profile", "--preferred-chain", "--lock-wait",
-    "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook",
+    "--dns-update", "--tsig-key", "--tsig", "--dns-propagation-timeout", "--dns-hook", "--hook-timeout", "--verbose",
   ],
+  helpFor: {
+    ...STORE_FLAGS_HELP,
+    "--out": "also copy the certificate to DIR (made 0700) after every issuance: cert.pem (the leaf), chain.pem, fullchain.pem, privkey.pem (0600); saved with the lineage",
+    "--ca": "PEM root(s) to verify the CA's TLS certificate (else $BUN_ACME_CA, else project/pebble.minica.pem when present, else the system roots); the roots used are saved with the lineage, so that renew trusts the same CA",
+    "--http-port": "the built-in http-01 server (default: 80)",
+    "--https-port": "the built-in tls-alpn-01 responder, tls01 (default: 443)",
+    "--dns-port": "the built-in DNS server of dns01, UDP and TCP (default: 53)",
+    "--bind": "address the built-in challenge server listens on (default: 0.0.0.0)",
+    "--record": "dns01's built-in DNS server: the IPv4 address it answers every A query with",
+    "--force": "obtain a new certificate even when the stored one for the same names is not due",
+    "--dry-run": "the whole exchange with the CA (staging advised), but nothing is saved and no deploy hook runs; pre and post hooks do run",
+    "--pre-hook": "shell command run before obtaining, saved with the lineage (renew runs it once per run)",
+    "--post-hook": "shell command run after obtaining, saved with the lineage (renew runs it once per run)",
+    "--deploy-hook": "shell command run after each certificate obtained, saved with the lineage; it gets RENEWED_LINEAGE (a folder holding cert.pem, chain.pem, fullchain.pem, privkey.pem), RENEWED_DOMAINS, PATH, HOME and the locale, not the rest of the environment",
+  },
   timeoutWhat: "the certificate (--timeout)",
   parse: parseCertonly,
   run: runCertonly,
@@ -104,6 +128,8 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
     json: flags.has("--json"),
     quiet: flags.has("--quiet"),
     lockWaitSeconds: readSeconds(flags, "--lock-wait", 30),
+    hookTimeoutSeconds: readSeconds(flags, "--hook-timeout", DEFAULT_HOOK_TIMEOUT_SECONDS),
+    verbose: flags.has("--verbose"),
     account: { keyType: readKeyType(flags, "--account-key-type", ACCOUNT_KEY_TYPES), contact: readContacts(flags), eab },
     caFile: flags.single("--ca"),
     timeoutSeconds: readTimeout(flags),
@@ -118,9 +144,13 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   // Everything the user can get wrong is found before the CA is asked for anything.
   if (!options.store.shared) checkUsableDir(options.store.location, "--state", ["account-key.pem", "account.json"]);
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
-  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot");
+  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot", [], false);
   const store = openCommandStore(options.store, context.io.env);
-  const hooks = new HookSession();
+  if (options.store.shared && storeEncryptionKey(context.io.env) === undefined && Object.values(config.hooks).some(Boolean)) {
+    reporter.progress("Note: without BUN_ACME_STORE_KEY this shared store's records are not sealed, so renew will not run the hooks saved with this lineage: give them to renew (--pre-hook, --post-hook, --deploy-hook), or set the key");
+  }
+  const hookOptions = hookRunOptions(options, reporter, context);
+  const hooks = new HookSession(hookOptions);
   let lock: StoreLock | undefined;
   try {
     lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
@@ -142,6 +172,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
       dryRun: options.dryRun,
       success: existing ? "renewed" : "obtained",
       lock,
+      hooks: hookOptions,
       account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
       ...(existing?.meta.ariCertId ? { replaces: existing.meta.ariCertId } : {}),
     });

@@ -52,6 +52,8 @@ export interface Command<Options extends BaseOptions = BaseOptions> {
   readonly synopsis: string;
   readonly summary: string;
   readonly flags: readonly FlagName[];
+  /** The command's own help for flags it uses differently from the others. */
+  readonly helpFor?: Partial<Record<FlagName, string>>;
   /** What `--timeout` bounds, for its message: "the certificate". */
   readonly timeoutWhat: string;
   /** SIGINT/SIGTERM are the command's own business (a daemon's clean stop): its exit code stands. */

@@ -35,7 +35,9 @@ export class ExecDnsSolver implements ChallengeSolver {
   /** @throws {DnsHookError} when the command exits non-zero */
   private async run(action: "present" | "cleanup", name: string, value: string): Promise<void> {
     // The name and value are positional parameters, never parsed by the shell.
-    const child = Bun.spawn(["sh", "-c", `${this.command} "$@"`, "sh", action, name, value], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    // A provider's credentials come from the environment (as lego's exec provider has them); the store's key never does.
+    const { BUN_ACME_STORE_KEY: _storeKey, ...env } = process.env;
+    const child = Bun.spawn(["sh", "-c", `${this.command} "$@"`, "sh", action, name, value], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     if (exitCode === 0) return;
     const tail = `${stdout}${stderr}`.split("\n").map((line) => line.trim()).filter(Boolean).slice(-5).join(" | ");

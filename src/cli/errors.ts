@@ -4,7 +4,7 @@
  */
 import { AcmeError, AcmeProblemError, AcmeProfileError } from "../acme/index.ts";
 import { ServerStartError } from "../servers/index.ts";
-import { StoreError } from "../store/index.ts";
+import { maskSecrets, StoreError } from "../store/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */
 export class UsageError extends Error {
@@ -78,8 +78,15 @@ const FILE_ERRORS: Readonly<Record<string, string>> = {
   EISDIR: "a folder is in the way",
 };
 
-/** One line for an error. Stack traces only for unexpected errors, and only with `BUN_ACME_DEBUG`. */
+/**
+ * One line for an error, passwords and TSIG secrets masked. Stack traces only for unexpected
+ * errors, and only with `BUN_ACME_DEBUG`.
+ */
 export function describeError(error: unknown, env: Record<string, string | undefined>): string {
+  return maskSecrets(describeUnmasked(error, env));
+}
+
+function describeUnmasked(error: unknown, env: Record<string, string | undefined>): string {
   if (error instanceof UsageError) return `${error.message} (see --help)`;
   if (error instanceof ServerStartError) {
     return `${error.message}; stop whatever holds it or pick another port with the --*-port options`;

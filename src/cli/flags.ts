@@ -21,13 +21,13 @@ export const FLAGS = {
   "--dir": { value: "URL", help: `the CA's ACME directory URL, or one of ${Object.keys(CA_PRESETS).join(", ")}` },
   "--ca": { value: "FILE", help: "PEM root(s) to verify the CA's TLS certificate (else $BUN_ACME_CA, else project/pebble.minica.pem when present, else the system roots)" },
   "--allow-insecure-http": { help: "accept an http:// directory URL (never do this outside tests)" },
-  "--timeout": { value: "SECONDS", help: "give up after this long (default: 300)" },
+  "--timeout": { value: "SECONDS", help: "give up after this long, hooks included (default: 300)" },
   "--record": { value: "IPv4", help: "the address the DNS server answers for every A query" },
   "--domain": { value: "NAME", repeats: true, help: "a name for the certificate (e.g. '*.example.net'); an IPv4 or IPv6 address asks for an IP identifier (RFC 8738)" },
   "--ip": { value: "ADDRESS", repeats: true, help: "an IP address for the certificate, the same as --domain ADDRESS" },
   "--revoke": { help: "revoke the certificate right after obtaining it (it is still served)" },
   "--revoke-reason": { value: "REASON", help: "with --revoke: an RFC 5280 reason by name or number, e.g. keyCompromise or 1" },
-  "--out": { value: "DIR", help: "where cert.pem (full chain) and key.pem (mode 0600) go (default: certs)" },
+  "--out": { value: "DIR", help: "the ETH command: where cert.pem (full chain) and key.pem (0600) go (default: certs); certonly: a folder (made 0700) that gets cert.pem (the leaf), chain.pem, fullchain.pem and privkey.pem (0600) after every issuance, saved with the lineage" },
   "--key-type": { value: "TYPE", help: `certificate key: ${KEY_TYPES.join(", ")} (default: ec256)` },
   "--account-key-type": { value: "TYPE", help: `account key: ${ACCOUNT_KEY_TYPES.join(", ")} (default: ec256)` },
   "--contact": { value: "URI", repeats: true, help: "account contact, e.g. mailto:admin@example.net" },
@@ -45,9 +45,11 @@ export const FLAGS = {
   "--store": { value: "URL|DIR", help: "the certificate store of certonly, renew and certificates: a folder (as --state), or a redis:// or postgres:// URL shared by a fleet (BUN_ACME_STORE_KEY, base64 of 32 bytes, encrypts the private keys there)" },
   "--webroot": { value: "DIR", help: "http-01 through a web server already serving DIR: the challenge file goes to DIR/.well-known/acme-challenge/" },
   "--cert-name": { value: "NAME", help: "the lineage's name in the store (default: the first --domain, without '*.')" },
-  "--pre-hook": { value: "CMD", help: "shell command run before obtaining (once per run), saved with the lineage" },
-  "--post-hook": { value: "CMD", help: "shell command run after obtaining (once per run), saved with the lineage" },
-  "--deploy-hook": { value: "CMD", help: "shell command run after each certificate obtained, with RENEWED_LINEAGE and RENEWED_DOMAINS set; saved with the lineage" },
+  "--pre-hook": { value: "CMD", help: "shell command run before obtaining (once per run); certonly saves it with the lineage, renew uses it instead of the saved hooks" },
+  "--post-hook": { value: "CMD", help: "shell command run after obtaining (once per run); certonly saves it with the lineage, renew uses it instead of the saved hooks" },
+  "--deploy-hook": { value: "CMD", help: "shell command run after each certificate obtained, with RENEWED_LINEAGE (a folder holding cert.pem, chain.pem, fullchain.pem, privkey.pem) and RENEWED_DOMAINS; certonly saves it, renew uses it instead of the saved hooks. Hooks get PATH, HOME and the locale, not the rest of the environment; hooks saved in a shared store run only when sealed with BUN_ACME_STORE_KEY" },
+  "--hook-timeout": { value: "SECONDS", help: "kill a hook (and whatever it started) after this long (default: 300; never beyond --timeout)" },
+  "--verbose": { help: "also print the hooks' output as they run" },
   "--force": { help: "obtain a new certificate even when the current one is not due" },
   "--dry-run": { help: "the whole exchange with the CA, but nothing is saved and no deploy hook runs" },
   "--json": { help: "print one JSON object per event instead of text" },
@@ -137,12 +139,12 @@ export class Flags {
   }
 }
 
-/** The help lines of some flags, aligned. */
-export function describeFlags(flags: readonly FlagName[]): string {
+/** The help lines of some flags, aligned; `helpFor` gives a command's own words for a flag it uses differently. */
+export function describeFlags(flags: readonly FlagName[], helpFor: Partial<Record<FlagName, string>> = {}): string {
   const rows = flags.map((flag) => {
     const spec: FlagSpec = FLAGS[flag];
     const name = flag === "--help" ? "-h, --help" : flag;
-    return [`${name}${spec.value ? ` ${spec.value}` : ""}`, `${spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
+    return [`${name}${spec.value ? ` ${spec.value}` : ""}`, `${helpFor[flag] ?? spec.help}${spec.repeats ? " (repeatable)" : ""}`] as const;
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join("\n");

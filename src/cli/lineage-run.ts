@@ -3,9 +3,10 @@
  * webroot) its configuration names, the store's account, the issuance, then the store, the
  * `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AcmeAccount, AcmeTransport, ChallengeSolver } from "../acme/index.ts";
-import { readFileSync } from "node:fs";
 import { Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { ExecDnsSolver } from "./dns-hook.ts";
@@ -23,8 +24,8 @@ import {
   type StoredLineage,
 } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
-import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
-import type { LineageEvent } from "./report.ts";
+import { deployHookEnv, describeHookFailure, runHook, type HookOptions } from "./hooks.ts";
+import type { LineageEvent, Reporter } from "./report.ts";
 import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
 
 /** What an issuance for a lineage needs beyond its configuration. */
@@ -47,6 +48,8 @@ export interface LineageRun {
    * fetches its directory and finds the account once, not once per lineage.
    */
   readonly connections?: Map<string, Promise<Connection>>;
+  /** How long hooks may run and where their output goes (they are also killed at the end of `--timeout`). */
+  readonly hooks?: HookOptions;
 }
 
 /** A transport to one CA and the store's account there. */
@@ -129,10 +132,38 @@ export async function issueLineage(config: LineageConfig, run: LineageRun): Prom
   if (config.out !== undefined) writeCopies(config.out, lineage);
   let hookError: string | undefined;
   if (config.hooks.deploy) {
-    const result = await runHook(config.hooks.deploy, deployHookEnv(folder ?? config.out ?? "", names));
+    const result = await withLineageFolder(folder ?? config.out, lineage, (where) =>
+      runHook(config.hooks.deploy!, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks }));
     if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
   }
   return { event: run.success, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };
+}
+
+/**
+ * The hooks' limits for a command: `--hook-timeout`, the end of `--timeout`, and with `--verbose`
+ * their output as progress lines.
+ */
+export function hookRunOptions(options: { hookTimeoutSeconds: number; verbose: boolean }, reporter: Reporter, context: CommandContext): HookOptions {
+  return {
+    timeoutMs: options.hookTimeoutSeconds * 1000,
+    signal: context.cleanupDeadline,
+    ...(options.verbose ? { onOutput: (line: string) => reporter.progress(`hook: ${line}`) } : {}),
+  };
+}
+
+/**
+ * Runs `work` with a folder holding the lineage's files for `RENEWED_LINEAGE`: the store's or
+ * `--out` folder when there is one, else (a shared store) a private copy (0700) removed afterwards.
+ */
+export async function withLineageFolder<T>(folder: string | undefined, lineage: StoredLineage, work: (folder: string) => Promise<T>): Promise<T> {
+  if (folder !== undefined) return work(folder);
+  const copy = mkdtempSync(join(tmpdir(), "bun-acme-lineage-")); // mkdtemp makes it 0700
+  try {
+    writeCopies(copy, lineage);
+    return await work(copy);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 }
 
 /** certbot's `live/` file names, written together: cert.pem, chain.pem, fullchain.pem, privkey.pem (0600). */
@@ -147,6 +178,13 @@ function writeCopies(out: string, lineage: StoredLineage): void {
 export class HookSession {
   private readonly started = new Set<string>();
   private readonly posts = new Set<string>();
+  /** The hooks' limits, for the deploy hook too. */
+  readonly options: HookOptions;
+
+  /** @param options the hooks' time limit, signal and output (as for the deploy hook) */
+  constructor(options: HookOptions = {}) {
+    this.options = options;
+  }
 
   /**
    * @returns a one-line failure, or `undefined` when the pre-hook ran fine (or there is none)
@@ -156,7 +194,7 @@ export class HookSession {
     const pre = config.hooks.pre;
     if (!pre || this.started.has(pre)) return undefined;
     this.started.add(pre);
-    const result = await runHook(pre);
+    const result = await runHook(pre, {}, this.options);
     return result.exitCode === 0 ? undefined : describeHookFailure("pre", result);
   }
 
@@ -164,7 +202,7 @@ export class HookSession {
   async after(): Promise<string[]> {
     const failures: string[] = [];
     for (const post of this.posts) {
-      const result = await runHook(post);
+      const result = await runHook(post, {}, this.options);
       if (result.exitCode !== 0) failures.push(describeHookFailure("post", result));
     }
     return failures;

@@ -50,7 +50,7 @@ export type ParsedCommand =
 /** The usage text of one command, or of the whole program. */
 export function usage(command?: Command<never>): string {
   const summary = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
-  if (command) return `Usage: bun-acme ${command.synopsis}\n\n${summary(command.summary)}\n\nOptions:\n${describeFlags([...command.flags, "--help"])}`;
+  if (command) return `Usage: bun-acme ${command.synopsis}\n\n${summary(command.summary)}\n\nOptions:\n${describeFlags([...command.flags, "--help"], command.helpFor)}`;
   const issue = issueCommand as Command<never>;
   const others = Object.values(COMMANDS).map((other) => `  bun-acme ${other.synopsis}\n      ${other.summary}`).join("\n");
   return `Usage: bun-acme ${issue.synopsis}

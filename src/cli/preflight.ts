@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { makePrivateDir } from "../store/index.ts";
 import { UsageError } from "./errors.ts";
 
 /** One TCP port and the flag that sets it. */
@@ -27,18 +28,20 @@ export function checkDistinctPorts(uses: readonly PortUse[]): void {
 /**
  * Makes sure `dir` exists (creating it) and that a file can be created in it and removed again:
  * what writing a key or certificate there will need. An existing file that must be read is
- * checked too (e.g. a saved account key), so that it is not silently taken for absent.
+ * checked too (e.g. a saved account key), so that it is not silently taken for absent. Folders
+ * made for keys (`holdsKeys`, the default) are 0700; a web server's document root keeps the umask.
  *
  * @throws {UsageError} naming the flag, the folder and the system's reason (EROFS, ENOTDIR, EACCES, ENOSPC...)
  */
-export function checkUsableDir(dir: string, flag: string, mustRead: readonly string[] = []): void {
+export function checkUsableDir(dir: string, flag: string, mustRead: readonly string[] = [], holdsKeys = true): void {
   const fail = (error: unknown, path = dir) => {
     const code = (error as { code?: unknown }).code;
     return new UsageError(`${flag} ${dir}: cannot use ${path} (${typeof code === "string" ? code : (error as Error).message})`, { cause: error });
   };
   const probe = join(dir, `.bun-acme-probe-${process.pid}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    if (holdsKeys) makePrivateDir(dir); // new folders 0700, whatever the umask: they will hold private keys
+    else mkdirSync(dir, { recursive: true });
     writeFileSync(probe, "", { mode: 0o600 });
     rmSync(probe, { force: true });
   } catch (error) {

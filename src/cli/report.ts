@@ -19,6 +19,8 @@ export interface LineageEvent {
   /** A hook that failed after the certificate was saved. */
   readonly hookError?: string;
   readonly folder?: string;
+  /** For `lineage`: what is wrong with the stored certificate, as certbot marks it ("EXPIRED", "INVALID (...)"). */
+  readonly problems?: readonly string[];
 }
 
 /** Prints events as text or JSON lines. */
@@ -46,6 +48,7 @@ export class Reporter {
         ...(event.folder ? { folder: event.folder } : {}),
         ...(event.error ? { error: event.error } : {}),
         ...(event.hookError ? { hook_error: event.hookError } : {}),
+        ...(event.problems?.length ? { status: event.problems.some((problem) => problem.startsWith("INVALID")) ? "invalid" : "expired", problems: event.problems } : {}),
       }));
       return;
     }
@@ -71,6 +74,6 @@ function describe(event: LineageEvent): string {
     case "failed":
       return `${event.lineage}: failed: ${event.error}`;
     case "lineage":
-      return `${event.lineage}: ${event.names.join(", ")}; ${current}${event.folder ? `; ${event.folder}` : ""}`;
+      return `${event.lineage}: ${event.names.join(", ")}; ${current}${event.problems?.length ? `; ${event.problems.join(", ")}` : ""}${event.folder ? `; ${event.folder}` : ""}`;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { decodeBase64 } from "../encoding/index.ts";
-import { defaultStoreDir, isSharedStoreLocation, openStore, type CertificateStore } from "../store/index.ts";
+import { defaultStoreDir, isSharedStoreLocation, maskSecrets, openStore, type CertificateStore } from "../store/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 
@@ -26,7 +26,7 @@ export function readStoreLocation(flags: Parameters<Command["parse"]>[0]): Store
     try {
       new URL(given);
     } catch {
-      throw new UsageError(`--store "${given}" is not a URL`);
+      throw new UsageError(`--store "${maskSecrets(given)}" is not a URL: check it (a password with @, /, ? or # in it must be percent-encoded)`);
     }
     return { location: given, shared: true };
   }

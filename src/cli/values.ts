@@ -82,11 +82,11 @@ export function readTimeout(flags: Flags): number {
 }
 
 /** A number of seconds up to a day; `--lock-wait` may be 0 (do not wait). */
-export function readSeconds(flags: Flags, flag: "--timeout" | "--lock-wait" | "--dns-propagation-timeout", fallback: number): number {
+export function readSeconds(flags: Flags, flag: "--timeout" | "--lock-wait" | "--dns-propagation-timeout" | "--hook-timeout", fallback: number): number {
   const value = flags.single(flag);
   if (value === undefined) return fallback;
   const seconds = Number(value);
-  const least = flag === "--timeout" ? Number.MIN_VALUE : 0;
+  const least = flag === "--timeout" || flag === "--hook-timeout" ? Number.MIN_VALUE : 0;
   if (!/^\d+(\.\d+)?$/.test(value) || seconds < least || seconds > 86_400) {
     throw new UsageError(`${flag} "${value}" is not a number of seconds between 0 and 86400`);
   }

@@ -2,7 +2,7 @@
  * On-demand certificates (CertMagic's "on-demand TLS"): which names may be obtained during a
  * handshake, at what rate, and one issuance per name at a time.
  */
-import { normalizeIdentifiers, type ChallengeSolver, type Identifier } from "../acme/index.ts";
+import { normalizeIdentifiers, systemClock, type ChallengeSolver, type Clock, type Identifier } from "../acme/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -12,57 +12,121 @@ import type { ManageEvent } from "./events.ts";
  * for any name they send.
  */
 export interface OnDemandOptions {
-  /** Whether to obtain a certificate for this name (it is already a valid DNS name). */
+  /** Whether to obtain a certificate for this name (it is already a valid DNS name, lowercase, in ASCII). */
   allow(name: string): boolean | Promise<boolean>;
-  /** Names never obtained on demand: exact, or `*.example.net` for every name under it. */
+  /**
+   * Names never obtained on demand: exact, or `*.example.net` for every name under it; compared
+   * as DNS compares them (any case, with or without a trailing dot, Unicode or its `xn--` form).
+   */
   readonly deny?: readonly string[];
   /** New on-demand certificates per minute, all names together (default 10). */
   readonly maxPerMinute?: number;
 }
 
-/** The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one issuance per name at a time. */
+const MINUTE_MS = 60_000;
+
+/**
+ * A name as DNS compares it: lowercase, no trailing dot, Unicode labels in their ASCII (`xn--`)
+ * form (as WHATWG URL's host parser does, UTS #46); `*.` kept in front. `undefined` when it
+ * cannot be a host name.
+ */
+export function comparableName(name: string): string | undefined {
+  const wildcard = name.startsWith("*.");
+  const rest = (wildcard ? name.slice(2) : name).replace(/\.$/, "");
+  if (rest === "" || /[/?#@:\s\\[\]]/.test(rest)) return undefined;
+  let host: string;
+  try {
+    host = new URL(`http://${rest}/`).hostname;
+  } catch {
+    return undefined;
+  }
+  // The URL parser reads "123" or "0x7f.1" as IPv4 addresses: a name that was not already one is refused.
+  if (/^[\d.]+$/.test(host) && host !== rest) return undefined;
+  return wildcard ? `*.${host}` : host;
+}
+
+/** The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one issuance per name. */
 export class OnDemand {
   private readonly options: OnDemandOptions;
   private readonly challenge: ChallengeSolver["type"];
   private readonly emit: (event: ManageEvent) => void;
+  private readonly clock: Pick<Clock, "now">;
+  private readonly deny: readonly string[];
+  /** When each admitted name was admitted (taken before `allow` is awaited; given back if it says no). */
   private readonly recent: number[] = [];
   private readonly inFlight = new Map<string, Promise<ServedCertificate | undefined>>();
+  /** Names obtained here, so that another spelling of one (a trailing dot, capitals) never orders it again. */
+  private readonly obtained = new Map<string, ServedCertificate>();
 
-  constructor(options: OnDemandOptions, challenge: ChallengeSolver["type"], emit: (event: ManageEvent) => void) {
+  /** @throws {TypeError} for a deny entry that cannot be a host name */
+  constructor(options: OnDemandOptions, challenge: ChallengeSolver["type"], emit: (event: ManageEvent) => void, clock: Pick<Clock, "now"> = systemClock) {
     this.options = options;
     this.challenge = challenge;
     this.emit = emit;
+    this.clock = clock;
+    this.deny = (options.deny ?? []).map((entry) => {
+      const comparable = comparableName(entry);
+      if (comparable === undefined) throw new TypeError(`Cannot use on-demand deny entry "${entry}": it is not a host name or *.name`);
+      return comparable;
+    });
   }
 
+  /**
+   * The certificate for a name the server has none for: one obtained here before under any
+   * spelling of that name, or a new one if the name passes every check. Its `names` include the
+   * spelling asked for, so that the server finds it under that spelling too.
+   */
   certificateFor(sni: string, add: (names: readonly string[]) => Promise<ServedCertificate>): Promise<ServedCertificate | undefined> {
+    const comparable = comparableName(sni);
     let name: string;
     try {
-      [{ value: name }] = normalizeIdentifiers([sni], { challenge: this.challenge }) as [Identifier];
+      if (comparable === undefined || comparable.startsWith("*.")) return Promise.resolve(undefined);
+      [{ value: name }] = normalizeIdentifiers([comparable], { challenge: this.challenge }) as [Identifier];
     } catch {
       return Promise.resolve(undefined);
     }
-    const pending = this.inFlight.get(name);
-    if (pending) return pending;
-    const work = this.admit(name).then((admitted) => (admitted ? add([name]) : undefined)).catch((error: unknown) => {
-      this.emit({ type: "renewal_failed", lineage: name, names: [name], error: error as Error, message: `on demand: ${(error as Error).message}` });
-      return undefined;
-    }).finally(() => this.inFlight.delete(name));
-    this.inFlight.set(name, work);
-    return work;
+    const asked = sni.toLowerCase();
+    const withSpelling = (served: ServedCertificate | undefined) =>
+      served && !served.names.includes(asked) ? { ...served, names: [...served.names, asked] } : served;
+    const known = this.obtained.get(name);
+    if (known) return Promise.resolve(withSpelling(known));
+    let work = this.inFlight.get(name);
+    if (!work) {
+      work = this.admit(name).then(async (admitted) => {
+        if (!admitted) return undefined;
+        const served = await add([name]);
+        this.obtained.set(name, served);
+        return served;
+      }).catch((error: unknown) => {
+        this.emit({ type: "renewal_failed", lineage: name, names: [name], error: error as Error, message: `on demand: ${(error as Error).message}` });
+        return undefined;
+      }).finally(() => this.inFlight.delete(name));
+      this.inFlight.set(name, work);
+    }
+    return work.then(withSpelling);
   }
 
+  /** Whether `name` may be obtained now; the minute's budget is taken before `allow` is awaited. */
   private async admit(name: string): Promise<boolean> {
-    const denied = (this.options.deny ?? []).some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))));
-    if (denied) return false;
-    const now = Date.now();
-    while (this.recent.length > 0 && this.recent[0]! <= now - 60_000) this.recent.shift();
+    if (this.deny.some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))))) return false;
+    const now = this.clock.now();
+    while (this.recent.length > 0 && this.recent[0]! <= now - MINUTE_MS) this.recent.shift();
     if (this.recent.length >= (this.options.maxPerMinute ?? 10)) {
       this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
       return false;
     }
-    if (!(await this.options.allow(name))) return false;
     this.recent.push(now);
-    return true;
+    let allowed = false;
+    try {
+      allowed = await this.options.allow(name);
+    } finally {
+      if (!allowed) this.giveBack(now);
+    }
+    return allowed;
+  }
+
+  private giveBack(taken: number): void {
+    const index = this.recent.indexOf(taken);
+    if (index >= 0) this.recent.splice(index, 1);
   }
 }
-

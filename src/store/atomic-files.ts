@@ -2,8 +2,9 @@
  * Crash-safe file output: write to a temporary file in the same folder, flush it, then rename
  * over the target, so that a reader never sees a truncated key or certificate.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { makePrivateDir } from "./file-permissions.ts";
 
 /** One file to write. */
 export interface FileToWrite {
@@ -18,7 +19,8 @@ export interface FileToWrite {
  * temporary file is written and flushed first, and only then are they renamed into place, one
  * right after another. A failure before the renames leaves every target untouched and removes
  * the temporary files. (A certificate and its key thus never come from different runs unless the
- * process dies between two renames.)
+ * process dies between two renames.) Missing folders are made 0700, whatever the umask: they hold
+ * private keys.
  *
  * @throws {Error} from the file system (e.g. `EACCES`), with the targets untouched
  */
@@ -52,7 +54,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode: n
 }
 
 function writeTemporary(file: FileToWrite): string {
-  mkdirSync(dirname(file.path), { recursive: true });
+  makePrivateDir(dirname(file.path)); // folders it makes are 0700, whatever the umask
   const temporary = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   // "wx": never follow or reuse an existing file; the mode is set at creation.
   const fd = openSync(temporary, "wx", file.mode);

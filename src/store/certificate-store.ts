@@ -10,6 +10,12 @@ import type { LineageConfig, LineageMeta, StoredLineage } from "./lineage.ts";
 export interface LineageSummary {
   readonly config: LineageConfig;
   readonly meta: LineageMeta;
+  /**
+   * Whether the configuration is known to come from someone allowed to say what runs: a file only
+   * this user or root can write, or a record sealed with the store's encryption key. Hooks and
+   * `dnsHook` of a configuration that is not are never run.
+   */
+  readonly authenticated?: boolean;
 }
 
 /**

@@ -10,14 +10,15 @@
  *                           .lock              while a run works on it
  * ```
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { decodePemBlocks, encodePem } from "../encoding/index.ts";
-import { fileAccountStorage, type AccountStorage } from "./account-state.ts";
+import { accountKeyPath, fileAccountStorage, type AccountStorage } from "./account-state.ts";
 import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
 import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
+import { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /**
@@ -41,32 +42,55 @@ export class FileCertificateStore implements CertificateStore {
     this.description = `the file store ${dir}`;
   }
 
+  /** The account in the store folder; its key is read only from a folder and file no one else can write. */
   accountStorage(): AccountStorage {
-    return fileAccountStorage(this.dir);
+    const files = fileAccountStorage(this.dir);
+    return {
+      ...files,
+      readKey: async () => {
+        checkOwnedPath(this.dir, accountKeyPath(this.dir));
+        return files.readKey();
+      },
+    };
   }
 
   locate(name: string): string {
     return join(this.dir, "certificates", checkLineageName(name));
   }
 
+  /**
+   * @throws {Error} from the file system (e.g. `EACCES`) when the store cannot be read: an
+   * unreadable store is not an empty one
+   * @throws {StoreError} `ERR_STORE_PERMISSIONS` when another user could have written the store's folders
+   */
   async list(): Promise<string[]> {
     const root = join(this.dir, "certificates");
-    if (!existsSync(root)) return [];
+    if (!statSync(root, { throwIfNoEntry: false })) return [];
+    checkOwnedPath(this.dir, root);
     return readdirSync(root, { withFileTypes: true })
       .filter((entry) => entry.isDirectory() && existsSync(join(root, entry.name, "lineage.json")))
       .map((entry) => entry.name)
       .sort();
   }
 
+  /**
+   * Reads the lineage's configuration (which may name commands to run) only from files and folders
+   * no one but this user or root can have written.
+   *
+   * @throws {StoreError} `ERR_STORE_PERMISSIONS` naming the file or folder another user could have written
+   */
   async summary(name: string): Promise<LineageSummary | undefined> {
     const folder = this.locate(name);
     const configFile = join(folder, "lineage.json");
-    if (!existsSync(configFile)) return undefined;
+    checkOwnedPath(this.dir, configFile);
+    if (!statSync(configFile, { throwIfNoEntry: false })) return undefined;
     const metaFile = join(folder, "metadata.json");
-    if (!existsSync(metaFile)) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
+    checkOwnedPath(this.dir, metaFile);
+    if (!statSync(metaFile, { throwIfNoEntry: false })) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
     return {
       config: parseLineageConfig(parseJsonObject(readFileSync(configFile, "utf8"), configFile), configFile),
       meta: parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile),
+      authenticated: true,
     };
   }
 
@@ -74,7 +98,8 @@ export class FileCertificateStore implements CertificateStore {
     const summary = await this.summary(name);
     if (!summary) return undefined;
     const folder = this.locate(name);
-    return { ...summary, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
+    for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file));
+    return { config: summary.config, meta: summary.meta, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
   }
 
   async save(lineage: StoredLineage): Promise<void> {
@@ -92,10 +117,26 @@ export class FileCertificateStore implements CertificateStore {
     this.write([{ path: join(this.locate(name), "metadata.json"), data: json(meta), mode: 0o644 }]);
   }
 
-  lock(name: string, options?: LockOptions): Promise<StoreLock> {
+  /**
+   * Takes the lineage's lock file, making its folder (0700) when needed; a folder made for a
+   * lineage that was then never saved is removed again on release, so a failed first issuance
+   * leaves no empty lineage behind.
+   */
+  async lock(name: string, options?: LockOptions): Promise<StoreLock> {
     const folder = this.locate(name);
-    mkdirSync(folder, { recursive: true, mode: 0o755 });
-    return acquireFileLock(join(folder, ".lock"), `Lineage ${name}`, options);
+    const made = !statSync(folder, { throwIfNoEntry: false });
+    makePrivateDir(folder);
+    checkOwnedPath(this.dir, folder);
+    const lock = await acquireFileLock(join(folder, ".lock"), `Lineage ${name}`, options);
+    if (!made) return lock;
+    return {
+      release: async () => {
+        await lock.release();
+        try {
+          rmdirSync(folder); // only if empty: nothing was saved in it
+        } catch { /* not empty, or already gone */ }
+      },
+    };
   }
 
   /**

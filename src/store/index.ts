@@ -9,6 +9,7 @@ export type { CertificateStore, LineageSummary, SharedChallenges } from "./certi
 export { acquireFileLock, LockHeldError, LockLostError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 export { chainFiles, defaultStoreDir, FileCertificateStore } from "./file-store.ts";
 export { MemoryCertificateStore } from "./memory-store.ts";
+export { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
 export { PostgresCertificateStore, type PostgresStoreOptions } from "./postgres-store.ts";
 export { RedisCertificateStore, type RedisStoreOptions } from "./redis-store.ts";
 export {
@@ -25,4 +26,5 @@ export {
   type StoredLineage,
 } from "./lineage.ts";
 export { isSharedStoreLocation, openStore, type StoreOpenOptions } from "./open-store.ts";
+export { maskSecrets } from "./secrets.ts";
 export { StoreUnavailableError } from "./unavailable.ts";

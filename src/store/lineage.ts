@@ -229,6 +229,38 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
   };
 }
 
+/**
+ * The members of a configuration that make an instance run a command, read a local file or write
+ * outside the store: what an unsealed record in a store that seals its records may not carry.
+ */
+export function powerfulMembers(config: LineageConfig): string[] {
+  const members: string[] = [];
+  if (Object.values(config.hooks).some((hook) => hook)) members.push("hooks");
+  for (const key of ["dnsHook", "out", "webroot", "caFile"] as const) if (config[key] !== undefined) members.push(key);
+  if (config.dnsUpdate?.tsig !== undefined) members.push("dnsUpdate.tsig");
+  if (config.dnsUpdate?.tsigKeyFile !== undefined) members.push("dnsUpdate.tsigKeyFile");
+  return members;
+}
+
+/**
+ * Parses a configuration record of a shared store, as opened by its sealer. A record in clear in a
+ * store whose instance holds the key is one written before records were sealed: read, unless it
+ * names a command, a local file or a secret (someone without the key may have written it).
+ *
+ * @throws {StoreError} `ERR_STORE_UNSEALED` for such a record; `ERR_STORE_CORRUPT` for one that is not a configuration
+ */
+export function parseConfigRecord(opened: { text: string; authenticated: boolean }, where: string, storeSeals: boolean): { config: LineageConfig; authenticated: boolean } {
+  const config = parseLineageConfig(parseJsonObject(opened.text, where), where);
+  const powerful = storeSeals && !opened.authenticated ? powerfulMembers(config) : [];
+  if (powerful.length > 0) {
+    throw new StoreError(
+      `${where}: the configuration is stored in clear but names ${powerful.join(", ")}, and this store's records are sealed with its key: refused (someone without the key may have written it); obtain the certificate again with certonly --force (with BUN_ACME_STORE_KEY set) to seal it`,
+      "ERR_STORE_UNSEALED",
+    );
+  }
+  return { config, authenticated: opened.authenticated };
+}
+
 function dnsUpdateOf(value: unknown, fail: (key: string, want: string) => StoreError): { dnsUpdate?: LineageDnsUpdate } {
   if (value === undefined) return {};
   const update = value as Json;

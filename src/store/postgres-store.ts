@@ -6,6 +6,8 @@
  * saves (the fence). Saves are announced with NOTIFY.
  *
  * Tables (prefix `bun_acme_`): `lineages`, `locks`, `challenges`, `account`, `settings`, made on first use.
+ * With an encryption key, each lineage's `key` and `config` and the account's `key` are sealed with
+ * the record's name (e.g. `bun_acme_lineages/example.net/config`) as associated data (see key-sealing.ts).
  * @see https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT
  */
 import { SQL } from "bun";
@@ -14,8 +16,9 @@ import type { CertificateStore, LineageSummary, SharedChallenges } from "./certi
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
+import { maskSecrets } from "./secrets.ts";
 import { postgresConnectionFailure, StoreUnavailableError } from "./unavailable.ts";
-import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to keep lineages in PostgreSQL. */
 export interface PostgresStoreOptions {
@@ -31,6 +34,14 @@ const MAX_ATTEMPTS = 12;
 /** The advisory lock key that serializes schema creation ("bunacme" in ASCII). */
 const SCHEMA_LOCK = "27705087005535589";
 
+/** The name a sealed account key is bound to. */
+const ACCOUNT_KEY_RECORD = "bun_acme_account/1/key";
+
+/** The name a lineage's sealed column is bound to. */
+function recordName(lineage: string, column: "config" | "key"): string {
+  return `bun_acme_lineages/${lineage}/${column}`;
+}
+
 /** The PostgreSQL implementation of {@link CertificateStore}. */
 export class PostgresCertificateStore implements CertificateStore {
   readonly description: string;
@@ -42,9 +53,7 @@ export class PostgresCertificateStore implements CertificateStore {
   /** @param url `postgres://user[:password]@host:port/database` */
   constructor(url: string, options: PostgresStoreOptions = {}) {
     this.sql = new SQL(url);
-    const shown = new URL(url);
-    shown.password = shown.password ? "***" : "";
-    this.description = `the PostgreSQL store ${shown.href}`;
+    this.description = `the PostgreSQL store ${maskSecrets(new URL(url).href)}`;
     this.sealer = new KeySealer(options.encryptionKey, this.description, {
       isSealed: async () => {
         await this.ready();
@@ -109,7 +118,7 @@ export class PostgresCertificateStore implements CertificateStore {
   async summary(name: string): Promise<LineageSummary | undefined> {
     await this.ready();
     const [row] = await this.run(() => this.sql`select config, meta from bun_acme_lineages where name = ${name}`);
-    return row ? this.parseSummary(name, row) : undefined;
+    return row ? await this.parseSummary(name, row) : undefined;
   }
 
   /** The whole lineage in one statement. */
@@ -117,13 +126,16 @@ export class PostgresCertificateStore implements CertificateStore {
     await this.ready();
     const [row] = await this.run(() => this.sql`select config, meta, chain, key from bun_acme_lineages where name = ${name}`);
     if (!row) return undefined;
-    return { ...this.parseSummary(name, row), chainPem: row.chain, keyPem: await this.sealer.open(row.key, `lineage ${name}`) };
+    const summary = await this.parseSummary(name, row);
+    return { config: summary.config, meta: summary.meta, chainPem: row.chain, keyPem: await this.sealer.openKey(row.key, recordName(name, "key")) };
   }
 
-  private parseSummary(name: string, row: { config: string; meta: string }): LineageSummary {
+  /** @throws {StoreError} naming the record that is damaged, unsealed or altered */
+  private async parseSummary(name: string, row: { config: string; meta: string }): Promise<LineageSummary> {
     const where = `${this.description} lineage ${name}`;
+    const opened = await this.sealer.open(row.config, recordName(name, "config"));
     return {
-      config: parseLineageConfig(parseJsonObject(row.config, `${where} (config)`), `${where} (config)`),
+      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey),
       meta: parseLineageMeta(parseJsonObject(row.meta, `${where} (meta)`), `${where} (meta)`),
     };
   }
@@ -136,7 +148,11 @@ export class PostgresCertificateStore implements CertificateStore {
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
     const row = {
-      name, config: JSON.stringify(lineage.config), meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: await this.sealer.seal(lineage.keyPem),
+      name,
+      config: await this.sealer.seal(JSON.stringify(lineage.config), recordName(name, "config")),
+      meta: JSON.stringify(lineage.meta),
+      chain: lineage.chainPem,
+      key: await this.sealer.seal(lineage.keyPem, recordName(name, "key")),
     };
     await this.write(name, lock, async (tx) => {
       await tx`insert into bun_acme_lineages (name, config, meta, chain, key, updated_at) values (${row.name}, ${row.config}, ${row.meta}, ${row.chain}, ${row.key}, now())
@@ -243,11 +259,11 @@ export class PostgresCertificateStore implements CertificateStore {
       readKey: async () => {
         await this.ready();
         const [row] = await this.run(() => this.sql`select key from bun_acme_account where id = 1`);
-        return row?.key ? this.sealer.open(row.key, "account") : undefined;
+        return row?.key ? this.sealer.openKey(row.key, ACCOUNT_KEY_RECORD) : undefined;
       },
       saveKey: async (pem) => {
         await this.ready();
-        const sealed = await this.sealer.seal(pem);
+        const sealed = await this.sealer.seal(pem, ACCOUNT_KEY_RECORD);
         await this.run(() => this.sql`insert into bun_acme_account (id, key) values (1, ${sealed}) on conflict (id) do update set key = excluded.key`);
       },
       saveRecord: async (record) => {

@@ -6,17 +6,20 @@
  *
  * Keys, under a prefix (default `bun-acme:`): `lineages` (a set of names), `lineage:<name>` (a
  * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease), `keys-sealed` (set once
- * keys are stored encrypted), `account`, `challenge:<token>`.
+ * records are stored encrypted), `account`, `challenge:<token>`. With an encryption key, `key` and
+ * `config` of each lineage and the account's `key` are sealed with the record's name (e.g.
+ * `bun-acme:lineage:example.net/config`) as associated data (see key-sealing.ts).
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
  */
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import { KeySealer } from "./key-sealing.ts";
+import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { isRedisConnectionError, StoreUnavailableError } from "./unavailable.ts";
-import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to reach Redis and how to keep keys there. */
 export interface RedisStoreOptions {
@@ -70,9 +73,8 @@ export class RedisCertificateStore implements CertificateStore {
     this.url = url;
     this.prefix = options.prefix ?? "bun-acme:";
     this.leaseMs = options.leaseMs ?? 30_000;
-    const shown = new URL(url);
-    shown.password = shown.password ? "***" : "";
-    this.description = `the Redis store ${shown.href}${shown.href.endsWith("/") ? "" : "/"}${this.prefix}`;
+    const shown = maskSecrets(new URL(url).href);
+    this.description = `the Redis store ${shown}${shown.endsWith("/") ? "" : "/"}${this.prefix}`;
     const sealedKey = `${this.prefix}keys-sealed`;
     this.sealer = new KeySealer(options.encryptionKey, this.description, {
       isSealed: async () => (await this.send("GET", [sealedKey])) !== null,
@@ -127,9 +129,9 @@ export class RedisCertificateStore implements CertificateStore {
     return {
       readKey: async () => {
         const stored = (await this.send("HGET", [key, "key"])) as string | null;
-        return stored ? this.sealer.open(stored, "account") : undefined;
+        return stored ? this.sealer.openKey(stored, `${key}/key`) : undefined;
       },
-      saveKey: async (pem) => void (await this.send("HSET", [key, "key", await this.sealer.seal(pem)])),
+      saveKey: async (pem) => void (await this.send("HSET", [key, "key", await this.sealer.seal(pem, `${key}/key`)])),
       saveRecord: async (record) => void (await this.send("HSET", [key, "record", JSON.stringify(record)])),
     };
   }
@@ -141,24 +143,26 @@ export class RedisCertificateStore implements CertificateStore {
 
   async summary(name: string): Promise<LineageSummary | undefined> {
     const [config, meta] = (await this.send("HMGET", [this.key(name), "config", "meta"])) as (string | null)[];
-    return this.parseSummary(name, config, meta);
+    return await this.parseSummary(name, config, meta);
   }
 
   /** The whole lineage in one round trip. */
   async load(name: string): Promise<StoredLineage | undefined> {
     const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), "config", "meta", "chain", "key"])) as (string | null)[];
-    const summary = this.parseSummary(name, config, meta);
+    const summary = await this.parseSummary(name, config, meta);
     if (!summary) return undefined;
     if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
-    return { ...summary, chainPem: chain, keyPem: await this.sealer.open(key, `lineage ${name}`) };
+    return { config: summary.config, meta: summary.meta, chainPem: chain, keyPem: await this.sealer.openKey(key, `${this.key(name)}/key`) };
   }
 
-  private parseSummary(name: string, config: string | null | undefined, meta: string | null | undefined): LineageSummary | undefined {
+  /** @throws {StoreError} naming the record that is missing, damaged, unsealed or altered */
+  private async parseSummary(name: string, config: string | null | undefined, meta: string | null | undefined): Promise<LineageSummary | undefined> {
     if (!config) return undefined;
     const where = `${this.description} lineage ${name}`;
     if (!meta) throw new StoreError(`${where}: the metadata is missing`, "ERR_STORE_CORRUPT");
+    const opened = await this.sealer.open(config, `${this.key(name)}/config`);
     return {
-      config: parseLineageConfig(parseJsonObject(config, `${where} (config)`), `${where} (config)`),
+      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey),
       meta: parseLineageMeta(parseJsonObject(meta, `${where} (meta)`), `${where} (meta)`),
     };
   }
@@ -170,7 +174,8 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const fields = ["config", JSON.stringify(lineage.config), "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem)];
+    const config = await this.sealer.seal(JSON.stringify(lineage.config), `${this.key(name)}/config`);
+    const fields = ["config", config, "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`)];
     await this.write(name, fields, lock);
   }
 

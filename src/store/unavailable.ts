@@ -3,11 +3,12 @@
  * how each built-in client's connection failures are told apart from answers.
  */
 import { StoreError } from "./lineage.ts";
+import { maskSecrets } from "./secrets.ts";
 
 /** The store's server could not be reached; what is stored there is untouched. */
 export class StoreUnavailableError extends StoreError {
   constructor(description: string, cause: unknown) {
-    super(`Cannot reach ${description}: ${(cause as Error)?.message ?? String(cause)}`, "ERR_STORE_UNAVAILABLE", { cause });
+    super(`Cannot reach ${description}: ${maskSecrets((cause as Error)?.message ?? String(cause))}`, "ERR_STORE_UNAVAILABLE", { cause });
     this.name = "StoreUnavailableError";
   }
 }

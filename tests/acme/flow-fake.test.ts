@@ -195,3 +195,48 @@ describe("a hostile CA's certificate is refused before anyone sees it (FAKE CA)"
 test("AcmeOrderError is exported for orders invalid with no failed authorization", () => {
   expect(new AcmeOrderError("https://fake-ca.test/order/0", undefined).message).toContain("the CA gave no reason");
 });
+
+describe("a CA that validates inside the challenge POST (step-ca's way)", () => {
+  /** The fake CA takes the POST (and validates: the authorization turns valid) but answers only after the client gave up. */
+  async function issueWithSilentChallengePost(challengeTimeoutMs: number, cut: "timeout" | "reset" = "timeout") {
+    const clock = fakeClock();
+    const ca = new FakeCa({ now: clock.now });
+    const fetch = (async (input: string, init: RequestInit) => {
+      const response = await ca.fetch(input, init);
+      if (init.method === "POST" && new URL(input).pathname.startsWith("/chall/")) {
+        // step-ca 0.19 cuts the connection when its validation outlasts its write timeout.
+        if (cut === "reset") throw Object.assign(new Error("The socket connection was closed unexpectedly"), { code: "ECONNRESET" });
+        await new Promise((_, reject) => init.signal!.addEventListener("abort", () => reject(init.signal!.reason), { once: true }));
+      }
+      return response;
+    }) as unknown as typeof globalThis.fetch;
+    const transport = new AcmeTransport({ directoryUrl: DIRECTORY, fetch, clock, challengeTimeoutMs });
+    const account = await registerAccount(transport, await generateKeyPair("ec256"));
+    const identifiers = [{ type: "dns", value: "slow.fake.test" }] as const;
+    const log: string[] = [];
+    const result = await issueCertificate({
+      transport, account, identifiers, solver: new RecordingSolver(), clock, log: (line) => log.push(line),
+      csr: await createCsr({ identifiers, keyPair: await generateKeyPair("ec256") }),
+    }).then((issued) => ({ issued, error: undefined }), (error: unknown) => ({ issued: undefined, error }));
+    return { ...result, ca, log };
+  }
+
+  test("a challenge POST that times out is sent once, never again; the authorization is polled and the certificate issued", async () => {
+    const { issued, error, ca, log } = await issueWithSilentChallengePost(50);
+    expect(error).toBeUndefined();
+    expect(issued?.pem).toContain("BEGIN CERTIFICATE");
+    expect(ca.requests.filter((request) => request.startsWith("POST /chall/"))).toHaveLength(1);
+    expect(log.some((line) => line.includes("did not answer the http-01 challenge POST") && line.includes("polling the authorization"))).toBe(true);
+  });
+
+  test("a challenge POST whose connection is cut (step-ca's write timeout) is not sent again either", async () => {
+    const { issued, error, ca } = await issueWithSilentChallengePost(90_000, "reset");
+    expect(error).toBeUndefined();
+    expect(issued?.pem).toContain("BEGIN CERTIFICATE");
+    expect(ca.requests.filter((request) => request.startsWith("POST /chall/"))).toHaveLength(1);
+  });
+
+  test("the challenge POST's time limit is its own, longer than other requests' (default 90 s)", () => {
+    expect(new AcmeTransport({ directoryUrl: DIRECTORY, requestTimeoutMs: 1_000 }).challengeTimeoutMs).toBe(90_000);
+  });
+});

@@ -120,7 +120,7 @@ describe("the store is damaged or in the way", () => {
 
   test.skipIf(!canMountTmpfs())("a full store (64 KiB tmpfs): ENOSPC named, the stored certificate and key intact (needs a tmpfs mount)", async () => {
     const state = makeTempDir("bun-acme-full-store-");
-    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", state]).exitCode).toBe(0);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", state]).exitCode).toBe(0);
     try {
       const lineage = await storeWithLineage({}, state);
       try {

@@ -173,7 +173,7 @@ describe("the command line on a shared store (--store)", () => {
       // Without the key, the stored private key cannot be read: renew says so and changes nothing.
       const keyless = await runClient(["renew", "--ca", pebble.tlsRootFile, "--store", url, "--cert-name", name, "--force"]);
       expect(keyless.code).toBe(1);
-      expect(keyless.stderr).toContain("the private key is encrypted; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)");
+      expect(keyless.stderr).toContain("is encrypted; give the store's encryption key (the command line and the daemon read it from BUN_ACME_STORE_KEY)");
     });
   }
 

@@ -118,9 +118,11 @@ describe("certonly, then renew", () => {
   test("certificates lists the lineage (text and --json)", async () => {
     const meta = metadataOf(state, "life.test");
     const text = await runClient(["certificates", "--state", state]);
-    expect(text.stdout.trim()).toBe(`life.test: life.test, www.life.test; serial ${meta.serial}, expires ${meta.notAfter}, next renewal ${meta.nextRenewal}; ${folder}`);
+    // Pebble's certificates here live 12 s: by now this one may have expired, which certificates marks.
+    expect(text.stdout.trim().replace("; EXPIRED", "")).toBe(`life.test: life.test, www.life.test; serial ${meta.serial}, expires ${meta.notAfter}, next renewal ${meta.nextRenewal}; ${folder}`);
     const json = await runClient(["certificates", "--state", state, "--json"]);
-    expect(JSON.parse(json.stdout.trim())).toEqual({
+    const { status: _status, problems: _problems, ...listed } = JSON.parse(json.stdout.trim());
+    expect(listed).toEqual({
       event: "lineage", lineage: "life.test", names: ["life.test", "www.life.test"], serial: meta.serial, not_after: meta.notAfter,
       next_renewal: meta.nextRenewal, folder,
     });

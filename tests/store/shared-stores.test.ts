@@ -85,13 +85,13 @@ for (const backend of BACKENDS) {
         await store.save(lineage(`secret.${backend.kind}.test`));
         expect((await store.load(`secret.${backend.kind}.test`))?.keyPem).toBe(lineage("x").keyPem);
         expect(await withoutKey.load(`secret.${backend.kind}.test`).catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
-        expect(await wrongKey.load(`secret.${backend.kind}.test`).catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
+        expect(await wrongKey.load(`secret.${backend.kind}.test`).catch((error: StoreError) => error.code)).toBe("ERR_STORE_TAMPERED");
         await store.accountStorage().saveKey("-----BEGIN PRIVATE KEY-----\nACCOUNT\n-----END PRIVATE KEY-----\n");
         expect(await store.accountStorage().readKey()).toContain("ACCOUNT");
         expect(await withoutKey.accountStorage().readKey().catch((error: StoreError) => error.code)).toBe("ERR_STORE_ENCRYPTED");
         const inClear = await withoutKey.save(lineage(`secret.${backend.kind}.test`, "0B")).catch((error: StoreError) => error);
         expect((inClear as StoreError).code).toBe("ERR_STORE_ENCRYPTED");
-        expect((inClear as StoreError).message).toContain("its private keys are encrypted, so this one is not stored in clear");
+        expect((inClear as StoreError).message).toContain("the store's records are encrypted, so this one is not stored in clear");
         expect((await store.load(`secret.${backend.kind}.test`))?.meta.serial).toBe("0A");
       });
     });

@@ -1,0 +1,74 @@
+/**
+ * OnDemand's limits, with an injected clock and a counting `add` in place of an issuance: the
+ * minute's budget under concurrency, deny entries and SNI compared as DNS compares names, and one
+ * issuance per name whatever its spelling.
+ */
+import { describe, expect, test } from "bun:test";
+import { comparableName, OnDemand, type OnDemandOptions } from "../../src/manage/on-demand.ts";
+import type { ManageEvent } from "../../src/manage/index.ts";
+import type { ServedCertificate } from "../../src/servers/index.ts";
+
+function gate(options: OnDemandOptions) {
+  let now = Date.parse("2026-11-30T00:00:00Z");
+  const added: string[][] = [];
+  const events: ManageEvent[] = [];
+  const onDemand = new OnDemand(options, "http-01", (event) => events.push(event), { now: () => now });
+  const add = async (names: readonly string[]): Promise<ServedCertificate> => {
+    added.push([...names]);
+    return { names, chainPem: "CHAIN", keyPem: "KEY" };
+  };
+  return { onDemand, add, added, events, advance: (ms: number) => (now += ms) };
+}
+
+const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("OnDemand", () => {
+  test("40 concurrent new names, allow taking 100 ms, maxPerMinute 5: exactly 5 admitted; a minute later 5 more", async () => {
+    let asked = 0;
+    const { onDemand, add, added, advance } = gate({ allow: async () => (asked++, await after(100), true), maxPerMinute: 5 });
+    const names = Array.from({ length: 40 }, (_, index) => `n${index}.od.test`);
+    const served = await Promise.all(names.map((name) => onDemand.certificateFor(name, add)));
+    expect(added).toHaveLength(5);
+    expect(served.filter(Boolean)).toHaveLength(5);
+    expect(asked).toBe(5);
+    advance(60_001);
+    await Promise.all(names.map((name) => onDemand.certificateFor(name, add)));
+    expect(added).toHaveLength(10);
+  });
+
+  test("a name allow refuses gives its share of the budget back", async () => {
+    const { onDemand, add, added } = gate({ allow: (name) => !name.startsWith("no"), maxPerMinute: 2 });
+    await Promise.all(["no1.od.test", "no2.od.test", "no3.od.test"].map((name) => onDemand.certificateFor(name, add)));
+    await Promise.all(["yes1.od.test", "yes2.od.test", "yes3.od.test"].map((name) => onDemand.certificateFor(name, add)));
+    expect(added).toEqual([["yes1.od.test"], ["yes2.od.test"]]);
+  });
+
+  test("deny entries and SNI compared as DNS does: case, trailing dot, wildcard, Unicode", async () => {
+    let asked = 0;
+    const { onDemand, add, added } = gate({ allow: () => (asked++, true), deny: ["Bad.Od.Sec.Test", "*.Deny.Od.Sec.Test.", "bücher.example"] });
+    for (const sni of ["bad.od.sec.test", "BAD.OD.SEC.TEST.", "x.deny.od.sec.test", "X.Y.DENY.od.sec.test.", "xn--bcher-kva.example", "XN--BCHER-KVA.EXAMPLE."]) {
+      expect(await onDemand.certificateFor(sni, add)).toBeUndefined();
+    }
+    expect(asked).toBe(0);
+    expect(added).toEqual([]);
+    expect(() => gate({ allow: () => true, deny: ["bad name/"] })).toThrow(TypeError);
+  });
+
+  test("a trailing-dot SNI gets the certificate under that spelling; every other spelling finds it, with no second issuance or allow", async () => {
+    let asked = 0;
+    const { onDemand, add, added } = gate({ allow: () => (asked++, true) });
+    const first = await onDemand.certificateFor("Shop.Od.Test.", add);
+    expect(added).toEqual([["shop.od.test"]]);
+    expect(first?.names).toEqual(["shop.od.test", "shop.od.test."]);
+    for (const sni of ["shop.od.test.", "shop.od.test", "SHOP.OD.TEST"]) expect((await onDemand.certificateFor(sni, add))?.chainPem).toBe("CHAIN");
+    expect(added).toHaveLength(1);
+    expect(asked).toBe(1);
+  });
+
+  test("comparableName() refuses what the URL parser would turn into an address", () => {
+    expect(comparableName("123")).toBeUndefined();
+    expect(comparableName("0x7f.1")).toBeUndefined();
+    expect(comparableName("127.0.0.1")).toBe("127.0.0.1");
+    expect(comparableName("*.Bücher.Example.")).toBe("*.xn--bcher-kva.example");
+  });
+});

@@ -17,7 +17,8 @@ import { Daemon, type GenerationParts } from "./daemon.ts";
 import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
-import { deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
+import { DEFAULT_HOOK_TIMEOUT_SECONDS, deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
+import { withLineageFolder } from "./lineage-run.ts";
 import { ConfigError, parseServeConfig, type ServeConfig, type SiteConfig } from "./serve-config.ts";
 
 /** Everything `serve` needs. */
@@ -154,7 +155,7 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
           metrics.observe(event);
           report(event, say);
           const site = event.lineage ? byLineage.get(event.lineage) : undefined;
-          if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say);
+          if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say, context.signal);
         },
       };
     },
@@ -178,8 +179,19 @@ function report(event: ManageEvent, say: Say): void {
   });
 }
 
-async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateStore, say: Say): Promise<void> {
-  const result = await runHook(site.deployHook!, deployHookEnv(store.locate(event.lineage!) ?? "", event.names ?? []));
+/**
+ * Runs a site's deploy hook (from the daemon's own configuration file, never from the store) with
+ * RENEWED_LINEAGE a folder holding the certificate: the store's own, or for a shared store a
+ * private copy removed afterwards. Stopped with the daemon, or after the hook time limit.
+ */
+async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateStore, say: Say, signal: AbortSignal): Promise<void> {
+  const lineage = await store.load(event.lineage!).catch((error: Error) => {
+    say(`${event.lineage}: deploy hook not run: cannot read the lineage (${error.message})`, { event: "hook_failed", lineage: event.lineage, error: error.message });
+    return undefined;
+  });
+  if (!lineage) return;
+  const result = await withLineageFolder(store.locate(event.lineage!), lineage, (folder) =>
+    runHook(site.deployHook!, deployHookEnv(folder, event.names ?? []), { signal, timeoutMs: DEFAULT_HOOK_TIMEOUT_SECONDS * 1000 }));
   if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
 }
 

@@ -5,4 +5,5 @@ import { afterAll } from "bun:test";
 import { removeTempDirs } from "./temp.ts";
 
 // Every temporary folder the tests made, removed once the last test file has run.
-afterAll(removeTempDirs);
+// Removing PostgreSQL data folders on a loaded machine can take longer than Bun's 5 s hook default.
+afterAll(removeTempDirs, 60_000);

@@ -9,11 +9,13 @@
 import { readFileSync } from "node:fs";
 import { Http01Solver } from "../challenges/index.ts";
 import { manage, redirectingHandler, SharedHttp01Solver, type Managed, type ManageOptions } from "../manage/index.ts";
-import { CertificateServerView, hostNameMatches, HotTlsServer, serve, type RunningServer } from "../servers/index.ts";
+import { CertificateServerView, hostNameMatches, HotTlsServer, serve, type RunningServer, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import type { ServeConfig } from "./serve-config.ts";
 
-type Handler = (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
+/** An HTTPS handler; undefined once it upgraded the request to a WebSocket. */
+export type DaemonHandler = (request: Request, server: Bun.Server<WebSocketProxyData>) => Response | undefined | Promise<Response | undefined>;
+type Handler = DaemonHandler;
 
 /** What one configuration needs from the command around it. */
 export interface GenerationParts {
@@ -23,6 +25,8 @@ export interface GenerationParts {
   handler(config: ServeConfig): Handler;
   /** manage() options beyond the certificates, store, server and challenge (events, cache, roots...). */
   manageOptions(config: ServeConfig, store: CertificateStore, ca: string | undefined): Omit<ManageOptions, "store" | "server" | "challenge" | "fetch" | "certificates" | "directoryUrl">;
+  /** The WebSocket handlers of the HTTPS listeners (they act on each socket's own data, whatever the configuration). */
+  readonly websocket?: Bun.WebSocketHandler<WebSocketProxyData>;
   /** PEM roots that verify the CA when the configuration names none. */
   readonly defaultCa?: string;
   /** Told when the HTTPS server leaves a certificate out because it cannot be served (its key is another's). */
@@ -43,23 +47,24 @@ interface Generation {
 /** The two listeners, kept across reloads that do not change `[listen]`. */
 class Listeners {
   readonly key: string;
-  readonly https: HotTlsServer;
+  readonly https: HotTlsServer<WebSocketProxyData>;
   readonly http: RunningServer;
   /** Newest first: the generation being built (answering its http-01 challenges) and the running one. */
   readonly generations: Generation[] = [];
 
-  constructor(config: ServeConfig, onRejected: GenerationParts["onRejected"]) {
+  constructor(config: ServeConfig, onRejected: GenerationParts["onRejected"], websocket: GenerationParts["websocket"]) {
     const { hostname, https, http } = config.listen;
     this.key = `${hostname} ${https} ${http}`;
-    this.https = new HotTlsServer({
+    this.https = new HotTlsServer<WebSocketProxyData>({
       hostname, port: https, fetch: (request, server) => this.route(request, server),
+      ...(websocket ? { websocket } : {}),
       ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
     });
     this.http = serve({ name: "http-01 and redirect server", hostname, port: http, handler: (request) => this.answerHttp(request) });
   }
 
   /** HTTPS requests go to the running generation (or, before the first switch, the one being built). */
-  private route(request: Request, server: Bun.Server<undefined>): Response | Promise<Response> {
+  private route(request: Request, server: Bun.Server<WebSocketProxyData>): ReturnType<Handler> {
     const generation = this.generations.find((candidate) => candidate.view.isActive) ?? this.generations[0];
     return generation ? generation.handler(request, server) : new Response("Starting\n", { status: 503, headers: { "retry-after": "1" } });
   }
@@ -115,7 +120,7 @@ export class Daemon {
    */
   async load(config: ServeConfig): Promise<void> {
     const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http}`;
-    const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected);
+    const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected, this.parts.websocket);
     if (!reuse) {
       // Bound before anything is obtained: a taken port is said at once, and names get the placeholder until their certificate.
       await listeners.https.serve([]).catch(async (error: unknown) => {
@@ -136,7 +141,6 @@ export class Daemon {
         store: generation.store,
         server: generation.view,
         challenge: generation.solver,
-        fetch: generation.handler,
       });
     } catch (error) {
       if (generation) await this.retire(generation, listeners);

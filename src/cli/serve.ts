@@ -9,11 +9,11 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
-import { createReverseProxy } from "../servers/index.ts";
+import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ReverseProxyOptions } from "../servers/index.ts";
 import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
-import { Daemon, type GenerationParts } from "./daemon.ts";
+import { Daemon, type DaemonHandler, type GenerationParts } from "./daemon.ts";
 import { openCommandStore } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
@@ -135,10 +135,11 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
       const proxy = proxyTo(config, say);
       return async (request, server) => {
         const response = await proxy(request, server);
-        metrics.observeResponse(response.status);
+        if (response) metrics.observeResponse(response.status);
         return response;
       };
     },
+    websocket: createWebSocketProxy({ sites: [] }).websocket,
     ...(context.trust?.pem ? { defaultCa: context.trust.pem } : {}),
     onRejected: (names, reason) => say(`warning: ${names.join(", ")}: not served (${reason}); the other sites are`, { event: "warning", names, message: `not served: ${reason}` }),
     manageOptions: (config, store) => {
@@ -196,12 +197,13 @@ async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateSt
 }
 
 /**
- * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host).
+ * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host),
+ * WebSocket upgrades included (RFC 6455, proxied to the same upstream).
  * Upstream failures are reported (the client's page names nothing internal); with `access_log`,
  * every request is, as one JSON line.
  */
-function proxyTo(config: ServeConfig, say: Say): (request: Request, server: Bun.Server<undefined>) => Promise<Response> {
-  const proxy = createReverseProxy({
+function proxyTo(config: ServeConfig, say: Say): DaemonHandler {
+  const options: ReverseProxyOptions = {
     sites: config.sites.flatMap((site) => site.upstream === undefined ? [] : [{
       names: site.names.map((name) => name.value),
       upstream: site.upstream,
@@ -216,6 +218,11 @@ function proxyTo(config: ServeConfig, say: Say): (request: Request, server: Bun.
         say(`proxy: ${entry.host}: ${entry.status} (${entry.error}: ${entry.detail ?? ""})`, { event: "proxy_error", host: entry.host, status: entry.status, error: entry.error, detail: entry.detail });
       }
     },
-  });
-  return (request, server) => proxy(request, { clientAddress: server.requestIP(request)?.address, tls: true });
+  };
+  const proxy = createReverseProxy(options);
+  const sockets = createWebSocketProxy(options);
+  return (request, server) => {
+    const connection = { clientAddress: server.requestIP(request)?.address, tls: true };
+    return isWebSocketUpgrade(request) ? sockets.upgrade(request, server, connection) : proxy(request, connection);
+  };
 }

@@ -50,8 +50,8 @@ export interface ManageOptions {
    * that a new configuration can take over without closing a listener.
    */
   readonly server?: CertificateServer;
-  /** The program's handler, for every HTTPS request. */
-  readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
+  /** The program's handler, for every HTTPS request (required unless `server` is given). */
+  readonly fetch?: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
   /** Default `0.0.0.0`. */
   readonly hostname?: string;
   /** Defaults: HTTPS 443, HTTP 80; `tlsAlpn` (no default) for tls-alpn-01. */
@@ -121,6 +121,7 @@ export interface Managed {
  * @throws {ServerStartError} when a port cannot be bound
  */
 export async function manage(options: ManageOptions): Promise<Managed> {
+  if (!options.server && !options.fetch) throw new TypeError("manage() needs fetch, the handler of HTTPS requests (or a server of your own)");
   if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
   const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
@@ -145,9 +146,9 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   const https: CertificateServer = options.server ?? (onDemand
-    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) })
+    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch!, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) })
     : new HotTlsServer({
-      hostname, port: options.ports?.https ?? 443, fetch: options.fetch,
+      hostname, port: options.ports?.https ?? 443, fetch: options.fetch!,
       onRejected: (certificate, reason) => emit({ type: "warning", names: certificate.names, message: `not served (${reason}): its names get the placeholder until it is replaced` }),
     }));
   const renewer = new Renewer({

@@ -36,17 +36,24 @@ export interface ServedCertificate {
 export type SwapMode = "auto" | "relay" | "reuse-port";
 
 /** Where and what to serve. */
-export interface HotTlsServerOptions {
+export interface HotTlsServerOptions<WebSocketData = undefined> {
   readonly hostname: string;
   readonly port: number;
-  /** The handler; `server.requestIP(request)` gives the client's address in both modes. */
-  readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
+  /**
+   * The handler; `server.requestIP(request)` gives the client's address in both modes. It answers
+   * nothing (undefined) once it has upgraded the request to a WebSocket (`server.upgrade`).
+   */
+  readonly fetch: (request: Request, server: Bun.Server<WebSocketData>) => Response | undefined | Promise<Response | undefined>;
+  /** `Bun.serve`'s WebSocket handlers, for requests the handler upgrades (e.g. `createWebSocketProxy().websocket`). */
+  readonly websocket?: Bun.WebSocketHandler<WebSocketData>;
   /** Default `"auto"`. */
   readonly mode?: SwapMode;
   /**
    * How long a retired backend keeps its connections after a swap (default 2 s in `"reuse-port"`
-   * mode, where its listener then closes; 60 s in `"relay"` mode, where it stops as soon as its
-   * last connection ends). Connections still open then are closed if idle, finished if busy.
+   * mode, where its listener then closes; 10 minutes in `"relay"` mode, where it stops as soon as
+   * its last connection ends: idle keep-alive connections end within Bun's idle timeout, so only
+   * long-lived ones such as WebSockets wait that long). Connections still open then are closed if
+   * idle, finished if busy.
    */
   readonly drainMs?: number;
   /** Offer HTTP/2 by ALPN (HTTP/1.1 to clients that do not ask for it). Default false. */
@@ -61,8 +68,8 @@ export interface HotTlsServerOptions {
 type TlsEntry = { serverName?: string; cert: string; key: string };
 
 /** One certificate set being served. */
-interface Backend {
-  readonly server: Bun.Server<undefined>;
+interface Backend<WebSocketData> {
+  readonly server: Bun.Server<WebSocketData>;
   readonly target: RelayTarget;
   retired: boolean;
   stopping?: Promise<void>;
@@ -88,20 +95,20 @@ export function tcpMigrateRequests(): boolean | undefined {
  * shown another site's certificate; the first certificate with an IP address is the default
  * instead, for clients that send no SNI.
  */
-export class HotTlsServer {
-  private readonly options: HotTlsServerOptions;
+export class HotTlsServer<WebSocketData = undefined> {
+  private readonly options: HotTlsServerOptions<WebSocketData>;
   /** The resolved mode. */
   readonly mode: Exclude<SwapMode, "auto">;
   private readonly relay: TcpRelay | undefined;
-  private current: Backend | undefined;
-  private readonly retiring = new Set<Backend>();
+  private current: Backend<WebSocketData> | undefined;
+  private readonly retiring = new Set<Backend<WebSocketData>>();
   private placeholder: Promise<TlsEntry> | undefined;
   private verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
   private queue: Promise<void> = Promise.resolve();
   /** Completed swaps (not counting the first start). */
   swaps = 0;
 
-  constructor(options: HotTlsServerOptions) {
+  constructor(options: HotTlsServerOptions<WebSocketData>) {
     this.options = options;
     const mode = options.mode ?? "auto";
     this.mode = mode === "auto" ? (tcpMigrateRequests() === true ? "reuse-port" : "relay") : mode;
@@ -151,7 +158,7 @@ export class HotTlsServer {
     }
   }
 
-  private listen(first: Backend): void {
+  private listen(first: Backend<WebSocketData>): void {
     try {
       this.relay!.listen({ hostname: this.options.hostname, port: this.options.port });
     } catch (error) {
@@ -160,22 +167,24 @@ export class HotTlsServer {
     }
   }
 
-  private startBackend(tls: TlsEntry[]): Backend {
+  private startBackend(tls: TlsEntry[]): Backend<WebSocketData> {
     const relayed = this.relay !== undefined;
-    const backend = {} as { -readonly [K in keyof Backend]: Backend[K] };
+    const backend = {} as { -readonly [K in keyof Backend<WebSocketData>]: Backend<WebSocketData>[K] };
     const handler = this.options.fetch;
-    let facade: Bun.Server<undefined> | undefined;
+    let facade: Bun.Server<WebSocketData> | undefined;
     try {
       backend.server = Bun.serve({
         hostname: relayed ? "127.0.0.1" : this.options.hostname,
         port: relayed ? 0 : this.current?.server.port ?? this.options.port,
         reusePort: !relayed,
         tls,
+        // Without handlers of the caller's, nothing is ever upgraded: the handler alone calls server.upgrade().
+        websocket: this.options.websocket ?? { message() {} },
         ...(this.options.http2 ? { http2: true } : {}),
         fetch: async (request, server) => {
           facade ??= relayed ? this.relayFacade(server) : server;
           const response = await handler(request, facade);
-          return backend.retired ? closing(response) : response;
+          return response && backend.retired ? closing(response) : response;
         },
         error: () => new Response("Internal Server Error\n", { status: 500 }),
       });
@@ -188,7 +197,7 @@ export class HotTlsServer {
   }
 
   /** The backend's server as the handler should see it: `requestIP` answers the client's address, not the relay's. */
-  private relayFacade(server: Bun.Server<undefined>): Bun.Server<undefined> {
+  private relayFacade(server: Bun.Server<WebSocketData>): Bun.Server<WebSocketData> {
     const relay = this.relay!;
     const requestIP = (request: Request) => {
       const seen = server.requestIP(request);
@@ -205,14 +214,14 @@ export class HotTlsServer {
   }
 
   /** From now on the backend says `Connection: close`; it stops when its connections are gone, or after the grace period. */
-  private retire(backend: Backend): void {
+  private retire(backend: Backend<WebSocketData>): void {
     backend.retired = true;
     this.retiring.add(backend);
     const stop = () => {
       clearTimeout(timer);
       backend.stopping ??= backend.server.stop().finally(() => this.retiring.delete(backend));
     };
-    const timer = setTimeout(stop, this.options.drainMs ?? (this.relay ? 60_000 : 2_000));
+    const timer = setTimeout(stop, this.options.drainMs ?? (this.relay ? 600_000 : 2_000));
     if (this.relay) {
       backend.target.onIdle = stop;
       if (backend.target.connections === 0) stop();

@@ -33,7 +33,11 @@ beforeAll(async () => {
   upstream = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
+    fetch: async (request, server) => {
+      if (request.headers.get("upgrade") === "websocket" && server.upgrade(request, { data: undefined })) return undefined;
+      return new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n");
+    },
+    websocket: { message: (socket, message) => void socket.send(`echo: ${message}`) },
   });
 });
 afterAll(async () => {
@@ -109,6 +113,29 @@ describe("serve --config under load from clients that do not retry", () => {
     expect(seen.errors).toEqual({});
     expect(seen.failed).toBe(0);
     expect(seen.ok).toBeGreaterThan(0);
+  });
+
+  test("a WebSocket through the daemon reaches the upstream: messages both ways, and it survives a renewal", async () => {
+    const socket = new WebSocket("wss://127.0.0.1:5001/ws", { headers: { host: "app.zero.test" }, tls: { ca: issuingRoot, serverName: "app.zero.test" } } as unknown as string[]);
+    const messages: string[] = [];
+    const next = () => new Promise<string>((resolve, reject) => {
+      socket.onmessage = (event) => resolve(String(event.data));
+      socket.onclose = (event) => reject(new Error(`closed ${event.code} ${event.reason}`));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new Error("the WebSocket did not open"));
+    });
+    let answer = next();
+    socket.send("one");
+    messages.push(await answer);
+    const from = daemon.stdout.text().split("\n").length;
+    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, from);
+    answer = next();
+    socket.send("two"); // the same connection, after the certificate it shook hands with was replaced
+    messages.push(await answer);
+    socket.close();
+    expect(messages).toEqual(["echo: one", "echo: two"]);
   });
 
   test("SIGHUP with a ca file that does not exist: one line, the running configuration keeps serving, nothing fails", async () => {

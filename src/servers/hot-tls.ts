@@ -222,6 +222,7 @@ export class HotTlsServer<WebSocketData = undefined> {
       backend.stopping ??= backend.server.stop().finally(() => this.retiring.delete(backend));
     };
     const timer = setTimeout(stop, this.options.drainMs ?? (this.relay ? 600_000 : 2_000));
+    timer.unref(); // a draining backend never keeps the process alive
     if (this.relay) {
       backend.target.onIdle = stop;
       if (backend.target.connections === 0) stop();

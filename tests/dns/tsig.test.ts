@@ -22,7 +22,7 @@ import { signAnswer, stripTsig, timeSignedOf } from "../support/tsig-signer.ts";
 
 setDefaultTimeout(30_000);
 
-const PORT = 15373;
+const PORT = 15383; // its own: update.test.ts uses 15353-15354, rfc2136.test.ts 15363 and 15373
 let bind: Bind;
 let key: TsigKey;
 /** A signed SOA query for example.test, BIND's signed answer, and the query's MAC. */

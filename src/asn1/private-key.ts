@@ -32,8 +32,9 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
   } catch (error) {
     throw new SyntaxError(`Cannot import private key: ${(error as Error).message}`);
   }
-  const jwk = (await crypto.subtle.exportKey("jwk", privateKey)) as Record<string, unknown>;
-  const publicJwk = Object.fromEntries(Object.entries(jwk).filter(([member]) => !PRIVATE_MEMBERS.has(member))) as JsonWebKey;
+  const jwk = await crypto.subtle.exportKey("jwk", privateKey);
+  // Typed by whichever lib the project has (DOM's JsonWebKey or node:crypto's), so no DOM name is needed here.
+  const publicJwk: typeof jwk = Object.fromEntries(Object.entries(jwk).filter(([member]) => !PRIVATE_MEMBERS.has(member)));
   const publicKey = await crypto.subtle.importKey("jwk", publicJwk, algorithm.importParams, true, ["verify"]);
   return { privateKey, publicKey };
 }

@@ -96,33 +96,44 @@ export interface TsigVerdict {
 }
 
 /**
- * Checks an answer's TSIG against the key and the request's MAC.
+ * Checks an answer's TSIG against the key and the request's MAC, as RFC 8945 §5.3 has a client do: the answer must
+ * end with a TSIG record of this key and algorithm, whose MAC (over the request's MAC, the answer and the TSIG
+ * variables as received) verifies, signed within its fudge of `now`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8945#section-5.3
  */
-export async function verifyAnswer(answer: Uint8Array, key: TsigKey, requestMac: Uint8Array): Promise<TsigVerdict> {
+export async function verifyAnswer(answer: Uint8Array, key: TsigKey, requestMac: Uint8Array, now: number = Date.now()): Promise<TsigVerdict> {
   const last = lastRecord(answer);
   if (!last || last.type !== TSIG_TYPE) return { verified: false, error: undefined, reason: "the answer is not signed" };
   try {
-    return await verifyRecord(answer, last, key, requestMac);
+    return await verifyRecord(answer, last, key, requestMac, now);
   } catch (error) {
     if (error instanceof DnsFormatError || error instanceof RangeError) return { verified: false, error: undefined, reason: "its TSIG record is malformed" };
     throw error;
   }
 }
 
-async function verifyRecord(answer: Uint8Array, last: NonNullable<ReturnType<typeof lastRecord>>, key: TsigKey, requestMac: Uint8Array): Promise<TsigVerdict> {
-  const rdata = new WireReader(answer.subarray(0, last.rdataEnd), last.rdataStart);
+const MALFORMED: TsigVerdict = { verified: false, error: undefined, reason: "its TSIG record is malformed" };
+
+async function verifyRecord(answer: Uint8Array, last: NonNullable<ReturnType<typeof lastRecord>>, key: TsigKey, requestMac: Uint8Array, now: number): Promise<TsigVerdict> {
+  // RFC 8945 §4.2: the TSIG record is the last thing in the message, of class ANY and TTL 0.
+  if (last.rdataEnd !== answer.length || last.class !== CLASS_ANY || last.ttl !== 0) return MALFORMED;
+  const rdata = new WireReader(answer, last.rdataStart);
   const algorithm = decodeName(answer, rdata.offset);
   rdata.offset = algorithm.next;
   const timeHigh = rdata.u16("TSIG");
   const timeSigned = timeHigh * 0x1_0000_0000 + rdata.u32("TSIG");
-  rdata.u16("TSIG"); // fudge
+  const fudge = rdata.u16("TSIG");
   const mac = rdata.take(rdata.u16("TSIG"), "MAC").slice();
   const originalId = rdata.u16("TSIG");
   const errorCode = rdata.u16("TSIG");
   const other = rdata.take(rdata.u16("TSIG"), "other data").slice();
+  if (rdata.offset !== last.rdataEnd) return MALFORMED;
   const error = errorCode === 0 ? undefined : TsigError[errorCode] ?? `error ${errorCode}`;
+  // Names compare case-insensitively; the MAC covers them in canonical (lowercase) form (RFC 8945 §4.3.3).
+  const keyName = decodeName(answer, last.start).name.toLowerCase();
+  if (keyName !== key.name) return { verified: false, error, reason: `it is signed with another key ("${keyName}", not "${key.name}")` };
+  if (algorithm.name.toLowerCase() !== key.algorithm) return { verified: false, error, reason: `it is signed with another algorithm (${algorithm.name}, not ${key.algorithm})` };
   if (mac.length === 0) return { verified: false, error, reason: `the server answered ${error ?? "unsigned"} with no MAC` };
   // The answer as it was before the TSIG was added: its RR removed, ARCOUNT back, the original ID.
   const unsigned = answer.slice(0, last.start);
@@ -134,13 +145,17 @@ async function verifyRecord(answer: Uint8Array, last: NonNullable<ReturnType<typ
   const requestPart = new WireWriter();
   requestPart.u16(requestMac.length);
   requestPart.bytes(requestMac);
-  const expected = await hmac(key, [requestPart.finish(), unsigned, variables(key, timeSigned, errorCode, other)]);
-  const verified = expected.length === mac.length && expected.every((byte, index) => byte === mac[index]);
-  return { verified, error, reason: verified ? "verified" : "its MAC does not verify with the key" };
+  const expected = await hmac(key, [requestPart.finish(), unsigned, variables(key, timeSigned, errorCode, other, fudge)]);
+  const macMatches = expected.length === mac.length && expected.every((byte, index) => byte === mac[index]);
+  if (!macMatches) return { verified: false, error, reason: "its MAC does not verify with the key" };
+  // RFC 8945 §5.2.3, which §5.3 applies to answers: outside the fudge, a replayed or delayed answer.
+  const skew = Math.floor(now / 1000) - timeSigned;
+  if (Math.abs(skew) > fudge) return { verified: false, error, reason: `it was signed ${Math.abs(skew)} s ${skew > 0 ? "ago" : "ahead"}, outside its fudge of ${fudge} s (are both clocks right?)` };
+  return { verified: true, error, reason: "verified" };
 }
 
 /** The TSIG variables that follow the message in the MAC. @see https://www.rfc-editor.org/rfc/rfc8945#section-4.3.3 */
-function variables(key: TsigKey, timeSigned: number, error: number, other: Uint8Array): Uint8Array {
+function variables(key: TsigKey, timeSigned: number, error: number, other: Uint8Array, fudge: number = FUDGE): Uint8Array {
   const writer = new WireWriter();
   writer.name(key.name, false);
   writer.u16(CLASS_ANY);
@@ -148,7 +163,7 @@ function variables(key: TsigKey, timeSigned: number, error: number, other: Uint8
   writer.name(key.algorithm, false);
   writer.u16(Math.floor(timeSigned / 0x1_0000_0000));
   writer.u32(timeSigned % 0x1_0000_0000);
-  writer.u16(FUDGE);
+  writer.u16(fudge);
   writer.u16(error);
   writer.u16(other.length);
   writer.bytes(other);
@@ -187,7 +202,7 @@ async function hmac(key: TsigKey, parts: readonly Uint8Array[]): Promise<Uint8Ar
 }
 
 /** Where the message's last resource record is, found by walking every section. */
-function lastRecord(bytes: Uint8Array): { start: number; type: number; rdataStart: number; rdataEnd: number } | undefined {
+function lastRecord(bytes: Uint8Array): { start: number; type: number; class: number; ttl: number; rdataStart: number; rdataEnd: number } | undefined {
   try {
     const reader = new WireReader(bytes, 4);
     const counts = [reader.u16("TSIG"), reader.u16("TSIG"), reader.u16("TSIG"), reader.u16("TSIG")];
@@ -200,9 +215,10 @@ function lastRecord(bytes: Uint8Array): { start: number; type: number; rdataStar
       const start = reader.offset;
       reader.offset = decodeName(bytes, reader.offset).next;
       const type = reader.u16("TSIG");
-      reader.offset += 6;
+      const recordClass = reader.u16("TSIG");
+      const ttl = reader.u32("TSIG");
       const length = reader.u16("TSIG");
-      last = { start, type, rdataStart: reader.offset, rdataEnd: reader.offset + length };
+      last = { start, type, class: recordClass, ttl, rdataStart: reader.offset, rdataEnd: reader.offset + length };
       reader.offset += length;
     }
     return last;

@@ -11,13 +11,27 @@ export type KeyType = "ec256" | "ec384" | "rsa2048" | "rsa3072" | "rsa4096" | "e
 /** The JWS algorithms bun-acme signs with. @see https://www.rfc-editor.org/rfc/rfc7518#section-3.1 */
 export type JwsAlgorithm = "ES256" | "ES384" | "RS256" | "EdDSA";
 
+/**
+ * The WebCrypto parameter dictionaries the table uses, declared here rather than taken from the DOM lib, so that
+ * the sources type-check in a project whose `lib` is `["ESNext"]` (what `bun init` writes). Each is structurally
+ * the WebCrypto dictionary of the same role, so it is accepted wherever `crypto.subtle` wants one.
+ * @see https://www.w3.org/TR/WebCryptoAPI/#dfn-Algorithm
+ */
+export interface WebCryptoAlgorithm { readonly name: string }
+/** WebCrypto's `EcKeyImportParams` and `EcKeyGenParams`. @see https://www.w3.org/TR/WebCryptoAPI/#dfn-EcKeyImportParams */
+export interface WebCryptoEcParams extends WebCryptoAlgorithm { readonly namedCurve: string }
+/** WebCrypto's `RsaHashedImportParams` and `EcdsaParams`: an algorithm with a hash. @see https://www.w3.org/TR/WebCryptoAPI/#dfn-RsaHashedImportParams */
+export interface WebCryptoHashedParams extends WebCryptoAlgorithm { readonly hash: string }
+/** WebCrypto's `RsaHashedKeyGenParams`. @see https://www.w3.org/TR/WebCryptoAPI/#dfn-RsaHashedKeyGenParams */
+export interface WebCryptoRsaKeyGenParams extends WebCryptoHashedParams { readonly modulusLength: number; readonly publicExponent: Uint8Array<ArrayBuffer> }
+
 /** Everything about one signature algorithm. */
 export interface KeyAlgorithm {
   readonly jws: JwsAlgorithm;
   /** WebCrypto parameters to import a key of this algorithm (PKCS#8, SPKI, JWK). */
-  readonly importParams: RsaHashedImportParams | EcKeyImportParams | Algorithm;
+  readonly importParams: WebCryptoHashedParams | WebCryptoEcParams | WebCryptoAlgorithm;
   /** WebCrypto parameters for `crypto.subtle.sign`. */
-  readonly signParams: Algorithm | EcdsaParams;
+  readonly signParams: WebCryptoAlgorithm | WebCryptoHashedParams;
   /** The JWK `kty` and, for curves, `crv`. */
   readonly kty: "EC" | "RSA" | "OKP";
   readonly crv: string | undefined;
@@ -64,7 +78,7 @@ export const KEY_ALGORITHMS: Readonly<Record<JwsAlgorithm, KeyAlgorithm>> = {
 const RSA_EXPONENT = new Uint8Array([1, 0, 1]);
 
 /** The key types: which algorithm each uses, how it is generated, and whether CAs certify it. */
-export const KEY_TYPE_TABLE: Readonly<Record<KeyType, { readonly algorithm: JwsAlgorithm; readonly generate: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm; readonly certificate: boolean }>> = {
+export const KEY_TYPE_TABLE: Readonly<Record<KeyType, { readonly algorithm: JwsAlgorithm; readonly generate: WebCryptoRsaKeyGenParams | WebCryptoEcParams | WebCryptoAlgorithm; readonly certificate: boolean }>> = {
   ec256: { algorithm: "ES256", generate: { name: "ECDSA", namedCurve: "P-256" }, certificate: true },
   ec384: { algorithm: "ES384", generate: { name: "ECDSA", namedCurve: "P-384" }, certificate: true },
   rsa2048: { algorithm: "RS256", generate: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: RSA_EXPONENT, hash: "SHA-256" }, certificate: true },
@@ -85,7 +99,7 @@ export const ACCOUNT_KEY_TYPES: readonly KeyType[] = Object.keys(KEY_TYPE_TABLE)
  * @throws {TypeError} for a key of an algorithm not in the table
  */
 export function keyAlgorithmOf(key: CryptoKey): KeyAlgorithm {
-  const algorithm = key.algorithm as Partial<EcKeyAlgorithm>;
+  const algorithm = key.algorithm as Partial<WebCryptoEcParams>;
   const row = Object.values(KEY_ALGORITHMS).find((candidate) =>
     candidate.importParams.name === algorithm.name && (candidate.kty !== "EC" || candidate.crv === algorithm.namedCurve)
   );

@@ -10,6 +10,7 @@ import {
   AcmeTransport,
   issueCertificate,
   registerAccount,
+  type Challenge,
   type ChallengeSolver,
   type Identifier,
 } from "../../src/acme/index.ts";
@@ -20,25 +21,32 @@ import { spkiOf } from "../support/certificates.ts";
 
 const DIRECTORY = "https://fake-ca.test/dir";
 
-/** A solver that records what it was asked; the fake CA validates nothing. */
+/** A solver that records what it was asked; the fake CA reads the key authorizations it presented as its http-01 answers. */
 class RecordingSolver implements ChallengeSolver {
   readonly type = "http-01";
   readonly presented: string[] = [];
   readonly cleaned: string[] = [];
-  present(identifier: Identifier): void {
+  /** Key authorization by token, as an http-01 responder would serve it (`serve` can bend it). */
+  readonly answers = new Map<string, string>();
+  private readonly serve: (keyAuthorization: string) => string;
+  constructor(serve: (keyAuthorization: string) => string = (keyAuthorization) => keyAuthorization) {
+    this.serve = serve;
+  }
+  present(identifier: Identifier, challenge: Challenge, keyAuthorization: string): void {
     this.presented.push(identifier.value);
+    this.answers.set(challenge.token, this.serve(keyAuthorization));
   }
   cleanup(identifier: Identifier): void {
     this.cleaned.push(identifier.value);
   }
 }
 
-async function issue(script: FakeCaScript, extra: { preferredChain?: string; names?: string[] } = {}) {
+async function issue(script: FakeCaScript, extra: { preferredChain?: string; names?: string[]; serve?: (keyAuthorization: string) => string } = {}) {
   const clock = fakeClock();
-  const ca = new FakeCa({ now: clock.now, ...script });
+  const solver = new RecordingSolver(extra.serve);
+  const ca = new FakeCa({ now: clock.now, http01: (_identifier, token) => solver.answers.get(token), ...script });
   const transport = new AcmeTransport({ directoryUrl: DIRECTORY, fetch: ca.fetch, clock });
   const account = await registerAccount(transport, await generateKeyPair("ec256"));
-  const solver = new RecordingSolver();
   const names = extra.names ?? ["a.fake.test"];
   const identifiers = names.map((value) => ({ type: "dns", value }) as const);
   const log: string[] = [];
@@ -54,6 +62,28 @@ async function issue(script: FakeCaScript, extra: { preferredChain?: string; nam
   }).then((issued) => ({ issued, error: undefined }), (error: unknown) => ({ issued: undefined, error }));
   return { ...result, ca, solver, log, elapsedMs: clock.elapsed() };
 }
+
+describe("the fake CA checks key authorizations as a CA does", () => {
+  test("the key authorization the flow presents (token.thumbprint of the account key) validates", async () => {
+    const { issued, error, solver } = await issue({});
+    expect(error).toBeUndefined();
+    expect(issued?.pem).toContain("BEGIN CERTIFICATE");
+    expect([...solver.answers.values()]).toEqual([expect.stringMatching(/^token0\.[\w-]{43}$/)]);
+  });
+
+  test.each([
+    ["another account key's thumbprint", (keyAuthorization: string) => `${keyAuthorization.split(".")[0]}.${"A".repeat(43)}`],
+    ["the token alone", (keyAuthorization: string) => keyAuthorization.split(".")[0]!],
+    ["a trailing character", (keyAuthorization: string) => `${keyAuthorization}x`],
+  ])("an http-01 answer with %s fails the challenge: incorrectResponse, the order invalid", async (_label, serve) => {
+    const { error, solver } = await issue({}, { serve });
+    expect(error).toBeInstanceOf(AcmeAuthorizationError);
+    const problem = (error as AcmeAuthorizationError).problem;
+    expect(problem?.type).toBe("urn:ietf:params:acme:error:incorrectResponse");
+    expect(problem?.detail).toStartWith('The key authorization file from the server did not match this challenge. Expected "token0.');
+    expect(solver.cleaned).toEqual(["a.fake.test"]);
+  });
+});
 
 describe("issueCertificate() against a fake CA", () => {
   test("a CA that marks the authorization invalid but leaves the order pending (acme2certifier) fails within seconds with its problem", async () => {

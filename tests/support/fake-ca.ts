@@ -7,8 +7,13 @@
  *
  * It checks what a CA must check of every request: the JWS signature (with the `jwk` of
  * newAccount or the account key named by `kid`), a nonce it issued and never saw before, and a
- * `url` header equal to the request URL. Everything else follows {@link FakeCaScript}.
+ * `url` header equal to the request URL. Given where to find http-01 answers (`http01`; served by
+ * {@link serveFakeCa} defaults to the test client's port), it validates a challenge as a CA does: the answer must be
+ * the key authorization, token "." the RFC 7638 thumbprint of the account's key, computed here apart from src/jose;
+ * else the challenge, authorization and order become invalid (incorrectResponse). Everything else follows
+ * {@link FakeCaScript}.
  */
+import { createHash } from "node:crypto";
 import { readCsr } from "../../src/asn1/index.ts";
 import { decodeBase64Url, tryParseIp, utf8Decode } from "../../src/encoding/index.ts";
 import { generateKeyPair, KEY_ALGORITHMS, type JwsAlgorithm } from "../../src/jose/index.ts";
@@ -78,6 +83,19 @@ export interface FakeCaScript {
   readonly newOrderUnavailable?: number;
   /** The problem put on failed challenges. */
   readonly challengeError?: { readonly type: string; readonly detail: string };
+  /**
+   * Where the fake fetches http-01 answers when a challenge is answered (with `onAnswer` `valid`, the default): the
+   * port of a responder on 127.0.0.1 (GET /.well-known/acme-challenge/TOKEN, Host: the name), or a function giving
+   * the answer (in-process tests: what the solver presented). Unset: nothing is fetched and any answer is valid.
+   */
+  readonly http01?: number | ((identifier: string, token: string) => string | undefined | Promise<string | undefined>);
+}
+
+/** RFC 7638 thumbprint, written apart from src/jose: the required members in lexicographic order, SHA-256, base64url. */
+export function fakeCaThumbprint(jwk: JsonWebKey): string {
+  const members = jwk.kty === "RSA" ? ["e", "kty", "n"] : jwk.kty === "EC" ? ["crv", "kty", "x", "y"] : ["crv", "kty", "x"];
+  const canonical = `{${members.map((member) => `"${member}":${JSON.stringify((jwk as Record<string, unknown>)[member])}`).join(",")}}`;
+  return createHash("sha256").update(canonical).digest("base64url");
 }
 
 interface FakeOrder {
@@ -177,7 +195,7 @@ export class FakeCa {
     }
     if (kind === "order") return this.order(base, this.orders[index]!);
     if (kind === "authz") return this.authorization(base, this.authorizations[index]!, payload);
-    if (kind === "chall") return this.answer(base, this.authorizations[index]!);
+    if (kind === "chall") return this.answer(base, this.authorizations[index]!, kid);
     if (kind === "finalize") return this.finalize(base, this.orders[index]!, payload as { csr: string });
     if (kind === "cert") {
       const order = this.certificates[index]?.order;
@@ -224,10 +242,41 @@ export class FakeCa {
     return this.json({ status: authorization.status, identifier: authorization.identifier, challenges: [challenge] });
   }
 
-  private answer(base: string, authorization: FakeAuthorization): Response {
+  /** Fetches the http-01 answer and compares it with the key authorization; the problem when they differ. */
+  private async validate(authorization: FakeAuthorization, kid: string): Promise<{ type: string; detail: string; status: number } | undefined> {
+    const source = this.script.http01;
+    if (source === undefined) return undefined;
+    const { identifier, challenge } = authorization;
+    const expected = `${challenge.token}.${fakeCaThumbprint(this.accounts.get(kid)!)}`;
+    let got: string | undefined;
+    try {
+      if (typeof source === "number") {
+        const response = await fetch(`http://127.0.0.1:${source}/.well-known/acme-challenge/${challenge.token}`, { headers: { host: identifier.value } });
+        got = response.ok ? (await response.text()).trimEnd() : `HTTP ${response.status}`;
+      } else {
+        got = await source(identifier.value, challenge.token);
+      }
+    } catch (error) {
+      return { type: "urn:ietf:params:acme:error:connection", detail: `the fake CA could not fetch the http-01 answer for ${identifier.value}: ${(error as Error).message}`, status: 400 };
+    }
+    if (got === expected) return undefined;
+    return { type: "urn:ietf:params:acme:error:incorrectResponse", detail: `The key authorization file from the server did not match this challenge. Expected "${expected}" (got "${got}")`, status: 403 };
+  }
+
+  private async answer(base: string, authorization: FakeAuthorization, kid: string): Promise<Response> {
     const error = { ...(this.script.challengeError ?? { type: "urn:ietf:params:acme:error:incorrectResponse", detail: "the fake CA says: wrong key authorization" }), status: 403 };
     const { challenge, order } = authorization;
-    switch (this.script.onAnswer ?? "valid") {
+    const mode = this.script.onAnswer ?? "valid";
+    const failure = mode === "valid" ? await this.validate(authorization, kid) : undefined;
+    if (failure) {
+      // As Pebble does: the challenge, its authorization and the order become invalid.
+      challenge.status = "invalid";
+      challenge.error = failure;
+      authorization.status = "invalid";
+      order.status = "invalid";
+      return this.json({ ...challenge, status: "processing", error: undefined });
+    }
+    switch (mode) {
       case "valid":
         challenge.status = "valid";
         authorization.status = "valid";

@@ -54,9 +54,9 @@ class Listeners {
 
   constructor(config: ServeConfig, onRejected: GenerationParts["onRejected"], websocket: GenerationParts["websocket"]) {
     const { hostname, https, http } = config.listen;
-    this.key = `${hostname} ${https} ${http}`;
+    this.key = `${hostname} ${https} ${http} ${config.listen.http2}`;
     this.https = new HotTlsServer<WebSocketProxyData>({
-      hostname, port: https, fetch: (request, server) => this.route(request, server),
+      hostname, port: https, http2: config.listen.http2, fetch: (request, server) => this.route(request, server),
       ...(websocket ? { websocket } : {}),
       ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
     });
@@ -119,7 +119,7 @@ export class Daemon {
    * @throws whatever reading the `ca` file, opening the store or `manage()` throws
    */
   async load(config: ServeConfig): Promise<void> {
-    const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http}`;
+    const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http} ${config.listen.http2}`;
     const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected, this.parts.websocket);
     if (!reuse) {
       // Bound before anything is obtained: a taken port is said at once, and names get the placeholder until their certificate.

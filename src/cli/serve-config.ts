@@ -28,7 +28,8 @@ export interface ServeConfig {
   readonly cache?: string;
   readonly contact: readonly string[];
   readonly keyType: KeyType;
-  readonly listen: { readonly hostname: string; readonly https: number; readonly http: number };
+  /** `http2`: offer HTTP/2 by ALPN on the HTTPS port (default true; HTTP/1.1 for clients that do not ask for it). */
+  readonly listen: { readonly hostname: string; readonly https: number; readonly http: number; readonly http2: boolean };
   /** `[admin]`: `/metrics` and `/healthz` on their own address; absent: off. */
   readonly admin?: { readonly hostname: string; readonly port: number; readonly healthMarginMs: number };
   readonly sites: readonly SiteConfig[];
@@ -48,7 +49,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "listen", "admin", "site"] as const;
-const LISTEN_KEYS = ["hostname", "https", "http"] as const;
+const LISTEN_KEYS = ["hostname", "https", "http", "http2"] as const;
 const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests"] as const;
@@ -108,6 +109,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       hostname: typeof listen.hostname === "string" ? listen.hostname : "0.0.0.0",
       https: port(listen.https ?? 443, () => at(where("listen", 0, "https"), "https must be a port number")),
       http: port(listen.http ?? 80, () => at(where("listen", 0, "http"), "http must be a port number")),
+      http2: flag(listen.http2 ?? true, () => at(where("listen", 0, "http2"), "http2 must be true or false")),
     },
     ...(admin ? {
       admin: {
@@ -177,6 +179,11 @@ function duration(value: unknown, fail: () => Error): number {
   const match = typeof value === "string" ? /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim()) : null;
   if (!match) throw fail();
   return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+function flag(value: unknown, fail: () => Error): boolean {
+  if (typeof value !== "boolean") throw fail();
+  return value;
 }
 
 function port(value: unknown, fail: () => Error): number {

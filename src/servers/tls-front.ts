@@ -33,6 +33,8 @@ export class TlsFrontServer {
   private inner: ReturnType<typeof Bun.serve> | undefined;
   private front: TlsServer | undefined;
   private readonly sockets = new Set<Socket>();
+  /** The client behind each loopback connection to the inner server, by that connection's local port. */
+  private readonly clients = new Map<number, { address: string; port: number }>();
 
   constructor(options: TlsFrontOptions) {
     this.options = options;
@@ -81,7 +83,7 @@ export class TlsFrontServer {
 
   /** The context for a name: exact, then a wildcard one label up. */
   private lookup(name: string): SecureContext | undefined {
-    const lower = name.toLowerCase();
+    const lower = name.toLowerCase().replace(/\.$/, ""); // "example.net." is example.net
     return this.contexts.get(lower) ?? this.contexts.get(`*.${lower.slice(lower.indexOf(".") + 1)}`);
   }
 
@@ -97,7 +99,9 @@ export class TlsFrontServer {
   }
 
   private async start(): Promise<void> {
-    this.inner = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: this.options.fetch });
+    const handler = this.options.fetch;
+    let facade: Bun.Server<undefined> | undefined;
+    this.inner = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request, server) => handler(request, facade ??= this.clientFacade(server)) });
     const innerPort = this.inner.port!;
     const front = createServer({
       ...(this.fallback ? { cert: this.fallback.cert, key: this.fallback.key } : {}),
@@ -116,8 +120,30 @@ export class TlsFrontServer {
     this.front = front;
   }
 
+  /** The inner server as the handler should see it: `requestIP` answers the client's address, not the front's loopback hop. */
+  private clientFacade(server: Bun.Server<undefined>): Bun.Server<undefined> {
+    const requestIP = (request: Request) => {
+      const seen = server.requestIP(request);
+      const client = seen ? this.clients.get(seen.port) : undefined;
+      return client ? { address: client.address, port: client.port, family: client.address.includes(":") ? "IPv6" as const : "IPv4" as const } : seen;
+    };
+    return new Proxy(server, {
+      get: (target, property) => {
+        if (property === "requestIP") return requestIP;
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  }
+
   private pipe(socket: Socket, innerPort: number): void {
     const upstream = connect(innerPort, "127.0.0.1");
+    upstream.once("connect", () => {
+      const port = upstream.localPort;
+      if (port === undefined || socket.remoteAddress === undefined) return;
+      this.clients.set(port, { address: socket.remoteAddress, port: socket.remotePort ?? 0 });
+      upstream.once("close", () => this.clients.delete(port));
+    });
     this.sockets.add(socket);
     this.sockets.add(upstream);
     const close = () => {

@@ -115,6 +115,18 @@ describe("serve --config under load from clients that do not retry", () => {
     expect(seen.ok).toBeGreaterThan(0);
   });
 
+  test("HTTP/2 to clients that offer h2 (curl --http2), HTTP/1.1 to the others", async () => {
+    const caFile = join(makeTempDir("curl-ca"), "root.pem");
+    writeFileSync(caFile, issuingRoot);
+    const version = async (flag: string) => {
+      const curl = Bun.spawn(["curl", "-s", flag, "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--cacert", caFile, "--resolve", "app.zero.test:5001:127.0.0.1", "https://app.zero.test:5001/"], { stdout: "pipe" });
+      const [out] = await Promise.all([new Response(curl.stdout).text(), curl.exited]);
+      return out.trim();
+    };
+    expect(await version("--http2")).toBe("2 200");
+    expect(await version("--http1.1")).toBe("1.1 200");
+  });
+
   test("a WebSocket through the daemon reaches the upstream: messages both ways, and it survives a renewal", async () => {
     const socket = new WebSocket("wss://127.0.0.1:5001/ws", { headers: { host: "app.zero.test" }, tls: { ca: issuingRoot, serverName: "app.zero.test" } } as unknown as string[]);
     const messages: string[] = [];

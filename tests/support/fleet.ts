@@ -19,10 +19,14 @@ export interface FleetInstance {
   events(type: string): Record<string, string>[];
 }
 
-/** Starts `fleet-instance.ts` on `storeUrl` for `names`. */
+/**
+ * Starts `fleet-instance.ts` on `storeUrl` for `names`. A failed order is tried again after 1 s
+ * (FLEET_RETRY_MS, unless `env` says otherwise): at a rolling start the CA may validate through an
+ * instance that is not listening yet, as a real fleet's would, and the fleet must get past that.
+ */
 export function startInstance(pebble: Pebble, storeUrl: string, ports: { http: number; https: number }, names: readonly string[], env: Record<string, string> = {}): FleetInstance {
   const child = Bun.spawn([process.execPath, join(import.meta.dir, "fleet-instance.ts"), storeUrl, pebble.directoryUrl, pebble.tlsRootFile, String(ports.http), String(ports.https), ...names], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env },
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, FLEET_RETRY_MS: "1000", ...env },
   });
   const stdout = new LineReader(child.stdout);
   const stderr = new LineReader(child.stderr);
@@ -53,6 +57,24 @@ export function servedSerial(port: number, servername: string): Promise<string> 
 }
 
 /** New orders Pebble has received so far. */
+/**
+ * Certificates Pebble issued (finalized orders). At a rolling start an order may fail validation
+ * through an instance not listening yet and be made again: exactly once is about certificates.
+ */
+export function issuedAtPebble(pebble: Pebble): number {
+  return pebble.log().split("\n").filter((line) => line.includes("POST /finalize-order/")).length;
+}
+
+/** Waits until the instances together report `count` "obtained" events (retries included), or fails after `timeoutMs`. */
+export async function allObtained(instances: readonly FleetInstance[], count: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // The events arrive on several processes' output: their sum is looked at as lines come in.
+  while (instances.reduce((sum, instance) => sum + instance.events("obtained").length, 0) < count) {
+    if (Date.now() > deadline) throw new Error(`only ${instances.reduce((sum, instance) => sum + instance.events("obtained").length, 0)} of ${count} certificates obtained in ${timeoutMs} ms`);
+    await Bun.sleep(50);
+  }
+}
+
 export function ordersAtPebble(pebble: Pebble): number {
   return pebble.log().split("\n").filter((line) => line.includes("POST /order-plz -> calling handler()")).length;
 }

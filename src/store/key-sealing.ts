@@ -126,7 +126,8 @@ export class KeySealer {
     }
     if (joined.length < IV_BYTES + TAG_BYTES) throw tampered();
     const iv = joined.subarray(0, IV_BYTES) as Uint8Array<ArrayBuffer>;
-    const algorithm: AesGcmParams = legacy ? { name: "AES-GCM", iv } : { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(name) };
+    // Its own type, not DOM's AesGcmParams: the sources type-check in a project without the DOM lib.
+    const algorithm: { name: "AES-GCM"; iv: Uint8Array<ArrayBuffer>; additionalData?: Uint8Array<ArrayBuffer> } = legacy ? { name: "AES-GCM", iv } : { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(name) };
     let plain: ArrayBuffer;
     try {
       plain = await crypto.subtle.decrypt(algorithm, await this.key, joined.subarray(IV_BYTES) as Uint8Array<ArrayBuffer>);

@@ -81,8 +81,6 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
         say(`config not reloaded, the running one stays: ${message}`, { event: "config_rejected", error: message });
         return;
       }
-      say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
-      announce(next, daemon, say);
       metrics.retain(next.sites.map(lineageOf));
       if (JSON.stringify(next.admin) !== JSON.stringify(running.admin)) {
         await admin?.stop();
@@ -94,6 +92,8 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
         }
       }
       running = next;
+      say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
+      announce(next, daemon, say);
     });
   };
   process.on("SIGHUP", onHangup);

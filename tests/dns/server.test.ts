@@ -113,12 +113,12 @@ describe("hostile peers", () => {
       if (ids.size === count) received.resolve(ids);
     });
     socket.on("close", () => received.resolve(ids));
-    const timer = setTimeout(() => received.resolve(ids), 3_000);
+    const timer = setTimeout(() => received.resolve(ids), 20_000); // a bound for a loaded machine, not a wait: the last answer resolves it
     const got = await received.promise;
     clearTimeout(timer);
     socket.destroy();
     expect({ answered: got.size, leftover: buffer.length }).toEqual({ answered: count, leftover: 0 });
-  });
+  }, 30_000);
 });
 
 function query(id: number, name: string, type: number): Uint8Array {

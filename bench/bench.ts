@@ -2,7 +2,7 @@
  * The benchmark: bun-acme against certbot, lego, uacme and node's acme-client on one local
  * Pebble, plus scale, concurrency and start-up figures. Run it with `bun run bench` (bench/run
  * installs the peers first). Writes bench/results.md and bench/chart.svg, and the summary table
- * into README.md between its bench markers.
+ * into docs/benchmarks.md between its bench markers.
  *
  *   bun run bench [--rounds N] [--quick]
  */
@@ -320,11 +320,11 @@ writeFileSync(join(root, "bench", "chart.svg"), renderChart(
   })),
   ["instant validation", "default validation delay"],
 ));
-const readmePath = join(root, "README.md");
-const readme = readFileSync(readmePath, "utf8");
+const summaryPath = join(root, "docs", "benchmarks.md");
+const page = readFileSync(summaryPath, "utf8");
 const marked = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
-if (marked.test(readme)) {
-  writeFileSync(readmePath, readme.replace(marked, `<!-- bench:start -->\n${summary}\n\n${targetsTable}\n<!-- bench:end -->`));
+if (marked.test(page)) {
+  writeFileSync(summaryPath, page.replace(marked, `<!-- bench:start -->\n${summary}\n\n${targetsTable}\n<!-- bench:end -->`));
 }
-log(`wrote bench/results.md and bench/chart.svg in ${totalSeconds.toFixed(0)} s`);
+log(`wrote bench/results.md, bench/chart.svg and the summary in docs/benchmarks.md in ${totalSeconds.toFixed(0)} s`);
 console.log(`\n${targetsTable}`);

@@ -14,7 +14,9 @@ import { makeTempDir } from "../support/temp.ts";
 // Starts processes (Pebble, bun add, the examples): allow more than the 5 s default.
 setDefaultTimeout(60_000);
 
-const README_BLOCKS = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+/** The `ts` examples users copy: the README's and the library guide's (docs/library.md). */
+const README_BLOCKS = ["README.md", join("docs", "library.md")].flatMap((file) =>
+  [...readFileSync(join(ROOT, file), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!));
 const TSC = process.env.BUN_ACME_TSC;
 
 async function run(command: string[], cwd: string, env: Record<string, string> = {}) {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ExecDnsSolver } from "../../src/cli/dns-hook.ts";
+import { ExecDnsSolver } from "../../src/challenges/index.ts";
 import { describeHookFailure, hookEnvironment, runHook } from "../../src/cli/hooks.ts";
 import { makeTempDir } from "../support/temp.ts";
 

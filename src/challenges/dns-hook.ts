@@ -4,13 +4,14 @@
  * afterwards. NAME is the `_acme-challenge` name (no trailing dot), VALUE the TXT value.
  */
 import type { Challenge, ChallengeSolver, Identifier } from "../acme/index.ts";
-import { dns01RecordName, dns01TxtValue } from "../challenges/index.ts";
+import { BunAcmeError } from "../errors/index.ts";
+import { dns01RecordName, dns01TxtValue } from "./dns01.ts";
 
 /** The hook failed: its command line, exit code and the last lines of its output. */
-export class DnsHookError extends Error {
-  readonly code = "ERR_DNS_HOOK";
+export class DnsHookError extends BunAcmeError {
+  declare readonly code: "ERR_DNS_HOOK";
   constructor(message: string) {
-    super(message);
+    super("ERR_DNS_HOOK", message);
     this.name = "DnsHookError";
   }
 }

@@ -1,0 +1,93 @@
+/**
+ * The public surface, pinned: the names `"bun-acme"` (src/index.ts) and `"bun-acme/cli"`
+ * (src/cli/index.ts) export, values and types, compared with tests/exports.expected.json. A change
+ * to the surface fails here until that file is changed with it, so that it is made on purpose.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "./support/client.ts";
+
+const EXPECTED_FILE = join(ROOT, "tests", "exports.expected.json");
+const FACES = { "bun-acme": "src/index.ts", "bun-acme/cli": "src/cli/index.ts" } as const;
+type Face = keyof typeof FACES;
+
+/** Comments out, so that an `export` in JSDoc is not read as a statement. */
+function withoutComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+}
+
+/**
+ * The names an index file exports, types as `type Name`, read from its `export { ... } from` and
+ * `export type { ... } from` statements (the only kinds a face has).
+ *
+ * @throws {Error} for any other kind of export statement, which this reader would miss
+ */
+function exportedNames(file: string): string[] {
+  const source = withoutComments(readFileSync(join(ROOT, file), "utf8"));
+  const statements = [...source.matchAll(/\bexport\s+(type\s+)?\{([^}]*)\}\s*from\s*"[^"]+";/g)];
+  const exportKeywords = source.match(/\bexport\b/g)?.length ?? 0;
+  if (exportKeywords !== statements.length) throw new Error(`${file}: ${exportKeywords - statements.length} export statement(s) other than "export { ... } from": read them here too`);
+  return statements.flatMap(([, typeOnly, list]) =>
+    list!.split(",").map((item) => item.trim()).filter(Boolean).map((item) => {
+      const [, typeItem, name, alias] = /^(type\s+)?([\w$]+)(?:\s+as\s+([\w$]+))?$/.exec(item) ?? [];
+      if (!name) throw new Error(`${file}: cannot read the export "${item}"`);
+      return `${typeOnly || typeItem ? "type " : ""}${alias ?? name}`;
+    })
+  ).sort();
+}
+
+const expected = JSON.parse(readFileSync(EXPECTED_FILE, "utf8")) as Record<Face, string[]>;
+
+describe.each(Object.keys(FACES) as Face[])("the surface of %s", (face) => {
+  const file = FACES[face];
+
+  test("is the committed list (tests/exports.expected.json): change both together, on purpose", () => {
+    expect(exportedNames(file)).toEqual(expected[face]);
+  });
+
+  test("its values are what the module gives at run time (the statement reader misses none)", async () => {
+    const module = (await import(join(ROOT, file))) as Record<string, unknown>;
+    expect(Object.keys(module).sort()).toEqual(exportedNames(file).filter((name) => !name.startsWith("type ")));
+  });
+
+  test("has no name twice", () => {
+    const names = exportedNames(file).map((name) => name.replace(/^type /, ""));
+    expect(names.filter((name, index) => names.indexOf(name) !== index)).toEqual([]);
+  });
+});
+
+describe("the error classes of the surface", () => {
+  /** Malformed input is the platform's SyntaxError, as the README says; these carry a code too, but are no BunAcmeError. */
+  const SYNTAX_ERRORS = new Set(["DerError", "DnsFormatError"]);
+
+  test("every one extends BunAcmeError", async () => {
+    const { BunAcmeError } = await import("../src/index.ts");
+    const modules = [await import("../src/index.ts"), await import("../src/cli/index.ts")] as Record<string, unknown>[];
+    const errorClasses = modules.flatMap((module) => Object.entries(module))
+      .filter(([name, value]) => typeof value === "function" && value.prototype instanceof Error && !SYNTAX_ERRORS.has(name));
+    expect(errorClasses.length).toBeGreaterThanOrEqual(20);
+    const outside = errorClasses.filter(([name, value]) => name !== "BunAcmeError" && !((value as Function).prototype instanceof BunAcmeError)).map(([name]) => name);
+    expect(outside).toEqual([]);
+  });
+
+  test("a BunAcmeError keeps its code, message, cause and the subclass's name", async () => {
+    const { BunAcmeError, StoreError, DnsUpdateError, ServerStartError } = await import("../src/index.ts");
+    const { UsageError } = await import("../src/cli/index.ts");
+    const cause = new Error("underneath");
+    const root = new BunAcmeError("ERR_EXAMPLE", "what failed", { cause });
+    expect([root.code, root.message, root.cause, root.name]).toEqual(["ERR_EXAMPLE", "what failed", cause, "BunAcmeError"]);
+    const cases = [
+      [new StoreError("bad record", "ERR_STORE_CORRUPT"), "StoreError", "ERR_STORE_CORRUPT", "bad record"],
+      [new StoreError("bad record"), "StoreError", "ERR_STORE", "bad record"],
+      [new DnsUpdateError("refused", "REFUSED"), "DnsUpdateError", "ERR_DNS_UPDATE", "refused"],
+      [new ServerStartError("http-01 challenge server", "127.0.0.1", 5002, Object.assign(new Error("busy"), { code: "EADDRINUSE" })), "ServerStartError", "EADDRINUSE", "Cannot start the http-01 challenge server on 127.0.0.1:5002: the port is already in use"],
+      [new ServerStartError("DNS server", "127.0.0.1", 53, new Error("odd")), "ServerStartError", "ERR_SERVER_START", "Cannot start the DNS server on 127.0.0.1:53: odd"],
+      [new UsageError("--domain is missing"), "UsageError", "ERR_USAGE", "--domain is missing"],
+    ] as const;
+    for (const [error, name, code, message] of cases) {
+      expect(error).toBeInstanceOf(BunAcmeError);
+      expect([error.name, error.code, error.message]).toEqual([name, code, message]);
+    }
+  });
+});

@@ -16,7 +16,15 @@ export class DnsHookError extends BunAcmeError {
   }
 }
 
-/** A `ChallengeSolver` (dns-01) that runs `command present|cleanup NAME VALUE` through `sh`. */
+/**
+ * A `ChallengeSolver` (dns-01) that runs `command present|cleanup NAME VALUE` through `sh`, with
+ * the environment of this process less `BUN_ACME_STORE_KEY` (a provider's credentials come from there).
+ *
+ * @example
+ * const solver = new ExecDnsSolver("/usr/local/bin/my-dns-provider"); // my-dns-provider present _acme-challenge.example.net <value>
+ * await issueCertificate({ transport, account, identifiers, csr, solver });
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-8.4
+ */
 export class ExecDnsSolver implements ChallengeSolver {
   readonly type = "dns-01";
   private readonly command: string;

@@ -1,10 +1,11 @@
 /**
  * The public surface, pinned: the names `"bun-acme"` (src/index.ts) and `"bun-acme/cli"`
  * (src/cli/index.ts) export, values and types, compared with tests/exports.expected.json. A change
- * to the surface fails here until that file is changed with it, so that it is made on purpose.
+ * to the surface fails here until that file is changed with it, so that it is made on purpose:
+ * `BUN_ACME_UPDATE_EXPORTS=1 bun test tests/exports.test.ts` rewrites it, for review in the diff.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./support/client.ts";
 
@@ -37,6 +38,10 @@ function exportedNames(file: string): string[] {
   ).sort();
 }
 
+if (process.env.BUN_ACME_UPDATE_EXPORTS) {
+  const current = Object.fromEntries(Object.entries(FACES).map(([face, file]) => [face, exportedNames(file)]));
+  writeFileSync(EXPECTED_FILE, `${JSON.stringify(current, null, 2)}\n`);
+}
 const expected = JSON.parse(readFileSync(EXPECTED_FILE, "utf8")) as Record<Face, string[]>;
 
 describe.each(Object.keys(FACES) as Face[])("the surface of %s", (face) => {

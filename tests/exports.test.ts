@@ -6,10 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
 import { ROOT } from "./support/client.ts";
 
 const EXPECTED_FILE = join(ROOT, "tests", "exports.expected.json");
+/** CI's tsc (node_modules/.bin/tsc): its package's compiler API reads the types of the surface. */
+const TSC = process.env.BUN_ACME_TSC;
 const FACES = { "bun-acme": "src/index.ts", "bun-acme/cli": "src/cli/index.ts" } as const;
 type Face = keyof typeof FACES;
 
@@ -95,4 +98,46 @@ describe("the error classes of the surface", () => {
       expect([error.name, error.code, error.message]).toEqual([name, code, message]);
     }
   });
+});
+
+/**
+ * Types declared in src/ that an export of `file` names in its public signature (a parameter, a
+ * member, a return type, a base type) without `file` exporting them: a user can use such an API
+ * but cannot name what it takes or gives, e.g. implement a `CertificateStore`.
+ */
+function unexportedTypesNamed(file: string): string[] {
+  // The compiler's own typings are not installed here: it is used through a narrow, untyped door.
+  const ts: any = createRequire(import.meta.url)(join(dirname(dirname(TSC!)), "typescript"));
+  const entry = join(ROOT, file);
+  const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic() {} });
+  const program = ts.createProgram([entry], config.options);
+  const checker = program.getTypeChecker();
+  const resolve = (symbol: any) => (symbol && symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
+  const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry))).map(resolve);
+  const hidden = (node: any) => ts.getCombinedModifierFlags(node) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected) || (node.name && ts.isPrivateIdentifier(node.name));
+  const found = new Set<string>();
+  const visit = (node: any, owner: string): void => {
+    if (ts.isBlock(node) || ((ts.isPropertyDeclaration(node) || ts.isMethodDeclaration(node) || ts.isGetAccessor(node)) && hidden(node))) return;
+    const named = ts.isTypeReferenceNode(node) ? node.typeName : ts.isExpressionWithTypeArguments(node) ? node.expression : ts.isTypeQueryNode(node) ? node.exprName : undefined;
+    const symbol = named && resolve(checker.getSymbolAtLocation(named));
+    const declaration = symbol?.declarations?.[0];
+    if (declaration && !(symbol.flags & ts.SymbolFlags.TypeParameter) && declaration.getSourceFile().fileName.startsWith(join(ROOT, "src")) && !exported.includes(symbol)) {
+      found.add(`${symbol.name} (${relative(ROOT, declaration.getSourceFile().fileName)}), named by ${owner}`);
+    }
+    ts.forEachChild(node, (child: any) => visit(child, owner));
+  };
+  for (const symbol of exported) {
+    for (const declaration of symbol.declarations ?? []) {
+      if (ts.isVariableDeclaration(declaration)) {
+        if (declaration.type) visit(declaration.type, symbol.name);
+      } else visit(declaration, symbol.name);
+    }
+  }
+  return [...found].sort();
+}
+
+describe("the types of the surface", () => {
+  test.skipIf(!TSC)("every type an export of src/index.ts names is exported too (read with BUN_ACME_TSC's compiler)", () => {
+    expect(unexportedTypesNamed("src/index.ts")).toEqual([]);
+  }, 120_000);
 });

@@ -50,6 +50,7 @@ export {
   downloadCertificate,
   topIssuerCommonName,
   type AcmeAccount,
+  type AcmeResponse,
   type AcmeSigner,
   type AcmeTransportOptions,
   type CertificateDownload,
@@ -61,9 +62,11 @@ export {
   type FetchFunction,
   type IssuedCertificate,
   type IssueOptions,
+  type Link,
   type NewAccountRequest,
   type NewOrderExtras,
   type PollOptions,
+  type PostOptions,
   type RenewalAdvice,
   type RenewalInfo,
   type RetryOptions,
@@ -103,7 +106,8 @@ export {
   type CheckedChain,
 } from "./acme/index.ts";
 
-// Errors.
+// Errors: one root, `BunAcmeError`, with a stable `code`; every failure below extends it.
+export { BunAcmeError } from "./errors/index.ts";
 export {
   AcmeAuthorizationError,
   AcmeCertificateError,
@@ -119,19 +123,25 @@ export {
 } from "./acme/index.ts";
 
 // Keys, CSRs and certificates.
-export { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, exportPublicJwk, generateKeyPair, jwkThumbprint, KEY_TYPES, type KeyType, type PublicJwk } from "./jose/index.ts";
-export { createCsr, importPrivateKeyPem, parseCsr, readCertificate, readCsr, verifyCertificateSignature, type CertificateInfo, type CsrOptions, type ParsedCsr } from "./asn1/index.ts";
+export { ACCOUNT_KEY_TYPES, exportPrivateKeyPem, exportPublicJwk, generateKeyPair, jwkThumbprint, KEY_TYPES, type FlattenedJws, type KeyType, type PublicJwk } from "./jose/index.ts";
+export { createCsr, importPrivateKeyPem, parseCsr, readCertificate, readCsr, verifyCertificateSignature, type CertificateInfo, type CsrInfo, type CsrOptions, type ParsedCsr } from "./asn1/index.ts";
 export { decodePemBlocks, encodePem, type PemBlock } from "./encoding/index.ts";
 
 // Challenge solvers and the servers that answer the CA.
 export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Solver, tlsAlpnServerName } from "./challenges/index.ts";
+// Solvers that publish answers elsewhere: a web server's folder, your name servers (RFC 2136 with TSIG), a command of yours.
+export { DnsHookError, ExecDnsSolver, Rfc2136Solver, WebrootSolver, type PemCertificate, type Rfc2136Options } from "./challenges/index.ts";
+export { DnsClientError, DnsUpdateError, parseTsigKey, type TsigAlgorithm, type TsigKey, type UpdateTarget } from "./dns/index.ts";
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
 export { HotTlsServer, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
+export { CertificateServerView, TlsFrontServer, type SwappableCertificates, type TlsFrontOptions } from "./servers/index.ts";
 // The reverse proxy the daemon puts in front of applications, for manage() users too.
-export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions, type WebSocketProxy, type WebSocketProxyData } from "./servers/index.ts";
+export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type Probe, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions, type WebSocketProxy, type WebSocketProxyData } from "./servers/index.ts";
 
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
-export { manage, type Managed, type ManageEvent, type ManageOptions } from "./manage/index.ts";
+export { manage, type CertificateServer, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage/index.ts";
+// Metrics and health: Prometheus' text format fed by manage()'s events, and `/metrics` + `/healthz` as a handler.
+export { adminHandler, CertificateMetrics, type AdminOptions, type ExpiryProblem, type MetricsEvent } from "./metrics/index.ts";
 
 // What outlives a run: the account, and the certificate store (an interface; files by default, Redis or PostgreSQL for a fleet).
 export {
@@ -150,14 +160,22 @@ export {
   StoreUnavailableError,
   writeFileAtomic,
   writeFilesAtomic,
+  type AccountRecord,
+  type AccountStorage,
   type CertificateStore,
   type FileToWrite,
   type LineageConfig,
+  type LineageDnsUpdate,
+  type LineageHooks,
   type LineageMeta,
+  type LineageSummary,
+  type LockHolder,
+  type LockOptions,
   type OpenAccountOptions,
   type PostgresStoreOptions,
   type RedisStoreOptions,
   type SharedChallenges,
+  type StoreLock,
   type StoreOpenOptions,
   type StoredLineage,
 } from "./store/index.ts";
@@ -169,7 +187,10 @@ export {
   obtainLineage,
   scheduleRenewal,
   type EnsureOptions,
+  type IssueLineageOptions,
   type IssuerOptions,
+  type LineageDamage,
   type LineageOutcome,
   type ObtainOptions,
+  type Schedule,
 } from "./lifecycle/index.ts";

@@ -3,18 +3,11 @@
  * Code branches on `code` and on the problem `type`, never on message text.
  */
 import { isProblemType, shortProblemType, type ProblemType } from "./problems.ts";
+import { BunAcmeError } from "../errors/index.ts";
 import type { AcmeProblem, Identifier } from "./types.ts";
 
 /** Base of every error this client raises about the CA or the protocol. */
-export class AcmeError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class AcmeError extends BunAcmeError {}
 
 /**
  * The CA answered with a problem document. The document is kept whole.

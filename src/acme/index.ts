@@ -55,6 +55,7 @@ export {
   type AcmeTransportOptions,
   type FetchFunction,
   type Link,
+  type PostOptions,
   type RetryOptions,
 } from "./transport.ts";
 export type { Account, AcmeProblem, Authorization, Challenge, ChallengeType, Directory, Fetched, Identifier, Order } from "./types.ts";

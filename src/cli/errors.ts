@@ -3,14 +3,15 @@
  * user's mistake.
  */
 import { AcmeError, AcmeProblemError, AcmeProfileError } from "../acme/index.ts";
+import { BunAcmeError } from "../errors/index.ts";
 import { ServerStartError } from "../servers/index.ts";
 import { maskSecrets, StoreError } from "../store/index.ts";
 
 /** A mistake on the command line: exit code 2, one line, no stack trace. */
-export class UsageError extends Error {
-  readonly code = "ERR_USAGE";
+export class UsageError extends BunAcmeError {
+  declare readonly code: "ERR_USAGE";
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super("ERR_USAGE", message, options);
     this.name = "UsageError";
   }
 }
@@ -22,10 +23,10 @@ export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, CANCELLED: 3 } as const;
  * `GET /shutdown` arrived before the certificate was obtained: the run was cancelled (pending
  * authorizations deactivated), which is not the success exit 0 means.
  */
-export class ShutdownBeforeCertificate extends Error {
-  readonly code = "ERR_SHUTDOWN_BEFORE_CERTIFICATE";
+export class ShutdownBeforeCertificate extends BunAcmeError {
+  declare readonly code: "ERR_SHUTDOWN_BEFORE_CERTIFICATE";
   constructor() {
-    super("GET /shutdown arrived before the certificate was obtained: cancelled, pending authorizations deactivated");
+    super("ERR_SHUTDOWN_BEFORE_CERTIFICATE", "GET /shutdown arrived before the certificate was obtained: cancelled, pending authorizations deactivated");
     this.name = "ShutdownBeforeCertificate";
   }
 }
@@ -60,7 +61,7 @@ function asUsageError(flag: string, error: unknown): unknown {
 /** The exit code for an error: 2 for mistakes the user can fix on the command line, else 1. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ShutdownBeforeCertificate) return ExitCode.CANCELLED;
-  if ((error as { code?: unknown } | null)?.code === "ERR_CONFIG") return ExitCode.USAGE;
+  if (error instanceof BunAcmeError && error.code === "ERR_CONFIG") return ExitCode.USAGE;
   return error instanceof UsageError || error instanceof ServerStartError || error instanceof AcmeProfileError ? ExitCode.USAGE : ExitCode.FAILURE;
 }
 
@@ -95,7 +96,7 @@ function describeUnmasked(error: unknown, env: Record<string, string | undefined
     return `${error.message}; this CA needs External Account Binding: give the credentials it issued with --eab-kid and --eab-hmac-key`;
   }
   if (error instanceof AcmeError || error instanceof ShutdownBeforeCertificate || error instanceof StoreError) return error.message;
-  if (KNOWN_CODES.has((error as { code?: unknown } | null)?.code as string)) return (error as Error).message;
+  if (error instanceof BunAcmeError && KNOWN_CODES.has(error.code)) return error.message;
   const code = (error as { code?: unknown } | null)?.code;
   const path = (error as { path?: unknown } | null)?.path;
   if (typeof code === "string" && typeof path === "string") return `cannot use ${path}: ${code}${FILE_ERRORS[code] ? ` (${FILE_ERRORS[code]})` : ""}`;

@@ -1,10 +1,10 @@
 /**
- * The command-line interface: a thin shell that parses flags, calls the library and prints.
+ * The command-line interface, for programs that wrap it: `main(argv, io)` runs bun-acme as the
+ * `bun-acme` executable does and returns its exit code; `describeError` and `exitCodeFor` turn an
+ * error into the line and the exit code the command line would give. Everything else of the CLI
+ * stays inside; the library is `"bun-acme"`.
  * @module
  */
 export type { CommandIo } from "./command.ts";
 export { describeError, ExitCode, exitCodeFor, UsageError } from "./errors.ts";
-export { DEFAULT_PORTS } from "./flags.ts";
-export { main, parseArgs, usage, type ParsedCommand } from "./main.ts";
-export type { CliOptions } from "./issue.ts";
-export { GRADING_ROOT_FILE, resolveTrustRoots, type TrustRoots } from "./trust.ts";
+export { main } from "./main.ts";

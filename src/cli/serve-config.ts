@@ -4,6 +4,7 @@
  * (and, on SIGHUP, before the running configuration is replaced).
  */
 import { normalizeIdentifiers, resolveDirectory, type Identifier } from "../acme/index.ts";
+import { BunAcmeError } from "../errors/index.ts";
 import { KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { cidrMatcher } from "../servers/index.ts";
 
@@ -40,10 +41,10 @@ export interface ServeConfig {
 }
 
 /** The configuration is wrong: `file:line: what`. */
-export class ConfigError extends Error {
-  readonly code = "ERR_CONFIG";
+export class ConfigError extends BunAcmeError {
+  declare readonly code: "ERR_CONFIG";
   constructor(message: string) {
-    super(message);
+    super("ERR_CONFIG", message);
     this.name = "ConfigError";
   }
 }

@@ -3,6 +3,7 @@
  * message is too large for a datagram; optionally TSIG-signed, the answer's signature checked.
  * @see https://www.rfc-editor.org/rfc/rfc7766#section-5 (TCP fallback)
  */
+import { BunAcmeError } from "../errors/index.ts";
 import { decodePacket, encodePacket, type DnsPacket } from "./packet.ts";
 import { signMessage, verifyAnswer, type TsigKey, type TsigVerdict } from "./tsig.ts";
 
@@ -24,11 +25,11 @@ export interface Exchanged {
 }
 
 /** The server did not answer, or answered something that is not DNS. */
-export class DnsClientError extends Error {
-  readonly code = "ERR_DNS_CLIENT";
+export class DnsClientError extends BunAcmeError {
+  declare readonly code: "ERR_DNS_CLIENT";
   readonly server: string;
   constructor(server: string, reason: string) {
-    super(`The name server ${server} ${reason}`);
+    super("ERR_DNS_CLIENT", `The name server ${server} ${reason}`);
     this.name = "DnsClientError";
     this.server = server;
   }

@@ -34,6 +34,10 @@ export const TsigError: Readonly<Record<number, string>> = { 16: "BADSIG", 17: "
  * Reads a key: BIND's `key "name" { algorithm hmac-sha256; secret "…"; };` (the first one in the
  * text), or `algorithm:name:secret` / `name:secret` (hmac-sha256).
  *
+ * @example
+ * const tsig = parseTsigKey(await Bun.file("/etc/bun-acme/acme-key.conf").text()); // as tsig-keygen wrote it
+ * const solver = new Rfc2136Solver({ server: "192.0.2.53", port: 53, tsig });
+ * @see https://www.rfc-editor.org/rfc/rfc8945
  * @throws {SyntaxError} when neither form is there, or the algorithm is not supported
  */
 export function parseTsigKey(text: string): TsigKey {

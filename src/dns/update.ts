@@ -4,6 +4,7 @@
  * of the zone until it serves the value.
  * @see https://www.rfc-editor.org/rfc/rfc2136
  */
+import { BunAcmeError } from "../errors/index.ts";
 import { exchange, type ExchangeOptions } from "./client.ts";
 import { EMPTY_HEADER, type DnsPacket, type DnsRecord } from "./packet.ts";
 import { CLASS_IN, RecordType } from "./records.ts";
@@ -26,11 +27,11 @@ const OPCODE_UPDATE = 5;
 const CLASS_NONE = 254;
 
 /** An update or lookup the name server refused or could not do. */
-export class DnsUpdateError extends Error {
-  readonly code = "ERR_DNS_UPDATE";
+export class DnsUpdateError extends BunAcmeError {
+  declare readonly code: "ERR_DNS_UPDATE";
   readonly rcode: string | undefined;
   constructor(message: string, rcode?: string) {
-    super(message);
+    super("ERR_DNS_UPDATE", message);
     this.name = "DnsUpdateError";
     this.rcode = rcode;
   }

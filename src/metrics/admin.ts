@@ -11,7 +11,14 @@ export interface AdminOptions {
   readonly healthMarginMs?: number;
 }
 
-/** The handler of the admin address; every other path is 404. */
+/**
+ * The handler of the admin address (`/metrics`, `/healthz`); every other path is 404.
+ *
+ * @example
+ * const metrics = new CertificateMetrics({ issuer: directoryUrl });
+ * const managed = await manage({ ...options, onEvent: (event) => metrics.observe(event) });
+ * Bun.serve({ hostname: "127.0.0.1", port: 9443, fetch: adminHandler(metrics) });
+ */
 export function adminHandler(metrics: CertificateMetrics, options: AdminOptions = {}): (request: Request) => Response {
   const margin = options.healthMarginMs ?? 7 * 86_400_000;
   return (request) => {

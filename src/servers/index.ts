@@ -11,6 +11,7 @@ export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type Served
 export { TcpRelay, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
 export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
 export { CertificateServerView, type SwappableCertificates } from "./server-view.ts";
+export type { Probe } from "./proxy-forward.ts";
 export { createReverseProxy, requestTarget, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions } from "./proxy.ts";
 export { hostNameMatches, parseRequestHost, type RequestHost } from "./host.ts";
 export { cidrMatcher } from "./cidr.ts";

@@ -1,6 +1,7 @@
 /**
  * The HTTP(S) servers on `Bun.serve`: the only place in `src/servers` that touches `Bun.*`.
  */
+import { BunAcmeError } from "../errors/index.ts";
 
 /** A running server. */
 export interface RunningServer {
@@ -23,8 +24,9 @@ export interface ServeOptions {
 }
 
 /** The error thrown when a server cannot start, naming the server and the address. */
-export class ServerStartError extends Error {
-  readonly code: string;
+export class ServerStartError extends BunAcmeError {
+  /** `ERR_SERVER_START`, or the system's code for why: `EADDRINUSE`, `EACCES`, ... */
+  declare readonly code: string;
   constructor(name: string, hostname: string, port: number, cause: unknown) {
     const code = (cause as { code?: unknown } | null)?.code;
     const reason = code === "EADDRINUSE"
@@ -32,9 +34,8 @@ export class ServerStartError extends Error {
       : code === "EACCES"
       ? "permission denied"
       : (cause as Error)?.message ?? String(cause);
-    super(`Cannot start the ${name} on ${hostname}:${port}: ${reason}`, { cause });
+    super(typeof code === "string" ? code : "ERR_SERVER_START", `Cannot start the ${name} on ${hostname}:${port}: ${reason}`, { cause });
     this.name = "ServerStartError";
-    this.code = typeof code === "string" ? code : "ERR_SERVER_START";
   }
 }
 

@@ -4,6 +4,7 @@
  * JSON, read back through the validators here, which name the file and what is wrong with it.
  */
 import type { ChallengeType, Identifier } from "../acme/index.ts";
+import { BunAcmeError } from "../errors/index.ts";
 import type { KeyType } from "../jose/index.ts";
 
 /** Commands run around an issuance, as certbot's `--pre-hook`, `--post-hook`, `--deploy-hook`. */
@@ -87,12 +88,10 @@ export function sameIdentifiers(a: Pick<LineageConfig, "identifiers">, b: Pick<L
 }
 
 /** A store's content is not what bun-acme wrote (hand-edited, truncated, another version). */
-export class StoreError extends Error {
-  readonly code: string;
+export class StoreError extends BunAcmeError {
   constructor(message: string, code = "ERR_STORE", options?: ErrorOptions) {
-    super(message, options);
+    super(code, message, options);
     this.name = "StoreError";
-    this.code = code;
   }
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { parseArgs, UsageError, type CliOptions } from "../../src/cli/index.ts";
+import { UsageError } from "../../src/cli/errors.ts";
+import type { CliOptions } from "../../src/cli/issue.ts";
+import { parseArgs } from "../../src/cli/main.ts";
 
 const base = ["http01", "--dir", "https://127.0.0.1:14000/dir", "--record", "127.0.0.1", "--domain", "example.test"];
 

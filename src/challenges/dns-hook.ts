@@ -4,18 +4,27 @@
  * afterwards. NAME is the `_acme-challenge` name (no trailing dot), VALUE the TXT value.
  */
 import type { Challenge, ChallengeSolver, Identifier } from "../acme/index.ts";
-import { dns01RecordName, dns01TxtValue } from "../challenges/index.ts";
+import { BunAcmeError } from "../errors/index.ts";
+import { dns01RecordName, dns01TxtValue } from "./dns01.ts";
 
 /** The hook failed: its command line, exit code and the last lines of its output. */
-export class DnsHookError extends Error {
-  readonly code = "ERR_DNS_HOOK";
+export class DnsHookError extends BunAcmeError {
+  declare readonly code: "ERR_DNS_HOOK";
   constructor(message: string) {
-    super(message);
+    super("ERR_DNS_HOOK", message);
     this.name = "DnsHookError";
   }
 }
 
-/** A `ChallengeSolver` (dns-01) that runs `command present|cleanup NAME VALUE` through `sh`. */
+/**
+ * A `ChallengeSolver` (dns-01) that runs `command present|cleanup NAME VALUE` through `sh`, with
+ * the environment of this process less `BUN_ACME_STORE_KEY` (a provider's credentials come from there).
+ *
+ * @example
+ * const solver = new ExecDnsSolver("/usr/local/bin/my-dns-provider"); // my-dns-provider present _acme-challenge.example.net <value>
+ * await issueCertificate({ transport, account, identifiers, csr, solver });
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-8.4
+ */
 export class ExecDnsSolver implements ChallengeSolver {
   readonly type = "dns-01";
   private readonly command: string;

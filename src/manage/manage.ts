@@ -8,6 +8,7 @@ import type { KeyType } from "../jose/index.ts";
 import { Issuer } from "../lifecycle/index.ts";
 import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
+import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
@@ -85,6 +86,13 @@ export interface ManageOptions {
   readonly checkIntervalMs?: number;
   /** Time and timers for the schedule, the retries and the CA's waits (default: the system clock); tests inject a fake one. */
   readonly clock?: TimerClock;
+  /**
+   * Prometheus' `/metrics` and a `/healthz` on an address of their own (off by default; hostname
+   * default 127.0.0.1): every certificate's expiry, next renewal and last outcome, orders, failures
+   * by ACME problem type, swaps. `/healthz` answers 503 when a certificate is within
+   * `healthMarginMs` (default 7 days) of its expiry, or has none yet.
+   */
+  readonly admin?: { readonly hostname?: string; readonly port: number; readonly healthMarginMs?: number };
 }
 
 /** A managed server. */
@@ -93,6 +101,8 @@ export interface Managed {
   readonly port: number;
   /** The store the certificates are kept in. */
   readonly store: CertificateStore;
+  /** What `/metrics` serves, when `admin` is set (also to feed from elsewhere, e.g. `observeResponse`). */
+  readonly metrics?: CertificateMetrics;
   /** Stops renewing and serving; requests in flight finish. */
   stop(): Promise<void>;
 }
@@ -123,9 +133,13 @@ export interface Managed {
 export async function manage(options: ManageOptions): Promise<Managed> {
   if (!options.server && !options.fetch) throw new TypeError("manage() needs fetch, the handler of HTTPS requests (or a server of your own)");
   if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
-  const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
   const clock = options.clock ?? systemClock;
+  const metrics = options.admin ? new CertificateMetrics({ issuer: options.directoryUrl, swaps: () => swapsOf(https), now: () => clock.now() }) : undefined;
+  const emit = (event: ManageEvent) => {
+    metrics?.observe(event);
+    options.onEvent?.(event);
+  };
   const store: CertificateStore = options.store ?? new FileCertificateStore(defaultStoreDir());
   const cache = typeof options.cache === "string" ? new FileCertificateStore(options.cache) : options.cache;
   const shared = store.sharedChallenges?.();
@@ -159,21 +173,32 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
   const challengeServer = await startChallengeServer?.();
+  let adminServer: RunningServer | undefined;
   try {
+    if (options.admin && metrics) {
+      adminServer = serve({ name: "admin server", hostname: options.admin.hostname ?? "127.0.0.1", port: options.admin.port,
+        handler: adminHandler(metrics, options.admin.healthMarginMs !== undefined ? { healthMarginMs: options.admin.healthMarginMs } : {}) });
+    }
     await renewer.start(wanted);
     return {
       port: https.port,
       store,
+      ...(metrics ? { metrics } : {}),
       async stop() {
         await renewer.stop();
-        await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+        await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);
       },
     };
   } catch (error) {
     await renewer.stop();
-    await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+    await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);
     throw error;
   }
+}
+
+/** Swaps an HTTPS server made so far (HotTlsServer counts them; other servers report 0). */
+function swapsOf(server: CertificateServer): number {
+  return "swaps" in server && typeof server.swaps === "number" ? server.swaps : 0;
 }
 
 /** The names the HTTP port redirects to HTTPS: those served (with on-demand certificates, any: the handshake decides). */

@@ -63,7 +63,7 @@ function issuerFor(config: LineageConfig, run: LineageRun): Issuer {
 }
 
 /** The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved with it. */
-export function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
+function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
   if (context.trust) return context.trust;
   return config.caFile ? resolveTrustRoots(config.caFile, {}) : undefined;
 }
@@ -124,6 +124,7 @@ export async function runLineage(config: LineageConfig, run: LineageRun): Promis
   }
   if (outcome.kind === "locked-elsewhere") throw outcome.held;
   const { lineage } = outcome;
+  if (outcome.kind === "obtained" && outcome.damage) run.log(`${outcome.damage}: obtained again`);
   if (outcome.kind === "unchanged" || outcome.kind === "taken-up") return { event: "not_due", lineage: config.name, names, meta: lineage.meta };
   if (!outcome.saved) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
   const folder = store.locate(config.name);

@@ -192,5 +192,6 @@ export {
   type LineageDamage,
   type LineageOutcome,
   type ObtainOptions,
+  type OrderUse,
   type Schedule,
 } from "./lifecycle/index.ts";

@@ -4,7 +4,7 @@
  * renewal schedule (ARI, else a third of its lifetime left).
  * @module
  */
-export { ensureLineage, inspect, type EnsureOptions, type LineageOutcome } from "./ensure.ts";
+export { ensureLineage, inspect, type EnsureOptions, type LineageOutcome, type OrderUse } from "./ensure.ts";
 export { lineageDamage, type LineageDamage } from "./integrity.ts";
 export { Issuer, type IssueLineageOptions, type IssuerOptions } from "./issuer.ts";
 export { obtainLineage, type ObtainOptions } from "./obtain.ts";

@@ -79,7 +79,7 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
     const signals = [options.signal, lock.signal].filter((signal): signal is AbortSignal => signal !== undefined);
     const previous = latest.lineage && sameIdentifiers(latest.lineage.config, config) ? latest.lineage : undefined;
     const obtained = await issuer.obtain(config, {
-      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId } : {}),
+      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId, ...(previous.meta.directoryUrl ? { replacesIssuer: previous.meta.directoryUrl } : {}) } : {}),
       ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
     });
     const damage = await lineageDamage(obtained, clock.now());

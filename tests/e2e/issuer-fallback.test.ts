@@ -4,12 +4,17 @@
  * from step-ca (stored with step-ca's directory URL, the event naming it, served with step-ca's
  * chain); Pebble is started again, and the next renewal comes from Pebble, as every renewal
  * starts at the first CA. step-ca validates http-01 on port 80, so Pebble is set to it too.
+ * Then the daemon (`serve --json`) with a first CA nobody answers and Pebble as its [[issuer]]:
+ * its JSON lines name the CA that failed and the one that issued.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "node:tls";
 import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
+import { startClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { startStepCa, type StepCa } from "../support/step-ca.ts";
@@ -86,5 +91,35 @@ describe("manage() with [Pebble, step-ca]", () => {
     expect(back.ca).toBe(pebbleUrl);
     expect((await store.load("fallback.test"))!.meta.directoryUrl).toBe(pebbleUrl);
     expect(await presentedIssuer(managed.port, "fallback.test")).toContain("Pebble");
+  });
+});
+
+describe("bun-acme serve --json with [[issuer]]", () => {
+  let pebble: Pebble | undefined;
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  test("a first CA that nobody answers: the certificate comes from the [[issuer]], and the JSON lines name both CAs", async () => {
+    pebble = await startPebble();
+    const dir = makeTempDir("bun-acme-fallback-daemon-");
+    const file = join(dir, "serve.toml");
+    const unreachable = "https://127.0.0.1:14999/dir"; // nothing listens there: connections are refused
+    writeFileSync(file, `directory = "${unreachable}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n` +
+      `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
+      `[[issuer]]\ndirectory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\n` +
+      `[[site]]\nnames = ["daemon.fallback.test"]\nupstream = "http://127.0.0.1:1"\n`);
+    const daemon = startClient(["serve", "--config", file, "--json"]);
+    try {
+      await daemon.stdout.waitFor((line) => line.includes('"event":"serving"'), 60_000).catch((error) => {
+        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+      });
+      const lines = daemon.stdout.text().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.find((line) => line.event === "obtained")).toMatchObject({ lineage: "daemon.fallback.test", ca: pebble.directoryUrl });
+      expect(lines.find((line) => line.event === "warning")).toMatchObject({ ca: unreachable });
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    }
   });
 });

@@ -36,7 +36,7 @@ export interface IssuerChainOptions {
    */
   readonly attempts?: number;
   /** Told when a CA failed and the next is tried. */
-  readonly onFallback?: (failed: string, next: string, error: Error) => void;
+  readonly onFallback?: (failed: string, next: string, error: Error, config: LineageConfig) => void;
 }
 
 /**
@@ -98,7 +98,7 @@ export class IssuerChain extends Issuer {
       } catch (error) {
         if (!isCaSideFailure(error) || options.signal?.aborted) throw error;
         firstError ??= error;
-        if (index + 1 < urls.length) this.chainOptions.onFallback?.(urls[index]!, urls[index + 1]!, error as Error);
+        if (index + 1 < urls.length) this.chainOptions.onFallback?.(urls[index]!, urls[index + 1]!, error as Error, config);
       }
     }
     throw firstError;

@@ -8,7 +8,7 @@ import type { KeyType } from "../jose/index.ts";
 import { IssuerChain } from "../lifecycle/index.ts";
 import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
-import type { ManageEvent } from "./events.ts";
+import { configEvent, type ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
@@ -160,7 +160,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.contact ? { contact: options.contact } : {}),
     ...(entry.eab ? { eab: entry.eab } : {}),
   })), {
-    onFallback: (failed, next, error) => emit({ type: "warning", ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
+    onFallback: (failed, next, error, config) => emit({ ...configEvent("warning", config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   const https: CertificateServer = options.server ?? (onDemand

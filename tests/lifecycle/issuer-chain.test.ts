@@ -19,10 +19,10 @@ const SECOND = "https://second-ca.test/dir";
 const config = configFor("a.fake.test");
 
 /** Two fake CAs behind one fetch; the first can be made unreachable (a refused connection). */
-function twoCaWorld(firstScript: FakeCaScript = {}, chainOptions: IssuerChainOptions = {}) {
+function twoCaWorld(firstScript: FakeCaScript = {}, chainOptions: IssuerChainOptions = {}, secondScript: FakeCaScript = {}) {
   const clock = new FakeTimerClock();
   const first = new FakeCa({ now: () => clock.now(), ...firstScript });
-  const second = new FakeCa({ now: () => clock.now() });
+  const second = new FakeCa({ now: () => clock.now(), ...secondScript });
   const store = new MemoryCertificateStore(clock);
   let firstDown = false;
   const fetch = (url: string, init: RequestInit) => {
@@ -83,6 +83,50 @@ describe("IssuerChain", () => {
       expect(world.fallbacks).toEqual([]);
       expect(await world.store.load(config.name)).toBeUndefined();
     }
+  });
+
+  test("ARI is asked of the CA that issued; when it is down, a lifetime schedule instead of an error", async () => {
+    const ahead = { start: "2026-01-05T00:00:00Z", end: "2026-01-05T01:00:00Z" };
+    const world = twoCaWorld({ renewalInfo: ahead });
+    await ensureLineage(world.store, config, world.chain);
+    expect((await world.store.load(config.name))!.meta.renewalSource).toBe("renewalInfo");
+    world.setFirstDown(true);
+    world.clock.advance(7 * 3_600_000); // past the CA's Retry-After (6 h): its renewalInfo is due to be asked again
+    const outcome = await ensureLineage(world.store, config, world.chain);
+    expect(outcome.kind).toBe("unchanged");
+    const meta = (await world.store.load(config.name))!.meta;
+    expect(meta.renewalSource).toBe("lifetime");
+    expect(meta.ariRetryAt).toBeUndefined();
+    expect(world.orders(world.second)).toBe(0);
+  });
+
+  test("renewalInfo is asked again of the CA that issued (the second), not of the first", async () => {
+    const ahead = { start: "2026-01-05T00:00:00Z", end: "2026-01-05T01:00:00Z" };
+    const world = twoCaWorld({ renewalInfo: ahead }, {}, { renewalInfo: ahead });
+    world.setFirstDown(true);
+    await ensureLineage(world.store, config, world.chain);
+    world.setFirstDown(false);
+    const asked = (ca: FakeCa) => ca.requests.filter((request) => request.startsWith("GET /renewal-info/")).length;
+    const before = [asked(world.first), asked(world.second)];
+    world.clock.advance(7 * 3_600_000);
+    expect((await ensureLineage(world.store, config, world.chain)).kind).toBe("unchanged");
+    expect([asked(world.first), asked(world.second)]).toEqual([before[0]!, before[1]! + 1]);
+    expect((await world.store.load(config.name))!.meta.renewalSource).toBe("renewalInfo");
+  });
+
+  test("a renewal at another CA than the one that issued does not send it `replaces` (that CA never issued the certificate)", async () => {
+    const window = { start: "2026-01-02T00:00:00Z", end: "2026-01-02T01:00:00Z" };
+    const world = twoCaWorld({ renewalInfo: window }, {}, { renewalInfo: window });
+    await ensureLineage(world.store, config, world.chain);
+    world.setFirstDown(true);
+    world.clock.advance(5 * DAY); // past 2/3 of the 7 days: due by its lifetime, as the first CA's ARI cannot be asked
+    const renewed = await ensureLineage(world.store, config, world.chain);
+    expect(renewed.kind).toBe("renewed");
+    expect(world.second.orderPayloads.at(-1)).not.toHaveProperty("replaces");
+    world.setFirstDown(false);
+    world.clock.advance(2 * DAY);
+    expect((await ensureLineage(world.store, config, world.chain)).kind).toBe("renewed");
+    expect(world.first.orderPayloads.at(-1)).not.toHaveProperty("replaces"); // the first did not issue what it renews now either
   });
 
   test("when every CA fails, the first CA's error is thrown and nothing is saved", async () => {

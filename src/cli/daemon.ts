@@ -132,7 +132,7 @@ export class Daemon {
    * error before the switch, the running configuration is untouched and the error is thrown.
    *
    * @throws {ServerStartError} when a changed `[listen]` address cannot be bound
-   * @throws whatever reading the `ca` file, opening the store or `manage()` throws
+   * @throws whatever reading a `ca` file, opening the store or `manage()` throws
    */
   async load(config: ServeConfig): Promise<void> {
     const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http} ${config.listen.http2}`;
@@ -147,6 +147,10 @@ export class Daemon {
     let generation: Generation | undefined;
     try {
       const ca = config.ca ? readFileSync(config.ca, "utf8") : this.parts.defaultCa;
+      const issuers = config.issuers.map((issuer) => {
+        const roots = issuer.ca ? readFileSync(issuer.ca, "utf8") : this.parts.defaultCa;
+        return { directoryUrl: issuer.directoryUrl, ...(roots ? { ca: roots } : {}), ...(issuer.eab ? { eab: issuer.eab } : {}) };
+      });
       generation = this.prepare(config, listeners, !reuse);
       listeners.generations.unshift(generation);
       generation.managed = await manage({
@@ -154,6 +158,7 @@ export class Daemon {
         certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
         directoryUrl: config.directoryUrl,
         ...(ca ? { ca } : {}),
+        ...(issuers.length > 0 ? { issuers } : {}),
         store: generation.store,
         server: generation.view,
         challenge: generation.solver,

@@ -19,11 +19,21 @@ export interface SiteConfig {
   readonly maxRequests?: number;
 }
 
+/** `[[issuer]]`: a CA to fall back to, after `directory`, with its own roots file and EAB. */
+export interface IssuerConfig {
+  readonly directoryUrl: string;
+  /** A file of PEM roots that verify the CA. */
+  readonly ca?: string;
+  readonly eab?: { readonly kid: string; readonly hmacKey: string };
+}
+
 /** The whole file, checked. */
 export interface ServeConfig {
   readonly directoryUrl: string;
   readonly allowInsecureHttp: boolean;
   readonly ca?: string;
+  /** CAs tried in order after `directoryUrl` when it fails on its side. */
+  readonly issuers: readonly IssuerConfig[];
   readonly store?: string;
   /** With a shared store: the folder keeping a copy of every certificate served. */
   readonly cache?: string;
@@ -56,8 +66,9 @@ export class ConfigError extends BunAcmeError {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "challenge", "rfc2136", "dns_hook", "listen", "admin", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "challenge", "rfc2136", "dns_hook", "listen", "admin", "issuer", "site"] as const;
 const RFC2136_KEYS = ["server", "port", "tsig_key_file"] as const;
+const ISSUER_KEYS = ["directory", "ca", "eab_kid", "eab_hmac_key"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http", "http2"] as const;
 const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -94,6 +105,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   } catch (error) {
     throw at(where(undefined, 0, "directory"), `directory: ${(error as Error).message}`);
   }
+  const issuers = issuersOf(root.issuer, allowInsecureHttp, (index, key, message) => at(where("issuer", index, key), `issuer ${index + 1}: ${message}`));
   const keyType = (root.key_type ?? "ec256") as KeyType;
   const challenge = root.challenge ?? "http-01";
   if (challenge !== "http-01" && challenge !== "dns-01") throw at(where(undefined, 0, "challenge"), `challenge must be "http-01" or "dns-01"`);
@@ -113,6 +125,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     directoryUrl,
     allowInsecureHttp,
     ...(typeof root.ca === "string" ? { ca: root.ca } : {}),
+    issuers,
     ...(typeof root.store === "string" ? { store: root.store } : {}),
     ...(typeof root.cache === "string" ? { cache: root.cache } : {}),
     contact: stringList(root.contact, () => at(where(undefined, 0, "contact"), "contact must be a list of strings")),
@@ -199,6 +212,38 @@ function dnsOf(root: Table, challenge: string, at: (line: number | undefined, me
     port: port(rfc2136!.port ?? 53, () => at(where("rfc2136", 0, "port"), "[rfc2136] port must be a port number")),
     ...(typeof rfc2136!.tsig_key_file === "string" ? { tsigKeyFile: rfc2136!.tsig_key_file } : {}),
   };
+}
+
+/**
+ * The `[[issuer]]` tables, each checked: a directory, an optional roots file, EAB as a pair.
+ *
+ * @throws {ConfigError} from `fail`, naming the issuer and the key
+ */
+function issuersOf(value: unknown, allowInsecureHttp: boolean, fail: (index: number, key: string, message: string) => Error): IssuerConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw fail(0, "issuer", `issuer must be tables, written [[issuer]]`);
+  return (value as Table[]).map((issuer, index) => {
+    unknownKeys(issuer, ISSUER_KEYS, (key) => fail(index, key, `unknown key "${key}" (allowed: ${ISSUER_KEYS.join(", ")})`));
+    if (typeof issuer.directory !== "string") throw fail(index, "directory", `"directory" must be the CA's directory URL or a preset name, e.g. directory = "zerossl"`);
+    let directoryUrl: string;
+    try {
+      directoryUrl = resolveDirectory(issuer.directory, { allowInsecureHttp }).directoryUrl;
+    } catch (error) {
+      throw fail(index, "directory", `directory: ${(error as Error).message}`);
+    }
+    if (issuer.ca !== undefined && typeof issuer.ca !== "string") throw fail(index, "ca", "ca must be the path of a file of PEM roots");
+    for (const key of ["eab_kid", "eab_hmac_key"] as const) {
+      if (issuer[key] !== undefined && (typeof issuer[key] !== "string" || issuer[key] === "")) throw fail(index, key, `${key} must be the string the CA gave`);
+    }
+    if ((issuer.eab_kid === undefined) !== (issuer.eab_hmac_key === undefined)) {
+      throw fail(index, issuer.eab_kid === undefined ? "eab_hmac_key" : "eab_kid", "eab_kid and eab_hmac_key go together: give both, or neither");
+    }
+    return {
+      directoryUrl,
+      ...(typeof issuer.ca === "string" ? { ca: issuer.ca } : {}),
+      ...(typeof issuer.eab_kid === "string" ? { eab: { kid: issuer.eab_kid, hmacKey: issuer.eab_hmac_key as string } } : {}),
+    };
+  });
 }
 
 function unknownKeys(table: Table, allowed: readonly string[], fail: (key: string) => Error): void {

@@ -175,6 +175,7 @@ function report(event: ManageEvent, say: Say): void {
     event: event.type,
     ...(event.lineage ? { lineage: event.lineage, names: event.names } : {}),
     ...(event.serial ? { serial: event.serial, not_after: event.notAfter } : {}),
+    ...(event.ca ? { ca: event.ca } : {}),
     ...(event.at ? { at: event.at } : {}),
     ...(event.message ? { message: event.message } : {}),
   });

@@ -89,7 +89,7 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
     const previous = latest.lineage && sameIdentifiers(latest.lineage.config, config) ? latest.lineage : undefined;
     const order = (use: OrderUse = {}) => issuer.obtain(config, {
       ...use,
-      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId } : {}),
+      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId, ...(previous.meta.directoryUrl ? { replacesIssuer: previous.meta.directoryUrl } : {}) } : {}),
       ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
     });
     const obtained = await (options.aroundOrder ? options.aroundOrder(order) : order());

@@ -46,6 +46,11 @@ export interface IssuerOptions {
 export interface IssueLineageOptions {
   /** The ARI certificate ID of the certificate this one replaces. */
   readonly replaces?: string;
+  /**
+   * The directory URL of the CA that issued the certificate `replaces` names (absent: the lineage's
+   * own CA): another CA is not sent `replaces`, as it never issued that certificate.
+   */
+  readonly replacesIssuer?: string;
   readonly signal?: AbortSignal;
   /** This issuance's solver, instead of the issuer's. */
   readonly solver?: ChallengeSolver;
@@ -99,10 +104,15 @@ export class Issuer {
     return this.opening;
   }
 
+  /** The CA's directory URL (a preset resolved), as the lineage's metadata records it. */
+  get directoryUrl(): string {
+    return this.transport.directoryUrl;
+  }
+
   /**
-   * A new certificate for the lineage, not saved. When the CA answers `accountDoesNotExist` (it
-   * forgot the account), the account is opened again, once for all issuances that met it, and the
-   * issuance tried once more.
+   * A new certificate for the lineage, not saved, its metadata naming this CA (`directoryUrl`).
+   * When the CA answers `accountDoesNotExist` (it forgot the account), the account is opened
+   * again, once for all issuances that met it, and the issuance tried once more.
    *
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.1
    * @throws {AcmeError} as {@link obtainLineage} does
@@ -111,17 +121,22 @@ export class Issuer {
   async obtain(config: LineageConfig, options: IssueLineageOptions = {}): Promise<StoredLineage> {
     const solver = options.solver ?? this.solver;
     if (!solver) throw new TypeError(`Cannot obtain ${config.name}: no challenge solver (give one to the Issuer or to the issuance)`);
-    const attempt = async (account: AcmeAccount) => obtainLineage({
-      config,
-      transport: this.transport,
-      account,
-      solver,
-      clock: this.clock,
-      ...(options.replaces ? { replaces: options.replaces } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.cleanupSignal ? { cleanupSignal: options.cleanupSignal } : {}),
-      ...(options.log ? { log: options.log } : {}),
-    });
+    // ARI's replaces names a certificate of this CA's: another CA's would mean nothing to it.
+    const replaces = options.replaces && (options.replacesIssuer ?? this.directoryUrl) === this.directoryUrl ? options.replaces : undefined;
+    const attempt = async (account: AcmeAccount) => {
+      const lineage = await obtainLineage({
+        config,
+        transport: this.transport,
+        account,
+        solver,
+        clock: this.clock,
+        ...(replaces ? { replaces } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.cleanupSignal ? { cleanupSignal: options.cleanupSignal } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
+      return { ...lineage, meta: { ...lineage.meta, directoryUrl: this.directoryUrl } };
+    };
     const account = await this.account();
     try {
       return await attempt(account);

@@ -5,11 +5,11 @@
 import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalAccountBinding, type Identifier, type TimerClock } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
-import { Issuer } from "../lifecycle/index.ts";
+import { IssuerChain } from "../lifecycle/index.ts";
 import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
-import type { ManageEvent } from "./events.ts";
+import { configEvent, type ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
@@ -20,6 +20,14 @@ export type { OnDemandOptions } from "./on-demand.ts";
 
 /** One certificate to manage: its names, and whether the HTTPS server presents it (default: yes). */
 export type ManagedCertificate = readonly string[] | { readonly names: readonly string[]; readonly serve?: boolean };
+
+/** One more CA to obtain certificates from: a directory URL or a preset name, its roots and its EAB. */
+export interface IssuerEntry {
+  readonly directoryUrl: string;
+  /** PEM roots that verify the CA, when not the system's. */
+  readonly ca?: string;
+  readonly eab?: ExternalAccountBinding;
+}
 
 /** What to manage and how. */
 export interface ManageOptions {
@@ -33,6 +41,13 @@ export interface ManageOptions {
   readonly directoryUrl: string;
   /** PEM roots that verify the CA, when not the system's (a test CA). */
   readonly ca?: string;
+  /**
+   * CAs to fall back to, in order, after `directoryUrl` (each with its own roots and EAB): when
+   * an issuance fails on the CA's side (unreachable, rate-limited, an internal error), the next
+   * is tried; every issuance starts at the first again. The certificate records the CA that
+   * issued it, and events name it (`ca`).
+   */
+  readonly issuers?: readonly IssuerEntry[];
   /** The store (default: the file store in the default folder, see `defaultStoreDir`). */
   readonly store?: CertificateStore;
   /**
@@ -149,14 +164,17 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
     return { config: lineageConfig(names, options, solver), serve: serveIt !== false };
   });
-  const issuer = new Issuer({
-    directoryUrl: options.directoryUrl,
+  const entries: readonly IssuerEntry[] = [options, ...(options.issuers ?? [])];
+  const issuer = new IssuerChain(entries.map((entry) => ({
+    directoryUrl: entry.directoryUrl,
     clock,
     solver,
     accountStorage: store.accountStorage(),
-    ...(options.ca ? { ca: options.ca } : {}),
+    ...(entry.ca ? { ca: entry.ca } : {}),
     ...(options.contact ? { contact: options.contact } : {}),
-    ...(options.eab ? { eab: options.eab } : {}),
+    ...(entry.eab ? { eab: entry.eab } : {}),
+  })), {
+    onFallback: (failed, next, error, config) => emit({ ...configEvent("warning", config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   const https: CertificateServer = options.server ?? (onDemand

@@ -145,6 +145,7 @@ export { adminHandler, CertificateMetrics, type AdminOptions, type ExpiryProblem
 
 // What outlives a run: the account, and the certificate store (an interface; files by default, Redis or PostgreSQL for a fleet).
 export {
+  ARCHIVED_VERSIONS,
   defaultStoreDir,
   FileCertificateStore,
   isSharedStoreLocation,
@@ -162,6 +163,7 @@ export {
   writeFilesAtomic,
   type AccountRecord,
   type AccountStorage,
+  type ArchivedVersion,
   type CertificateStore,
   type FileToWrite,
   type LineageConfig,

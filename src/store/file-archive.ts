@@ -33,11 +33,15 @@ export function archiveFolder(storeDir: string, name: string): string {
 export function archiveFiles(storeDir: string, folder: string, name: string, replacedBy: LineageMeta): FileToWrite[] {
   const metaFile = join(folder, "metadata.json");
   if (!existsSync(metaFile) || !existsSync(join(folder, "privkey.pem"))) return [];
-  const meta = parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile);
-  if (meta.serial === replacedBy.serial || !SERIAL.test(meta.serial)) return [];
-  const target = join(archiveFolder(storeDir, name), meta.serial);
-  const copy = (file: string, mode: number): FileToWrite => ({ path: join(target, file), data: readFileSync(join(folder, file), "utf8"), mode });
-  return [copy("privkey.pem", 0o600), copy("fullchain.pem", 0o644), copy("metadata.json", 0o644), copy("lineage.json", 0o600)];
+  try {
+    const meta = parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile);
+    if (meta.serial === replacedBy.serial || !SERIAL.test(meta.serial)) return [];
+    const target = join(archiveFolder(storeDir, name), meta.serial);
+    const copy = (file: string, mode: number): FileToWrite => ({ path: join(target, file), data: readFileSync(join(folder, file), "utf8"), mode });
+    return [copy("privkey.pem", 0o600), copy("fullchain.pem", 0o644), copy("metadata.json", 0o644), copy("lineage.json", 0o600)];
+  } catch {
+    return []; // a damaged lineage being replaced: nothing whole to keep, and its repair must not wait on it
+  }
 }
 
 /** The lineage's archived certificates, newest first (by when each was obtained). */

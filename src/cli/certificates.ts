@@ -3,6 +3,7 @@
  */
 import { importPrivateKeyPem, readCertificate, verifyCertificateSignature, type CertificateInfo } from "../asn1/index.ts";
 import { decodePemBlocks, toHex } from "../encoding/index.ts";
+import { certificateOf, failureOf } from "../lifecycle/index.ts";
 import type { CertificateStore, StoredLineage } from "../store/index.ts";
 import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
@@ -50,11 +51,15 @@ async function list(store: CertificateStore, reporter: Reporter, env: Record<str
   let failures = 0;
   for (const name of names) {
     try {
-      const { config, meta } = (await store.summary(name))!;
+      const summary = (await store.summary(name))!;
       const problems = await lineageProblems(await store.load(name), Date.now());
-      reporter.report({ event: "lineage", lineage: name, names: config.identifiers.map((identifier) => identifier.value), meta, folder: store.locate(name), problems });
+      const folder = store.locate(name);
+      reporter.report({
+        type: "lineage", ...certificateOf(summary), ...(folder !== undefined ? { folder } : {}),
+        ...(problems.length ? { problems, status: problems.some((problem) => problem.startsWith("INVALID")) ? "invalid" : "expired" } : {}),
+      });
     } catch (error) {
-      reporter.report({ event: "failed", lineage: name, names: [], error: describeError(error, env) });
+      reporter.report({ type: "failed", lineage: name, names: [], ...failureOf(error, describeError(error, env)) });
       failures++;
     }
   }

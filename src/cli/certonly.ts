@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ChallengeType } from "../acme/index.ts";
+import { failureEvent, subjectOf } from "../lifecycle/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { checkLineageName, defaultLineageName, type LineageConfig } from "../store/index.ts";
@@ -139,7 +140,6 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   const reporter = new Reporter(context.io, options.json);
   // The roots in use are saved with the lineage (as an absolute path), so that renew trusts the same CA.
   const config: LineageConfig = { ...options.config, ...(context.trust ? { caFile: resolve(context.trust.path) } : {}) };
-  const names = config.identifiers.map((identifier) => identifier.value);
   // Everything the user can get wrong is found before the CA is asked for anything.
   if (!options.store.shared) checkUsableDir(options.store.location, "--state", ["account-key.pem", "account.json"]);
   if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
@@ -163,12 +163,12 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
       account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
     });
     reporter.report(event);
-    return event.event === "failed" || event.hookError ? ExitCode.FAILURE : ExitCode.OK;
+    return event.type === "failed" || ("hookError" in event && event.hookError) ? ExitCode.FAILURE : ExitCode.OK;
   } catch (error) {
-    reporter.report({ event: "failed", lineage: config.name, names, error: describeError(error, context.io.env) });
+    reporter.report(failureEvent(config, error, { line: describeError(error, context.io.env) }));
     return exitCodeFor(error);
   } finally {
-    for (const failure of await hooks.after()) reporter.report({ event: "failed", lineage: config.name, names, error: failure });
+    for (const failure of await hooks.after()) reporter.report({ type: "failed", ...subjectOf(config), error: failure });
     await store.close?.();
   }
 }

@@ -11,12 +11,12 @@ import { ExecDnsSolver, Rfc2136Solver, WebrootSolver } from "../challenges/index
 import { parseTsigKey } from "../dns/index.ts";
 import { withFlag } from "./errors.ts";
 import type { KeyType } from "../jose/index.ts";
-import { ensureLineage, Issuer, type LineageOutcome } from "../lifecycle/index.ts";
+import { ensureLineage, failureEvent, Issuer, outcomeEvent, type LineageOutcome, type UntimedEvent } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
 import { chainFiles, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
 import { deployHookEnv, describeHookFailure, runHook, type HookOptions } from "./hooks.ts";
-import type { LineageEvent, Reporter } from "./report.ts";
+import type { Reporter } from "./report.ts";
 import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
 
 /** What an issuance for a lineage needs beyond its configuration. */
@@ -97,7 +97,7 @@ async function startSolver(config: LineageConfig, log: (line: string) => void): 
  * @throws {LockHeldError} when another run held the lineage's lock past `--lock-wait`
  * @throws whatever the issuance throws: the store is then untouched
  */
-export async function runLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
+export async function runLineage(config: LineageConfig, run: LineageRun): Promise<UntimedEvent> {
   const { store, context } = run;
   const names = config.identifiers.map((identifier) => identifier.value);
   let outcome: LineageOutcome;
@@ -119,14 +119,14 @@ export async function runLineage(config: LineageConfig, run: LineageRun): Promis
       },
     });
   } catch (error) {
-    if (error instanceof PreHookFailure) return { event: "failed", lineage: config.name, names, error: error.message };
+    if (error instanceof PreHookFailure) return failureEvent(config, error);
     throw error;
   }
   if (outcome.kind === "locked-elsewhere") throw outcome.held;
   const { lineage } = outcome;
   if (outcome.kind === "obtained" && outcome.damage) run.log(`${outcome.damage}: obtained again`);
-  if (outcome.kind === "unchanged" || outcome.kind === "taken-up") return { event: "not_due", lineage: config.name, names, meta: lineage.meta };
-  if (!outcome.saved) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
+  const event = outcomeEvent(outcome, config);
+  if (event.type !== "obtained" && event.type !== "renewed") return event; // nothing saved: no copies, no deploy hook
   const folder = store.locate(config.name);
   if (config.out !== undefined) writeCopies(config.out, lineage);
   let hookError: string | undefined;
@@ -135,7 +135,7 @@ export async function runLineage(config: LineageConfig, run: LineageRun): Promis
       runHook(config.hooks.deploy!, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks.options }));
     if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
   }
-  return { event: outcome.kind, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };
+  return { ...event, ...(folder !== undefined ? { folder } : {}), ...(hookError ? { hookError } : {}) };
 }
 
 /**

@@ -4,7 +4,7 @@
  * certificate and key as they were, and the next run tries again.
  * @see https://www.rfc-editor.org/rfc/rfc9773 (when: the CA's ARI window, else a third of the lifetime left)
  */
-import { isDue, needsRenewalInfo } from "../lifecycle/index.ts";
+import { certificateOf, failureOf, isDue, needsRenewalInfo } from "../lifecycle/index.ts";
 import { checkLineageName, StoreError, type CertificateStore, type LineageConfig, type LineageHooks, type LineageSummary } from "../store/index.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
@@ -103,7 +103,7 @@ async function renewAll(store: CertificateStore, options: RenewOptions, context:
     if (!(await renewOne(name, run, options, reporter))) failures++;
   }
   for (const failure of await hooks.after()) {
-    reporter.report({ event: "failed", lineage: "(post hook)", names: [], error: failure });
+    reporter.report({ type: "failed", lineage: "(post hook)", names: [], error: failure });
     failures++;
   }
   return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;
@@ -121,14 +121,14 @@ async function renewOne(name: string, run: LineageRun, options: RenewOptions, re
     const summary = (await run.store.summary(name))!;
     names = summary.config.identifiers.map((identifier) => identifier.value);
     if (!run.force && !needsRenewalInfo(summary.meta) && !isDue(summary.meta)) {
-      reporter.report({ event: "not_due", lineage: name, names, meta: summary.meta });
+      reporter.report({ type: "not_due", ...certificateOf(summary) });
       return true;
     }
     const event = await runLineage(runnableConfig(name, summary, options.hooks, run.store), run);
     reporter.report(event);
-    return event.event !== "failed" && event.hookError === undefined;
+    return event.type !== "failed" && !("hookError" in event && event.hookError);
   } catch (error) {
-    reporter.report({ event: "failed", lineage: name, names, error: describeError(error, run.context.io.env) });
+    reporter.report({ type: "failed", lineage: name, names, ...failureOf(error, describeError(error, run.context.io.env)) });
     return false;
   }
 }

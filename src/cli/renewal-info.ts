@@ -8,6 +8,7 @@ import type { BaseOptions, Command } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
 import { readLeafCertificate } from "./input-files.ts";
+import { Reporter } from "./report.ts";
 import { readDirectory, readTimeout } from "./values.ts";
 
 /** Everything the `renewal-info` command needs. */
@@ -42,17 +43,17 @@ export const renewalInfoCommand: Command<RenewalInfoOptions> = {
     const why = options.directoryUrl ? "the CA's directory offers no renewalInfo" : "no --dir given";
     const advice = chooseRenewalTime(certificate, renewalInfo);
     if (options.json) {
-      io.out(JSON.stringify({
-        event: "renewal_info",
+      new Reporter(io, true).report({
+        type: "renewal_info",
         certificate: options.certFile,
-        not_before: certificate.notBefore.toISOString(),
-        not_after: certificate.notAfter.toISOString(),
-        renew_at: advice.renewAt.toISOString(),
+        notBefore: certificate.notBefore.toISOString(),
+        notAfter: certificate.notAfter.toISOString(),
+        renewAt: advice.renewAt.toISOString(),
         source: advice.source,
         ...(advice.window ? { window: { start: advice.window.start.toISOString(), end: advice.window.end.toISOString() } } : {}),
-        ...(advice.explanationURL ? { explanation_url: advice.explanationURL } : {}),
-        ...(advice.retryAfterMs !== undefined ? { ask_again_after: new Date(Date.now() + advice.retryAfterMs).toISOString() } : {}),
-      }));
+        ...(advice.explanationURL ? { explanationUrl: advice.explanationURL } : {}),
+        ...(advice.retryAfterMs !== undefined ? { askAgainAfter: new Date(Date.now() + advice.retryAfterMs).toISOString() } : {}),
+      });
       return ExitCode.OK;
     }
     io.out(`Certificate ${options.certFile}: valid ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}`);

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { ManageEvent } from "../manage/index.ts";
+import { failureOf, type EventSubject, type LifecycleEvent, type UntimedEvent } from "../lifecycle/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
 import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ReverseProxyOptions } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
@@ -19,6 +19,7 @@ import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { DEFAULT_HOOK_TIMEOUT_SECONDS, deployHookEnv, describeHookFailure, runHook } from "./hooks.ts";
 import { withLineageFolder } from "./lineage-run.ts";
+import { Reporter } from "./report.ts";
 import { ConfigError, parseServeConfig, type ServeConfig, type SiteConfig } from "./serve-config.ts";
 
 /** Everything `serve` needs. */
@@ -55,7 +56,8 @@ function readConfig(file: string): ServeConfig {
 
 async function runServe(options: ServeOptions, context: CommandContext): Promise<number> {
   const { io } = context;
-  const say = (line: string, json: Record<string, unknown>) => io.out(options.json ? JSON.stringify(json) : line);
+  const reporter = new Reporter(io, options.json);
+  const say: Say = (event) => reporter.report(event);
   const config = readConfig(options.configFile); // a ConfigError: exit 2, file and line named
   let running = config;
   const metrics = new CertificateMetrics({ issuer: () => running.directoryUrl, swaps: () => daemon.swaps });
@@ -78,7 +80,7 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
         });
       } catch (error) {
         const message = (error as Error).message;
-        say(`config not reloaded, the running one stays: ${message}`, { event: "config_rejected", error: message });
+        say({ type: "config_rejected", error: message });
         return;
       }
       metrics.retain(next.sites.map(lineageOf));
@@ -88,11 +90,11 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
         try {
           admin = startAdmin(next, metrics);
         } catch (error) {
-          say(`admin server not started: ${(error as Error).message}`, { event: "warning", message: (error as Error).message });
+          say({ type: "warning", message: `admin server not started: ${(error as Error).message}` });
         }
       }
       running = next;
-      say(`config reloaded: ${next.sites.length} site(s)`, { event: "config_reloaded", sites: next.sites.length });
+      say({ type: "config_reloaded", sites: next.sites.length });
       announce(next, daemon, say);
     });
   };
@@ -102,11 +104,12 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
   process.off("SIGHUP", onHangup);
   await reloading;
   await Promise.all([daemon.stop(), admin?.stop()]);
-  say("stopped", { event: "stopped" });
+  say({ type: "stopped" });
   return ExitCode.OK;
 }
 
-type Say = (line: string, json: Record<string, unknown>) => void;
+/** Prints one event: its line, or its JSON line with --json. */
+type Say = (event: UntimedEvent | LifecycleEvent) => void;
 
 /** The lineage a site's certificate is kept under: the store's own rule, as manage() names it. */
 const lineageOf = (site: SiteConfig) => defaultLineageName(site.names);
@@ -141,7 +144,7 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
     },
     websocket: createWebSocketProxy({ sites: [] }).websocket,
     ...(context.trust?.pem ? { defaultCa: context.trust.pem } : {}),
-    onRejected: (names, reason) => say(`warning: ${names.join(", ")}: not served (${reason}); the other sites are`, { event: "warning", names, message: `not served: ${reason}` }),
+    onRejected: (names, reason) => say({ type: "warning", names, message: `not served (${reason}); the other sites are` }),
     manageOptions: (config, store) => {
       // A shared store's certificates are also kept in a local folder, served from there when the store is unreachable at start.
       const cache = config.store && isSharedStoreLocation(config.store) ? config.cache ?? join(defaultStoreDir(), "cache") : undefined;
@@ -154,7 +157,7 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
         contact: config.contact,
         onEvent: (event) => {
           metrics.observe(event);
-          report(event, say);
+          say(event);
           const site = event.lineage ? byLineage.get(event.lineage) : undefined;
           if (site?.deployHook && (event.type === "obtained" || event.type === "renewed")) void deploy(site, event, store, say, context.signal);
         },
@@ -164,20 +167,9 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
 }
 
 function announce(config: ServeConfig, daemon: Daemon, say: Say): void {
-  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${daemon.port}/, ` +
-    `keeping ${config.sites.length} certificate(s) renewed in ${daemon.storeDescription}`, { event: "serving", port: daemon.port, sites: config.sites.length });
-}
-
-function report(event: ManageEvent, say: Say): void {
-  const what = [event.lineage, event.serial ? `serial ${event.serial}` : undefined, event.notAfter ? `expires ${event.notAfter}` : undefined,
-    event.at ? `at ${event.at}` : undefined, event.message].filter(Boolean).join(", ");
-  say(`${event.type}: ${what}`, {
-    event: event.type,
-    ...(event.lineage ? { lineage: event.lineage, names: event.names } : {}),
-    ...(event.serial ? { serial: event.serial, not_after: event.notAfter } : {}),
-    ...(event.ca ? { ca: event.ca } : {}),
-    ...(event.at ? { at: event.at } : {}),
-    ...(event.message ? { message: event.message } : {}),
+  say({
+    type: "serving", hostname: config.listen.hostname, ...(daemon.port !== undefined ? { port: daemon.port } : {}),
+    sites: config.sites.length, served: config.sites.filter((site) => site.upstream).length, store: daemon.storeDescription,
   });
 }
 
@@ -186,15 +178,16 @@ function report(event: ManageEvent, say: Say): void {
  * RENEWED_LINEAGE a folder holding the certificate: the store's own, or for a shared store a
  * private copy removed afterwards. Stopped with the daemon, or after the hook time limit.
  */
-async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateStore, say: Say, signal: AbortSignal): Promise<void> {
-  const lineage = await store.load(event.lineage!).catch((error: Error) => {
-    say(`${event.lineage}: deploy hook not run: cannot read the lineage (${error.message})`, { event: "hook_failed", lineage: event.lineage, error: error.message });
+async function deploy(site: SiteConfig, event: EventSubject, store: CertificateStore, say: Say, signal: AbortSignal): Promise<void> {
+  const subject = { lineage: event.lineage, names: event.names, ...(event.ca ? { ca: event.ca } : {}) };
+  const lineage = await store.load(event.lineage).catch((error: Error) => {
+    say({ type: "hook_failed", ...subject, ...failureOf(error, `deploy hook not run: cannot read the lineage (${error.message})`) });
     return undefined;
   });
   if (!lineage) return;
-  const result = await withLineageFolder(store.locate(event.lineage!), lineage, (folder) =>
-    runHook(site.deployHook!, deployHookEnv(folder, event.names ?? []), { signal, timeoutMs: DEFAULT_HOOK_TIMEOUT_SECONDS * 1000 }));
-  if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
+  const result = await withLineageFolder(store.locate(event.lineage), lineage, (folder) =>
+    runHook(site.deployHook!, deployHookEnv(folder, event.names), { signal, timeoutMs: DEFAULT_HOOK_TIMEOUT_SECONDS * 1000 }));
+  if (result.exitCode !== 0) say({ type: "hook_failed", ...subject, error: describeHookFailure("deploy", result), exitCode: result.exitCode, output: result.tail });
 }
 
 /**
@@ -214,9 +207,9 @@ function proxyTo(config: ServeConfig, say: Say): DaemonHandler {
     }]),
     trustedProxies: config.trustedProxies,
     onRequest: (entry) => {
-      if (config.accessLog) say(JSON.stringify({ event: "request", ...entry }), { event: "request", ...entry });
+      if (config.accessLog) say({ type: "request", ...entry });
       else if (entry.error === "upstream_error" || entry.error === "unreachable" || entry.error === "timeout") {
-        say(`proxy: ${entry.host}: ${entry.status} (${entry.error}: ${entry.detail ?? ""})`, { event: "proxy_error", host: entry.host, status: entry.status, error: entry.error, detail: entry.detail });
+        say({ type: "proxy_error", ...(entry.host ? { host: entry.host } : {}), status: entry.status, error: entry.error, ...(entry.detail ? { detail: entry.detail } : {}) });
       }
     },
   };

@@ -1,10 +1,15 @@
 /**
  * The life of a certificate: the one engine that obtains and renews a lineage (`ensureLineage`),
  * the issuer it obtains from (or an ordered list of them, falling back), the check that a lineage's key and chain belong together, and the
- * renewal schedule (ARI, else a third of its lifetime left).
+ * renewal schedule (ARI, else a third of its lifetime left), and the one event type that reports it all.
  * @module
  */
 export { ensureLineage, inspect, type EnsureOptions, type LineageOutcome, type OrderUse } from "./ensure.ts";
+export { eventLine, parseEventLine } from "./event-line.ts";
+export {
+  certificateOf, failureEvent, failureOf, outcomeEvent, stampEvent, subjectOf,
+  type EventCertificate, type EventFailure, type EventHead, type EventOf, type EventRenewalAdvice, type EventSubject, type LifecycleEvent, type LifecycleEventType, type Untimed, type UntimedEvent,
+} from "./events.ts";
 export { lineageDamage, type LineageDamage } from "./integrity.ts";
 export { isCaSideFailure, IssuerChain, type IssuerChainOptions } from "./issuer-chain.ts";
 export { Issuer, type IssueLineageOptions, type IssuerOptions } from "./issuer.ts";

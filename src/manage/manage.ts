@@ -5,11 +5,11 @@
 import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalAccountBinding, type Identifier, type TimerClock } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
-import { IssuerChain } from "../lifecycle/index.ts";
+import { IssuerChain, stampEvent, subjectOf, type Untimed } from "../lifecycle/index.ts";
 import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
-import { configEvent, type ManageEvent } from "./events.ts";
+import type { ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
@@ -136,10 +136,10 @@ export interface Managed {
  *   certificates: [["example.net", "www.example.net"]],
  *   directoryUrl: "letsencrypt",
  *   fetch: () => new Response("hello over HTTPS"),
- *   onEvent: (event) => console.log(event.type, event.lineage ?? "", event.error?.message ?? ""),
+ *   onEvent: (event) => console.log(eventLine(event)), // one JSON line, as the CLI's --json
  * });
  * Resolves once every certificate had its first attempt; one that could not be obtained (the CA
- * unreachable) is retried in the background with backoff and reported by `renewal_failed` events.
+ * unreachable) is retried in the background with backoff and reported by `failed` events.
  *
  * @throws {TypeError} for names that cannot be certified, or options that do not fit together
  * @throws {StoreError} `ERR_STORE_UNAVAILABLE` when the store cannot be reached and nothing is cached
@@ -151,7 +151,8 @@ export async function manage(options: ManageOptions): Promise<Managed> {
   const hostname = options.hostname ?? "0.0.0.0";
   const clock = options.clock ?? systemClock;
   const metrics = options.admin ? new CertificateMetrics({ issuer: options.directoryUrl, swaps: () => swapsOf(https), now: () => clock.now() }) : undefined;
-  const emit = (event: ManageEvent) => {
+  const emit = (untimed: Untimed<ManageEvent>) => {
+    const event = stampEvent<ManageEvent>(untimed, clock.now());
     metrics?.observe(event);
     options.onEvent?.(event);
   };
@@ -174,7 +175,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.contact ? { contact: options.contact } : {}),
     ...(entry.eab ? { eab: entry.eab } : {}),
   })), {
-    onFallback: (failed, next, error, config) => emit({ ...configEvent("warning", config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
+    onFallback: (failed, next, error, config) => emit({ type: "warning", ...subjectOf(config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   const https: CertificateServer = options.server ?? (onDemand

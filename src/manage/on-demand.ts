@@ -4,6 +4,7 @@
  */
 import { normalizeIdentifiers, systemClock, type ChallengeSolver, type Clock, type Identifier } from "../acme/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
+import { failureOf, type Untimed } from "../lifecycle/index.ts";
 import type { ManageEvent } from "./events.ts";
 
 /**
@@ -49,7 +50,7 @@ export function comparableName(name: string): string | undefined {
 export class OnDemand {
   private readonly options: OnDemandOptions;
   private readonly challenge: ChallengeSolver["type"];
-  private readonly emit: (event: ManageEvent) => void;
+  private readonly emit: (event: Untimed<ManageEvent>) => void;
   private readonly clock: Pick<Clock, "now">;
   private readonly deny: readonly string[];
   /** When each admitted name was admitted (taken before `allow` is awaited; given back if it says no). */
@@ -59,7 +60,7 @@ export class OnDemand {
   private readonly obtained = new Map<string, ServedCertificate>();
 
   /** @throws {TypeError} for a deny entry that cannot be a host name */
-  constructor(options: OnDemandOptions, challenge: ChallengeSolver["type"], emit: (event: ManageEvent) => void, clock: Pick<Clock, "now"> = systemClock) {
+  constructor(options: OnDemandOptions, challenge: ChallengeSolver["type"], emit: (event: Untimed<ManageEvent>) => void, clock: Pick<Clock, "now"> = systemClock) {
     this.options = options;
     this.challenge = challenge;
     this.emit = emit;
@@ -98,7 +99,7 @@ export class OnDemand {
         this.obtained.set(name, served);
         return served;
       }).catch((error: unknown) => {
-        this.emit({ type: "renewal_failed", lineage: name, names: [name], error: error as Error, message: `on demand: ${(error as Error).message}` });
+        this.emit({ type: "failed", lineage: name, names: [name], ...failureOf(error, `on demand: ${(error as Error).message}`) });
         return undefined;
       }).finally(() => this.inFlight.delete(name));
       this.inFlight.set(name, work);

@@ -6,12 +6,12 @@
  * swapped after each change.
  */
 import type { TimerClock } from "../acme/index.ts";
-import { ensureLineage, inspect, isDue, needsRenewalInfo, type Issuer, type LineageOutcome } from "../lifecycle/index.ts";
+import { certificateOf, ensureLineage, failureEvent, inspect, isDue, needsRenewalInfo, outcomeEvent, subjectOf, type Issuer, type LineageOutcome, type Untimed } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import { StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
-import { configEvent, eventOf, type ManageEvent } from "./events.ts";
 import { keepCopy, loadSlot, servedSlots, type Slot } from "./slots.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
+import type { ManageEvent } from "./events.ts";
 
 /** What manage() serves with: `HotTlsServer` (Bun.serve) or `TlsFrontServer` (node:tls, on demand). */
 export interface CertificateServer {
@@ -29,7 +29,7 @@ export interface RenewerContext {
   readonly cache?: CertificateStore;
   readonly issuer: Issuer;
   readonly https: CertificateServer;
-  readonly emit: (event: ManageEvent) => void;
+  readonly emit: (event: Untimed<ManageEvent>) => void;
   readonly clock: TimerClock;
   /** Failed attempts are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
@@ -62,7 +62,7 @@ export class Renewer {
     this.context = context;
   }
 
-  private emit(event: ManageEvent): void {
+  private emit(event: Untimed<ManageEvent>): void {
     this.context.emit(event);
   }
 
@@ -161,9 +161,9 @@ export class Renewer {
     if (outcome.kind === "locked-elsewhere") return outcome;
     const changed = slot.current?.meta.serial !== outcome.lineage.meta.serial;
     slot.current = outcome.lineage;
-    if (outcome.kind === "obtained" && outcome.damage) this.emit({ ...configEvent("damaged", slot.config), message: `${outcome.damage}; replaced by a new certificate` });
-    if (outcome.kind === "obtained" || outcome.kind === "renewed") this.emit(eventOf(outcome.kind, outcome.lineage));
-    if (outcome.kind === "taken-up") this.emit({ ...eventOf("updated", outcome.lineage), message: "renewed by another instance" });
+    if (outcome.kind === "obtained" && outcome.damage) this.emit({ type: "damaged", ...subjectOf(slot.config), message: `${outcome.damage}; replaced by a new certificate` });
+    const event = outcomeEvent(outcome, slot.config);
+    if (event.type !== "not_due" && event.type !== "dry_run") this.emit(event);
     if (changed) {
       await keepCopy(this.context, outcome.lineage);
       if (swap && slot.serve) await this.swap();
@@ -187,10 +187,9 @@ export class Renewer {
     if (this.stopped) return;
     const retryIn = slot.backoff.next();
     const now = this.context.clock.now();
-    const about = slot.current ? eventOf("renewal_failed", slot.current) : configEvent("renewal_failed", slot.config);
-    this.emit({ ...about, at: new Date(now + retryIn).toISOString(), error, message: error.message });
+    this.emit(failureEvent(slot.current ?? slot.config, error, { at: new Date(now + retryIn).toISOString() }));
     if (slot.current && Date.parse(slot.current.meta.notAfter) <= now) {
-      this.emit({ ...eventOf("expired", slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
+      this.emit({ type: "expired", ...certificateOf(slot.current), message: `the certificate expired at ${slot.current.meta.notAfter} and is still served: no renewal has succeeded` });
     }
     slot.timer?.cancel();
     slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), retryIn);
@@ -221,7 +220,7 @@ export class Renewer {
     const found = await inspect(this.context.store, slot.config, this.context.clock.now()).catch(() => undefined);
     if (!found || slot.busy) return;
     if (found.damage) {
-      this.emit({ ...configEvent("damaged", slot.config), message: `${found.damage}; not served, obtained again` });
+      this.emit({ type: "damaged", ...subjectOf(slot.config), message: `${found.damage}; not served, obtained again` });
       slot.timer?.cancel();
       slot.timer = this.context.clock.setTimer(() => this.track(this.wake(slot)), 0);
       return;
@@ -238,7 +237,7 @@ export class Renewer {
     slot.current = stored;
     if (slot.serve) await this.swap();
     await keepCopy(this.context, stored);
-    this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
+    this.emit({ type: "updated", ...certificateOf(stored), message: "renewed by another instance" });
     slot.backoff.reset();
     this.schedule(slot);
   }
@@ -269,7 +268,7 @@ export class Renewer {
       return;
     }
     const { meta } = slot.current;
-    this.emit(eventOf("next_renewal", slot.current));
+    this.emit({ type: "next_renewal", ...certificateOf(slot.current), at: meta.nextRenewal });
     const wake = Math.min(Date.parse(meta.nextRenewal), meta.ariRetryAt ? Date.parse(meta.ariRetryAt) : Infinity);
     const delay = delayMs ?? jitteredDelay(wake - clock.now(), Date.parse(meta.notAfter) - Date.parse(meta.notBefore), this.context.random);
     slot.timer = clock.setTimer(() => this.track(this.wake(slot)), Math.max(delay, 0));
@@ -292,7 +291,7 @@ export class Renewer {
     const found = await inspect(this.context.store, slot.config, this.context.clock.now());
     slot.detached = false;
     slot.backoff.reset();
-    this.emit({ ...configEvent("warning", slot.config), message: `${this.context.store.description} is reachable again` });
+    this.emit({ type: "warning", ...subjectOf(slot.config), message: `${this.context.store.description} is reachable again` });
     if (found.lineage && this.isNewer(found.lineage.meta, slot)) await this.takeUp(slot, found.lineage);
   }
 }

@@ -4,11 +4,11 @@
  * obtained by the lifecycle engine in the background (renewer.ts).
  */
 import type { Timer } from "../acme/index.ts";
-import { inspect } from "../lifecycle/index.ts";
+import { certificateOf, inspect, subjectOf, type Untimed } from "../lifecycle/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
-import { configEvent, eventOf, type ManageEvent } from "./events.ts";
 import type { Backoff } from "./timing.ts";
+import type { ManageEvent } from "./events.ts";
 
 /** One managed certificate. */
 export interface Slot {
@@ -29,7 +29,7 @@ export interface SlotContext {
   readonly store: CertificateStore;
   /** A copy of every certificate served, for starting while a shared store cannot be reached. */
   readonly cache?: CertificateStore;
-  readonly emit: (event: ManageEvent) => void;
+  readonly emit: (event: Untimed<ManageEvent>) => void;
   readonly now: () => number;
 }
 
@@ -48,10 +48,10 @@ export async function loadSlot(config: LineageConfig, serve: boolean, context: S
     if (!(error instanceof StoreUnavailableError)) throw error;
     return cachedSlot(config, serve, context, error, backoff);
   }
-  if (found.damage) context.emit({ ...configEvent("damaged", config), message: `${found.damage}; not served, obtained again` });
+  if (found.damage) context.emit({ type: "damaged", ...subjectOf(config), message: `${found.damage}; not served, obtained again` });
   const current = found.lineage && sameIdentifiers(found.lineage.config, config) ? found.lineage : undefined;
   if (current && Date.parse(current.meta.notAfter) <= context.now()) {
-    context.emit({ ...eventOf("warning", current), message: `the stored certificate expired at ${current.meta.notAfter}; served until a new one is obtained` });
+    context.emit({ type: "warning", ...certificateOf(current), message: `the stored certificate expired at ${current.meta.notAfter}; served until a new one is obtained` });
   }
   return { config, serve, backoff, ...(current ? { current } : {}) };
 }
@@ -65,7 +65,8 @@ async function cachedSlot(config: LineageConfig, serve: boolean, context: SlotCo
     throw new StoreError(`${error.message}; ${where}, so there is nothing to serve: start the store or correct its address`, "ERR_STORE_UNAVAILABLE", { cause: error });
   }
   context.emit({
-    ...eventOf("warning", lineage),
+    type: "warning",
+    ...certificateOf(lineage),
     message: `${error.message}; serving the certificate cached in ${context.cache!.description} and trying the store again`,
   });
   return { config, serve, current: lineage, backoff, detached: true };
@@ -73,7 +74,7 @@ async function cachedSlot(config: LineageConfig, serve: boolean, context: SlotCo
 
 /** Copies a certificate into the local cache; a failure there is a warning, never a stop. */
 export async function keepCopy(context: Pick<SlotContext, "cache" | "emit">, lineage: StoredLineage): Promise<void> {
-  await context.cache?.save(lineage).catch((error: Error) => context.emit({ ...eventOf("warning", lineage), message: `not cached locally: ${error.message}` }));
+  await context.cache?.save(lineage).catch((error: Error) => context.emit({ type: "warning", ...certificateOf(lineage), message: `not cached locally: ${error.message}` }));
 }
 
 /** What the HTTPS server presents: every served slot's chain and key (slots without a certificate yet get the placeholder). */

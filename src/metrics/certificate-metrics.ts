@@ -4,10 +4,9 @@
  * ACME problem type, certificate swaps and proxied requests by status. Fed by manage()'s events.
  * @see https://prometheus.io/docs/practices/naming/
  */
-import { AcmeConnectionError, AcmeProblemError } from "../acme/index.ts";
 import { renderExposition, type MetricFamily } from "./exposition.ts";
 
-/** The events the metrics read: manage()'s `ManageEvent`, or anything shaped like it. */
+/** The events the metrics read: the library's `LifecycleEvent` (manage()'s events), or anything shaped like it. */
 export interface MetricsEvent {
   readonly type: string;
   readonly lineage?: string;
@@ -15,7 +14,9 @@ export interface MetricsEvent {
   readonly serial?: string;
   readonly notAfter?: string;
   readonly at?: string;
-  readonly error?: Error;
+  /** For `failed`: the error's code and the CA's problem document, counted by {@link failureKind}. */
+  readonly code?: string;
+  readonly problem?: { readonly type: string };
   /** The directory URL of the CA that issued the certificate (issuer fallback). */
   readonly ca?: string;
 }
@@ -40,12 +41,13 @@ export interface ExpiryProblem {
 }
 
 /**
- * The problem type an error counts under: the ACME problem's short type (`rateLimited`,
- * `unauthorized`...), `connection` when the CA could not be reached, else `other`.
+ * The problem type a failure counts under (a `failed` event, or an `AcmeError`): the ACME
+ * problem's short type (`rateLimited`, `unauthorized`...), `connection` when the CA could not be
+ * reached (`ERR_ACME_CONNECTION`), else `other`.
  */
-export function failureKind(error: Error | undefined): string {
-  if (error instanceof AcmeProblemError) return error.problem.type.replace(/^urn:ietf:params:acme:error:/, "") || "other";
-  if (error instanceof AcmeConnectionError) return "connection";
+export function failureKind(failure: { readonly code?: string; readonly problem?: { readonly type: string } } | undefined): string {
+  if (failure?.problem) return failure.problem.type.replace(/^urn:ietf:params:acme:error:/, "") || "other";
+  if (failure?.code === "ERR_ACME_CONNECTION") return "connection";
   return "other";
 }
 
@@ -80,7 +82,8 @@ export class CertificateMetrics {
     this.certificates.set(event.lineage, state);
     if (event.names) state.names = event.names;
     if (event.notAfter) state.notAfter = Date.parse(event.notAfter);
-    if (event.ca && event.type !== "warning") state.issuer = event.ca; // a warning's ca is a CA that failed
+    // The CA that issued the certificate; a warning's ca is a CA that failed, a failure's the one asked.
+    if (event.ca && event.type !== "warning" && event.type !== "failed" && event.type !== "damaged") state.issuer = event.ca;
     switch (event.type) {
       case "obtained":
       case "renewed":
@@ -88,8 +91,8 @@ export class CertificateMetrics {
         state.lastOutcome = 1;
         state.lastOutcomeAt = this.now();
         break;
-      case "renewal_failed":
-        this.count(this.failures, failureKind(event.error));
+      case "failed":
+        this.count(this.failures, failureKind(event));
         state.lastOutcome = 0;
         state.lastOutcomeAt = this.now();
         break;

@@ -81,6 +81,6 @@ describe("a fleet renewing short-lived certificates on one Redis store", () => {
     }
     expect(doubles).toEqual([]);
     expect(issued).toBe(saves.length);
-    for (const instance of instances) expect(instance.events("renewal_failed")).toEqual([]);
+    for (const instance of instances) expect(instance.events("failed")).toEqual([]);
   });
 });

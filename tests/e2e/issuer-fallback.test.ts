@@ -68,7 +68,7 @@ describe("manage() with [Pebble, step-ca]", () => {
       onEvent: (event) => {
         events.push(event);
         if (event.type === "renewed") for (const waiter of waiters.splice(0)) waiter.resolve(event);
-        if (event.type === "renewal_failed") for (const waiter of waiters.splice(0)) waiter.reject(new Error(`renewal failed: ${event.error?.message}`));
+        if (event.type === "failed") for (const waiter of waiters.splice(0)) waiter.reject(new Error(`renewal failed: ${event.error}`));
       },
     });
     const obtained = events.find((event) => event.type === "obtained");

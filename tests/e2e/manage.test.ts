@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { connect } from "node:tls";
+import type { EventOf } from "../../src/lifecycle/index.ts";
 import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -114,7 +115,7 @@ describe("manage()", () => {
     expect(ok).toBeGreaterThan(1_000);
     // The initial certificate and three renewals, each seen on the wire.
     expect(serials.size).toBeGreaterThanOrEqual(4);
-    const renewedSerials = events.filter((event) => event.type === "renewed" && event.lineage === "manage.test").map((event) => event.serial!.replace(/^0+/, ""));
+    const renewedSerials = events.filter((event): event is EventOf<"renewed"> => event.type === "renewed" && event.lineage === "manage.test").map((event) => event.serial!.replace(/^0+/, ""));
     for (const serial of renewedSerials) expect([...serials].map((seen) => seen.replace(/^0+/, ""))).toContain(serial);
     expect(events.some((event) => event.type === "next_renewal")).toBe(true);
   });
@@ -151,9 +152,9 @@ describe("manage() while the CA is down", () => {
     });
     const first = events.find((event) => event.type === "obtained")!;
     await pebble.stop();
-    await waitFor((event) => event.type === "renewal_failed" && events.filter((other) => other.type === "renewal_failed").length >= 2);
-    const failed = events.filter((event) => event.type === "renewal_failed");
-    expect(failed[0]!.message).toStartWith("Cannot connect to https://127.0.0.1:14000/");
+    await waitFor((event) => event.type === "failed" && events.filter((other) => other.type === "failed").length >= 2);
+    const failed = events.filter((event) => event.type === "failed");
+    expect(failed[0]!.error).toStartWith("Cannot connect to https://127.0.0.1:14000/");
     expect(Date.parse(failed[1]!.at!)).toBeGreaterThan(Date.parse(failed[0]!.at!));
     expect((await presented(managed.port, "down.manage.test")).serial.replace(/^0+/, "")).toBe(first.serial!.replace(/^0+/, ""));
     // Down past the certificate's expiry: it is still served (clients decide), and an event says so.
@@ -216,7 +217,7 @@ describe("manage() started during a CA outage, with a damaged lineage in its sto
     const damaged = events.filter((event) => event.type === "damaged");
     expect(damaged.map((event) => event.lineage)).toEqual(["victim.outage.test"]);
     expect(damaged[0]!.message).toContain("another key than the lineage's private key");
-    expect(events.filter((event) => event.type === "renewal_failed").map((event) => event.lineage)).toEqual(expect.arrayContaining(["new.outage.test", "victim.outage.test"]));
+    expect(events.filter((event) => event.type === "failed").map((event) => event.lineage)).toEqual(expect.arrayContaining(["new.outage.test", "victim.outage.test"]));
 
     pebble = await startPebble({ config: { certificateValidityPeriod: 20 } }); // a new Pebble: the account is registered again
     issuingRoot = await (await pebble.management("/roots/0")).text();
@@ -224,10 +225,10 @@ describe("manage() started during a CA outage, with a damaged lineage in its sto
     for (const name of ["new.outage.test", "victim.outage.test"]) {
       const served = await presented(managed.port, name);
       expect(served.authorized).toBe(true);
-      expect(served.serial.replace(/^0+/, "")).toBe(events.find((event) => event.type === "obtained" && event.lineage === name)!.serial!.replace(/^0+/, ""));
+      expect(served.serial.replace(/^0+/, "")).toBe(events.find((event): event is EventOf<"obtained"> => event.type === "obtained" && event.lineage === name)!.serial!.replace(/^0+/, ""));
     }
     // The kept site is served throughout: its stored certificate, or (20-second certificates) its renewal.
-    const keptSerials = [kept.meta.serial, ...events.filter((event) => event.type === "renewed" && event.lineage === "kept.outage.test").map((event) => event.serial!)];
+    const keptSerials = [kept.meta.serial, ...events.filter((event): event is EventOf<"renewed"> => event.type === "renewed" && event.lineage === "kept.outage.test").map((event) => event.serial!)];
     expect(keptSerials.map((serial) => serial.replace(/^0+/, ""))).toContain((await presented(managed.port, "kept.outage.test")).serial.replace(/^0+/, ""));
   });
 });
@@ -278,7 +279,7 @@ describe("manage() with on-demand certificates", () => {
     // maxPerMinute: 2 (a and b): the third name this minute is refused, and the event says why.
     expect(await refused("c.ondemand.test")).toStartWith("refused: ");
     expect(obtained("c.ondemand.test")).toBe(0);
-    expect(events.find((event) => event.type === "warning" && event.lineage === "c.ondemand.test")?.message).toBe(
+    expect(events.find((event): event is EventOf<"warning"> => event.type === "warning" && event.lineage === "c.ondemand.test")?.message).toBe(
       "on demand: c.ondemand.test refused, 2 certificates already obtained on demand this minute",
     );
   });

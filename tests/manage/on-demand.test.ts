@@ -5,13 +5,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import { comparableName, OnDemand, type OnDemandOptions } from "../../src/manage/on-demand.ts";
+import type { Untimed } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/index.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
 
 function gate(options: OnDemandOptions) {
   let now = Date.parse("2026-11-30T00:00:00Z");
   const added: string[][] = [];
-  const events: ManageEvent[] = [];
+  const events: Untimed<ManageEvent>[] = [];
   const onDemand = new OnDemand(options, "http-01", (event) => events.push(event), { now: () => now });
   const add = async (names: readonly string[]): Promise<ServedCertificate> => {
     added.push([...names]);

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import type { ChallengeSolver } from "../../src/acme/index.ts";
 import { readCertificate } from "../../src/asn1/index.ts";
 import { decodePemBlocks, toHex } from "../../src/encoding/index.ts";
-import { ensureLineage } from "../../src/lifecycle/index.ts";
+import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
@@ -34,19 +34,19 @@ class RecordingServer implements CertificateServer {
 
 function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver } = {}) {
   const server = new RecordingServer();
-  const events: (ManageEvent & { time: number })[] = [];
+  const events: ManageEvent[] = [];
   const renewer = new Renewer({
     store: world.store,
     issuer: world.issuer(options.solver),
     https: server,
     clock: world.clock,
-    emit: (event) => events.push({ ...event, time: world.clock.now() }),
+    emit: (event) => events.push(stampEvent<ManageEvent>(event, world.clock.now())),
     random: () => options.random ?? 0.5,
     checkIntervalMs: options.checkIntervalMs ?? 1_000 * DAY,
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
-  return { server, events, renewer, of: (type: ManageEvent["type"]) => events.filter((event) => event.type === type) };
+  return { server, events, renewer, of: <Type extends ManageEvent["type"]>(type: Type) => events.filter((event): event is EventOf<Type> => event.type === type) };
 }
 
 /** Fires the next timers and waits for the work they started, in every instance. */
@@ -64,8 +64,8 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await one.renewer.start([{ config, serve: true }]);
     expect(one.server.served[0]).toEqual([]); // serving from the start, with the placeholder for a.fake.test
     for (let attempt = 0; attempt < 3; attempt++) await step(world, [one.renewer]);
-    const failures = one.of("renewal_failed");
-    expect(failures.map((event) => Date.parse(event.at!) - event.time)).toEqual([60_000, 120_000, 200_000, 200_000]);
+    const failures = one.of("failed");
+    expect(failures.map((event) => Date.parse(event.at!) - Date.parse(event.time))).toEqual([60_000, 120_000, 200_000, 200_000]);
     expect(failures[0]!.lineage).toBe("a.fake.test");
     world.setDown(false);
     await step(world, [one.renewer]);

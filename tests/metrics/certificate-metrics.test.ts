@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AcmeConnectionError, AcmeProblemError } from "../../src/acme/index.ts";
+import { failureOf } from "../../src/lifecycle/index.ts";
 import { adminHandler, CertificateMetrics, failureKind } from "../../src/metrics/index.ts";
 
 const DAY = 86_400_000;
@@ -36,9 +37,9 @@ describe("CertificateMetrics", () => {
   test("failures count by the CA's problem type; the last outcome turns 0", () => {
     const metrics = metricsAt({ now: start });
     const problem = new AcmeProblemError({ type: "urn:ietf:params:acme:error:rateLimited", detail: "too many" }, 429, "https://ca.test/new-order");
-    metrics.observe({ type: "renewal_failed", lineage: "a.test", names: ["a.test"], error: problem });
-    metrics.observe({ type: "renewal_failed", lineage: "a.test", names: ["a.test"], error: problem });
-    metrics.observe({ type: "renewal_failed", lineage: "a.test", names: ["a.test"], error: new Error("odd") });
+    metrics.observe({ type: "failed", lineage: "a.test", names: ["a.test"], ...failureOf(problem) });
+    metrics.observe({ type: "failed", lineage: "a.test", names: ["a.test"], ...failureOf(problem) });
+    metrics.observe({ type: "failed", lineage: "a.test", names: ["a.test"], ...failureOf(new Error("odd")) });
     const text = metrics.render();
     expect(text).toContain('bun_acme_order_failures_total{type="other"} 1\nbun_acme_order_failures_total{type="rateLimited"} 2\n');
     expect(text).toContain('bun_acme_certificate_last_renewal_success{lineage="a.test"} 0\n');
@@ -79,7 +80,7 @@ describe("adminHandler()", () => {
 
   test("/healthz: a managed certificate never obtained is unhealthy", async () => {
     const metrics = metricsAt({ now: start });
-    metrics.observe({ type: "renewal_failed", lineage: "new.test", names: ["new.test"], error: new Error("CA down") });
+    metrics.observe({ type: "failed", lineage: "new.test", names: ["new.test"], ...failureOf(new Error("CA down")) });
     const answer = adminHandler(metrics)(new Request("http://admin/healthz"));
     expect(answer.status).toBe(503);
     expect(await answer.text()).toContain("new.test: no certificate yet");

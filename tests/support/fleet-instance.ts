@@ -39,7 +39,7 @@ try {
     hostname: "127.0.0.1",
     ports: { http: Number(httpPort), https: Number(httpsPort), ...(env.FLEET_TLS_ALPN_PORT ? { tlsAlpn: Number(env.FLEET_TLS_ALPN_PORT) } : {}) },
     fetch: () => new Response(`instance ${httpsPort}\n`),
-    onEvent: (event) => console.log(JSON.stringify({ type: event.type, lineage: event.lineage, serial: event.serial, notAfter: event.notAfter, message: event.message })),
+    onEvent: (event) => console.log(JSON.stringify(event)),
   });
   console.log("serving");
   process.on("SIGTERM", () => {

@@ -67,8 +67,10 @@ export function parseEventLine(line: string): LifecycleEvent {
   if (typeof wire !== "object" || wire === null || Array.isArray(wire)) throw new TypeError("Cannot read the event line: it is not a JSON object");
   const fields = Object.fromEntries(Object.entries(wire).map(([key, value]) => [fromWire(key), value])) as Record<string, unknown>;
   const type = fields.type;
+  const misspelt = Object.keys(wire).find((key) => toWire(fromWire(key)) !== key); // "notAfter" or "type": not the line's own names
   if (typeof type !== "string" || !Object.hasOwn(SCHEMAS, type)) throw new TypeError(`Cannot read the event line: "event" ${JSON.stringify(type)} is not an event type`);
   const schema: Schema = { type: "string", time: "time", ...SCHEMAS[type as LifecycleEventType] };
+  if (misspelt !== undefined) throw new TypeError(`Cannot read the ${type} event: "${misspelt}" is not one of its fields`);
   for (const key of Object.keys(fields)) if (!Object.hasOwn(schema, key)) throw new TypeError(`Cannot read the ${type} event: "${toWire(key)}" is not one of its fields`);
   for (const [key, kind] of Object.entries(schema)) {
     const optional = kind.endsWith("?");

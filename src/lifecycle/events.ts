@@ -101,7 +101,7 @@ export type Untimed<Event extends LifecycleEvent> = Event extends LifecycleEvent
 export type UntimedEvent = Untimed<LifecycleEvent>;
 
 /** The event with `time` set to `now` (milliseconds), unless it has one. */
-export function stampEvent<Event extends LifecycleEvent = LifecycleEvent>(event: Untimed<Event> | Event, now: number): Event {
+export function stampEvent<Event extends LifecycleEvent = LifecycleEvent>(event: NoInfer<Untimed<Event> | Event>, now: number): Event {
   return { time: new Date(now).toISOString(), ...event } as Event;
 }
 

@@ -156,7 +156,7 @@ describe("revocation", () => {
     expect(result.stdout).toContain(`Renew at ${expected}`);
     const json = await runClient(["renewal-info", "--cert", join(out, "cert.pem"), "--json"]);
     expect(JSON.parse(json.stdout)).toEqual({
-      event: "renewal_info", certificate: join(out, "cert.pem"), not_before: new Date(from).toISOString(), not_after: new Date(to).toISOString(),
+      event: "renewal_info", time: expect.any(String), certificate: join(out, "cert.pem"), not_before: new Date(from).toISOString(), not_after: new Date(to).toISOString(),
       renew_at: expected, source: "lifetime",
     });
   });

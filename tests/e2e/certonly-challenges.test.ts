@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { manage, type ManageEvent } from "../../src/manage/index.ts";
 import { startResponders } from "../../src/servers/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
+import { eventLines } from "../support/events.ts";
 import { runClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -80,8 +81,12 @@ describe("certonly tls01", () => {
       "--https-port", "5001", "--bind", "127.0.0.1", "--state", state, "--json"]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    const event = JSON.parse(result.stdout.trim());
-    expect(event).toMatchObject({ event: "obtained", lineage: "alpn.certonly.test", names: ["alpn.certonly.test"] });
+    const folder = join(state, "certificates", "alpn.certonly.test");
+    const meta = JSON.parse(readFileSync(join(folder, "metadata.json"), "utf8")) as { serial: string; notAfter: string; nextRenewal: string };
+    expect(eventLines(result.stdout)).toEqual([{
+      type: "obtained", time: expect.any(String), lineage: "alpn.certonly.test", names: ["alpn.certonly.test"], ca: pebble.directoryUrl,
+      serial: meta.serial, notAfter: meta.notAfter, nextRenewal: meta.nextRenewal, folder,
+    }]);
     expect(sans(join(state, "certificates", "alpn.certonly.test", "cert.pem"))).toEqual(["alpn.certonly.test"]);
   });
 });

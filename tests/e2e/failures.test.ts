@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
+import { eventLines } from "../support/events.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { busyPorts, ETH_TCP_PORTS, ETH_UDP_PORTS } from "../support/ports.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -51,6 +52,23 @@ describe("failures", () => {
     expect(result.stderr).toContain("rejectedIdentifier");
     expect(result.stderr).toContain("forbidden by policy");
     expect(existsSync(join(out, "cert.pem"))).toBe(false);
+  });
+
+  test("certonly --json for an identifier the CA refuses: one failed event, the CA's problem document whole, exit 1, nothing saved", async () => {
+    const state = makeTempDir("bun-acme-store-");
+    const result = await runClient(["certonly", "--dir", pebble.directoryUrl, "--ca", pebble.tlsRootFile, "--domain", "blocked.test", "--bind", "127.0.0.1",
+      "--http-port", "5002", "--state", state, "--json"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("");
+    const events = eventLines(result.stdout);
+    expect(events).toHaveLength(1);
+    const [failed] = events;
+    if (failed?.type !== "failed") throw new Error(`expected a failed event, got ${result.stdout}`);
+    expect(failed).toMatchObject({ lineage: "blocked.test", names: ["blocked.test"], ca: pebble.directoryUrl, code: "ERR_ACME_PROBLEM" });
+    expect(failed.error).toContain("rejectedIdentifier");
+    expect(failed.problem).toMatchObject({ type: "urn:ietf:params:acme:error:rejectedIdentifier", status: 400 });
+    expect(failed.problem!.detail).toContain("forbidden by policy");
+    expect(existsSync(join(state, "certificates", "blocked.test"))).toBe(false);
   });
 
   test("a port already in use is named, with exit code 2", async () => {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
+import { eventLines } from "../support/events.ts";
 import { startClient } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -114,9 +115,9 @@ describe("bun-acme serve --json with [[issuer]]", () => {
       await daemon.stdout.waitFor((line) => line.includes('"event":"serving"'), 60_000).catch((error) => {
         throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
       });
-      const lines = daemon.stdout.text().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines.find((line) => line.event === "obtained")).toMatchObject({ lineage: "daemon.fallback.test", ca: pebble.directoryUrl });
-      expect(lines.find((line) => line.event === "warning")).toMatchObject({ ca: unreachable });
+      const events = eventLines(daemon.stdout.text());
+      expect(events.find((event) => event.type === "obtained")).toMatchObject({ lineage: "daemon.fallback.test", ca: pebble.directoryUrl });
+      expect(events.find((event) => event.type === "warning")).toMatchObject({ lineage: "daemon.fallback.test", ca: unreachable });
     } finally {
       daemon.kill("SIGTERM");
       await daemon.exited;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
+import { eventLines } from "../support/events.ts";
 import { startNginx } from "../support/nginx.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -70,11 +71,17 @@ describe("certonly, then renew", () => {
     expect(renewAt).toBeLessThan((VALIDITY_SECONDS * 1000 * 2) / 3 + 1500);
   });
 
-  test("certonly again for the same names: not due, exit 0, nothing changed", async () => {
+  test("certonly again for the same names: not due, exit 0, nothing changed; with --json, one not_due event", async () => {
     const before = metadataOf(state, "life.test");
     const result = await runClient(certonlyArgs(state, ["life.test", "www.life.test"]));
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(`life.test: not due until ${before.nextRenewal} (expires ${before.notAfter})`);
+    const json = await runClient(certonlyArgs(state, ["life.test", "www.life.test"], ["--json"]));
+    expect(json.code).toBe(0);
+    expect(eventLines(json.stdout)).toEqual([{
+      type: "not_due", time: expect.any(String), lineage: "life.test", names: ["life.test", "www.life.test"], ca: pebble.directoryUrl,
+      serial: before.serial, notAfter: before.notAfter, nextRenewal: before.nextRenewal,
+    }]);
     expect(metadataOf(state, "life.test")).toEqual(before);
   });
 
@@ -86,9 +93,10 @@ describe("certonly, then renew", () => {
 
     const dry = await runClient(["renew", "--state", state, "--dry-run", "--json"]);
     expect(dry.code).toBe(0);
-    const event = JSON.parse(dry.stdout.trim());
-    expect(event).toMatchObject({ event: "dry_run", lineage: "life.test", names: ["life.test", "www.life.test"] });
-    expect(event.serial).not.toBe(before.serial);
+    const [event, ...more] = eventLines(dry.stdout);
+    expect(more).toEqual([]);
+    expect(event).toMatchObject({ type: "dry_run", lineage: "life.test", names: ["life.test", "www.life.test"], ca: pebble.directoryUrl });
+    expect(event!.type === "dry_run" && event!.serial).not.toBe(before.serial);
     expect(metadataOf(state, "life.test")).toEqual(before);
     expect(deployLines(deployed)).toHaveLength(1);
 
@@ -107,10 +115,11 @@ describe("certonly, then renew", () => {
     await until(before.nextRenewal);
     const [first, second] = await Promise.all([runClient(["renew", "--state", state, "--json"]), runClient(["renew", "--state", state, "--json"])]);
     expect([first.code, second.code]).toEqual([0, 0]);
-    const events = [first.stdout, second.stdout].map((stdout) => JSON.parse(stdout.trim()).event).sort();
-    expect(events).toEqual(["not_due", "renewed"]);
+    const events = [first.stdout, second.stdout].flatMap(eventLines).sort((a, b) => a.type.localeCompare(b.type));
+    expect(events.map((event) => event.type)).toEqual(["not_due", "renewed"]);
     const after = metadataOf(state, "life.test");
     expect(after.serial).not.toBe(before.serial);
+    expect(events[1]).toMatchObject({ serial: after.serial, notAfter: after.notAfter, nextRenewal: after.nextRenewal, previousSerial: before.serial, folder });
     expect(deployLines(deployed)).toHaveLength(3);
     expect(deployLines(deployed)[2]).toBe(`${folder}|life.test www.life.test`);
   });
@@ -123,8 +132,8 @@ describe("certonly, then renew", () => {
     const json = await runClient(["certificates", "--state", state, "--json"]);
     const { status: _status, problems: _problems, ...listed } = JSON.parse(json.stdout.trim());
     expect(listed).toEqual({
-      event: "lineage", lineage: "life.test", names: ["life.test", "www.life.test"], serial: meta.serial, not_after: meta.notAfter,
-      next_renewal: meta.nextRenewal, folder,
+      event: "lineage", time: expect.any(String), lineage: "life.test", names: ["life.test", "www.life.test"], ca: pebble.directoryUrl, serial: meta.serial,
+      not_after: meta.notAfter, next_renewal: meta.nextRenewal, folder,
     });
   });
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RedisCertificateStore } from "../../src/store/index.ts";
 import { runClient, startClient } from "../support/client.ts";
+import { eventLines } from "../support/events.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { startRedis } from "../support/redis.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -139,7 +140,7 @@ describe("bun-acme serve --config", () => {
     }
   });
 
-  test("access_log: one JSON line per request; a down upstream gets a 502 naming nothing internal, its cause on the daemon's output", async () => {
+  test("access_log with --json: every line an event (serving, obtained, request, stopped); a down upstream gets a 502 naming nothing internal, its cause on the daemon's output", async () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const closedPort = closed.port;
     closed.stop(true);
@@ -147,9 +148,11 @@ describe("bun-acme serve --config", () => {
     const file = join(dir, "serve.toml");
     writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\naccess_log = true\n` +
       `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`);
-    const daemon = startClient(["serve", "--config", file]);
+    const daemon = startClient(["serve", "--config", file, "--json"]);
     try {
-      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000);
+      await daemon.stdout.waitFor((line) => line.includes(`"event":"serving"`), 45_000).catch((error) => {
+        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+      });
       const answer = await get("down.serve.test", "/x?y");
       expect(answer.status).toBe(502);
       const text = await answer.text();
@@ -159,6 +162,13 @@ describe("bun-acme serve --config", () => {
       expect(JSON.parse(line)).toMatchObject({ event: "request", method: "GET", host: "down.serve.test", target: "/x?y", status: 502, error: "upstream_error", client: "127.0.0.1" });
       daemon.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
+      await daemon.stdout.done;
+      const events = eventLines(daemon.stdout.text());
+      expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(["obtained", "next_renewal", "serving", "request"]));
+      expect(events.at(-1)!.type).toBe("stopped");
+      const stored = JSON.parse(readFileSync(join(dir, "store", "certificates", "down.serve.test", "metadata.json"), "utf8")) as { serial: string };
+      expect(events.find((event) => event.type === "obtained")).toMatchObject({ lineage: "down.serve.test", names: ["down.serve.test"], ca: pebble.directoryUrl, serial: stored.serial });
+      expect(events.find((event) => event.type === "serving")).toMatchObject({ hostname: "127.0.0.1", port: 5001, sites: 1, served: 1 });
     } finally {
       daemon.kill();
     }

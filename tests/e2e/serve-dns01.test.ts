@@ -70,7 +70,7 @@ describe("serve --config with dns-01", () => {
     writeFileSync(file, config(dir, `\n[rfc2136]\nserver = "127.0.0.1"\nport = ${PORT}\ntsig_key_file = "${keyFile}"\n`));
     const daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
     try {
-      await daemon.stdout.waitFor((line) => line.startsWith("obtained: daemon.example.test"), 60_000).catch((error) => {
+      await daemon.stdout.waitFor((line) => line.startsWith("daemon.example.test: obtained ("), 60_000).catch((error) => {
         throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
       });
       const leaf = await served("any.daemon.example.test");

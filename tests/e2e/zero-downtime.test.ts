@@ -92,9 +92,9 @@ describe("serve --config under load from clients that do not retry", () => {
   test("two renewals of 20-second certificates swapped in: no failed request, three certificates seen", async () => {
     const from = daemon.stdout.text().split("\n").length;
     const running = await load();
-    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, from);
+    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, from);
     const second = daemon.stdout.text().split("\n").length;
-    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, second);
+    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, second);
     const seen = await running.stop();
     expect(seen.errors).toEqual({});
     expect(seen.failed).toBe(0);
@@ -142,7 +142,7 @@ describe("serve --config under load from clients that do not retry", () => {
     socket.send("one");
     messages.push(await answer);
     const from = daemon.stdout.text().split("\n").length;
-    await daemon.stdout.waitFor((line) => line.startsWith("renewed: app.zero.test"), 40_000, from);
+    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, from);
     answer = next();
     socket.send("two"); // the same connection, after the certificate it shook hands with was replaced
     messages.push(await answer);

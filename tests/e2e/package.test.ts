@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDnsServer, type DnsServer } from "../../src/dns/index.ts";
+import { eventLines } from "../support/events.ts";
 import { ROOT } from "../support/client.ts";
 import { usePebble } from "../support/pebble.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -90,7 +91,9 @@ describe("the package in a fresh project", () => {
     });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^(2 certificates in the chain|issued https:\/\/127\.0\.0\.1:14000\/certZ\/\w+)\n$|^obtained example\d+\.package\.test\n/);
+    expect(result.stdout).toMatch(/^(2 certificates in the chain|issued https:\/\/127\.0\.0\.1:14000\/certZ\/\w+)\n$|^\{"event":"obtained",/);
+    // The manage() examples print each event with eventLine(): lines of the one event type, the first the certificate obtained.
+    if (result.stdout.startsWith("{")) expect(eventLines(result.stdout)[0]).toMatchObject({ type: "obtained", lineage: `example${number}.package.test` });
   });
 
   test.skipIf(!TSC)("the README examples type-check in the fresh project (strict tsc, from BUN_ACME_TSC)", async () => {

@@ -135,6 +135,9 @@ export { DnsClientError, DnsUpdateError, parseTsigKey, type TsigAlgorithm, type 
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
 export { HotTlsServer, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
 export { CertificateServerView, TlsFrontServer, type SwappableCertificates, type TlsFrontOptions } from "./servers/index.ts";
+// Hooks run as certbot runs them (scrubbed environment, own process group, time limit), and trust roots read once.
+export { DEFAULT_HOOK_TIMEOUT_SECONDS, deployHookEnv, hookEnvironment, runHook, type HookOptions, type HookResult } from "./hooks/index.ts";
+export { readTrustRoots, TrustRootsError } from "./trust/index.ts";
 // The reverse proxy the daemon puts in front of applications, for manage() users too.
 export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type Probe, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions, type WebSocketProxy, type WebSocketProxyData } from "./servers/index.ts";
 

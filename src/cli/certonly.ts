@@ -14,7 +14,7 @@ import { openCommandStore, readStoreLocation, storeEncryptionKey, type StoreLoca
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
-import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
+import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "../hooks/index.ts";
 import { HookSession, hookRunOptions, runLineage } from "./lineage-run.ts";
 import { checkUsableDir } from "./preflight.ts";
 import { Reporter } from "./report.ts";

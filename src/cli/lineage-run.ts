@@ -15,7 +15,8 @@ import { ensureLineage, failureEvent, Issuer, outcomeEvent, type LineageOutcome,
 import { startResponders } from "../servers/index.ts";
 import { chainFiles, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
-import { deployHookEnv, describeHookFailure, runHook, type HookOptions } from "./hooks.ts";
+import { deployHookEnv, runHook, type HookOptions } from "../hooks/index.ts";
+import { describeHookFailure } from "./hooks.ts";
 import type { Reporter } from "./report.ts";
 import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
 

@@ -10,7 +10,7 @@ import { openCommandStore, readStoreLocation, type StoreLocation } from "./store
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
 import { STORE_FLAGS_HELP } from "./certonly.ts";
-import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
+import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "../hooks/index.ts";
 import { HookSession, hookRunOptions, runLineage, type LineageRun } from "./lineage-run.ts";
 import { Reporter } from "./report.ts";
 import { readSeconds, readTimeout } from "./values.ts";

@@ -2,9 +2,9 @@
  * Which root certificates verify the CA's TLS certificate: the command line's policy, handed to
  * the library as `AcmeTransport`'s `ca` option.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { decodePemBlocks } from "../encoding/index.ts";
+import { readTrustRoots, TrustRootsError } from "../trust/index.ts";
 import { UsageError } from "./errors.ts";
 
 /** The file a grading environment drops next to `project/run`. */
@@ -37,17 +37,10 @@ export function resolveTrustRoots(caFlag: string | undefined, env: Record<string
 }
 
 function load(path: string, source: TrustRoots["source"]): TrustRoots {
-  let pem: string;
   try {
-    pem = readFileSync(path, "utf8");
+    return { pem: readTrustRoots(path), path: resolve(path), source };
   } catch (error) {
-    const code = (error as { code?: string }).code ?? "unreadable";
-    throw new UsageError(`cannot read the CA root file ${path} (${source}): ${code}`);
+    if (!(error instanceof TrustRootsError)) throw error;
+    throw new UsageError(`${error.message} (given by ${source})`, { cause: error });
   }
-  let count = 0;
-  try {
-    count = decodePemBlocks(pem).filter((block) => block.label === "CERTIFICATE").length;
-  } catch { /* counted as none below */ }
-  if (count === 0) throw new UsageError(`the CA root file ${path} (${source}) holds no PEM certificate`);
-  return { pem, path: resolve(path), source };
 }

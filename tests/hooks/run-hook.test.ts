@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeHookFailure, hookEnvironment, runHook } from "../../src/cli/hooks.ts";
+import { describeHookFailure } from "../../src/cli/hooks.ts";
+import { hookEnvironment, runHook } from "../../src/hooks/index.ts";
 import { makeTempDir } from "../support/temp.ts";
 
 /** Whether a process runs (a zombie left for a container's init to reap does not). */

@@ -152,7 +152,7 @@ export const field = {
    */
   known(object: Fields, where: Source, allowed: readonly string[]): void {
     const unknown = Object.keys(object).find((key) => !allowed.includes(key));
-    if (unknown !== undefined) fail(where, unknown, `none (unknown key; allowed: ${allowed.join(", ")})`, object[unknown]);
+    if (unknown !== undefined) fail(where, unknown, `absent: it is not a member here (the members are ${allowed.join(", ")})`, object[unknown]);
   },
 } as const;
 

@@ -37,7 +37,7 @@ describe("certonly dns01", () => {
     expect(result.code).toBe(0);
     const folder = join(state, "certificates", "dns.certonly.test");
     expect(sans(join(folder, "cert.pem"))).toEqual(["*.dns.certonly.test", "dns.certonly.test"]);
-    expect(JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"))).toMatchObject({ challenge: "dns-01", ports: { dns: 10053 } });
+    expect(JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"))).toMatchObject({ version: 2, solver: { type: "dns-01", via: "responder", port: 10053 } });
     const renewed = await runClient(["renew", "--state", state, "--force"]);
     expect(renewed.stderr).toBe("");
     expect(renewed.stdout).toContain("dns.certonly.test: renewed (serial ");

@@ -44,14 +44,14 @@ function solverOf(json: Fields, where: Source): Fields {
       type: "dns-01",
       via: "rfc2136",
       server: field.string(fields, "server", at),
-      port: field.int(fields, "port", at, 1, 65535),
+      port: field.port(fields, "port", at),
       tsigKeyFile: field.optionalString(fields, "tsigKeyFile", at),
       tsig: field.optionalString(fields, "tsig", at),
       propagationTimeoutSeconds: field.number(fields, "propagationTimeoutSeconds", at, 0),
     });
   }
   const ports = field.object(json, "ports", where);
-  const port = (key: string) => field.int(ports.fields, key, ports.where, 1, 65535);
+  const port = (key: string) => field.port(ports.fields, key, ports.where);
   const bind = field.string(json, "bind", where);
   if (challenge === "http-01") return { type: challenge, via: "responder", bind, port: port("http") };
   if (challenge === "tls-alpn-01") return { type: challenge, via: "responder", bind, port: port("tls") };

@@ -79,7 +79,7 @@ export function parseSolverSpec(spec: Fields, where: Source): SolverSpec {
   switch (via) {
     case "responder": {
       const record = type === "dns-01" ? field.optionalString(spec, "record", where) : undefined;
-      return { type, via, bind: field.string(spec, "bind", where), port: field.int(spec, "port", where, 1, 65535), ...(record !== undefined ? { record } : {}) };
+      return { type, via, bind: field.string(spec, "bind", where), port: field.port(spec, "port", where), ...(record !== undefined ? { record } : {}) };
     }
     case "webroot":
       return { type: "http-01", via, path: field.string(spec, "path", where) };
@@ -89,7 +89,7 @@ export function parseSolverSpec(spec: Fields, where: Source): SolverSpec {
       return {
         type: "dns-01", via,
         server: field.string(spec, "server", where),
-        port: field.int(spec, "port", where, 1, 65535),
+        port: field.port(spec, "port", where),
         ...(tsigKeyFile !== undefined ? { tsigKeyFile } : {}),
         ...(tsig !== undefined ? { tsig } : {}),
         propagationTimeoutSeconds: field.number(spec, "propagationTimeoutSeconds", where, 0),

@@ -82,6 +82,17 @@ export const field = {
     return optional(object, key, () => field.int(object, key, where, min, max));
   },
 
+  /** A TCP or UDP port number, 1 to 65535. */
+  port(object: Fields, key: string, where: Source): number {
+    const value = object[key];
+    if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535) return value as number;
+    return fail(where, key, "a port number (1-65535)", value);
+  },
+
+  optionalPort(object: Fields, key: string, where: Source): number | undefined {
+    return optional(object, key, () => field.port(object, key, where));
+  },
+
   /** A finite number from `min` to `max` (default: any finite number). */
   number(object: Fields, key: string, where: Source, min = -Infinity, max = Infinity): number {
     const value = object[key];
@@ -103,7 +114,7 @@ export const field = {
   /** An absolute URL whose scheme is one of `protocols` (default `https:` and `http:`). */
   url(object: Fields, key: string, where: Source, protocols: readonly string[] = ["https:", "http:"]): string {
     const value = object[key];
-    if (typeof value === "string" && URL.canParse(value) && protocols.includes(new URL(value).protocol)) return value;
+    if (typeof value === "string" && URL.canParse(value) && protocols.some((protocol) => value.toLowerCase().startsWith(`${protocol}//`))) return value;
     return fail(where, key, `an ${protocols.map((protocol) => protocol.replace(/:$/, "://")).join(" or ")} URL`, value);
   },
 

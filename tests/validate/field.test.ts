@@ -28,6 +28,7 @@ describe("field readers", () => {
     ["optionalString (absent)", () => field.optionalString(object, "missing", where), undefined],
     ["boolean", () => field.boolean(object, "flag", where), true],
     ["int", () => field.int(object, "port", where, 1, 65535), 443],
+    ["port", () => field.port(object, "port", where), 443],
     ["number", () => field.number(object, "half", where, 0), 1.5],
     ["oneOf", () => field.oneOf(object, "name", where, ["a", "b"]), "a"],
     ["url", () => field.url(object, "url", where), "https://ca.test/dir"],
@@ -43,6 +44,7 @@ describe("field readers", () => {
     ["optionalString() checks a present member", () => field.optionalString(object, "port", where), "port", "a non-empty string", 443],
     ["boolean() refuses text", () => field.boolean(object, "name", where), "name", "true or false", "a"],
     ["int() refuses a number out of range", () => field.int(object, "big", where, 1, 65535), "big", "a whole number from 1 to 65535", 70000],
+    ["port() refuses 70000", () => field.port(object, "big", where), "big", "a port number (1-65535)", 70000],
     ["int() refuses a fraction", () => field.int(object, "half", where, 0, 10), "half", "a whole number from 0 to 10", 1.5],
     ["number() refuses one below its minimum", () => field.number(object, "half", where, 2), "half", "a number from 2", 1.5],
     ["oneOf() refuses another value", () => field.oneOf(object, "name", where, ["x", "y"]), "name", "one of x, y", "a"],
@@ -65,9 +67,9 @@ describe("field readers", () => {
 
   test("a nested object's fields are named with their path", () => {
     const nested = field.object(object, "nested", where);
-    const error = caught(() => field.int(nested.fields, "port", nested.where, 1, 65535));
+    const error = caught(() => field.port(nested.fields, "port", nested.where));
     expect(error.field).toBe("nested.port");
-    expect(error.message).toBe('/etc/example.json: "nested.port" is "80", expected a whole number from 1 to 65535');
+    expect(error.message).toBe('/etc/example.json: "nested.port" is "80", expected a port number (1-65535)');
     expect(caught(() => field.string({}, "x", within(within(where, "a"), "b"))).field).toBe("a.b.x");
   });
 

@@ -108,6 +108,8 @@ export {
 
 // Errors: one root, `BunAcmeError`, with a stable `code`; every failure below extends it.
 export { BunAcmeError } from "./errors/index.ts";
+// The cause of a StoreError or AcmeProtocolError about one field: the document, the field, what was expected.
+export { FieldError } from "./validate/index.ts";
 export {
   AcmeAuthorizationError,
   AcmeCertificateError,

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import type { ChallengeSolver, ExternalAccountBinding } from "../acme/index.ts";
 import { ExecDnsSolver, Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
-import { UsageError, withFlag } from "./errors.ts";
+import { withFlag } from "./errors.ts";
 import type { KeyType } from "../jose/index.ts";
 import { ensureLineage, Issuer, type LineageOutcome } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
-import { chainFiles, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { chainFiles, StoreError, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
 import { deployHookEnv, describeHookFailure, runHook, type HookOptions } from "./hooks.ts";
 import type { LineageEvent, Reporter } from "./report.ts";
@@ -84,7 +84,7 @@ async function startSolver(config: LineageConfig, log: (line: string) => void): 
       return { solver: new Rfc2136Solver({ server, port, ...(key ? { tsig: key } : {}), propagationTimeoutMs: propagationTimeoutSeconds * 1000, log }), stop: none };
     }
     case "external":
-      throw new UsageError(`lineage ${config.name} is proven by the program that manages it (${spec.type} through manage() or its own solver): renew it there, or obtain it again with certonly`);
+      throw new StoreError(`lineage ${config.name} is proven by a program's own ${spec.type} solver (manage()'s): renew it from that program, or obtain it again with certonly --force`, "ERR_STORE_EXTERNAL_SOLVER");
     case "responder": {
       const ports = spec.type === "http-01" ? { http: spec.port } : spec.type === "tls-alpn-01" ? { tls: spec.port } : { dns: spec.port };
       const responders = await startResponders({ challenge: spec.type, bind: spec.bind, ports, ...(spec.record !== undefined ? { dnsAddress: spec.record } : {}) });

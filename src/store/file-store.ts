@@ -4,7 +4,7 @@
  *
  * ```
  * <dir>/account-key.pem, account.json          the account (as `--state` has always kept it)
- * <dir>/certificates/<name>/lineage.json       how it is obtained (names, CA, challenge, ports, hooks)
+ * <dir>/certificates/<name>/lineage.json       how it is obtained (names, CA, key type, solver spec, CLI hooks; version 2)
  *                           metadata.json      serial, validity, ARI ID, when obtained, next renewal
  *                           privkey.pem (0600), cert.pem, chain.pem, fullchain.pem
  *                           .lock              while a run works on it

@@ -23,7 +23,8 @@ const MOVED = ["challenge", "bind", "ports", "webroot", "record", "dnsUpdate", "
 export function version1ToVersion2(json: Fields, where: Source): Fields {
   const rest = Object.fromEntries(Object.entries(json).filter(([key]) => !(MOVED as readonly string[]).includes(key)));
   const hooks = field.optionalObject(json, "hooks", where);
-  const read = (key: string) => hooks && field.optionalString(hooks.fields, key, hooks.where);
+  // Version 1 took any string as a hook; an empty one ran nothing, and is dropped.
+  const read = (key: string) => (hooks && field.optionalString(hooks.fields, key, hooks.where, { empty: true })) || undefined;
   const hookCommands = defined({ pre: read("pre"), post: read("post"), deploy: read("deploy") });
   const out = field.optionalString(json, "out", where);
   const cli = defined({ hooks: Object.keys(hookCommands).length > 0 ? hookCommands : undefined, out });

@@ -203,15 +203,16 @@ function cliExtrasOf(cli: Json, where: Source): LineageCliExtras | undefined {
   field.known(cli, where, ["hooks", "out"]);
   const hooks = field.optionalObject(cli, "hooks", where);
   if (hooks) field.known(hooks.fields, hooks.where, ["pre", "post", "deploy"]);
-  const read = (key: keyof LineageHooks) => hooks && field.optionalString(hooks.fields, key, hooks.where);
+  const read = (key: keyof LineageHooks) => hooks && field.optionalString(hooks.fields, key, hooks.where, { empty: true });
   return cliExtras(defined({ pre: read("pre"), post: read("post"), deploy: read("deploy") }), field.optionalString(cli, "out", where));
 }
 
-/** The `cli` member for some hooks and an `--out` folder: absent when there are none. */
+/** The `cli` member for some hooks and an `--out` folder: absent when there are none (an empty command is none). */
 export function cliExtras(hooks: LineageHooks, out: string | undefined): LineageCliExtras | undefined {
-  const some = Object.values(hooks).some((hook) => hook !== undefined);
+  const given = Object.fromEntries(Object.entries(hooks).filter(([, command]) => command)) as LineageHooks;
+  const some = Object.keys(given).length > 0;
   if (!some && out === undefined) return undefined;
-  return { ...(some ? { hooks } : {}), ...(out !== undefined ? { out } : {}) };
+  return { ...(some ? { hooks: given } : {}), ...(out !== undefined ? { out } : {}) };
 }
 
 /**

@@ -88,6 +88,12 @@ describe("lineage.json version 1, as main d430fee wrote it, in the file store", 
     expect(JSON.parse(readFileSync(join(folder, "metadata.json"), "utf8"))).toEqual(JSON.parse(metadata));
   });
 
+  test("an empty hook command (which ran nothing) is dropped, in either version", () => {
+    const v1 = { ...JSON.parse(v1Text("dns.v1.test")), hooks: { pre: "", deploy: "true" } };
+    expect(parseLineageConfig(v1, "lineage.json").cli).toEqual({ hooks: { deploy: "true" } });
+    expect(parseLineageConfig({ ...EXPECTED["dns.v1.test"]!, cli: { hooks: { post: "" } } }, "lineage.json").cli).toBeUndefined();
+  });
+
   test.each([
     ["webroot", { type: "http-01", via: "webroot", path: "/var/www/html" }, { cli: { hooks: { post: "systemctl reload nginx" } } }],
     ["dnsHook", { type: "dns-01", via: "hook", command: "/usr/local/bin/dns-hook" }, {}],

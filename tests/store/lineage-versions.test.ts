@@ -122,7 +122,7 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     ["no solver", { ...v2, solver: undefined }, "solver", "an object"],
     ["a member of another solver", { ...v2, solver: { ...v2.solver, command: "id" } }, "solver.command", "absent"],
     ["a version 1 member in version 2", { ...v2, hooks: { pre: "id" } }, "hooks", "absent"],
-    ["a hook that is not a command", { ...v2, cli: { hooks: { pre: 5 } } }, "cli.hooks.pre", "a non-empty string"],
+    ["a hook that is not a command", { ...v2, cli: { hooks: { pre: 5 } } }, "cli.hooks.pre", "a string"],
     ["a version 1 port that is text", { ...JSON.parse(v1Text("v1.test")), ports: { http: "80", tls: 443, dns: 53 } }, "ports.http", "a port number (1-65535)"],
     ["a version 1 challenge nobody answers", { ...JSON.parse(v1Text("v1.test")), challenge: "smoke-signals" }, "challenge", "one of http-01, dns-01, tls-alpn-01"],
     ["an identifier without a value", { ...v2, identifiers: [{ type: "dns" }] }, "identifiers.0.value", "a non-empty string"],

@@ -142,8 +142,8 @@ async function thousandCertificates(): Promise<{ rssKb: number; startMs: number 
     const certificate = await selfSigned(name);
     const leaf = readCertificate(certificate.der);
     await store.save({
-      config: { version: 1, name, identifiers: [{ type: "dns", value: name }], directoryUrl: pebble.directoryUrl, allowInsecureHttp: false, challenge: "http-01",
-        keyType: "ec256", bind: "127.0.0.1", ports: { http: 18503, tls: 18502, dns: 53 }, hooks: {} },
+      config: { version: 2, name, identifiers: [{ type: "dns", value: name }], directoryUrl: pebble.directoryUrl, allowInsecureHttp: false,
+        keyType: "ec256", solver: { type: "http-01", via: "external" } },
       // The metadata as bun-acme writes it: what the certificate says (a lineage that disagrees is treated as damaged and obtained again).
       meta: { version: 1, serial: toHex(leaf.serialNumber).replace(/^(00)+(?=.)/, "").toUpperCase(), notBefore: leaf.notBefore.toISOString(), notAfter: leaf.notAfter.toISOString(),
         certificateUrl: "https://bench/cert", obtainedAt: new Date(now).toISOString(), nextRenewal: new Date(now + 59 * 86_400_000).toISOString(), renewalSource: "lifetime" },

@@ -108,6 +108,8 @@ export {
 
 // Errors: one root, `BunAcmeError`, with a stable `code`; every failure below extends it.
 export { BunAcmeError } from "./errors/index.ts";
+// The cause of a StoreError or AcmeProtocolError about one field: the document, the field, what was expected.
+export { FieldError } from "./validate/index.ts";
 export {
   AcmeAuthorizationError,
   AcmeCertificateError,
@@ -158,8 +160,10 @@ export {
   openAccount,
   openStore,
   PostgresCertificateStore,
+  readLineageConfig,
   RedisCertificateStore,
   saveAccountKey,
+  serializeLineageConfig,
   StoreError,
   StoreUnavailableError,
   writeFileAtomic,
@@ -169,8 +173,10 @@ export {
   type ArchivedVersion,
   type CertificateStore,
   type FileToWrite,
+  type DnsHookSolverSpec,
+  type ExternalSolverSpec,
+  type LineageCliExtras,
   type LineageConfig,
-  type LineageDnsUpdate,
   type LineageHooks,
   type LineageMeta,
   type LineageSummary,
@@ -179,10 +185,14 @@ export {
   type OpenAccountOptions,
   type PostgresStoreOptions,
   type RedisStoreOptions,
+  type ResponderSolverSpec,
+  type Rfc2136SolverSpec,
   type SharedChallenges,
+  type SolverSpec,
   type StoreLock,
   type StoreOpenOptions,
   type StoredLineage,
+  type WebrootSolverSpec,
 } from "./store/index.ts";
 // The engine, and the one event type for manage()'s onEvent, the CLI's --json and the daemon (one JSON line each).
 export {

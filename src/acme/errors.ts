@@ -81,8 +81,9 @@ export class AcmeTlsError extends AcmeError {
 
 /** The CA sent something RFC 8555 does not allow (missing header, wrong status, malformed body). */
 export class AcmeProtocolError extends AcmeError {
-  constructor(message: string) {
-    super("ERR_ACME_PROTOCOL", message);
+  /** @param options `cause`: the {@link FieldError} naming the field, when a field was wrong */
+  constructor(message: string, options?: ErrorOptions) {
+    super("ERR_ACME_PROTOCOL", message, options);
   }
 }
 

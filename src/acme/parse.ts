@@ -1,80 +1,36 @@
 /**
- * The boundary between the CA's JSON and typed values: one parser per RFC 8555 resource. Each
- * checks every field it returns and throws an {@link AcmeProtocolError} naming the resource's
- * URL and the field; nothing downstream casts.
+ * The boundary between the CA's JSON and typed values: one parser per RFC 8555 resource, on the
+ * field validator of src/validate. Each checks every field it returns and throws an
+ * {@link AcmeProtocolError} naming the resource's URL and the field; nothing downstream casts.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1
  */
+import { defined, describeValue, field, objectOf, sourceOf, within, type Fields, type Source } from "../validate/index.ts";
 import { AcmeProtocolError } from "./errors.ts";
 import type { AcmeProblem, Account, Authorization, Challenge, Directory, Identifier, Order } from "./types.ts";
 
 type Json = Readonly<Record<string, unknown>>;
 
-/** Reads the fields of one JSON object, naming the resource in every error. */
-class Fields {
-  readonly what: string;
-  readonly url: string;
-  readonly object: Json;
-
-  constructor(what: string, url: string, object: Json) {
-    this.what = what;
-    this.url = url;
-    this.object = object;
-  }
-
-  static of(what: string, url: string, body: unknown): Fields {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AcmeProtocolError(`The ${what} from ${url} is not a JSON object`);
-    return new Fields(what, url, body as Json);
-  }
-
-  fail(field: string, expected: string): never {
-    const value = this.object[field];
-    const shown = value === undefined ? "missing" : `${JSON.stringify(value)?.slice(0, 60)}`;
-    throw new AcmeProtocolError(`The ${this.what} from ${this.url} is malformed: "${field}" is ${shown}, expected ${expected}`);
-  }
-
-  string(field: string): string {
-    const value = this.object[field];
-    return typeof value === "string" ? value : this.fail(field, "a string");
-  }
-
-  optionalString(field: string): string | undefined {
-    return this.object[field] === undefined ? undefined : this.string(field);
-  }
-
-  optionalBoolean(field: string): boolean | undefined {
-    const value = this.object[field];
-    if (value === undefined || typeof value === "boolean") return value;
-    return this.fail(field, "true or false");
-  }
-
-  oneOf<T extends string>(field: string, allowed: readonly T[]): T {
-    const value = this.object[field];
-    return (allowed as readonly unknown[]).includes(value) ? (value as T) : this.fail(field, `one of ${allowed.join(", ")}`);
-  }
-
-  array(field: string): readonly unknown[] {
-    const value = this.object[field];
-    return Array.isArray(value) ? value : this.fail(field, "an array");
-  }
-
-  strings(field: string): readonly string[] {
-    const values = this.array(field);
-    return values.every((value) => typeof value === "string") ? (values as string[]) : this.fail(field, "an array of strings");
-  }
-
-  optionalStrings(field: string): readonly string[] | undefined {
-    return this.object[field] === undefined ? undefined : this.strings(field);
-  }
-
-  nested(field: string): Fields {
-    return Fields.of(`${this.what}'s "${field}"`, this.url, this.object[field]);
-  }
-
-  /** Only the members that are set, so that optional fields stay absent rather than `undefined`. */
-  static defined<T extends object>(object: T): T {
-    return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
-  }
+/**
+ * The validator's source for a resource from the CA: a bad field is an {@link AcmeProtocolError}
+ * naming the resource, its URL and the field (the {@link FieldError} as its cause).
+ */
+function resource(what: string, url: string): Source {
+  return sourceOf(`The ${what} from ${url}`, (error) =>
+    new AcmeProtocolError(
+      error.field === "" ? `The ${what} from ${url} is not a JSON object` : `The ${what} from ${url} is malformed: "${error.field}" is ${describeValue(error.actual)}, expected ${error.expected}`,
+      { cause: error },
+    ));
 }
+
+/** The body as an object, and the source its fields are read with. */
+function bodyOf(what: string, url: string, body: unknown): { readonly object: Fields; readonly where: Source } {
+  const where = resource(what, url);
+  return { object: objectOf(body, where), where };
+}
+
+/** A string member; RFC 8555 does not forbid empty ones. */
+const text = (object: Fields, key: string, where: Source) => field.string(object, key, where, { empty: true });
+const optionalText = (object: Fields, key: string, where: Source) => field.optionalString(object, key, where, { empty: true });
 
 const ORDER_STATUSES = ["pending", "ready", "processing", "valid", "invalid"] as const;
 const AUTHORIZATION_STATUSES = ["pending", "valid", "invalid", "deactivated", "expired", "revoked"] as const;
@@ -88,34 +44,29 @@ const ACCOUNT_STATUSES = ["valid", "deactivated", "revoked"] as const;
  * @throws {AcmeProtocolError} when a required URL is missing or a field has the wrong type
  */
 export function parseDirectory(body: unknown, url: string): Directory {
-  const fields = Fields.of("directory", url, body);
+  const { object, where } = bodyOf("directory", url, body);
   for (const key of ["newNonce", "newAccount", "newOrder"]) {
-    if (typeof fields.object[key] !== "string") {
+    if (typeof object[key] !== "string") {
       throw new AcmeProtocolError(`The directory ${url} is not an ACME directory: it has no "${key}" URL`);
     }
   }
-  let meta: Directory["meta"];
-  if (fields.object.meta !== undefined) {
-    const m = fields.nested("meta");
-    const profiles = m.object.profiles;
-    if (profiles !== undefined && (typeof profiles !== "object" || profiles === null || Array.isArray(profiles))) m.fail("profiles", "an object");
-    meta = Fields.defined({
-      termsOfService: m.optionalString("termsOfService"),
-      website: m.optionalString("website"),
-      caaIdentities: m.optionalStrings("caaIdentities"),
-      externalAccountRequired: m.optionalBoolean("externalAccountRequired"),
-      profiles: profiles === undefined ? undefined : Object.fromEntries(Object.entries(profiles as Json).map(([name, text]) => [name, String(text)])),
-    });
-  }
-  return Fields.defined({
-    newNonce: fields.string("newNonce"),
-    newAccount: fields.string("newAccount"),
-    newOrder: fields.string("newOrder"),
-    revokeCert: fields.optionalString("revokeCert"),
-    keyChange: fields.optionalString("keyChange"),
-    newAuthz: fields.optionalString("newAuthz"),
-    renewalInfo: fields.optionalString("renewalInfo"),
-    meta,
+  const meta = field.optionalObject(object, "meta", where);
+  const profiles = meta && field.optionalObject(meta.fields, "profiles", meta.where);
+  return defined({
+    newNonce: text(object, "newNonce", where),
+    newAccount: text(object, "newAccount", where),
+    newOrder: text(object, "newOrder", where),
+    revokeCert: optionalText(object, "revokeCert", where),
+    keyChange: optionalText(object, "keyChange", where),
+    newAuthz: optionalText(object, "newAuthz", where),
+    renewalInfo: optionalText(object, "renewalInfo", where),
+    meta: meta && defined({
+      termsOfService: optionalText(meta.fields, "termsOfService", meta.where),
+      website: optionalText(meta.fields, "website", meta.where),
+      caaIdentities: field.optionalStrings(meta.fields, "caaIdentities", meta.where),
+      externalAccountRequired: field.optionalBoolean(meta.fields, "externalAccountRequired", meta.where),
+      profiles: profiles && Object.fromEntries(Object.entries(profiles.fields).map(([name, description]) => [name, String(description)])),
+    }),
   });
 }
 
@@ -126,12 +77,12 @@ export function parseDirectory(body: unknown, url: string): Directory {
  * @throws {AcmeProtocolError} naming the field
  */
 export function parseAccount(body: unknown, url: string): Account {
-  const fields = Fields.of("account", url, body);
-  return Fields.defined({
-    status: fields.oneOf("status", ACCOUNT_STATUSES),
-    contact: fields.optionalStrings("contact"),
-    termsOfServiceAgreed: fields.optionalBoolean("termsOfServiceAgreed"),
-    orders: fields.optionalString("orders"),
+  const { object, where } = bodyOf("account", url, body);
+  return defined({
+    status: field.oneOf(object, "status", where, ACCOUNT_STATUSES),
+    contact: field.optionalStrings(object, "contact", where),
+    termsOfServiceAgreed: field.optionalBoolean(object, "termsOfServiceAgreed", where),
+    orders: optionalText(object, "orders", where),
   });
 }
 
@@ -142,17 +93,17 @@ export function parseAccount(body: unknown, url: string): Account {
  * @throws {AcmeProtocolError} naming the field
  */
 export function parseOrder(body: unknown, url: string): Order {
-  const fields = Fields.of("order", url, body);
-  return Fields.defined({
-    status: fields.oneOf("status", ORDER_STATUSES),
-    expires: fields.optionalString("expires"),
-    identifiers: fields.array("identifiers").map((identifier) => parseIdentifierObject(identifier, "order", url)),
-    notBefore: fields.optionalString("notBefore"),
-    notAfter: fields.optionalString("notAfter"),
-    error: fields.object.error === undefined ? undefined : parseProblemOf(fields.object.error, "order", url),
-    authorizations: fields.strings("authorizations"),
-    finalize: fields.string("finalize"),
-    certificate: fields.optionalString("certificate"),
+  const { object, where } = bodyOf("order", url, body);
+  return defined({
+    status: field.oneOf(object, "status", where, ORDER_STATUSES),
+    expires: optionalText(object, "expires", where),
+    identifiers: field.array(object, "identifiers", where).map((identifier, index) => parseIdentifierObject(identifier, where, `identifiers.${index}`)),
+    notBefore: optionalText(object, "notBefore", where),
+    notAfter: optionalText(object, "notAfter", where),
+    error: object.error === undefined ? undefined : parseProblemOf(object.error, "order", url),
+    authorizations: field.strings(object, "authorizations", where),
+    finalize: text(object, "finalize", where),
+    certificate: optionalText(object, "certificate", where),
   });
 }
 
@@ -163,13 +114,13 @@ export function parseOrder(body: unknown, url: string): Order {
  * @throws {AcmeProtocolError} naming the field
  */
 export function parseAuthorization(body: unknown, url: string): Authorization {
-  const fields = Fields.of("authorization", url, body);
-  return Fields.defined({
-    identifier: parseIdentifierObject(fields.object.identifier, "authorization", url),
-    status: fields.oneOf("status", AUTHORIZATION_STATUSES),
-    expires: fields.optionalString("expires"),
-    challenges: fields.array("challenges").map((challenge) => parseChallenge(challenge, url)),
-    wildcard: fields.optionalBoolean("wildcard"),
+  const { object, where } = bodyOf("authorization", url, body);
+  return defined({
+    identifier: parseIdentifierObject(object.identifier, where, "identifier"),
+    status: field.oneOf(object, "status", where, AUTHORIZATION_STATUSES),
+    expires: optionalText(object, "expires", where),
+    challenges: field.array(object, "challenges", where).map((challenge) => parseChallenge(challenge, url)),
+    wildcard: field.optionalBoolean(object, "wildcard", where),
   });
 }
 
@@ -180,16 +131,16 @@ export function parseAuthorization(body: unknown, url: string): Authorization {
  * @throws {AcmeProtocolError} naming the field
  */
 export function parseChallenge(body: unknown, url: string): Challenge {
-  const fields = Fields.of("challenge", url, body);
-  const type = fields.string("type");
+  const { object, where } = bodyOf("challenge", url, body);
+  const type = text(object, "type", where);
   const known = type === "http-01" || type === "dns-01" || type === "tls-alpn-01";
-  return Fields.defined({
+  return defined({
     type,
-    url: fields.string("url"),
-    status: fields.oneOf("status", CHALLENGE_STATUSES),
-    token: known ? fields.string("token") : (fields.optionalString("token") ?? ""),
-    validated: fields.optionalString("validated"),
-    error: fields.object.error === undefined ? undefined : parseProblemOf(fields.object.error, "challenge", url),
+    url: text(object, "url", where),
+    status: field.oneOf(object, "status", where, CHALLENGE_STATUSES),
+    token: known ? text(object, "token", where) : (optionalText(object, "token", where) ?? ""),
+    validated: optionalText(object, "validated", where),
+    error: object.error === undefined ? undefined : parseProblemOf(object.error, "challenge", url),
   });
 }
 
@@ -206,7 +157,7 @@ export function parseProblem(body: unknown): AcmeProblem | undefined {
   if (typeof object.type !== "string") return undefined;
   const identifier = object.identifier as Json | undefined;
   const subproblems = Array.isArray(object.subproblems) ? object.subproblems.map(parseProblem).filter((sub) => sub !== undefined) : undefined;
-  return Fields.defined({
+  return defined({
     type: object.type,
     detail: typeof object.detail === "string" ? object.detail : undefined,
     status: typeof object.status === "number" ? object.status : undefined,
@@ -224,7 +175,8 @@ function parseProblemOf(body: unknown, what: string, url: string): AcmeProblem {
   return problem;
 }
 
-function parseIdentifierObject(body: unknown, what: string, url: string): Identifier {
-  const fields = Fields.of(`${what}'s identifier`, url, body);
-  return { type: fields.oneOf("type", ["dns", "ip"] as const), value: fields.string("value") };
+function parseIdentifierObject(body: unknown, where: Source, key: string): Identifier {
+  const object = objectOf(body, where, key);
+  const at = within(where, key);
+  return { type: field.oneOf(object, "type", at, ["dns", "ip"] as const), value: text(object, "value", at) };
 }

@@ -9,7 +9,7 @@ import type { ChallengeType } from "../acme/index.ts";
 import { failureEvent, subjectOf } from "../lifecycle/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
-import { checkLineageName, defaultLineageName, type LineageConfig } from "../store/index.ts";
+import { checkLineageName, cliExtras, defaultLineageName, type LineageConfig, type SolverSpec } from "../store/index.ts";
 import { openCommandStore, readStoreLocation, storeEncryptionKey, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
@@ -84,10 +84,7 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
   const word = flags.positionals[0] ?? "http01";
   const challenge = CHALLENGES[word];
   if (!challenge) throw new UsageError(`unknown challenge type "${word}": use http01, dns01 or tls01`);
-  const webroot = flags.single("--webroot");
-  if (webroot !== undefined && challenge !== "http-01") throw new UsageError("--webroot answers http-01: drop it, or use http01");
-  if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server");
-  const dns = readDnsSolverFlags(flags, challenge);
+  const solver = readSolver(flags, challenge);
   const eab = readEab(flags);
   const identifiers = readIdentifiers(flags, challenge);
   if (identifiers.length === 0) throw new UsageError("missing --domain NAME (repeat it for more names)");
@@ -99,28 +96,19 @@ function parseCertonly(flags: Parameters<Command["parse"]>[0]): CertonlyOptions 
     ...optional("deploy", flags.single("--deploy-hook")),
   };
   const out = flags.single("--out");
+  const cli = cliExtras(hooks, out === undefined ? undefined : resolve(out));
   return {
     config: {
-      version: 1,
+      version: 2,
       name,
       identifiers,
       directoryUrl: readDirectory(flags, eab),
       allowInsecureHttp: flags.has("--allow-insecure-http"),
-      challenge,
       keyType: readKeyType(flags, "--key-type", KEY_TYPES),
-      bind: flags.single("--bind") ?? "0.0.0.0",
-      ports: {
-        http: readPort(flags, "--http-port", VALIDATION_PORTS.http),
-        tls: readPort(flags, "--https-port", VALIDATION_PORTS.tls),
-        dns: readPort(flags, "--dns-port", VALIDATION_PORTS.dns),
-      },
-      ...optional("webroot", webroot === undefined ? undefined : resolve(webroot)),
-      ...optional("record", flags.has("--record") ? readRecord(flags) : undefined),
-      ...dns,
-      hooks,
       ...optional("profile", flags.single("--profile")),
       ...optional("preferredChain", flags.single("--preferred-chain")),
-      ...optional("out", out === undefined ? undefined : resolve(out)),
+      solver,
+      ...(cli ? { cli } : {}),
     },
     store: readStoreLocation(flags),
     force: flags.has("--force"),
@@ -142,10 +130,10 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   const config: LineageConfig = { ...options.config, ...(context.trust ? { caFile: resolve(context.trust.path) } : {}) };
   // Everything the user can get wrong is found before the CA is asked for anything.
   if (!options.store.shared) checkUsableDir(options.store.location, "--state", ["account-key.pem", "account.json"]);
-  if (config.out !== undefined) checkUsableDir(config.out, "--out", ["privkey.pem", "fullchain.pem"]);
-  if (config.webroot !== undefined) checkUsableDir(config.webroot, "--webroot", [], false);
+  if (config.cli?.out !== undefined) checkUsableDir(config.cli.out, "--out", ["privkey.pem", "fullchain.pem"]);
+  if (config.solver.via === "webroot") checkUsableDir(config.solver.path, "--webroot", [], false);
   const store = openCommandStore(options.store, context.io.env);
-  if (options.store.shared && storeEncryptionKey(context.io.env) === undefined && Object.values(config.hooks).some(Boolean)) {
+  if (options.store.shared && storeEncryptionKey(context.io.env) === undefined && config.cli?.hooks !== undefined) {
     reporter.progress("Note: without BUN_ACME_STORE_KEY this shared store's records are not sealed, so renew will not run the hooks saved with this lineage: give them to renew (--pre-hook, --post-hook, --deploy-hook), or set the key");
   }
   const hooks = new HookSession(hookRunOptions(options, reporter, context));
@@ -173,8 +161,31 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   }
 }
 
+/**
+ * How the names are proven: `--webroot`, `--dns-update` or `--dns-hook` when given, else the
+ * built-in responder for the challenge on `--bind` and its port (`--http-port`, `--https-port`,
+ * `--dns-port`, with dns01's `--record`).
+ */
+function readSolver(flags: Parameters<Command["parse"]>[0], challenge: ChallengeType): SolverSpec {
+  const webroot = flags.single("--webroot");
+  if (webroot !== undefined && challenge !== "http-01") throw new UsageError("--webroot answers http-01: drop it, or use http01");
+  if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server");
+  const dns = readDnsSolverFlags(flags, challenge);
+  // Every port flag given is checked, whichever the challenge uses.
+  const ports = {
+    "http-01": readPort(flags, "--http-port", VALIDATION_PORTS.http),
+    "tls-alpn-01": readPort(flags, "--https-port", VALIDATION_PORTS.tls),
+    "dns-01": readPort(flags, "--dns-port", VALIDATION_PORTS.dns),
+  };
+  const bind = flags.single("--bind") ?? "0.0.0.0";
+  if (dns) return dns;
+  if (webroot !== undefined) return { type: "http-01", via: "webroot", path: resolve(webroot) };
+  const record = flags.has("--record") ? readRecord(flags) : undefined;
+  return { type: challenge, via: "responder", bind, port: ports[challenge], ...(record !== undefined ? { record } : {}) };
+}
+
 /** `--dns-update` (with `--tsig-key` or `--tsig`, `--dns-propagation-timeout`) or `--dns-hook`: dns01 without the built-in server. */
-function readDnsSolverFlags(flags: Parameters<Command["parse"]>[0], challenge: ChallengeType): Pick<LineageConfig, "dnsUpdate" | "dnsHook"> {
+function readDnsSolverFlags(flags: Parameters<Command["parse"]>[0], challenge: ChallengeType): SolverSpec | undefined {
   const update = flags.single("--dns-update");
   const hook = flags.single("--dns-hook");
   const needsUpdate = ["--tsig-key", "--tsig", "--dns-propagation-timeout"] as const;
@@ -182,8 +193,8 @@ function readDnsSolverFlags(flags: Parameters<Command["parse"]>[0], challenge: C
   if ((update !== undefined || hook !== undefined) && challenge !== "dns-01") throw new UsageError("--dns-update and --dns-hook answer dns-01: use dns01");
   if (update !== undefined && hook !== undefined) throw new UsageError("choose one of --dns-update and --dns-hook");
   if (flags.has("--record") && (update !== undefined || hook !== undefined)) throw new UsageError("--record is for the built-in DNS server, which --dns-update and --dns-hook replace");
-  if (hook !== undefined) return { dnsHook: hook };
-  if (update === undefined) return {};
+  if (hook !== undefined) return { type: "dns-01", via: "hook", command: hook };
+  if (update === undefined) return undefined;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(update);
   const port = match?.[2] === undefined ? 53 : Number(match[2]);
   if (!match || port < 1 || port > 65535) throw new UsageError(`--dns-update "${update}" is not SERVER or SERVER:PORT`);
@@ -193,13 +204,13 @@ function readDnsSolverFlags(flags: Parameters<Command["parse"]>[0], challenge: C
   if (keyFile !== undefined) withFlag(`--tsig-key ${keyFile}`, () => parseTsigKey(readKeyText(keyFile)));
   if (inline !== undefined) withFlag("--tsig", () => parseTsigKey(inline));
   return {
-    dnsUpdate: {
-      server: match[1]!.replace(/^\[|\]$/g, ""),
-      port,
-      ...(keyFile !== undefined ? { tsigKeyFile: resolve(keyFile) } : {}),
-      ...(inline !== undefined ? { tsig: inline } : {}),
-      propagationTimeoutSeconds: readSeconds(flags, "--dns-propagation-timeout", 120),
-    },
+    type: "dns-01",
+    via: "rfc2136",
+    server: match[1]!.replace(/^\[|\]$/g, ""),
+    port,
+    ...(keyFile !== undefined ? { tsigKeyFile: resolve(keyFile) } : {}),
+    ...(inline !== undefined ? { tsig: inline } : {}),
+    propagationTimeoutSeconds: readSeconds(flags, "--dns-propagation-timeout", 120),
   };
 }
 

@@ -13,7 +13,7 @@ import { withFlag } from "./errors.ts";
 import type { KeyType } from "../jose/index.ts";
 import { ensureLineage, failureEvent, Issuer, outcomeEvent, type LineageOutcome, type UntimedEvent } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
-import { chainFiles, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { chainFiles, StoreError, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
 import { deployHookEnv, runHook, type HookOptions } from "../hooks/index.ts";
 import { describeHookFailure } from "./hooks.ts";
@@ -72,21 +72,26 @@ function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | 
 /** The solver the configuration names, and how to stop what it started. */
 async function startSolver(config: LineageConfig, log: (line: string) => void): Promise<{ solver: ChallengeSolver; stop: () => Promise<void> }> {
   const none = async () => {};
-  if (config.webroot !== undefined) return { solver: new WebrootSolver(config.webroot), stop: none };
-  if (config.dnsHook !== undefined) return { solver: new ExecDnsSolver(config.dnsHook), stop: none };
-  if (config.dnsUpdate !== undefined) {
-    const { server, port, tsigKeyFile, tsig, propagationTimeoutSeconds } = config.dnsUpdate;
-    const keyText = tsigKeyFile !== undefined ? readFileSync(tsigKeyFile, "utf8") : tsig;
-    const key = keyText !== undefined ? withFlag(tsigKeyFile !== undefined ? `--tsig-key ${tsigKeyFile}` : "--tsig", () => parseTsigKey(keyText)) : undefined;
-    return { solver: new Rfc2136Solver({ server, port, ...(key ? { tsig: key } : {}), propagationTimeoutMs: propagationTimeoutSeconds * 1000, log }), stop: none };
+  const spec = config.solver;
+  switch (spec.via) {
+    case "webroot":
+      return { solver: new WebrootSolver(spec.path), stop: none };
+    case "hook":
+      return { solver: new ExecDnsSolver(spec.command), stop: none };
+    case "rfc2136": {
+      const { server, port, tsigKeyFile, tsig, propagationTimeoutSeconds } = spec;
+      const keyText = tsigKeyFile !== undefined ? readFileSync(tsigKeyFile, "utf8") : tsig;
+      const key = keyText !== undefined ? withFlag(tsigKeyFile !== undefined ? `--tsig-key ${tsigKeyFile}` : "--tsig", () => parseTsigKey(keyText)) : undefined;
+      return { solver: new Rfc2136Solver({ server, port, ...(key ? { tsig: key } : {}), propagationTimeoutMs: propagationTimeoutSeconds * 1000, log }), stop: none };
+    }
+    case "external":
+      throw new StoreError(`lineage ${config.name} is proven by a program's own ${spec.type} solver (manage()'s): renew it from that program, or obtain it again with certonly --force`, "ERR_STORE_EXTERNAL_SOLVER");
+    case "responder": {
+      const ports = spec.type === "http-01" ? { http: spec.port } : spec.type === "tls-alpn-01" ? { tls: spec.port } : { dns: spec.port };
+      const responders = await startResponders({ challenge: spec.type, bind: spec.bind, ports, ...(spec.record !== undefined ? { dnsAddress: spec.record } : {}) });
+      return { solver: responders.solver, stop: () => responders.stop() };
+    }
   }
-  const responders = await startResponders({
-    challenge: config.challenge,
-    bind: config.bind,
-    ports: config.ports,
-    ...(config.record !== undefined ? { dnsAddress: config.record } : {}),
-  });
-  return { solver: responders.solver, stop: () => responders.stop() };
 }
 
 /**
@@ -129,11 +134,13 @@ export async function runLineage(config: LineageConfig, run: LineageRun): Promis
   const event = outcomeEvent(outcome, config);
   if (event.type !== "obtained" && event.type !== "renewed") return event; // nothing saved: no copies, no deploy hook
   const folder = store.locate(config.name);
-  if (config.out !== undefined) writeCopies(config.out, lineage);
+  const out = config.cli?.out;
+  const deploy = config.cli?.hooks?.deploy;
+  if (out !== undefined) writeCopies(out, lineage);
   let hookError: string | undefined;
-  if (config.hooks.deploy) {
-    const result = await withLineageFolder(folder ?? config.out, lineage, (where) =>
-      runHook(config.hooks.deploy!, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks.options }));
+  if (deploy) {
+    const result = await withLineageFolder(folder ?? out, lineage, (where) =>
+      runHook(deploy, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks.options }));
     if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
   }
   return { ...event, ...(folder !== undefined ? { folder } : {}), ...(hookError ? { hookError } : {}) };
@@ -190,8 +197,9 @@ export class HookSession {
    * @returns a one-line failure, or `undefined` when the pre-hook ran fine (or there is none)
    */
   async before(config: LineageConfig): Promise<string | undefined> {
-    if (config.hooks.post) this.posts.add(config.hooks.post);
-    const pre = config.hooks.pre;
+    const hooks = config.cli?.hooks ?? {};
+    if (hooks.post) this.posts.add(hooks.post);
+    const pre = hooks.pre;
     if (!pre || this.started.has(pre)) return undefined;
     this.started.add(pre);
     const result = await runHook(pre, {}, this.options);

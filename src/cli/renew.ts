@@ -135,23 +135,23 @@ async function renewOne(name: string, run: LineageRun, options: RenewOptions, re
 
 /**
  * The configuration to renew with: hooks given on the command line replace the stored ones, and
- * nothing stored that runs a command (hooks, `dnsHook`) is used unless the store vouches for it
+ * nothing stored that runs a command (hooks, a dns-01 hook solver) is used unless the store vouches for it
  * (a file only this user or root can write, or a record sealed with the store's key).
  *
  * @throws {StoreError} `ERR_STORE_UNSEALED_HOOKS` naming what would have run and how to give it safely
  */
 function runnableConfig(name: string, summary: LineageSummary, local: LineageHooks, store: CertificateStore): LineageConfig {
   const given = Object.keys(local).length > 0;
-  const config = given ? { ...summary.config, hooks: local } : summary.config;
+  const config: LineageConfig = given ? { ...summary.config, cli: { ...summary.config.cli, hooks: local } } : summary.config;
   if (summary.authenticated) return config;
-  const stored = Object.entries(summary.config.hooks).filter(([, command]) => command).map(([kind]) => `${kind} hook`);
+  const stored = Object.entries(summary.config.cli?.hooks ?? {}).filter(([, command]) => command).map(([kind]) => `${kind} hook`);
   if (!given && stored.length > 0) {
     throw new StoreError(
       `${store.description} lineage ${name}: its ${stored.join(", ")} ${stored.length > 1 ? "are" : "is"} not run, since the store does not seal its records (anyone who can write to it could have put ${stored.length > 1 ? "them" : "it"} there): give hooks on this command line (renew --pre-hook, --post-hook, --deploy-hook), or set BUN_ACME_STORE_KEY and obtain the certificate again with certonly --force to seal them`,
       "ERR_STORE_UNSEALED_HOOKS",
     );
   }
-  if (config.dnsHook !== undefined) {
+  if (config.solver.via === "hook") {
     throw new StoreError(
       `${store.description} lineage ${name}: its --dns-hook command is not run, since the store does not seal its records: set BUN_ACME_STORE_KEY and obtain the certificate again with certonly --force to seal it`,
       "ERR_STORE_UNSEALED_HOOKS",

@@ -7,6 +7,7 @@ import { normalizeIdentifiers, resolveDirectory, type Identifier } from "../acme
 import { BunAcmeError } from "../errors/index.ts";
 import { KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { cidrMatcher } from "../servers/index.ts";
+import { field, sourceOf, type Source } from "../validate/index.ts";
 
 /** One site: its names, and where its HTTPS requests go (none: the certificate is only kept renewed). */
 export interface SiteConfig {
@@ -75,6 +76,16 @@ const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, 
 const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests"] as const;
 
 type Table = Record<string, unknown>;
+/** Finds the line of `key` in the top level (`table` undefined), `[table]`, or the `index`-th `[[table]]`. */
+type Locate = (table: string | undefined, index: number, key: string) => number | undefined;
+
+/**
+ * The field validator's source for one table of the file: a bad key is a {@link ConfigError}
+ * `file:line: LABEL KEY must be EXPECTED`, in the table's own words for a key when `words` has them.
+ */
+function tableSource(at: (line: number | undefined, message: string) => ConfigError, where: Locate, table?: string, index = 0, label = "", words: Readonly<Record<string, string>> = {}): Source {
+  return sourceOf(table ?? "", (error) => at(where(table, index, error.field), `${label}${error.field} must be ${words[error.field] ?? error.expected}`));
+}
 
 /**
  * Reads and checks a configuration.
@@ -91,6 +102,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     throw at(lineOfParseError(text, message), `not valid TOML: ${message}`);
   }
   const where = locator(text);
+  const top = tableSource(at, where);
   unknownKeys(root, TOP_KEYS, (key) => at(where(undefined, 0, key), `unknown key "${key}" (allowed: ${TOP_KEYS.join(", ")})`));
   const listen = (root.listen ?? {}) as Table;
   unknownKeys(listen, LISTEN_KEYS, (key) => at(where("listen", 0, key), `unknown key "${key}" in [listen] (allowed: ${LISTEN_KEYS.join(", ")})`));
@@ -106,11 +118,9 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     throw at(where(undefined, 0, "directory"), `directory: ${(error as Error).message}`);
   }
   const issuers = issuersOf(root.issuer, allowInsecureHttp, (index, key, message) => at(where("issuer", index, key), `issuer ${index + 1}: ${message}`));
-  const keyType = (root.key_type ?? "ec256") as KeyType;
-  const challenge = root.challenge ?? "http-01";
-  if (challenge !== "http-01" && challenge !== "dns-01") throw at(where(undefined, 0, "challenge"), `challenge must be "http-01" or "dns-01"`);
+  const challenge = field.optionalOneOf(root, "challenge", top, ["http-01", "dns-01"] as const) ?? "http-01";
   const dns = dnsOf(root, challenge, at, where);
-  if (!KEY_TYPES.includes(keyType)) throw at(where(undefined, 0, "key_type"), `key_type must be one of ${KEY_TYPES.join(", ")}`);
+  const keyType: KeyType = field.optionalOneOf(root, "key_type", top, KEY_TYPES) ?? "ec256";
   const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
   if (sites.length === 0) throw at(undefined, `no [[site]]: list at least one, e.g. [[site]] names = ["example.net"] upstream = "http://127.0.0.1:8080"`);
   const seen = new Map<string, number>();
@@ -120,35 +130,38 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   } catch (error) {
     throw at(where(undefined, 0, "trusted_proxies"), `trusted_proxies: ${(error as Error).message}`);
   }
-  if (root.access_log !== undefined && typeof root.access_log !== "boolean") throw at(where(undefined, 0, "access_log"), "access_log must be true or false");
+  const accessLog = field.optionalBoolean(root, "access_log", top) ?? false;
+  const listenAt = tableSource(at, where, "listen");
+  const adminAt = admin && tableSource(at, where, "admin", 0, "[admin] ", { port: "a port number, e.g. port = 9180" });
   return {
     directoryUrl,
     allowInsecureHttp,
-    ...(typeof root.ca === "string" ? { ca: root.ca } : {}),
+    ...optional("ca", field.optionalString(root, "ca", top)),
     issuers,
-    ...(typeof root.store === "string" ? { store: root.store } : {}),
-    ...(typeof root.cache === "string" ? { cache: root.cache } : {}),
-    contact: stringList(root.contact, () => at(where(undefined, 0, "contact"), "contact must be a list of strings")),
+    ...optional("store", field.optionalString(root, "store", top)),
+    ...optional("cache", field.optionalString(root, "cache", top)),
+    contact: field.optionalStrings(root, "contact", top) ?? [],
     keyType,
     challenge,
     ...(dns ? { dns } : {}),
     listen: {
-      hostname: typeof listen.hostname === "string" ? listen.hostname : "0.0.0.0",
-      https: port(listen.https ?? 443, () => at(where("listen", 0, "https"), "https must be a port number")),
-      http: port(listen.http ?? 80, () => at(where("listen", 0, "http"), "http must be a port number")),
-      http2: flag(listen.http2 ?? true, () => at(where("listen", 0, "http2"), "http2 must be true or false")),
+      hostname: field.optionalString(listen, "hostname", listenAt) ?? "0.0.0.0",
+      https: field.optionalPort(listen, "https", listenAt) ?? 443,
+      http: field.optionalPort(listen, "http", listenAt) ?? 80,
+      http2: field.optionalBoolean(listen, "http2", listenAt) ?? true,
     },
-    ...(admin ? {
+    ...(admin && adminAt ? {
       admin: {
-        hostname: typeof admin.hostname === "string" ? admin.hostname : "127.0.0.1",
-        port: port(admin.port, () => at(where("admin", 0, "port"), "[admin] port must be a port number, e.g. port = 9180")),
+        hostname: field.optionalString(admin, "hostname", adminAt) ?? "127.0.0.1",
+        port: field.port(admin, "port", adminAt),
         healthMarginMs: duration(admin.health_margin ?? "7d", () => at(where("admin", 0, "health_margin"), `[admin] health_margin must be a duration such as "7d", "12h", "30m" or "45s"`)),
       },
     } : {}),
     sites: sites.map((site, index) => {
       const line = (key: string) => where("site", index, key);
+      const siteAt = tableSource(at, where, "site", index, `site ${index + 1}: `, { names: "a list of names", deploy_hook: "a command" });
       unknownKeys(site, SITE_KEYS, (key) => at(line(key), `unknown key "${key}" in site ${index + 1} (allowed: ${SITE_KEYS.join(", ")})`));
-      const names = stringList(site.names, () => at(line("names"), `site ${index + 1}: names must be a list of names`));
+      const names = field.optionalStrings(site, "names", siteAt) ?? [];
       if (names.length === 0) throw at(line("names"), `site ${index + 1}: names is missing or empty`);
       let identifiers: Identifier[];
       try {
@@ -161,11 +174,8 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
         if (earlier !== undefined) throw at(line("names"), `site ${index + 1}: "${identifier.value}" is already in site ${earlier + 1}`);
         seen.set(identifier.value, index);
       }
-      const upstream = site.upstream;
-      if (upstream !== undefined && (typeof upstream !== "string" || !/^https?:\/\//.test(upstream) || !URL.canParse(upstream))) {
-        throw at(line("upstream"), `site ${index + 1}: upstream must be an http:// or https:// URL`);
-      }
-      if (site.deploy_hook !== undefined && typeof site.deploy_hook !== "string") throw at(line("deploy_hook"), `site ${index + 1}: deploy_hook must be a command`);
+      const upstream = field.optionalUrl(site, "upstream", siteAt, ["http:", "https:"]);
+      const deployHook = field.optionalString(site, "deploy_hook", siteAt);
       const limit = (key: "connect_timeout" | "response_header_timeout" | "max_requests", what: string, scale: number, integer = false) => {
         const value = site[key];
         if (value === undefined) return undefined;
@@ -178,20 +188,20 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       const maxRequests = limit("max_requests", "a whole number above 0, e.g. max_requests = 64", 1, true);
       return {
         names: identifiers,
-        ...(typeof upstream === "string" ? { upstream: upstream.replace(/\/$/, "") } : {}),
-        ...(typeof site.deploy_hook === "string" ? { deployHook: site.deploy_hook } : {}),
+        ...optional("upstream", upstream?.replace(/\/$/, "")),
+        ...optional("deployHook", deployHook),
         ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
         ...(responseHeaderTimeoutMs !== undefined ? { responseHeaderTimeoutMs } : {}),
         ...(maxRequests !== undefined ? { maxRequests } : {}),
       };
     }),
     trustedProxies,
-    accessLog: root.access_log === true,
+    accessLog,
   };
 }
 
 /** dns-01's means: `[rfc2136]` or `dns_hook`, exactly one, and only with `challenge = "dns-01"`. */
-function dnsOf(root: Table, challenge: string, at: (line: number | undefined, message: string) => ConfigError, where: (table: string | undefined, index: number, key: string) => number | undefined): ServeConfig["dns"] {
+function dnsOf(root: Table, challenge: string, at: (line: number | undefined, message: string) => ConfigError, where: Locate): ServeConfig["dns"] {
   const rfc2136 = root.rfc2136 === undefined ? undefined : (root.rfc2136 as Table);
   const hook = root.dns_hook;
   if (challenge !== "dns-01") {
@@ -204,13 +214,12 @@ function dnsOf(root: Table, challenge: string, at: (line: number | undefined, me
     return { kind: "hook", command: hook };
   }
   unknownKeys(rfc2136!, RFC2136_KEYS, (key) => at(where("rfc2136", 0, key), `unknown key "${key}" in [rfc2136] (allowed: ${RFC2136_KEYS.join(", ")})`));
-  if (typeof rfc2136!.server !== "string") throw at(where("rfc2136", 0, "server"), `[rfc2136] server must be the name server's address, e.g. server = "192.0.2.53"`);
-  if (rfc2136!.tsig_key_file !== undefined && typeof rfc2136!.tsig_key_file !== "string") throw at(where("rfc2136", 0, "tsig_key_file"), "[rfc2136] tsig_key_file must be a path");
+  const table = tableSource(at, where, "rfc2136", 0, "[rfc2136] ", { server: `the name server's address, e.g. server = "192.0.2.53"`, tsig_key_file: "a path" });
   return {
     kind: "rfc2136",
-    server: rfc2136!.server,
-    port: port(rfc2136!.port ?? 53, () => at(where("rfc2136", 0, "port"), "[rfc2136] port must be a port number")),
-    ...(typeof rfc2136!.tsig_key_file === "string" ? { tsigKeyFile: rfc2136!.tsig_key_file } : {}),
+    server: field.string(rfc2136!, "server", table),
+    port: field.optionalPort(rfc2136!, "port", table) ?? 53,
+    ...optional("tsigKeyFile", field.optionalString(rfc2136!, "tsig_key_file", table)),
   };
 }
 
@@ -231,17 +240,18 @@ function issuersOf(value: unknown, allowInsecureHttp: boolean, fail: (index: num
     } catch (error) {
       throw fail(index, "directory", `directory: ${(error as Error).message}`);
     }
-    if (issuer.ca !== undefined && typeof issuer.ca !== "string") throw fail(index, "ca", "ca must be the path of a file of PEM roots");
-    for (const key of ["eab_kid", "eab_hmac_key"] as const) {
-      if (issuer[key] !== undefined && (typeof issuer[key] !== "string" || issuer[key] === "")) throw fail(index, key, `${key} must be the string the CA gave`);
-    }
-    if ((issuer.eab_kid === undefined) !== (issuer.eab_hmac_key === undefined)) {
-      throw fail(index, issuer.eab_kid === undefined ? "eab_hmac_key" : "eab_kid", "eab_kid and eab_hmac_key go together: give both, or neither");
+    const words: Readonly<Record<string, string>> = { ca: "the path of a file of PEM roots", eab_kid: "the string the CA gave", eab_hmac_key: "the string the CA gave" };
+    const table = sourceOf("issuer", (error) => fail(index, error.field, `${error.field} must be ${words[error.field] ?? error.expected}`));
+    const ca = field.optionalString(issuer, "ca", table);
+    const kid = field.optionalString(issuer, "eab_kid", table);
+    const hmacKey = field.optionalString(issuer, "eab_hmac_key", table);
+    if ((kid === undefined) !== (hmacKey === undefined)) {
+      throw fail(index, kid === undefined ? "eab_hmac_key" : "eab_kid", "eab_kid and eab_hmac_key go together: give both, or neither");
     }
     return {
       directoryUrl,
-      ...(typeof issuer.ca === "string" ? { ca: issuer.ca } : {}),
-      ...(typeof issuer.eab_kid === "string" ? { eab: { kid: issuer.eab_kid, hmacKey: issuer.eab_hmac_key as string } } : {}),
+      ...optional("ca", ca),
+      ...(kid !== undefined && hmacKey !== undefined ? { eab: { kid, hmacKey } } : {}),
     };
   });
 }
@@ -264,14 +274,9 @@ function duration(value: unknown, fail: () => Error): number {
   return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
-function flag(value: unknown, fail: () => Error): boolean {
-  if (typeof value !== "boolean") throw fail();
-  return value;
-}
-
-function port(value: unknown, fail: () => Error): number {
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) throw fail();
-  return value as number;
+/** `{ [key]: value }`, or nothing for a value not given: optional keys stay absent. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /**

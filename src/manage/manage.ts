@@ -257,15 +257,13 @@ function challengeOf(options: ManageOptions, hostname: string, shared: SharedCha
 function lineageConfig(names: readonly string[], options: ManageOptions, solver: ChallengeSolver): LineageConfig {
   const identifiers: Identifier[] = normalizeIdentifiers(names, { challenge: solver.type });
   return {
-    version: 1,
+    version: 2,
     name: defaultLineageName(identifiers),
     identifiers,
     directoryUrl: options.directoryUrl,
     allowInsecureHttp: options.directoryUrl.startsWith("http:"),
-    challenge: solver.type,
     keyType: options.keyType ?? "ec256",
-    bind: options.hostname ?? "0.0.0.0",
-    ports: { http: options.ports?.http ?? 80, tls: options.ports?.tlsAlpn ?? options.ports?.https ?? 443, dns: 53 },
-    hooks: {},
+    // manage()'s own responders (or the program's solver) answer: nothing a command could start again.
+    solver: { type: solver.type, via: "external" },
   };
 }

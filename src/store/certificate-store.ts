@@ -13,7 +13,7 @@ export interface LineageSummary {
   /**
    * Whether the configuration is known to come from someone allowed to say what runs: a file only
    * this user or root can write, or a record sealed with the store's encryption key. Hooks and
-   * `dnsHook` of a configuration that is not are never run.
+   * dns-01 hook solver of a configuration that is not are never run.
    */
   readonly authenticated?: boolean;
 }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { join } from "node:path";
 import type { FileToWrite } from "./atomic-files.ts";
 import { checkOwnedPath } from "./file-permissions.ts";
-import { parseJsonObject, parseLineageConfig, parseLineageMeta, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { parseJsonObject, parseLineageMeta, readLineageConfig, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How many replaced certificates each lineage keeps. */
 export const ARCHIVED_VERSIONS = 5;
@@ -76,7 +76,7 @@ export function readArchived(storeDir: string, name: string, serial: string): St
     return readFileSync(join(dir, file), "utf8");
   };
   return {
-    config: parseLineageConfig(parseJsonObject(read("lineage.json"), join(dir, "lineage.json")), join(dir, "lineage.json")),
+    config: readLineageConfig(read("lineage.json"), join(dir, "lineage.json")),
     meta: parseLineageMeta(parseJsonObject(read("metadata.json"), join(dir, "metadata.json")), join(dir, "metadata.json")),
     keyPem: read("privkey.pem"),
     chainPem: read("fullchain.pem"),

@@ -4,7 +4,7 @@
  *
  * ```
  * <dir>/account-key.pem, account.json          the account (as `--state` has always kept it)
- * <dir>/certificates/<name>/lineage.json       how it is obtained (names, CA, challenge, ports, hooks)
+ * <dir>/certificates/<name>/lineage.json       how it is obtained (names, CA, key type, solver spec, CLI hooks; version 2)
  *                           metadata.json      serial, validity, ARI ID, when obtained, next renewal
  *                           privkey.pem (0600), cert.pem, chain.pem, fullchain.pem
  *                           .lock              while a run works on it
@@ -20,7 +20,7 @@ import { ARCHIVED_VERSIONS, archivedVersions, archiveFiles, pruneArchive, readAr
 import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
-import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, parseJsonObject, parseLineageMeta, readLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /**
  * The default store folder: `/var/lib/bun-acme` for root, else `$XDG_STATE_HOME/bun-acme`, else
@@ -89,7 +89,7 @@ export class FileCertificateStore implements CertificateStore {
     checkOwnedPath(this.dir, metaFile);
     if (!statSync(metaFile, { throwIfNoEntry: false })) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
     return {
-      config: parseLineageConfig(parseJsonObject(readFileSync(configFile, "utf8"), configFile), configFile),
+      config: readLineageConfig(readFileSync(configFile, "utf8"), configFile),
       meta: parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile),
       authenticated: true,
     };

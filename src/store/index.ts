@@ -14,17 +14,21 @@ export { PostgresCertificateStore, type PostgresStoreOptions } from "./postgres-
 export { RedisCertificateStore, type RedisStoreOptions } from "./redis-store.ts";
 export {
   checkLineageName,
+  cliExtras,
   defaultLineageName,
   parseLineageConfig,
   parseLineageMeta,
+  readLineageConfig,
   sameIdentifiers,
+  serializeLineageConfig,
   StoreError,
+  type LineageCliExtras,
   type LineageConfig,
-  type LineageDnsUpdate,
   type LineageHooks,
   type LineageMeta,
   type StoredLineage,
 } from "./lineage.ts";
+export type { DnsHookSolverSpec, ExternalSolverSpec, ResponderSolverSpec, Rfc2136SolverSpec, SolverSpec, WebrootSolverSpec } from "./solver-spec.ts";
 export { isSharedStoreLocation, openStore, type StoreOpenOptions } from "./open-store.ts";
 export { maskSecrets } from "./secrets.ts";
 export { StoreUnavailableError } from "./unavailable.ts";

@@ -3,9 +3,12 @@
  * that `renew` needs no flags); its metadata says what is current and when to renew it. Both are
  * JSON, read back through the validators here, which name the file and what is wrong with it.
  */
-import type { ChallengeType, Identifier } from "../acme/index.ts";
+import type { Identifier } from "../acme/index.ts";
 import { BunAcmeError } from "../errors/index.ts";
-import type { KeyType } from "../jose/index.ts";
+import { KEY_TYPES, type KeyType } from "../jose/index.ts";
+import { defined, fail, field, objectOf, sourceOf, within, type Source } from "../validate/index.ts";
+import { version1ToVersion2 } from "./lineage-v1.ts";
+import { parseSolverSpec, powerfulSolverMembers, type SolverSpec } from "./solver-spec.ts";
 
 /** Commands run around an issuance, as certbot's `--pre-hook`, `--post-hook`, `--deploy-hook`. */
 export interface LineageHooks {
@@ -14,42 +17,36 @@ export interface LineageHooks {
   readonly deploy?: string;
 }
 
-/** RFC 2136 settings: the primary, the TSIG key (a BIND key file, or `algorithm:name:secret`), the propagation wait. */
-export interface LineageDnsUpdate {
-  readonly server: string;
-  readonly port: number;
-  readonly tsigKeyFile?: string;
-  readonly tsig?: string;
-  readonly propagationTimeoutSeconds: number;
+/**
+ * What only the command line acts on, kept apart from the certificate: its hooks and the folder
+ * it copies the certificate to. `manage()` and the lifecycle engine never read it.
+ */
+export interface LineageCliExtras {
+  readonly hooks?: LineageHooks;
+  /** A folder that gets copies (cert.pem, chain.pem, fullchain.pem, privkey.pem) after every issuance. */
+  readonly out?: string;
 }
 
-/** How a lineage's certificate is obtained. */
+/**
+ * A lineage's certificate: its names, its CA, its key type, profile and chain preference, and how
+ * its names are proven (`solver`, a serialisable spec). `lineage.json` holds it as version 2;
+ * version 1 files (before the solver was a spec of its own) are read as version 2 and written back
+ * as version 2 on the next save.
+ */
 export interface LineageConfig {
-  readonly version: 1;
+  readonly version: 2;
   readonly name: string;
   readonly identifiers: readonly Identifier[];
   readonly directoryUrl: string;
   readonly allowInsecureHttp: boolean;
   /** PEM roots that verify the CA, when not the system's. */
   readonly caFile?: string;
-  readonly challenge: ChallengeType;
   readonly keyType: KeyType;
-  /** Where the built-in responders listen. */
-  readonly bind: string;
-  readonly ports: { readonly http: number; readonly tls: number; readonly dns: number };
-  /** http-01 through an existing web server's document root. */
-  readonly webroot?: string;
-  /** dns-01's built-in server: the address it answers A queries with, if any. */
-  readonly record?: string;
-  /** dns-01 through RFC 2136 updates to the zone's primary. */
-  readonly dnsUpdate?: LineageDnsUpdate;
-  /** dns-01 through a command: `CMD present|cleanup NAME VALUE`. */
-  readonly dnsHook?: string;
-  readonly hooks: LineageHooks;
   readonly profile?: string;
   readonly preferredChain?: string;
-  /** A folder that gets copies (cert.pem, chain.pem, fullchain.pem, privkey.pem) after every issuance. */
-  readonly out?: string;
+  readonly solver: SolverSpec;
+  /** The command line's hooks and `--out` folder (absent: none). */
+  readonly cli?: LineageCliExtras;
 }
 
 /** What the current certificate is and when to renew it. */
@@ -120,7 +117,20 @@ export function checkLineageName(name: string): string {
   return name;
 }
 
-type Json = Record<string, unknown>;
+type Json = Readonly<Record<string, unknown>>;
+
+/**
+ * The source of a store file or record for the validator: a bad field is a {@link StoreError}
+ * (`ERR_STORE_CORRUPT`) naming the file and the field, with the {@link FieldError} as its cause.
+ */
+export function storeSource(file: string): Source {
+  return sourceOf(file, (error) =>
+    new StoreError(
+      error.field === "" ? `${error.message}; it was not overwritten: restore or remove it` : `${error.source}: "${error.field}" should be ${error.expected}; the file was not overwritten: restore or remove it`,
+      "ERR_STORE_CORRUPT",
+      { cause: error },
+    ));
+}
 
 /** Reads a JSON object from text, naming the file when it is not one. */
 export function parseJsonObject(text: string, file: string): Json {
@@ -130,77 +140,79 @@ export function parseJsonObject(text: string, file: string): Json {
   } catch (error) {
     throw new StoreError(`${file} is not valid JSON (${(error as Error).message}); it was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StoreError(`${file} does not hold a JSON object; it was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
-  }
-  return value as Json;
+  return objectOf(value, storeSource(file));
 }
 
-/** A checker of one JSON object's members that names the file and member at fault. */
-function fields(json: Json, file: string) {
-  const fail = (key: string, want: string) =>
-    new StoreError(`${file}: "${key}" should be ${want}; the file was not overwritten: restore or remove it`, "ERR_STORE_CORRUPT");
-  const string = (key: string): string => {
-    if (typeof json[key] !== "string" || json[key] === "") throw fail(key, "a non-empty string");
-    return json[key] as string;
-  };
-  return {
-    fail,
-    string,
-    optionalString: (key: string): string | undefined => (json[key] === undefined ? undefined : string(key)),
-    date: (key: string): string => {
-      const text = string(key);
-      if (Number.isNaN(Date.parse(text))) throw fail(key, "a date (ISO 8601)");
-      return text;
-    },
-    version: () => {
-      if (json.version !== 1) throw fail("version", "1 (this bun-acme reads version 1)");
-      return 1 as const;
-    },
-  };
-}
-
-const CHALLENGES: readonly ChallengeType[] = ["http-01", "dns-01", "tls-alpn-01"];
-const PORT = (value: unknown) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535;
+const VERSIONS = "1 or 2 (this bun-acme reads versions 1 and 2)";
 
 /**
- * Validates `lineage.json`.
+ * Validates `lineage.json` (version 2, or version 1 read as version 2).
  *
- * @throws {StoreError} naming the file and the member that is wrong
+ * @throws {StoreError} `ERR_STORE_CORRUPT` naming the file and the member that is wrong
  */
 export function parseLineageConfig(json: Json, file: string): LineageConfig {
-  const f = fields(json, file);
-  const identifiers = json.identifiers;
-  if (!Array.isArray(identifiers) || identifiers.length === 0 || !identifiers.every((item) =>
-    typeof item === "object" && item !== null && (item.type === "dns" || item.type === "ip") && typeof item.value === "string"
-  )) throw f.fail("identifiers", "a list of {type: dns|ip, value}");
-  const challenge = f.string("challenge") as ChallengeType;
-  if (!CHALLENGES.includes(challenge)) throw f.fail("challenge", CHALLENGES.join(", "));
-  const ports = json.ports as Json | undefined;
-  if (!ports || !PORT(ports.http) || !PORT(ports.tls) || !PORT(ports.dns)) throw f.fail("ports", "{http, tls, dns} port numbers");
-  const hooks = (json.hooks ?? {}) as Json;
-  if (typeof hooks !== "object" || Object.values(hooks).some((hook) => typeof hook !== "string")) throw f.fail("hooks", "{pre, post, deploy} commands");
-  const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
-  return {
-    version: f.version(),
-    name: f.string("name"),
-    identifiers: identifiers as Identifier[],
-    directoryUrl: f.string("directoryUrl"),
-    allowInsecureHttp: json.allowInsecureHttp === true,
-    ...optional("caFile", f.optionalString("caFile")),
-    challenge,
-    keyType: f.string("keyType") as KeyType,
-    bind: f.string("bind"),
-    ports: { http: ports.http as number, tls: ports.tls as number, dns: ports.dns as number },
-    ...optional("webroot", f.optionalString("webroot")),
-    ...optional("record", f.optionalString("record")),
-    ...optional("dnsHook", f.optionalString("dnsHook")),
-    ...dnsUpdateOf(json.dnsUpdate, f.fail),
-    hooks: hooks as LineageHooks,
-    ...optional("profile", f.optionalString("profile")),
-    ...optional("preferredChain", f.optionalString("preferredChain")),
-    ...optional("out", f.optionalString("out")),
-  };
+  const where = storeSource(file);
+  if (json.version === 1) json = version1ToVersion2(json, where);
+  if (json.version !== 2) return fail(where, "version", VERSIONS, json.version);
+  field.known(json, where, ["version", "name", "identifiers", "directoryUrl", "allowInsecureHttp", "caFile", "keyType", "profile", "preferredChain", "solver", "cli"]);
+  const solver = field.object(json, "solver", where);
+  const cli = field.optionalObject(json, "cli", where);
+  return defined({
+    version: 2 as const,
+    name: field.string(json, "name", where),
+    identifiers: identifiersOf(json, where),
+    directoryUrl: field.url(json, "directoryUrl", where),
+    allowInsecureHttp: field.optionalBoolean(json, "allowInsecureHttp", where) ?? false,
+    caFile: field.optionalString(json, "caFile", where),
+    keyType: field.oneOf(json, "keyType", where, KEY_TYPES),
+    profile: field.optionalString(json, "profile", where),
+    preferredChain: field.optionalString(json, "preferredChain", where),
+    solver: parseSolverSpec(solver.fields, solver.where),
+    cli: cli && cliExtrasOf(cli.fields, cli.where),
+  });
+}
+
+/**
+ * Reads a lineage configuration from the text a store holds (`lineage.json`, a Redis or
+ * PostgreSQL record, the memory store's copy): the one parser every store goes through.
+ *
+ * @throws {StoreError} `ERR_STORE_CORRUPT` naming `where` and the member that is wrong
+ */
+export function readLineageConfig(text: string, where: string): LineageConfig {
+  return parseLineageConfig(parseJsonObject(text, where), where);
+}
+
+/** The configuration as a store writes it (JSON, version 2). */
+export function serializeLineageConfig(config: LineageConfig): string {
+  return JSON.stringify(config);
+}
+
+/** A list of `{type: "dns" | "ip", value}`, at least one. */
+export function identifiersOf(json: Json, where: Source): Identifier[] {
+  const items = field.array(json, "identifiers", where);
+  if (items.length === 0) fail(where, "identifiers", "a list of {type: dns|ip, value}", items);
+  return items.map((item, index) => {
+    const at = within(where, `identifiers.${index}`);
+    const identifier = objectOf(item, where, `identifiers.${index}`);
+    return { type: field.oneOf(identifier, "type", at, ["dns", "ip"] as const), value: field.string(identifier, "value", at) };
+  });
+}
+
+/** The `cli` member: `hooks` (`pre`, `post`, `deploy` commands) and `out`. */
+function cliExtrasOf(cli: Json, where: Source): LineageCliExtras | undefined {
+  field.known(cli, where, ["hooks", "out"]);
+  const hooks = field.optionalObject(cli, "hooks", where);
+  if (hooks) field.known(hooks.fields, hooks.where, ["pre", "post", "deploy"]);
+  const read = (key: keyof LineageHooks) => hooks && field.optionalString(hooks.fields, key, hooks.where, { empty: true });
+  return cliExtras(defined({ pre: read("pre"), post: read("post"), deploy: read("deploy") }), field.optionalString(cli, "out", where));
+}
+
+/** The `cli` member for some hooks and an `--out` folder: absent when there are none (an empty command is none). */
+export function cliExtras(hooks: LineageHooks, out: string | undefined): LineageCliExtras | undefined {
+  const given = Object.fromEntries(Object.entries(hooks).filter(([, command]) => command)) as LineageHooks;
+  const some = Object.keys(given).length > 0;
+  if (!some && out === undefined) return undefined;
+  return { ...(some ? { hooks: given } : {}), ...(out !== undefined ? { out } : {}) };
 }
 
 /**
@@ -209,27 +221,22 @@ export function parseLineageConfig(json: Json, file: string): LineageConfig {
  * @throws {StoreError} naming the file and the member that is wrong
  */
 export function parseLineageMeta(json: Json, file: string): LineageMeta {
-  const f = fields(json, file);
-  const source = f.string("renewalSource");
-  if (source !== "renewalInfo" && source !== "lifetime") throw f.fail("renewalSource", "renewalInfo or lifetime");
-  const ariCertId = f.optionalString("ariCertId");
-  const accountUrl = f.optionalString("accountUrl");
-  const directoryUrl = f.optionalString("directoryUrl");
-  const ariRetryAt = json.ariRetryAt === undefined ? undefined : f.date("ariRetryAt");
-  return {
-    version: f.version(),
-    serial: f.string("serial"),
-    notBefore: f.date("notBefore"),
-    notAfter: f.date("notAfter"),
-    ...(ariCertId ? { ariCertId } : {}),
-    certificateUrl: f.string("certificateUrl"),
-    ...(accountUrl ? { accountUrl } : {}),
-    ...(directoryUrl ? { directoryUrl } : {}),
-    obtainedAt: f.date("obtainedAt"),
-    nextRenewal: f.date("nextRenewal"),
-    renewalSource: source,
-    ...(ariRetryAt ? { ariRetryAt } : {}),
-  };
+  const where = storeSource(file);
+  if (json.version !== 1) fail(where, "version", "1 (this bun-acme reads version 1)", json.version);
+  return defined({
+    version: 1 as const,
+    serial: field.string(json, "serial", where),
+    notBefore: field.date(json, "notBefore", where),
+    notAfter: field.date(json, "notAfter", where),
+    ariCertId: field.optionalString(json, "ariCertId", where),
+    certificateUrl: field.string(json, "certificateUrl", where),
+    accountUrl: field.optionalString(json, "accountUrl", where),
+    directoryUrl: field.optionalString(json, "directoryUrl", where),
+    obtainedAt: field.date(json, "obtainedAt", where),
+    nextRenewal: field.date(json, "nextRenewal", where),
+    renewalSource: field.oneOf(json, "renewalSource", where, ["renewalInfo", "lifetime"] as const),
+    ariRetryAt: field.optionalDate(json, "ariRetryAt", where),
+  });
 }
 
 /**
@@ -238,11 +245,10 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
  */
 export function powerfulMembers(config: LineageConfig): string[] {
   const members: string[] = [];
-  if (Object.values(config.hooks).some((hook) => hook)) members.push("hooks");
-  for (const key of ["dnsHook", "out", "webroot", "caFile"] as const) if (config[key] !== undefined) members.push(key);
-  if (config.dnsUpdate?.tsig !== undefined) members.push("dnsUpdate.tsig");
-  if (config.dnsUpdate?.tsigKeyFile !== undefined) members.push("dnsUpdate.tsigKeyFile");
-  return members;
+  if (Object.values(config.cli?.hooks ?? {}).some((hook) => hook)) members.push("cli.hooks");
+  if (config.cli?.out !== undefined) members.push("cli.out");
+  if (config.caFile !== undefined) members.push("caFile");
+  return [...members, ...powerfulSolverMembers(config.solver)];
 }
 
 /**
@@ -253,7 +259,7 @@ export function powerfulMembers(config: LineageConfig): string[] {
  * @throws {StoreError} `ERR_STORE_UNSEALED` for such a record; `ERR_STORE_CORRUPT` for one that is not a configuration
  */
 export function parseConfigRecord(opened: { text: string; authenticated: boolean }, where: string, storeSeals: boolean): { config: LineageConfig; authenticated: boolean } {
-  const config = parseLineageConfig(parseJsonObject(opened.text, where), where);
+  const config = readLineageConfig(opened.text, where);
   const powerful = storeSeals && !opened.authenticated ? powerfulMembers(config) : [];
   if (powerful.length > 0) {
     throw new StoreError(
@@ -262,15 +268,4 @@ export function parseConfigRecord(opened: { text: string; authenticated: boolean
     );
   }
   return { config, authenticated: opened.authenticated };
-}
-
-function dnsUpdateOf(value: unknown, fail: (key: string, want: string) => StoreError): { dnsUpdate?: LineageDnsUpdate } {
-  if (value === undefined) return {};
-  const update = value as Json;
-  const want = "{server, port, tsigKeyFile or tsig, propagationTimeoutSeconds}";
-  if (typeof update !== "object" || update === null || typeof update.server !== "string" || !PORT(update.port) || typeof update.propagationTimeoutSeconds !== "number") {
-    throw fail("dnsUpdate", want);
-  }
-  if ((update.tsigKeyFile !== undefined && typeof update.tsigKeyFile !== "string") || (update.tsig !== undefined && typeof update.tsig !== "string")) throw fail("dnsUpdate", want);
-  return { dnsUpdate: update as unknown as LineageDnsUpdate };
 }

@@ -9,7 +9,12 @@ import { systemClock, type TimerClock } from "../acme/index.ts";
 import type { AccountRecord, AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import { LockHeldError, LockLostError, type LockOptions, type StoreLock } from "./file-lock.ts";
-import { checkLineageName, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, readLineageConfig, serializeLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+
+/** A lineage as kept: its configuration as the text a shared store would hold, read back through the same parser. */
+interface KeptLineage extends Omit<StoredLineage, "config"> {
+  readonly configText: string;
+}
 
 interface Holder {
   readonly token: symbol;
@@ -24,7 +29,7 @@ interface Waiter {
 /** Lineages, account and challenge answers in this process's memory. */
 export class MemoryCertificateStore implements CertificateStore {
   readonly description = "the memory store";
-  private readonly lineages = new Map<string, StoredLineage>();
+  private readonly lineages = new Map<string, KeptLineage>();
   private readonly holders = new Map<string, Holder>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly watchers = new Set<(name: string) => void>();
@@ -49,11 +54,14 @@ export class MemoryCertificateStore implements CertificateStore {
 
   async summary(name: string): Promise<LineageSummary | undefined> {
     const lineage = this.lineages.get(name);
-    return lineage ? { config: lineage.config, meta: lineage.meta } : undefined;
+    return lineage ? { config: this.configOf(name, lineage), meta: lineage.meta } : undefined;
   }
 
   async load(name: string): Promise<StoredLineage | undefined> {
-    return this.lineages.get(name);
+    const lineage = this.lineages.get(name);
+    if (!lineage) return undefined;
+    const { configText: _, ...rest } = lineage;
+    return { ...rest, config: this.configOf(name, lineage) };
   }
 
   /**
@@ -64,7 +72,8 @@ export class MemoryCertificateStore implements CertificateStore {
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
     this.fence(name, lock);
-    this.lineages.set(name, lineage);
+    const { config, ...rest } = lineage;
+    this.lineages.set(name, { ...rest, configText: serializeLineageConfig(config) });
     this.saves++;
     this.announce(name);
   }
@@ -152,6 +161,21 @@ export class MemoryCertificateStore implements CertificateStore {
     const watcher = (name: string) => onChange(name);
     this.watchers.add(watcher);
     return async () => void this.watchers.delete(watcher);
+  }
+
+  /** The configuration through the parser every store uses, as a shared store's record is read. */
+  private configOf(name: string, lineage: KeptLineage) {
+    return readLineageConfig(lineage.configText, `${this.description} lineage ${name} (config)`);
+  }
+
+  /**
+   * Puts a configuration record as text, as another bun-acme version (or a hand) may have written
+   * it to a shared store: for tests of the record reader.
+   */
+  putConfigText(name: string, text: string): void {
+    const lineage = this.lineages.get(checkLineageName(name));
+    if (!lineage) throw new StoreError(`${this.description} has no lineage ${name}`);
+    this.lineages.set(name, { ...lineage, configText: text });
   }
 
   private fence(name: string, lock: StoreLock | undefined): void {

@@ -18,7 +18,7 @@ import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
 import { postgresConnectionFailure, StoreUnavailableError } from "./unavailable.ts";
-import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, serializeLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to keep lineages in PostgreSQL. */
 export interface PostgresStoreOptions {
@@ -149,7 +149,7 @@ export class PostgresCertificateStore implements CertificateStore {
     const name = checkLineageName(lineage.config.name);
     const row = {
       name,
-      config: await this.sealer.seal(JSON.stringify(lineage.config), recordName(name, "config")),
+      config: await this.sealer.seal(serializeLineageConfig(lineage.config), recordName(name, "config")),
       meta: JSON.stringify(lineage.meta),
       chain: lineage.chainPem,
       key: await this.sealer.seal(lineage.keyPem, recordName(name, "key")),

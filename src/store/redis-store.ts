@@ -19,7 +19,7 @@ import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { isRedisConnectionError, StoreUnavailableError } from "./unavailable.ts";
-import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
+import { checkLineageName, parseConfigRecord, parseJsonObject, parseLineageMeta, serializeLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
 /** How to reach Redis and how to keep keys there. */
 export interface RedisStoreOptions {
@@ -174,7 +174,7 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const config = await this.sealer.seal(JSON.stringify(lineage.config), `${this.key(name)}/config`);
+    const config = await this.sealer.seal(serializeLineageConfig(lineage.config), `${this.key(name)}/config`);
     const fields = ["config", config, "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`)];
     await this.write(name, fields, lock);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AcmeProtocolError, parseAuthorization, parseDirectory, parseOrder, parseProblem } from "../../src/acme/index.ts";
+import { FieldError } from "../../src/validate/index.ts";
 
 const URL = "https://ca.test/order/1";
 const order = { status: "pending", identifiers: [{ type: "dns", value: "a.test" }], authorizations: ["https://ca.test/authz/1"], finalize: "https://ca.test/finalize/1" };
@@ -19,6 +20,22 @@ describe("the CA response parsers", () => {
     expect(() => parseOrder(body, URL)).toThrow(AcmeProtocolError);
     expect(() => parseOrder(body, URL)).toThrow(message);
     expect(() => parseOrder(body, URL)).toThrow(URL);
+  });
+
+  test("a nested field is named by its path, and the validator's FieldError is the cause", () => {
+    const badIdentifier = { ...order, identifiers: [{ type: "dns", value: "a.test" }, { type: "email", value: "a@b.test" }] };
+    expect(() => parseOrder(badIdentifier, URL)).toThrow(`The order from ${URL} is malformed: "identifiers.1.type" is "email", expected one of dns, ip`);
+    const directory = { newNonce: "n", newAccount: "a", newOrder: "o", meta: { caaIdentities: "ca.test" } };
+    let error: unknown;
+    try {
+      parseDirectory(directory, "https://ca.test/dir");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AcmeProtocolError);
+    expect((error as Error).message).toBe('The directory from https://ca.test/dir is malformed: "meta.caaIdentities" is "ca.test", expected an array');
+    expect((error as Error).cause).toBeInstanceOf(FieldError);
+    expect(((error as Error).cause as FieldError).field).toBe("meta.caaIdentities");
   });
 
   test("parseAuthorization() checks each challenge; unknown challenge types may lack a token", () => {

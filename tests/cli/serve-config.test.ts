@@ -67,3 +67,28 @@ describe("parseServeConfig(): [[issuer]]", () => {
     expect((error as Error).message).toStartWith(message);
   });
 });
+
+describe("parseServeConfig(): keys read with the field validator", () => {
+  const SITE = `[[site]]\nnames = ["a.test"]\n`;
+  test.each([
+    ["a port out of range", `${HEAD}[listen]\nhttps = 70000\n${SITE}`, "serve.toml:3: https must be a port number (1-65535)"],
+    ["a hostname that is not text", `${HEAD}[listen]\nhostname = 8\n${SITE}`, "serve.toml:3: hostname must be a non-empty string"],
+    ["[admin] without a port", `${HEAD}[admin]\nhostname = "127.0.0.1"\n${SITE}`, "serve.toml: [admin] port must be a port number, e.g. port = 9180"],
+    ["a key type no one knows", `${HEAD}key_type = "ec999"\n${SITE}`, "serve.toml:2: key_type must be one of ec256"],
+    ["a challenge serve does not answer", `${HEAD}challenge = "tls-alpn-01"\n${SITE}`, "serve.toml:2: challenge must be one of http-01, dns-01"],
+    ["contacts that are not text", `${HEAD}contact = [1]\n${SITE}`, "serve.toml:2: contact must be an array of strings"],
+    ["a store that is not a path", `${HEAD}store = 5\n${SITE}`, "serve.toml:2: store must be a non-empty string"],
+    ["an [rfc2136] port that is text", `${HEAD}challenge = "dns-01"\n[rfc2136]\nserver = "127.0.0.1"\nport = "53"\n${SITE}`, "serve.toml:5: [rfc2136] port must be a port number (1-65535)"],
+    ["an upstream without //", `${HEAD}[[site]]\nnames = ["a.test"]\nupstream = "http:a.test"\n`, "serve.toml:4: site 1: upstream must be an http:// or https:// URL"],
+    ["names that are not a list", `${HEAD}[[site]]\nnames = "a.test"\n`, "serve.toml:3: site 1: names must be a list of names"],
+  ])("refuses %s, naming file, line and key", (_, text, message) => {
+    let error: unknown;
+    try {
+      parseServeConfig(text, "serve.toml");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toStartWith(message);
+  });
+});

@@ -72,7 +72,7 @@ describe("an encrypted Redis store written to by someone without the key", () =>
     await send("HSET", [`bun-acme:lineage:${NAME}`, "config", JSON.stringify(config)]);
     const result = await runClient(["renew", "--store", url, "--force"], { env });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`lineage ${NAME} (config): the configuration is stored in clear but names hooks, and this store's records are sealed with its key: refused`);
+    expect(result.stderr).toContain(`lineage ${NAME} (config): the configuration is stored in clear but names cli.hooks, and this store's records are sealed with its key: refused`);
     expect(existsSync(join(dir, "PWNED"))).toBe(false);
   });
 });

@@ -144,7 +144,7 @@ describe("hooks that fail", () => {
   test("a failing deploy hook: its exit code and output tail are reported, exit 1, the new certificate stays saved", async () => {
     await withLineage({}, async ({ state, folder, files, before }) => {
       const config = JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"));
-      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, hooks: { deploy: "echo reloading; echo 'nginx: [emerg] bad config' >&2; exit 3" } }));
+      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, cli: { hooks: { deploy: "echo reloading; echo 'nginx: [emerg] bad config' >&2; exit 3" } } }));
       const result = await renew(state);
       expect(result.code).toBe(1);
       expect(result.stdout).toContain(`${NAME}: renewed (serial `);
@@ -156,7 +156,7 @@ describe("hooks that fail", () => {
   test("a failing pre-hook stops that renewal before the CA is asked", async () => {
     await withLineage({}, async ({ state, folder, files, served }) => {
       const config = JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"));
-      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, hooks: { pre: "exit 7" } }));
+      writeFileSync(join(folder, "lineage.json"), JSON.stringify({ ...config, cli: { hooks: { pre: "exit 7" } } }));
       const stored = files();
       const orders = served.ca.requests.filter((request) => request === "POST /order").length;
       const result = await renew(state);

@@ -53,7 +53,7 @@ async function storeWithLineage() {
   expect(obtained.stderr).toBe("");
   expect(obtained.code).toBe(0);
   const folder = join(state, "certificates", NAME);
-  const planted = { ...JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8")), hooks: { pre: `id > ${join(parent, "PWNED")}` } };
+  const planted = { ...JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8")), cli: { hooks: { pre: `id > ${join(parent, "PWNED")}` } } };
   return { parent, state, folder, pwned: join(parent, "PWNED"), planted: JSON.stringify(planted) };
 }
 

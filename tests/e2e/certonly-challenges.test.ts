@@ -38,7 +38,7 @@ describe("certonly dns01", () => {
     expect(result.code).toBe(0);
     const folder = join(state, "certificates", "dns.certonly.test");
     expect(sans(join(folder, "cert.pem"))).toEqual(["*.dns.certonly.test", "dns.certonly.test"]);
-    expect(JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"))).toMatchObject({ challenge: "dns-01", ports: { dns: 10053 } });
+    expect(JSON.parse(readFileSync(join(folder, "lineage.json"), "utf8"))).toMatchObject({ version: 2, solver: { type: "dns-01", via: "responder", port: 10053 } });
     const renewed = await runClient(["renew", "--state", state, "--force"]);
     expect(renewed.stderr).toBe("");
     expect(renewed.stdout).toContain("dns.certonly.test: renewed (serial ");
@@ -49,12 +49,13 @@ describe("manage() with a dns-01 solver", () => {
   test("a wildcard certificate through the built-in DNS server's solver, served by SNI", async () => {
     const responders = await startResponders({ challenge: "dns-01", bind: "127.0.0.1", ports: { dns: 10053 } });
     const events: ManageEvent[] = [];
+    const storeDir = makeTempDir("bun-acme-manage-dns-");
     const managed = await manage({
       certificates: [["*.managed-dns.test", "managed-dns.test"]],
       directoryUrl: pebble.directoryUrl,
       ca: pebble.tlsRootPem,
       challenge: responders.solver,
-      store: new FileCertificateStore(makeTempDir("bun-acme-manage-dns-")),
+      store: new FileCertificateStore(storeDir),
       hostname: "127.0.0.1",
       ports: { https: 5001 },
       fetch: () => new Response("wildcard\n"),
@@ -65,6 +66,12 @@ describe("manage() with a dns-01 solver", () => {
       const issuingRoot = await (await pebble.management("/roots/0")).text();
       const response = await fetch(`https://127.0.0.1:${managed.port}/`, { tls: { ca: issuingRoot, serverName: "anything.managed-dns.test" } });
       expect(await response.text()).toBe("wildcard\n");
+      // The lineage records the program's solver as external: no ports or hooks made up for it.
+      const saved = JSON.parse(readFileSync(join(storeDir, "certificates", "managed-dns.test", "lineage.json"), "utf8"));
+      expect(saved).toEqual({
+        version: 2, name: "managed-dns.test", identifiers: [{ type: "dns", value: "*.managed-dns.test" }, { type: "dns", value: "managed-dns.test" }],
+        directoryUrl: pebble.directoryUrl, allowInsecureHttp: false, keyType: "ec256", solver: { type: "dns-01", via: "external" },
+      });
     } finally {
       await managed.stop();
       await responders.stop();

@@ -165,7 +165,7 @@ describe("--webroot with a real nginx on the http-01 port", () => {
       expect(result.stdout).toContain("webroot.test: obtained (serial ");
       expect(readdirSync(join(root, ".well-known", "acme-challenge"))).toEqual([]);
       const config = JSON.parse(readFileSync(join(state, "certificates", "webroot.test", "lineage.json"), "utf8"));
-      expect(config.webroot).toBe(root);
+      expect(config.solver).toEqual({ type: "http-01", via: "webroot", path: root });
       const renewed = await runClient(["renew", "--state", state, "--force"]);
       expect(renewed.code).toBe(0);
       expect(renewed.stdout).toContain("webroot.test: renewed (serial ");

@@ -107,7 +107,7 @@ describe("certonly dns01 on the user's own name servers", () => {
     expect(result.stdout).toContain("cli.example.test: obtained (serial ");
     expect(await digTxt(PORT, "_acme-challenge.cli.example.test")).toEqual([]);
     const config = JSON.parse(readFileSync(join(state, "certificates", "cli.example.test", "lineage.json"), "utf8"));
-    expect(config.dnsUpdate).toEqual({ server: "127.0.0.1", port: PORT, tsigKeyFile: bind.keyFile, propagationTimeoutSeconds: 120 });
+    expect(config.solver).toEqual({ type: "dns-01", via: "rfc2136", server: "127.0.0.1", port: PORT, tsigKeyFile: bind.keyFile, propagationTimeoutSeconds: 120 });
     expect(statSync(join(state, "certificates", "cli.example.test", "lineage.json")).mode & 0o777).toBe(0o600);
     const renewed = await runClient(["renew", "--state", state, "--force"]);
     expect(renewed.stderr).toBe("");

@@ -18,9 +18,9 @@ import {
 import { makeTempDir } from "../support/temp.ts";
 
 const CONFIG: LineageConfig = {
-  version: 1, name: "example.test", identifiers: [{ type: "dns", value: "example.test" }, { type: "dns", value: "*.example.test" }],
-  directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, challenge: "dns-01", keyType: "ec256", bind: "0.0.0.0",
-  ports: { http: 80, tls: 443, dns: 53 }, hooks: { deploy: "systemctl reload nginx" },
+  version: 2, name: "example.test", identifiers: [{ type: "dns", value: "example.test" }, { type: "dns", value: "*.example.test" }],
+  directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, keyType: "ec256",
+  solver: { type: "dns-01", via: "responder", bind: "0.0.0.0", port: 53 }, cli: { hooks: { deploy: "systemctl reload nginx" } },
 };
 const LINEAGE: StoredLineage = {
   config: CONFIG,
@@ -49,14 +49,14 @@ describe("FileCertificateStore", () => {
     const store = new FileCertificateStore(makeTempDir("bun-acme-store-unit-"));
     await store.save(LINEAGE);
     const file = join(store.locate("example.test"), "lineage.json");
-    writeFileSync(file, JSON.stringify({ ...CONFIG, challenge: "smoke-signals" }));
+    writeFileSync(file, JSON.stringify({ ...CONFIG, solver: { ...CONFIG.solver, type: "smoke-signals" } }));
     const error = await store.summary("example.test").catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as Error).message).toBe(`${file}: "challenge" should be http-01, dns-01, tls-alpn-01; the file was not overwritten: restore or remove it`);
+    expect((error as Error).message).toBe(`${file}: "solver.type" should be one of http-01, dns-01, tls-alpn-01; the file was not overwritten: restore or remove it`);
   });
 
   test("a lineage from another version is refused, not misread", () => {
-    expect(() => parseLineageConfig({ ...CONFIG, version: 2 }, "lineage.json")).toThrow('lineage.json: "version" should be 1 (this bun-acme reads version 1)');
+    expect(() => parseLineageConfig({ ...CONFIG, version: 3 }, "lineage.json")).toThrow('lineage.json: "version" should be 1 or 2 (this bun-acme reads versions 1 and 2)');
   });
 });
 

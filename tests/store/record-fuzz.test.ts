@@ -14,6 +14,12 @@ const WHERE = "the Redis store redis://127.0.0.1:6379/bun-acme: lineage fuzz.tes
 const sealer = new KeySealer(crypto.getRandomValues(new Uint8Array(32)), "the Redis store redis://127.0.0.1:6379/bun-acme:");
 
 const CONFIG: LineageConfig = {
+  version: 2, name: "fuzz.test", identifiers: [{ type: "dns", value: "fuzz.test" }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, keyType: "ec256",
+  solver: { type: "dns-01", via: "rfc2136", server: "127.0.0.1", port: 53, tsig: "hmac-sha256:k:c2VjcmV0", propagationTimeoutSeconds: 5 },
+  cli: { hooks: { deploy: "true" }, out: "/etc/ssl/fuzz" },
+};
+/** The same lineage as version 1 wrote it (read through the version 1 reader). */
+const CONFIG_V1 = {
   version: 1, name: "fuzz.test", identifiers: [{ type: "dns", value: "fuzz.test" }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false,
   challenge: "dns-01", keyType: "ec256", bind: "0.0.0.0", ports: { http: 80, tls: 443, dns: 53 }, hooks: { deploy: "true" },
   dnsUpdate: { server: "127.0.0.1", port: 53, tsig: "hmac-sha256:k:c2VjcmV0", propagationTimeoutSeconds: 5 }, out: "/etc/ssl/fuzz",
@@ -43,7 +49,7 @@ function damageMember(record: object, random: () => number): string {
   if (random() < 0.15) delete json[key];
   else json[key] = structuredClone(VALUES[Math.floor(random() * VALUES.length)]);
   if (random() < 0.3) {
-    const nested = ["ports", "dnsUpdate", "hooks", "identifiers"][Math.floor(random() * 4)]!;
+    const nested = ["ports", "dnsUpdate", "hooks", "identifiers", "solver", "cli"][Math.floor(random() * 6)]!;
     if (typeof json[nested] === "object" && json[nested] !== null) (json[nested] as Record<string, unknown>)[Array.isArray(json[nested]) ? "0" : "port"] = structuredClone(VALUES[Math.floor(random() * VALUES.length)]);
   }
   return JSON.stringify(json);
@@ -80,7 +86,8 @@ describe("store record parsers against damaged records", () => {
     const random = prng(21);
     const outcomes = { parsed: 0, refused: 0 };
     for (let round = 0; round < 5_000; round++) {
-      const text = random() < 0.5 ? damageMember(CONFIG, random) : damageText(JSON.stringify(CONFIG), random);
+      const config = random() < 0.5 ? CONFIG : CONFIG_V1;
+      const text = random() < 0.5 ? damageMember(config, random) : damageText(JSON.stringify(config), random);
       outcomes[await parseOrRefuse(text)]++;
       const meta = random() < 0.5 ? damageMember(META, random) : damageText(JSON.stringify(META), random);
       try {

@@ -34,9 +34,9 @@ const PLANTED_PEM = "-----BEGIN PRIVATE KEY-----\nPLANTED\n-----END PRIVATE KEY-
 
 const lineage = (name: string, extra: Partial<StoredLineage["config"]> = {}): StoredLineage => ({
   config: {
-    version: 1, name, identifiers: [{ type: "dns", value: name }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, challenge: "dns-01",
-    keyType: "ec256", bind: "0.0.0.0", ports: { http: 80, tls: 443, dns: 53 }, hooks: { deploy: "systemctl reload nginx" },
-    dnsUpdate: { server: "127.0.0.1", port: 53, tsig: "hmac-sha256:acme:c2VjcmV0LXRzaWc=", propagationTimeoutSeconds: 10 }, ...extra,
+    version: 2, name, identifiers: [{ type: "dns", value: name }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, keyType: "ec256",
+    solver: { type: "dns-01", via: "rfc2136", server: "127.0.0.1", port: 53, tsig: "hmac-sha256:acme:c2VjcmV0LXRzaWc=", propagationTimeoutSeconds: 10 },
+    cli: { hooks: { deploy: "systemctl reload nginx" } }, ...extra,
   },
   meta: {
     version: 1, serial: "0A", notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2026-04-01T00:00:00.000Z", certificateUrl: "https://ca.test/cert/1",
@@ -119,7 +119,7 @@ for (const [index, make] of backends.entries()) {
       const store = await backend.open(KEY);
       try {
         await store.save(lineage("a.test"));
-        await store.save(lineage("b.test", { hooks: { deploy: "echo b" } }));
+        await store.save(lineage("b.test", { cli: { hooks: { deploy: "echo b" } } }));
         const config = await backend.get("a.test", "config");
         const flipped = `${config.slice(0, 30)}${config[30] === "A" ? "B" : "A"}${config.slice(31)}`;
         await backend.set("a.test", "config", flipped);
@@ -160,14 +160,14 @@ for (const [index, make] of backends.entries()) {
       const store = await backend.open(KEY);
       try {
         await store.save(lineage("a.test"));
-        await backend.set("a.test", "config", JSON.stringify({ ...lineage("a.test").config, hooks: { pre: "id > /tmp/PWNED" } }));
+        await backend.set("a.test", "config", JSON.stringify({ ...lineage("a.test").config, cli: { hooks: { pre: "id > /tmp/PWNED" } } }));
         const planted = await refusal(store.summary("a.test"));
         expect(planted.code).toBe("ERR_STORE_UNSEALED");
-        expect(planted.message).toContain("(config): the configuration is stored in clear but names hooks, dnsUpdate.tsig, and this store's records are sealed");
-        const { dnsUpdate: _, ...plain } = { ...lineage("a.test").config, hooks: {}, challenge: "http-01" as const };
+        expect(planted.message).toContain("(config): the configuration is stored in clear but names cli.hooks, solver.tsig, and this store's records are sealed");
+        const plain = { ...lineage("a.test").config, cli: undefined, solver: { type: "http-01", via: "responder", bind: "0.0.0.0", port: 80 } };
         await backend.set("a.test", "config", JSON.stringify(plain));
         const read = await store.summary("a.test");
-        expect(read?.config.hooks).toEqual({});
+        expect(read?.config.cli).toBeUndefined();
         expect(read?.authenticated).toBe(false);
       } finally {
         await store.close();
@@ -177,7 +177,11 @@ for (const [index, make] of backends.entries()) {
     test("a store the previous version wrote (keys sealed without a name, configurations in clear) opens; the next save writes the new format", async () => {
       const backend = await make();
       const writer = await backend.open(KEY);
-      const { dnsUpdate: _, ...plainConfig } = { ...lineage("old.test").config, hooks: {}, challenge: "http-01" as const };
+      // Version 1 of the configuration, as that version wrote it: read as version 2, written back as version 2.
+      const plainConfig = {
+        version: 1, name: "old.test", identifiers: [{ type: "dns", value: "old.test" }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false,
+        challenge: "http-01", keyType: "ec256", bind: "0.0.0.0", ports: { http: 80, tls: 443, dns: 53 }, hooks: {},
+      };
       try {
         await writer.save(lineage("old.test"));
         await backend.set("old.test", "config", JSON.stringify(plainConfig));
@@ -185,6 +189,7 @@ for (const [index, make] of backends.entries()) {
         await backend.setAccountKey(await legacySeal("-----BEGIN PRIVATE KEY-----\nOLD ACCOUNT\n-----END PRIVATE KEY-----\n"));
         const loaded = await writer.load("old.test");
         expect(loaded?.keyPem).toBe(lineage("old.test").keyPem);
+        expect(loaded?.config).toEqual({ ...lineage("old.test").config, cli: undefined, solver: { type: "http-01", via: "responder", bind: "0.0.0.0", port: 80 } });
         expect(await writer.accountStorage().readKey()).toContain("OLD ACCOUNT");
         await writer.save(loaded!);
         expect(await backend.get("old.test", "config")).toStartWith("v2:aes-256-gcm:");
@@ -201,7 +206,7 @@ for (const [index, make] of backends.entries()) {
       try {
         await keyless.save(lineage("clear.test"));
         const summary = await keyless.summary("clear.test");
-        expect(summary?.config.hooks.deploy).toBe("systemctl reload nginx");
+        expect(summary?.config.cli?.hooks?.deploy).toBe("systemctl reload nginx");
         expect(summary?.authenticated).toBe(false);
       } finally {
         await keyless.close();

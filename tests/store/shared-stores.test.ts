@@ -31,8 +31,8 @@ const BACKENDS: readonly { readonly kind: "redis" | "postgres"; url(): string; o
 
 const lineage = (name: string, serial = "0A"): StoredLineage => ({
   config: {
-    version: 1, name, identifiers: [{ type: "dns", value: name }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false, challenge: "http-01",
-    keyType: "ec256", bind: "0.0.0.0", ports: { http: 80, tls: 443, dns: 53 }, hooks: {},
+    version: 2, name, identifiers: [{ type: "dns", value: name }], directoryUrl: "https://ca.test/dir", allowInsecureHttp: false,
+    keyType: "ec256", solver: { type: "http-01", via: "responder", bind: "0.0.0.0", port: 80 },
   },
   meta: {
     version: 1, serial, notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2026-04-01T00:00:00.000Z", certificateUrl: "https://ca.test/cert/1",

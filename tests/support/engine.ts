@@ -16,16 +16,13 @@ export const nothingToPresent: ChallengeSolver = { type: "http-01", present: () 
 /** A lineage configuration for `names` at the fake CA. */
 export function configFor(...names: string[]): LineageConfig {
   return {
-    version: 1,
+    version: 2,
     name: names[0]!,
     identifiers: names.map((value) => ({ type: "dns", value })),
     directoryUrl: FAKE_DIRECTORY,
     allowInsecureHttp: false,
-    challenge: "http-01",
     keyType: "ec256",
-    bind: "127.0.0.1",
-    ports: { http: 80, tls: 443, dns: 53 },
-    hooks: {},
+    solver: { type: "http-01", via: "external" },
   };
 }
 

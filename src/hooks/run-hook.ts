@@ -94,7 +94,12 @@ export async function runHook(command: string, env: Record<string, string> = {},
   return { command, exitCode: 124, tail, timedOut: true, timeoutSeconds: Math.round((Date.now() - started) / 1000) };
 }
 
-async function readLines(reader: ReadableStreamDefaultReader<Uint8Array>, collect: (text: string) => void): Promise<void> {
+/** What `readLines` needs of a stream reader (Bun's reader type and the standard one differ). */
+interface ChunkReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+}
+
+async function readLines(reader: ChunkReader, collect: (text: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   let pending = "";
   try {

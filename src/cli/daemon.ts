@@ -10,8 +10,8 @@ import { readFileSync } from "node:fs";
 import type { ChallengeSolver } from "../acme/index.ts";
 import { ExecDnsSolver, Http01Solver, Rfc2136Solver } from "../challenges/index.ts";
 import { parseTsigKey, type TsigKey } from "../dns/index.ts";
-import { manage, redirectingHandler, SharedHttp01Solver, type Managed, type ManageOptions } from "../manage/index.ts";
-import { CertificateServerView, hostNameMatches, HotTlsServer, serve, type RunningServer, type WebSocketProxyData } from "../servers/index.ts";
+import { askEndpoint, manage, redirectingHandler, SharedHttp01Solver, type Managed, type ManageOptions, type OnDemandOptions } from "../manage/index.ts";
+import { CertificateServerView, hostNameMatches, HotTlsServer, serve, TlsFrontServer, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import { ConfigError, type ServeConfig } from "./serve-config.ts";
 
@@ -49,6 +49,26 @@ function dnsSolver(dns: NonNullable<ServeConfig["dns"]>): ChallengeSolver {
   return new Rfc2136Solver({ server: dns.server, port: dns.port, ...(tsig ? { tsig } : {}) });
 }
 
+/**
+ * Which HTTPS server a configuration needs: on-demand names need a certificate chosen (or
+ * obtained) during the handshake, which only the `node:tls` front can do; otherwise `Bun.serve`
+ * backends swapped by HotTlsServer (HTTP/2, no extra hop).
+ */
+const frontOf = (config: ServeConfig): "tls-front" | "hot-tls" => (config.onDemand ? "tls-front" : "hot-tls");
+
+/** The `[listen]` addresses and the kind of HTTPS server: what listeners are kept across reloads for. */
+const listenersKey = (config: ServeConfig) => `${config.listen.hostname} ${config.listen.https} ${config.listen.http} ${config.listen.http2} ${frontOf(config)}`;
+
+/**
+ * The on-demand decision of a configuration: the name is covered by an `on_demand = true` site,
+ * then its `ask` endpoint says 2xx (remembered for a minute).
+ */
+function onDemandAllow(onDemand: NonNullable<ServeConfig["onDemand"]>): (name: string) => Promise<boolean> {
+  const ask = askEndpoint({ url: onDemand.ask });
+  const patterns = onDemand.sites.flatMap((site) => site.patterns);
+  return async (name) => patterns.some((pattern) => pattern === "*" || hostNameMatches(pattern, name)) && ask(name);
+}
+
 /** One running configuration. */
 interface Generation {
   readonly solver: ChallengeSolver;
@@ -56,6 +76,8 @@ interface Generation {
   readonly view: CertificateServerView;
   readonly handler: Handler;
   readonly answerHttp: (request: Request) => Response | Promise<Response>;
+  /** With `[on_demand]`: whether a name may be obtained during its handshake. */
+  readonly allowOnDemand?: (name: string) => Promise<boolean>;
   managed?: Managed;
   readonly store: CertificateStore & { close?(): unknown };
 }
@@ -63,19 +85,27 @@ interface Generation {
 /** The two listeners, kept across reloads that do not change `[listen]`. */
 class Listeners {
   readonly key: string;
-  readonly https: HotTlsServer<WebSocketProxyData>;
+  readonly front: ReturnType<typeof frontOf>;
+  /** The HTTPS address as configured. */
+  readonly address: string;
+  readonly https: HotTlsServer<WebSocketProxyData> | TlsFrontServer<WebSocketProxyData>;
   readonly http: RunningServer;
   /** Newest first: the generation being built (answering its http-01 challenges) and the running one. */
   readonly generations: Generation[] = [];
 
   constructor(config: ServeConfig, onRejected: GenerationParts["onRejected"], websocket: GenerationParts["websocket"]) {
     const { hostname, https, http } = config.listen;
-    this.key = `${hostname} ${https} ${http} ${config.listen.http2}`;
-    this.https = new HotTlsServer<WebSocketProxyData>({
-      hostname, port: https, http2: config.listen.http2, fetch: (request, server) => this.route(request, server),
-      ...(websocket ? { websocket } : {}),
-      ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
-    });
+    this.key = listenersKey(config);
+    this.front = frontOf(config);
+    this.address = `${hostname}:${https}`;
+    const fetch = (request: Request, server: Bun.Server<WebSocketProxyData>) => this.route(request, server);
+    this.https = this.front === "tls-front"
+      ? new TlsFrontServer<WebSocketProxyData>({ hostname, port: https, fetch, ...(websocket ? { websocket } : {}), onUnknownName: (name) => this.onDemand(name) })
+      : new HotTlsServer<WebSocketProxyData>({
+        hostname, port: https, http2: config.listen.http2, fetch,
+        ...(websocket ? { websocket } : {}),
+        ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
+      });
     this.http = serve({ name: "http-01 and redirect server", hostname, port: http, handler: (request) => this.answerHttp(request) });
   }
 
@@ -83,6 +113,12 @@ class Listeners {
   private route(request: Request, server: Bun.Server<WebSocketProxyData>): ReturnType<Handler> {
     const generation = this.generations.find((candidate) => candidate.view.isActive) ?? this.generations[0];
     return generation ? generation.handler(request, server) : new Response("Starting\n", { status: 503, headers: { "retry-after": "1" } });
+  }
+
+  /** A handshake for a name without a certificate: the running generation's on-demand decision, and its issuance. */
+  private onDemand(name: string): Promise<ServedCertificate | undefined> {
+    const generation = this.generations.find((candidate) => candidate.view.isActive);
+    return generation?.managed?.certificateOnDemand?.(name) ?? Promise.resolve(undefined);
   }
 
   /** An http-01 answer from whichever generation holds it (newest first), else the newest one's redirect. */
@@ -135,7 +171,10 @@ export class Daemon {
    * @throws whatever reading a `ca` file, opening the store or `manage()` throws
    */
   async load(config: ServeConfig): Promise<void> {
-    const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http} ${config.listen.http2}`;
+    const reuse = this.listeners?.key === listenersKey(config);
+    if (this.listeners && !reuse && this.listeners.front !== frontOf(config) && this.listeners.address === `${config.listen.hostname}:${config.listen.https}`) {
+      throw new ConfigError(`[on_demand] turned ${config.onDemand ? "on" : "off"}: that changes the HTTPS server on port ${config.listen.https} (node:tls front or Bun.serve); restart the daemon to apply it`);
+    }
     const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected, this.parts.websocket);
     if (!reuse) {
       // Bound before anything is obtained: a taken port is said at once, and names get the placeholder until their certificate.
@@ -156,6 +195,7 @@ export class Daemon {
       generation.managed = await manage({
         ...this.parts.manageOptions(config, generation.store, ca),
         certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
+        ...(config.onDemand && generation.allowOnDemand ? { onDemand: { allow: generation.allowOnDemand, maxPerMinute: config.onDemand.maxPerMinute } satisfies OnDemandOptions } : {}),
         directoryUrl: config.directoryUrl,
         ...(ca ? { ca } : {}),
         ...(issuers.length > 0 ? { issuers } : {}),
@@ -185,6 +225,8 @@ export class Daemon {
     const store = this.parts.openStore(config);
     const local = new Http01Solver();
     const shared = store.sharedChallenges?.();
+    const allowOnDemand = config.onDemand ? onDemandAllow(config.onDemand) : undefined;
+    const listed = (name: string) => config.sites.some((site) => site.upstream !== undefined && site.names.some((pattern) => hostNameMatches(pattern.value, name)));
     return {
       config,
       store,
@@ -192,9 +234,9 @@ export class Daemon {
       // Nothing else serves on fresh listeners: their first generation presents at once.
       view: new CertificateServerView(listeners.https, { active: fresh }),
       handler: this.parts.handler(config),
-      // The HTTP port redirects only the names this configuration serves: never an open redirect.
-      answerHttp: redirectingHandler(local, shared, config.listen.https, (name) =>
-        config.sites.some((site) => site.upstream !== undefined && site.names.some((pattern) => hostNameMatches(pattern.value, name)))),
+      // The HTTP port redirects only the names this configuration serves (on-demand ones once ask allows them): never an open redirect.
+      answerHttp: redirectingHandler(local, shared, config.listen.https, async (name) => listed(name) || (allowOnDemand !== undefined && await allowOnDemand(name))),
+      ...(allowOnDemand ? { allowOnDemand } : {}),
     };
   }
 

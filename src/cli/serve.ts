@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
-import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ReverseProxyOptions } from "../servers/index.ts";
+import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ProxySite, type ReverseProxyOptions } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
@@ -164,7 +164,7 @@ function generationParts(context: CommandContext, say: Say, metrics: Certificate
 }
 
 function announce(config: ServeConfig, daemon: Daemon, say: Say): void {
-  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s) on https://${config.listen.hostname}:${daemon.port}/, ` +
+  say(`serving ${config.sites.filter((site) => site.upstream).length} site(s)${config.onDemand ? ` and ${config.onDemand.sites.length} on-demand site(s) (asking ${config.onDemand.ask})` : ""} on https://${config.listen.hostname}:${daemon.port}/, ` +
     `keeping ${config.sites.length} certificate(s) renewed in ${daemon.storeDescription}`, { event: "serving", port: daemon.port, sites: config.sites.length });
 }
 
@@ -197,6 +197,20 @@ async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateSt
   if (result.exitCode !== 0) say(`${event.lineage}: ${describeHookFailure("deploy", result)}`, { event: "hook_failed", lineage: event.lineage, exit_code: result.exitCode, output: result.tail });
 }
 
+/** The proxy's sites: those listed with an upstream, then the on-demand ones (a `*` one, taking every other name, last). */
+function proxySites(config: ServeConfig): ProxySite[] {
+  const listed = config.sites.flatMap((site) => site.upstream === undefined ? [] : [{ ...site, names: site.names.map((name) => name.value), upstream: site.upstream }]);
+  const onDemand = (config.onDemand?.sites ?? []).map((site) => ({ ...site, names: site.patterns }))
+    .toSorted((a, b) => Number(a.names.includes("*")) - Number(b.names.includes("*")));
+  return [...listed, ...onDemand].map((site) => ({
+    names: site.names,
+    upstream: site.upstream,
+    ...(site.connectTimeoutMs ? { connectTimeoutMs: site.connectTimeoutMs } : {}),
+    ...(site.responseHeaderTimeoutMs ? { responseHeaderTimeoutMs: site.responseHeaderTimeoutMs } : {}),
+    ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
+  }));
+}
+
 /**
  * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host),
  * WebSocket upgrades included (RFC 6455, proxied to the same upstream).
@@ -205,13 +219,7 @@ async function deploy(site: SiteConfig, event: ManageEvent, store: CertificateSt
  */
 function proxyTo(config: ServeConfig, say: Say): DaemonHandler {
   const options: ReverseProxyOptions = {
-    sites: config.sites.flatMap((site) => site.upstream === undefined ? [] : [{
-      names: site.names.map((name) => name.value),
-      upstream: site.upstream,
-      ...(site.connectTimeoutMs ? { connectTimeoutMs: site.connectTimeoutMs } : {}),
-      ...(site.responseHeaderTimeoutMs ? { responseHeaderTimeoutMs: site.responseHeaderTimeoutMs } : {}),
-      ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
-    }]),
+    sites: proxySites(config),
     trustedProxies: config.trustedProxies,
     onRequest: (entry) => {
       if (config.accessLog) say(JSON.stringify({ event: "request", ...entry }), { event: "request", ...entry });

@@ -195,7 +195,8 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     };
   });
   const onDemandLine = where("site", Math.max(0, sites.findIndex((site) => site.on_demand === true)), "on_demand");
-  const onDemand = onDemandOf(root.on_demand, parsedSites.flatMap((site) => "patterns" in site ? [site] : []), onDemandLine, at, where);
+  const onDemandHeader = text.split("\n").findIndex((candidate) => /^\s*\[\s*on_demand\s*\]\s*(#.*)?$/.test(candidate)) + 1 || undefined;
+  const onDemand = onDemandOf(root.on_demand, parsedSites.flatMap((site) => "patterns" in site ? [site] : []), { site: onDemandLine, header: onDemandHeader }, at, where);
   return {
     directoryUrl,
     allowInsecureHttp,
@@ -265,20 +266,20 @@ function onDemandPattern(name: string, fail: (message: string) => ConfigError): 
  * `[on_demand]`: required by, and only with, `on_demand = true` sites. Its `ask` URL is what keeps
  * strangers from making the daemon order certificates for any name they send, so it is not optional.
  */
-function onDemandOf(value: unknown, sites: readonly OnDemandSiteConfig[], siteLine: number | undefined, at: (line: number | undefined, message: string) => ConfigError, where: (table: string | undefined, index: number, key: string) => number | undefined): OnDemandConfig | undefined {
+function onDemandOf(value: unknown, sites: readonly OnDemandSiteConfig[], lines: { readonly site: number | undefined; readonly header: number | undefined }, at: (line: number | undefined, message: string) => ConfigError, where: (table: string | undefined, index: number, key: string) => number | undefined): OnDemandConfig | undefined {
   if (value === undefined) {
-    if (sites.length > 0) throw at(siteLine, `on_demand = true needs [on_demand] with ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
+    if (sites.length > 0) throw at(lines.site, `on_demand = true needs [on_demand] with ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
     return undefined;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw at(where(undefined, 0, "on_demand"), "on_demand must be a table, written [on_demand]");
   const table = value as Table;
   unknownKeys(table, ON_DEMAND_KEYS, (key) => at(where("on_demand", 0, key), `unknown key "${key}" in [on_demand] (allowed: ${ON_DEMAND_KEYS.join(", ")})`));
   const ask = table.ask;
-  if (ask === undefined) throw at(undefined, `[on_demand] needs ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
+  if (ask === undefined) throw at(lines.header, `[on_demand] needs ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
   if (typeof ask !== "string" || !/^https?:\/\//i.test(ask) || !URL.canParse(ask)) throw at(where("on_demand", 0, "ask"), `[on_demand] ask must be an http:// or https:// URL, e.g. ask = "http://127.0.0.1:9123/check"`);
   const maxPerMinute = table.max_per_minute ?? 10;
   if (typeof maxPerMinute !== "number" || !Number.isInteger(maxPerMinute) || maxPerMinute < 1) throw at(where("on_demand", 0, "max_per_minute"), "[on_demand] max_per_minute must be a whole number above 0, e.g. max_per_minute = 10");
-  if (sites.length === 0) throw at(where(undefined, 0, "on_demand"), `[on_demand] serves no site: add on_demand = true to the [[site]] whose upstream answers those names`);
+  if (sites.length === 0) throw at(lines.header, `[on_demand] serves no site: add on_demand = true to the [[site]] whose upstream answers those names`);
   return { ask, maxPerMinute, sites };
 }
 

@@ -1,6 +1,6 @@
 /**
- * The compiled daemon with `[on_demand]` (Caddy's `on_demand_tls`) against a real Pebble issuing
- * 20-second certificates and a real ask endpoint (a Bun.serve on loopback answering 200 for names
+ * The compiled daemon with `[on_demand]` (Caddy's `on_demand_tls`) against a real Pebble and a
+ * real ask endpoint (a Bun.serve on loopback answering 200 for names
  * starting with "yes", 403 for the others). Independent checkers: openssl s_client (verifying the
  * chain and the name) and curl. A refused name gets a TLS alert and never reaches the CA: Pebble's
  * log counts the orders. Clients that never retry (tests/support/http_load.py) cross a renewal of
@@ -30,11 +30,7 @@ let file: string;
 let dir: string;
 
 useLoopbackResolver(); // Pebble resolves every test name to 127.0.0.1 through it
-beforeAll(async () => {
-  pebble = await startPebble({ config: { certificateValidityPeriod: 20 } });
-  issuingRoot = await (await pebble.management("/roots/0")).text();
-  rootFile = join(makeTempDir("on-demand-root"), "root.pem");
-  writeFileSync(rootFile, issuingRoot);
+beforeAll(() => {
   upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : `hello ${request.headers.get("host")}\n`) });
   ask = Bun.serve({
     hostname: "127.0.0.1",
@@ -47,10 +43,31 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await pebble?.stop();
   await upstream?.stop(true);
   await ask?.stop(true);
 });
+
+/** A Pebble for the enclosing describe block, and the daemon on `config()`, started and stopped with it. */
+function useDaemon(certificateValidityPeriod: number): void {
+  beforeAll(async () => {
+    pebble = await startPebble({ config: { certificateValidityPeriod } });
+    issuingRoot = await (await pebble.management("/roots/0")).text();
+    rootFile = join(makeTempDir("on-demand-root"), "root.pem");
+    writeFileSync(rootFile, issuingRoot);
+    dir = makeTempDir("serve-on-demand");
+    file = join(dir, "serve.toml");
+    writeFileSync(file, config());
+    daemon = startClient(["serve", "--config", file], { executable: EXECUTABLE });
+    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
+      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
+    });
+  });
+  afterAll(async () => {
+    daemon?.kill("SIGTERM");
+    expect(await daemon?.exited).toBe(0);
+    await pebble?.stop();
+  });
+}
 
 function config(options: { ask?: string; onDemand?: string } = {}): string {
   return `directory = "${pebble.directoryUrl}"
@@ -93,19 +110,7 @@ async function curl(name: string): Promise<string> {
 }
 
 describe("serve --config with [on_demand]", () => {
-  beforeAll(async () => {
-    dir = makeTempDir("serve-on-demand");
-    file = join(dir, "serve.toml");
-    writeFileSync(file, config());
-    daemon = startClient(["serve", "--config", file], { executable: EXECUTABLE });
-    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-    });
-  });
-  afterAll(async () => {
-    daemon?.kill("SIGTERM");
-    expect(await daemon?.exited).toBe(0);
-  });
+  useDaemon(86_400); // no renewal during a test: Pebble's order count moves only for what the test does
 
   test("a name the ask endpoint allows gets a certificate during its first handshake: openssl verifies it, curl reaches the upstream", async () => {
     const before = ordersAtPebble();
@@ -132,6 +137,47 @@ describe("serve --config with [on_demand]", () => {
     expect(daemon.stdout.text()).not.toContain("no-one.od.test");
   });
 
+  test("SIGHUP with an ask that is not an http(s) URL: one line, the running configuration keeps serving", async () => {
+    const from = daemon.stdout.text().split("\n").length;
+    writeFileSync(file, config({ ask: "ftp://127.0.0.1/check" }));
+    daemon.kill("SIGHUP");
+    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    expect(line).toBe(`config not reloaded, the running one stays: ${file}:6: [on_demand] ask must be an http:// or https:// URL, e.g. ask = "http://127.0.0.1:9123/check"`);
+    expect(await curl("yes-one.od.test")).toBe("hello yes-one.od.test:5001\n 200");
+    expect((await handshake("yes-after-hup.od.test")).code).toBe(0); // on demand still, with the running ask
+  });
+
+  test("SIGHUP with another ask endpoint: its decisions apply at once; a name obtained before is served from the store, not ordered again", async () => {
+    expect((await handshake("hup-one.od.test")).code).not.toBe(0); // the first endpoint refuses hup-*
+    const second = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => new Response(null, { status: /^(yes|hup)/.test(new URL(request.url).searchParams.get("domain") ?? "") ? 200 : 403 }) });
+    try {
+      const from = daemon.stdout.text().split("\n").length;
+      writeFileSync(file, config({ ask: `http://127.0.0.1:${second.port}/check` }));
+      daemon.kill("SIGHUP");
+      await daemon.stdout.waitFor((line) => line.startsWith("config reloaded"), 30_000, from);
+      const before = ordersAtPebble();
+      expect(await curl("yes-one.od.test")).toBe("hello yes-one.od.test:5001\n 200");
+      expect(ordersAtPebble()).toBe(before);
+      expect((await handshake("hup-two.od.test")).output).toContain("Verify return code: 0 (ok)");
+      expect(ordersAtPebble()).toBe(before + 1);
+    } finally {
+      await second.stop(true);
+    }
+  });
+
+  test("SIGHUP that drops [on_demand]: one line saying a restart is needed, the running configuration kept", async () => {
+    const from = daemon.stdout.text().split("\n").length;
+    writeFileSync(file, config({ onDemand: "" }).replace(/\n\[\[site\]\]\non_demand = true\n.*\n$/, "\n"));
+    daemon.kill("SIGHUP");
+    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    expect(line).toBe("config not reloaded, the running one stays: [on_demand] turned off: that changes the HTTPS server on port 5001 (node:tls front or Bun.serve); restart the daemon to apply it");
+    expect(await curl("listed.od.test")).toBe("hello listed.od.test:5001\n 200");
+  });
+});
+
+describe("serve --config with [on_demand], 20-second certificates", () => {
+  useDaemon(20);
+
   test("clients that never retry, across a renewal of the on-demand certificate (the front picks per handshake): no failed request", async () => {
     expect((await handshake("yes-load.od.test")).code).toBe(0);
     const from = daemon.stdout.text().split("\n").length;
@@ -145,22 +191,14 @@ describe("serve --config with [on_demand]", () => {
     expect(seen.ok).toBeGreaterThan(100);
     expect(seen.serials.length).toBeGreaterThanOrEqual(3);
   });
-
-  test("SIGHUP with an ask that is not an http(s) URL: one line, the running configuration keeps serving", async () => {
-    const from = daemon.stdout.text().split("\n").length;
-    writeFileSync(file, config({ ask: "ftp://127.0.0.1/check" }));
-    daemon.kill("SIGHUP");
-    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
-    expect(line).toBe(`config not reloaded, the running one stays: ${file}:6: [on_demand] ask must be an http:// or https:// URL, e.g. ask = "http://127.0.0.1:9123/check"`);
-    expect(await curl("yes-one.od.test")).toBe("hello yes-one.od.test:5001\n 200");
-    expect((await handshake("yes-after-hup.od.test")).code).toBe(0); // on demand still, with the running ask
-  });
 });
 
 describe("serve --config with [on_demand] mistakes: one line, exit 2, nothing started", () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    pebble = await startPebble(); // named in the file only: nothing is asked of it
     dir = makeTempDir("serve-on-demand-errors");
   });
+  afterAll(() => pebble?.stop());
 
   test("on_demand = true without [on_demand] ask", async () => {
     file = join(dir, "no-ask.toml");
@@ -174,7 +212,7 @@ describe("serve --config with [on_demand] mistakes: one line, exit 2, nothing st
     file = join(dir, "empty-ask.toml");
     writeFileSync(file, config({ onDemand: "[on_demand]\nmax_per_minute = 5" }));
     const run = await runClient(["serve", "--config", file], { executable: EXECUTABLE });
-    expect(run.stderr.trim()).toBe(`bun-acme: error: ${file}: [on_demand] needs ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
+    expect(run.stderr.trim()).toBe(`bun-acme: error: ${file}:5: [on_demand] needs ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
     expect(run.code).toBe(2);
   });
 

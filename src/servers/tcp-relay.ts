@@ -24,6 +24,8 @@ interface Pair {
   /** Undefined while a router waits for the connection's first bytes. */
   target?: RelayTarget;
   upstream?: Socket<Pair>;
+  /** While a router waits for the first bytes: closes the connection if they do not come in time. */
+  routing?: ReturnType<typeof setTimeout>;
   /** Bytes waiting for the upstream (not yet connected, or backpressure). */
   readonly toUpstream: Uint8Array[];
   /** Bytes waiting for the client (backpressure). */
@@ -60,10 +62,16 @@ export class TcpRelay {
   /** Where new connections go. */
   target: RelayTarget | undefined;
   private readonly router: RelayRouter | undefined;
+  private readonly routeTimeoutMs: number;
 
-  /** `router`: where each connection goes, from its first bytes (default: the current target, at once). */
-  constructor(options: { readonly router?: RelayRouter } = {}) {
+  /**
+   * `router`: where each connection goes, from its first bytes (default: the current target, at
+   * once); a connection that has not sent enough for it within `routeTimeoutMs` (default 10 s) is
+   * closed, so that silent connections cannot pile up.
+   */
+  constructor(options: { readonly router?: RelayRouter; readonly routeTimeoutMs?: number } = {}) {
     this.router = options.router;
+    this.routeTimeoutMs = options.routeTimeoutMs ?? 10_000;
   }
 
   /** The public port (useful with port 0). */
@@ -117,7 +125,9 @@ export class TcpRelay {
     const pair: Pair = { client, toUpstream: [], toClient: [], upstreamDone: false, closed: false };
     client.data = pair;
     this.open.add(pair);
-    if (!this.router) this.connect(pair, this.target);
+    if (!this.router) return this.connect(pair, this.target);
+    pair.routing = setTimeout(() => this.close(pair), this.routeTimeoutMs);
+    pair.routing.unref();
   }
 
   /** The first bytes of a routed connection: kept, and once the router decides, relayed to its choice. */
@@ -127,6 +137,7 @@ export class TcpRelay {
     const choice = this.router!(bytes);
     if (choice === "incomplete" && bytes.byteLength < MAX_ROUTED_BYTES) return;
     const target = choice === "incomplete" || choice === undefined ? this.target : choice;
+    clearTimeout(pair.routing);
     if (!target) return this.close(pair);
     pair.client.pause(); // until the target connects and takes what is queued
     this.connect(pair, target);
@@ -194,6 +205,7 @@ export class TcpRelay {
   private close(pair: Pair): void {
     if (pair.closed) return;
     pair.closed = true;
+    clearTimeout(pair.routing);
     this.open.delete(pair);
     if (pair.upstream) this.clients.delete(pair.upstream.localPort);
     pair.client.end();

@@ -84,7 +84,10 @@ interface Generation {
   readonly store: CertificateStore & { close?(): unknown };
 }
 
-/** The two listeners, kept across reloads that do not change `[listen]`. */
+/**
+ * The two listeners, kept across reloads that do not change `[listen]`, `[on_demand]`'s presence
+ * (which HTTPS server) or tls-alpn-01's (a router in front of it).
+ */
 class Listeners {
   readonly key: string;
   readonly front: ReturnType<typeof frontOf>;

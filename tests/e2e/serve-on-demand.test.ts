@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 /** A Pebble for the enclosing describe block, and the daemon on `config()`, started and stopped with it. */
-function useDaemon(certificateValidityPeriod: number): void {
+function useDaemon(certificateValidityPeriod: number, maxPerMinute?: number): void {
   beforeAll(async () => {
     pebble = await startPebble({ config: { certificateValidityPeriod } });
     issuingRoot = await (await pebble.management("/roots/0")).text();
@@ -56,7 +56,7 @@ function useDaemon(certificateValidityPeriod: number): void {
     writeFileSync(rootFile, issuingRoot);
     dir = makeTempDir("serve-on-demand");
     file = join(dir, "serve.toml");
-    writeFileSync(file, config());
+    writeFileSync(file, config({ ...(maxPerMinute ? { maxPerMinute } : {}) }));
     daemon = startClient(["serve", "--config", file], { executable: EXECUTABLE });
     await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
       throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
@@ -69,12 +69,12 @@ function useDaemon(certificateValidityPeriod: number): void {
   });
 }
 
-function config(options: { ask?: string; onDemand?: string } = {}): string {
+function config(options: { ask?: string; onDemand?: string; maxPerMinute?: number } = {}): string {
   return `directory = "${pebble.directoryUrl}"
 ca = "${pebble.tlsRootFile}"
 store = "${join(dir, "store")}"
 
-${options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = 5`}
+${options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = ${options.maxPerMinute ?? 5}`}
 
 [listen]
 hostname = "127.0.0.1"
@@ -190,6 +190,22 @@ describe("serve --config with [on_demand], 20-second certificates", () => {
     expect(seen.failed).toBe(0);
     expect(seen.ok).toBeGreaterThan(100);
     expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("serve --config with [on_demand], max_per_minute = 2", () => {
+  useDaemon(86_400, 2);
+
+  test("the third new name within a minute is refused before ask is asked and before the CA, and the daemon says why", async () => {
+    const before = ordersAtPebble();
+    expect((await handshake("yes-budget-1.od.test")).code).toBe(0);
+    expect((await handshake("yes-budget-2.od.test")).code).toBe(0);
+    const third = await handshake("yes-budget-3.od.test");
+    expect(third.code).not.toBe(0);
+    expect(third.output).toContain("no peer certificate available");
+    expect(ordersAtPebble()).toBe(before + 2);
+    expect(asked).not.toContain("yes-budget-3.od.test");
+    expect(daemon.stdout.text()).toContain("warning: yes-budget-3.od.test, on demand: yes-budget-3.od.test refused, 2 certificates already obtained on demand this minute");
   });
 });
 

@@ -29,7 +29,14 @@ beforeAll(async () => {
   issuingRoot = await (await pebble.management("/roots/0")).text();
   rootFile = join(makeTempDir("tls-alpn-root"), "root.pem");
   writeFileSync(rootFile, issuingRoot);
-  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n") });
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      if (new URL(request.url).pathname === "/xff") return new Response(`${request.headers.get("x-forwarded-for")}\n`);
+      return new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n");
+    },
+  });
   ask = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => new Response(null, { status: new URL(request.url).searchParams.get("domain")?.startsWith("yes") ? 200 : 403 }) });
 });
 afterAll(async () => {
@@ -72,8 +79,8 @@ async function stop(daemon: ClientProcess): Promise<void> {
 }
 
 /** curl (no retries): HTTP version, status and body for `name`, verified against Pebble's root. */
-async function curl(name: string, flag = "--http2"): Promise<string> {
-  const child = Bun.spawn(["curl", "-s", flag, "-w", " %{http_version} %{http_code}", "--cacert", rootFile, "--resolve", `${name}:5001:127.0.0.1`, `https://${name}:5001/`], { stdout: "pipe", stderr: "pipe" });
+async function curl(name: string, flag = "--http2", path = "/", from = "127.0.0.1"): Promise<string> {
+  const child = Bun.spawn(["curl", "-s", flag, "--interface", from, "-w", " %{http_version} %{http_code}", "--cacert", rootFile, "--resolve", `${name}:5001:127.0.0.1`, `https://${name}:5001${path}`], { stdout: "pipe", stderr: "pipe" });
   const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   return out.trim();
 }
@@ -93,6 +100,8 @@ describe("serve --config with challenge = \"tls-alpn-01\"", () => {
       expect(validAuthorizations()).toBeGreaterThan(0);
       expect(await curl("alpn.daemon.test")).toBe("hello\n 2 200");
       expect(await curl("alpn.daemon.test", "--http1.1")).toBe("hello\n 1.1 200");
+      // Behind the router the upstream still learns the client's address (curl from 127.0.0.5), not the router's.
+      expect(await curl("alpn.daemon.test", "--http2", "/xff", "127.0.0.5")).toBe("127.0.0.5\n 2 200");
       const from = daemon.stdout.text().split("\n").length;
       const running = await startHttpLoad({ port: 5001, name: "alpn.daemon.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
       await daemon.stdout.waitFor((line) => line.startsWith("renewed: alpn.daemon.test"), 40_000, from);
@@ -113,6 +122,7 @@ describe("serve --config with challenge = \"tls-alpn-01\"", () => {
     try {
       const before = validAuthorizations();
       expect(await curl("yes.alpn.daemon.test", "--http1.1")).toBe("hello\n 1.1 200");
+      expect(await curl("yes.alpn.daemon.test", "--http1.1", "/xff", "127.0.0.6")).toBe("127.0.0.6\n 1.1 200"); // through the router and the node:tls front
       expect(validAuthorizations()).toBeGreaterThan(before);
       expect(daemon.stdout.text()).toContain("obtained: yes.alpn.daemon.test");
     } finally {

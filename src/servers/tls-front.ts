@@ -80,13 +80,16 @@ export class TlsFrontServer<WebSocketData = undefined> {
     for (const name of certificate.names) this.contexts.set(name.toLowerCase(), context);
   }
 
+  /** Stops accepting; requests in flight finish, then the connections left (idle keep-alive ones) are closed. */
   async stop(): Promise<void> {
     const front = this.front;
     this.front = undefined;
-    if (front) await new Promise<void>((resolve) => front.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    // node:tls calls back only once every connection has ended: waiting for that first would wait for idle clients.
+    const closed = front ? new Promise<void>((resolve) => front.close(() => resolve())) : Promise.resolve();
     await this.inner?.stop();
     this.inner = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   /** The context for a name: exact, then a wildcard one label up. */

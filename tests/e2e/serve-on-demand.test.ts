@@ -31,7 +31,15 @@ let dir: string;
 
 useLoopbackResolver(); // Pebble resolves every test name to 127.0.0.1 through it
 beforeAll(() => {
-  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : `hello ${request.headers.get("host")}\n`) });
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request, server) => {
+      if (request.headers.get("upgrade") === "websocket" && server.upgrade(request, { data: undefined })) return undefined;
+      return new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : `hello ${request.headers.get("host")}\n`);
+    },
+    websocket: { message: (socket, message) => void socket.send(`echo: ${message}`) },
+  });
   ask = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -135,6 +143,33 @@ describe("serve --config with [on_demand]", () => {
     expect(asked.filter((name) => name === "no-one.od.test")).toHaveLength(1);
     expect(ordersAtPebble()).toBe(before);
     expect(daemon.stdout.text()).not.toContain("no-one.od.test");
+  });
+
+  test("a WebSocket to an on-demand name goes through the node:tls front to the upstream, messages both ways", async () => {
+    const socket = new WebSocket("wss://127.0.0.1:5001/ws", { headers: { host: "yes-one.od.test" }, tls: { ca: issuingRoot, serverName: "yes-one.od.test" } } as unknown as string[]);
+    const answer = new Promise<string>((resolve, reject) => {
+      socket.onmessage = (event) => resolve(String(event.data));
+      socket.onclose = (event) => reject(new Error(`closed ${event.code} ${event.reason}`));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new Error("the WebSocket did not open"));
+      setTimeout(() => reject(new Error("the WebSocket did not open in 10 s")), 10_000).unref();
+    });
+    socket.send("one");
+    expect(await Promise.race([answer, Bun.sleep(10_000).then(() => "no answer in 10 s")])).toBe("echo: one");
+    socket.close();
+  });
+
+  test("the HTTP port redirects an on-demand name only once ask allows it (never an open redirect)", async () => {
+    const redirect = async (host: string) => {
+      const child = Bun.spawn(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", `Host: ${host}`, "http://127.0.0.1:5002/path?q=1"], { stdout: "pipe" });
+      const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      return out.trim();
+    };
+    expect(await redirect("yes-one.od.test")).toBe("308 https://yes-one.od.test:5001/path?q=1");
+    expect(await redirect("no-redirect.od.test")).toBe("421");
+    expect(asked).toContain("no-redirect.od.test");
   });
 
   test("SIGHUP with an ask that is not an http(s) URL: one line, the running configuration keeps serving", async () => {

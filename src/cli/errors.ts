@@ -66,7 +66,7 @@ export function exitCodeFor(error: unknown): number {
 }
 
 /** Errors of the library whose message is already the one line a user needs. */
-const KNOWN_CODES = new Set(["ERR_CONFIG", "ERR_DNS_UPDATE", "ERR_DNS_CLIENT", "ERR_DNS_HOOK"]);
+const KNOWN_CODES = new Set(["ERR_CONFIG", "ERR_DNS_UPDATE", "ERR_DNS_CLIENT", "ERR_DNS_HOOK", "ERR_TRUST_ROOTS"]);
 
 /** What the file system's error codes mean, for the ones a user meets. */
 const FILE_ERRORS: Readonly<Record<string, string>> = {

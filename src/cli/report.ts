@@ -67,7 +67,7 @@ export function describeEvent(event: LifecycleEvent | UntimedEvent): string {
     case "renewal_info":
       return `${event.certificate}: renew at ${event.renewAt} (${event.source === "renewalInfo" ? "in the CA's suggested window" : "2/3 of the validity period"})`;
     case "serving":
-      return `serving ${event.served} site(s) on https://${event.hostname}:${event.port}/, keeping ${event.sites} certificate(s) renewed in ${event.store}`;
+      return `serving ${event.served} site(s)${event.onDemandSites ? ` and ${event.onDemandSites} on-demand site(s) (asking ${event.ask})` : ""} on https://${event.hostname}:${event.port}/, keeping ${event.sites} certificate(s) renewed in ${event.store}`;
     case "config_reloaded":
       return `config reloaded: ${event.sites} site(s)`;
     case "config_rejected":

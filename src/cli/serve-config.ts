@@ -20,6 +20,28 @@ export interface SiteConfig {
   readonly maxRequests?: number;
 }
 
+/**
+ * A `[[site]]` with `on_demand = true`: no certificate obtained at start; each name it covers gets
+ * its own certificate during its first handshake, if `[on_demand]`'s `ask` URL allows it.
+ */
+export interface OnDemandSiteConfig {
+  /** Exact names and `*.example.net` (one label, as served); `["*"]` when the site lists none: any name `ask` allows. */
+  readonly patterns: readonly string[];
+  readonly upstream: string;
+  readonly connectTimeoutMs?: number;
+  readonly responseHeaderTimeoutMs?: number;
+  readonly maxRequests?: number;
+}
+
+/** `[on_demand]` (Caddy's `on_demand_tls`): the decision endpoint, the budget, and the sites it serves. */
+export interface OnDemandConfig {
+  /** GET `ask?domain=NAME`: 2xx allows the name, anything else (or no answer in time) refuses it. */
+  readonly ask: string;
+  /** New on-demand certificates per minute, all names together. */
+  readonly maxPerMinute: number;
+  readonly sites: readonly OnDemandSiteConfig[];
+}
+
 /** `[[issuer]]`: a CA to fall back to, after `directory`, with its own roots file and EAB. */
 export interface IssuerConfig {
   readonly directoryUrl: string;
@@ -43,15 +65,18 @@ export interface ServeConfig {
   /**
    * How names are proven: `http-01` (default; the daemon's HTTP port answers) or `dns-01`, through
    * `[rfc2136]` (dynamic updates to your name server, TSIG-signed) or `dns_hook` (a command run as
-   * `COMMAND present|cleanup NAME VALUE`). dns-01 allows wildcard names.
+   * `COMMAND present|cleanup NAME VALUE`). dns-01 allows wildcard names. `tls-alpn-01`: answered on
+   * the HTTPS port itself (RFC 8737), for setups where only port 443 reaches the daemon.
    */
-  readonly challenge: "http-01" | "dns-01";
+  readonly challenge: "http-01" | "dns-01" | "tls-alpn-01";
   readonly dns?: { readonly kind: "rfc2136"; readonly server: string; readonly port: number; readonly tsigKeyFile?: string } | { readonly kind: "hook"; readonly command: string };
   /** `http2`: offer HTTP/2 by ALPN on the HTTPS port (default true; HTTP/1.1 for clients that do not ask for it). */
   readonly listen: { readonly hostname: string; readonly https: number; readonly http: number; readonly http2: boolean };
   /** `[admin]`: `/metrics` and `/healthz` on their own address; absent: off. */
   readonly admin?: { readonly hostname: string; readonly port: number; readonly healthMarginMs: number };
   readonly sites: readonly SiteConfig[];
+  /** `[on_demand]` with its `on_demand = true` sites; absent: certificates only for the names listed. */
+  readonly onDemand?: OnDemandConfig;
   /** Peers (CIDR ranges) whose X-Forwarded-* and Forwarded headers the proxy believes. */
   readonly trustedProxies: readonly string[];
   /** One JSON line per proxied request on standard output. */
@@ -67,13 +92,14 @@ export class ConfigError extends BunAcmeError {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "challenge", "rfc2136", "dns_hook", "listen", "admin", "issuer", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "challenge", "rfc2136", "dns_hook", "listen", "admin", "issuer", "site", "on_demand"] as const;
+const ON_DEMAND_KEYS = ["ask", "max_per_minute"] as const;
 const RFC2136_KEYS = ["server", "port", "tsig_key_file"] as const;
 const ISSUER_KEYS = ["directory", "ca", "eab_kid", "eab_hmac_key"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http", "http2"] as const;
 const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests"] as const;
+const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests", "on_demand"] as const;
 
 type Table = Record<string, unknown>;
 /** Finds the line of `key` in the top level (`table` undefined), `[table]`, or the `index`-th `[[table]]`. */
@@ -118,7 +144,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     throw at(where(undefined, 0, "directory"), `directory: ${(error as Error).message}`);
   }
   const issuers = issuersOf(root.issuer, allowInsecureHttp, (index, key, message) => at(where("issuer", index, key), `issuer ${index + 1}: ${message}`));
-  const challenge = field.optionalOneOf(root, "challenge", top, ["http-01", "dns-01"] as const) ?? "http-01";
+  const challenge = field.optionalOneOf(root, "challenge", top, ["http-01", "dns-01", "tls-alpn-01"] as const) ?? "http-01";
   const dns = dnsOf(root, challenge, at, where);
   const keyType: KeyType = field.optionalOneOf(root, "key_type", top, KEY_TYPES) ?? "ec256";
   const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
@@ -133,6 +159,53 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const accessLog = field.optionalBoolean(root, "access_log", top) ?? false;
   const listenAt = tableSource(at, where, "listen");
   const adminAt = admin && tableSource(at, where, "admin", 0, "[admin] ", { port: "a port number, e.g. port = 9180" });
+  const patternOwner = new Map<string, number>();
+  /** An `on_demand = true` site: its names are patterns of names to obtain during their handshake (none: any name). */
+  const onDemandSite = (site: Table, index: number, line: (key: string) => number | undefined): OnDemandSiteConfig => {
+    const fail = (key: string, message: string) => at(line(key), `site ${index + 1}: ${message}`);
+    if (site.deploy_hook !== undefined) throw fail("deploy_hook", "deploy_hook is not for an on_demand site (its certificates are served, not deployed)");
+    const upstream = site.upstream;
+    if (typeof upstream !== "string" || !/^https?:\/\//.test(upstream) || !URL.canParse(upstream)) throw fail("upstream", "an on_demand site needs an upstream, an http:// or https:// URL");
+    const names = stringList(site.names, () => fail("names", `names must be a list of names or *.name patterns (leave it out for any name [on_demand] ask allows)`));
+    const patterns = site.names === undefined ? ["*"] : names.map((name) => onDemandPattern(name, (message) => fail("names", message)));
+    if (patterns.length === 0) throw fail("names", "names is empty: list names or *.name patterns, or leave it out for any name [on_demand] ask allows");
+    for (const pattern of patterns) {
+      const earlier = patternOwner.get(pattern) ?? seen.get(pattern);
+      if (earlier !== undefined) throw fail("names", `"${pattern === "*" ? "any name (no names)" : pattern}" is already in site ${earlier + 1}`);
+      patternOwner.set(pattern, index);
+    }
+    return { patterns, upstream: upstream.replace(/\/$/, ""), ...proxyLimits(site, true, fail) };
+  };
+  const parsedSites = sites.map((site, index): SiteConfig | OnDemandSiteConfig => {
+    const line = (key: string) => where("site", index, key);
+    unknownKeys(site, SITE_KEYS, (key) => at(line(key), `unknown key "${key}" in site ${index + 1} (allowed: ${SITE_KEYS.join(", ")})`));
+    if (site.on_demand !== undefined && typeof site.on_demand !== "boolean") throw at(line("on_demand"), `site ${index + 1}: on_demand must be true or false`);
+    if (site.on_demand === true) return onDemandSite(site, index, line);
+    const siteAt = tableSource(at, where, "site", index, `site ${index + 1}: `, { names: "a list of names", deploy_hook: "a command" });
+    const names = field.optionalStrings(site, "names", siteAt) ?? [];
+    if (names.length === 0) throw at(line("names"), `site ${index + 1}: names is missing or empty`);
+    let identifiers: Identifier[];
+    try {
+      identifiers = normalizeIdentifiers(names, { challenge });
+    } catch (error) {
+      throw at(line("names"), `site ${index + 1}: ${(error as Error).message}`);
+    }
+    for (const identifier of identifiers) {
+      const earlier = seen.get(identifier.value);
+      if (earlier !== undefined) throw at(line("names"), `site ${index + 1}: "${identifier.value}" is already in site ${earlier + 1}`);
+      seen.set(identifier.value, index);
+    }
+    const upstream = field.optionalUrl(site, "upstream", siteAt, ["http:", "https:"]);
+    return {
+      names: identifiers,
+      ...optional("upstream", upstream?.replace(/\/$/, "")),
+      ...optional("deployHook", field.optionalString(site, "deploy_hook", siteAt)),
+      ...proxyLimits(site, upstream !== undefined, (key, message) => at(line(key), `site ${index + 1}: ${message}`)),
+    };
+  });
+  const onDemandLine = where("site", Math.max(0, sites.findIndex((site) => site.on_demand === true)), "on_demand");
+  const onDemandHeader = text.split("\n").findIndex((candidate) => /^\s*\[\s*on_demand\s*\]\s*(#.*)?$/.test(candidate)) + 1 || undefined;
+  const onDemand = onDemandOf(root.on_demand, parsedSites.flatMap((site) => "patterns" in site ? [site] : []), { site: onDemandLine, header: onDemandHeader }, at, where);
   return {
     directoryUrl,
     allowInsecureHttp,
@@ -157,47 +230,66 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
         healthMarginMs: duration(admin.health_margin ?? "7d", () => at(where("admin", 0, "health_margin"), `[admin] health_margin must be a duration such as "7d", "12h", "30m" or "45s"`)),
       },
     } : {}),
-    sites: sites.map((site, index) => {
-      const line = (key: string) => where("site", index, key);
-      const siteAt = tableSource(at, where, "site", index, `site ${index + 1}: `, { names: "a list of names", deploy_hook: "a command" });
-      unknownKeys(site, SITE_KEYS, (key) => at(line(key), `unknown key "${key}" in site ${index + 1} (allowed: ${SITE_KEYS.join(", ")})`));
-      const names = field.optionalStrings(site, "names", siteAt) ?? [];
-      if (names.length === 0) throw at(line("names"), `site ${index + 1}: names is missing or empty`);
-      let identifiers: Identifier[];
-      try {
-        identifiers = normalizeIdentifiers(names, { challenge });
-      } catch (error) {
-        throw at(line("names"), `site ${index + 1}: ${(error as Error).message}`);
-      }
-      for (const identifier of identifiers) {
-        const earlier = seen.get(identifier.value);
-        if (earlier !== undefined) throw at(line("names"), `site ${index + 1}: "${identifier.value}" is already in site ${earlier + 1}`);
-        seen.set(identifier.value, index);
-      }
-      const upstream = field.optionalUrl(site, "upstream", siteAt, ["http:", "https:"]);
-      const deployHook = field.optionalString(site, "deploy_hook", siteAt);
-      const limit = (key: "connect_timeout" | "response_header_timeout" | "max_requests", what: string, scale: number, integer = false) => {
-        const value = site[key];
-        if (value === undefined) return undefined;
-        if (upstream === undefined) throw at(line(key), `site ${index + 1}: ${key} applies only to a site with an upstream`);
-        if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw at(line(key), `site ${index + 1}: ${key} must be ${what}`);
-        return Math.max(1, Math.round(value * scale));
-      };
-      const connectTimeoutMs = limit("connect_timeout", "a number of seconds above 0, e.g. connect_timeout = 10", 1000);
-      const responseHeaderTimeoutMs = limit("response_header_timeout", "a number of seconds above 0, e.g. response_header_timeout = 60", 1000);
-      const maxRequests = limit("max_requests", "a whole number above 0, e.g. max_requests = 64", 1, true);
-      return {
-        names: identifiers,
-        ...optional("upstream", upstream?.replace(/\/$/, "")),
-        ...optional("deployHook", deployHook),
-        ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
-        ...(responseHeaderTimeoutMs !== undefined ? { responseHeaderTimeoutMs } : {}),
-        ...(maxRequests !== undefined ? { maxRequests } : {}),
-      };
-    }),
+    sites: parsedSites.flatMap((site) => "patterns" in site ? [] : [site]),
+    ...(onDemand ? { onDemand } : {}),
     trustedProxies,
     accessLog,
   };
+}
+
+type Fail = (key: string, message: string) => ConfigError;
+
+/** A site's proxy limits (seconds in the file, milliseconds here), each checked. */
+function proxyLimits(site: Table, hasUpstream: boolean, fail: Fail): Pick<SiteConfig, "connectTimeoutMs" | "responseHeaderTimeoutMs" | "maxRequests"> {
+  const limit = (key: "connect_timeout" | "response_header_timeout" | "max_requests", what: string, scale: number, integer = false) => {
+    const value = site[key];
+    if (value === undefined) return undefined;
+    if (!hasUpstream) throw fail(key, `${key} applies only to a site with an upstream`);
+    if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw fail(key, `${key} must be ${what}`);
+    return Math.max(1, Math.round(value * scale));
+  };
+  const connectTimeoutMs = limit("connect_timeout", "a number of seconds above 0, e.g. connect_timeout = 10", 1000);
+  const responseHeaderTimeoutMs = limit("response_header_timeout", "a number of seconds above 0, e.g. response_header_timeout = 60", 1000);
+  const maxRequests = limit("max_requests", "a whole number above 0, e.g. max_requests = 64", 1, true);
+  return {
+    ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+    ...(responseHeaderTimeoutMs !== undefined ? { responseHeaderTimeoutMs } : {}),
+    ...(maxRequests !== undefined ? { maxRequests } : {}),
+  };
+}
+
+/** A name or `*.name` of an on_demand site, lowercase and in its ASCII form; never an IP address. */
+function onDemandPattern(name: string, fail: (message: string) => ConfigError): string {
+  const wildcard = name.startsWith("*.");
+  let identifier: Identifier;
+  try {
+    [identifier] = normalizeIdentifiers([wildcard ? name.slice(2) : name], { challenge: "http-01" }) as [Identifier];
+  } catch (error) {
+    throw fail((error as Error).message);
+  }
+  if (identifier.type !== "dns") throw fail(`"${name}" is an IP address: on-demand certificates are for DNS names`);
+  return wildcard ? `*.${identifier.value}` : identifier.value;
+}
+
+/**
+ * `[on_demand]`: required by, and only with, `on_demand = true` sites. Its `ask` URL is what keeps
+ * strangers from making the daemon order certificates for any name they send, so it is not optional.
+ */
+function onDemandOf(value: unknown, sites: readonly OnDemandSiteConfig[], lines: { readonly site: number | undefined; readonly header: number | undefined }, at: (line: number | undefined, message: string) => ConfigError, where: (table: string | undefined, index: number, key: string) => number | undefined): OnDemandConfig | undefined {
+  if (value === undefined) {
+    if (sites.length > 0) throw at(lines.site, `on_demand = true needs [on_demand] with ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw at(where(undefined, 0, "on_demand"), "on_demand must be a table, written [on_demand]");
+  const table = value as Table;
+  unknownKeys(table, ON_DEMAND_KEYS, (key) => at(where("on_demand", 0, key), `unknown key "${key}" in [on_demand] (allowed: ${ON_DEMAND_KEYS.join(", ")})`));
+  const ask = table.ask;
+  if (ask === undefined) throw at(lines.header, `[on_demand] needs ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`);
+  if (typeof ask !== "string" || !/^https?:\/\//i.test(ask) || !URL.canParse(ask)) throw at(where("on_demand", 0, "ask"), `[on_demand] ask must be an http:// or https:// URL, e.g. ask = "http://127.0.0.1:9123/check"`);
+  const maxPerMinute = table.max_per_minute ?? 10;
+  if (typeof maxPerMinute !== "number" || !Number.isInteger(maxPerMinute) || maxPerMinute < 1) throw at(where("on_demand", 0, "max_per_minute"), "[on_demand] max_per_minute must be a whole number above 0, e.g. max_per_minute = 10");
+  if (sites.length === 0) throw at(lines.header, `[on_demand] serves no site: add on_demand = true to the [[site]] whose upstream answers those names`);
+  return { ask, maxPerMinute, sites };
 }
 
 /** dns-01's means: `[rfc2136]` or `dns_hook`, exactly one, and only with `challenge = "dns-01"`. */

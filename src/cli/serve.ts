@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { failureOf, type EventSubject, type LifecycleEvent, type UntimedEvent } from "../lifecycle/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
-import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ReverseProxyOptions } from "../servers/index.ts";
+import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ProxySite, type ReverseProxyOptions } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
@@ -171,6 +171,7 @@ function announce(config: ServeConfig, daemon: Daemon, say: Say): void {
   say({
     type: "serving", hostname: config.listen.hostname, ...(daemon.port !== undefined ? { port: daemon.port } : {}),
     sites: config.sites.length, served: config.sites.filter((site) => site.upstream).length, store: daemon.storeDescription,
+    ...(config.onDemand ? { onDemandSites: config.onDemand.sites.length, ask: config.onDemand.ask } : {}),
   });
 }
 
@@ -191,6 +192,20 @@ async function deploy(site: SiteConfig, event: EventSubject, store: CertificateS
   if (result.exitCode !== 0) say({ type: "hook_failed", ...subject, error: describeHookFailure("deploy", result), exitCode: result.exitCode, output: result.tail });
 }
 
+/** The proxy's sites: those listed with an upstream, then the on-demand ones (a `*` one, taking every other name, last). */
+function proxySites(config: ServeConfig): ProxySite[] {
+  const listed = config.sites.flatMap((site) => site.upstream === undefined ? [] : [{ ...site, names: site.names.map((name) => name.value), upstream: site.upstream }]);
+  const onDemand = (config.onDemand?.sites ?? []).map((site) => ({ ...site, names: site.patterns }))
+    .toSorted((a, b) => Number(a.names.includes("*")) - Number(b.names.includes("*")));
+  return [...listed, ...onDemand].map((site) => ({
+    names: site.names,
+    upstream: site.upstream,
+    ...(site.connectTimeoutMs ? { connectTimeoutMs: site.connectTimeoutMs } : {}),
+    ...(site.responseHeaderTimeoutMs ? { responseHeaderTimeoutMs: site.responseHeaderTimeoutMs } : {}),
+    ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
+  }));
+}
+
 /**
  * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host),
  * WebSocket upgrades included (RFC 6455, proxied to the same upstream).
@@ -199,13 +214,7 @@ async function deploy(site: SiteConfig, event: EventSubject, store: CertificateS
  */
 function proxyTo(config: ServeConfig, say: Say): DaemonHandler {
   const options: ReverseProxyOptions = {
-    sites: config.sites.flatMap((site) => site.upstream === undefined ? [] : [{
-      names: site.names.map((name) => name.value),
-      upstream: site.upstream,
-      ...(site.connectTimeoutMs ? { connectTimeoutMs: site.connectTimeoutMs } : {}),
-      ...(site.responseHeaderTimeoutMs ? { responseHeaderTimeoutMs: site.responseHeaderTimeoutMs } : {}),
-      ...(site.maxRequests ? { maxRequests: site.maxRequests } : {}),
-    }]),
+    sites: proxySites(config),
     trustedProxies: config.trustedProxies,
     onRequest: (entry) => {
       if (config.accessLog) say({ type: "request", ...entry });

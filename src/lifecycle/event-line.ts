@@ -30,7 +30,7 @@ const SCHEMAS: Readonly<Record<LifecycleEventType, Schema>> = {
   renewal_info: {
     certificate: "string", notBefore: "time", notAfter: "time", renewAt: "time", source: "string", window: "window?", explanationUrl: "string?", askAgainAfter: "time?",
   },
-  serving: { hostname: "string", port: "number?", sites: "number", served: "number", store: "string" },
+  serving: { hostname: "string", port: "number?", sites: "number", served: "number", store: "string", onDemandSites: "number?", ask: "string?" },
   config_reloaded: { sites: "number" },
   config_rejected: { error: "string" },
   hook_failed: { ...SUBJECT, error: "string", exitCode: "number?", output: "string?" },

@@ -80,7 +80,7 @@ export type LifecycleEvent =
   | (EventHead<"damaged"> & EventSubject & { readonly message: string })
   | (EventHead<"warning"> & Partial<EventCertificate> & { readonly message: string })
   | (EventHead<"renewal_info"> & EventRenewalAdvice)
-  | (EventHead<"serving"> & { readonly hostname: string; readonly port?: number; readonly sites: number; readonly served: number; readonly store: string })
+  | (EventHead<"serving"> & { readonly hostname: string; readonly port?: number; readonly sites: number; readonly served: number; readonly store: string; readonly onDemandSites?: number; readonly ask?: string })
   | (EventHead<"config_reloaded"> & { readonly sites: number })
   | (EventHead<"config_rejected"> & { readonly error: string })
   | (EventHead<"hook_failed"> & EventSubject & { readonly error: string; readonly exitCode?: number; readonly output?: string })

@@ -5,4 +5,6 @@
 export { manage, type IssuerEntry, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage.ts";
 export type { CertificateServer } from "./renewer.ts";
 export { Backoff, jitteredDelay } from "./timing.ts";
+export { askEndpoint, type AskEndpointOptions } from "./on-demand-ask.ts";
+export { SharedTlsAlpn01Solver, tlsAlpnLookup } from "./shared-tls-alpn01.ts";
 export { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";

@@ -6,7 +6,7 @@ import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalA
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
 import { IssuerChain, stampEvent, subjectOf, type Untimed } from "../lifecycle/index.ts";
-import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
+import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer, type ServedCertificate } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import type { ManageEvent } from "./events.ts";
@@ -82,7 +82,9 @@ export interface ManageOptions {
   /**
    * Obtain certificates for unknown names during their handshake. The server is then a
    * `node:tls` front (`TlsFrontServer`) instead of `Bun.serve` with TLS: per-handshake selection,
-   * at 32–42 % fewer requests per second (bench/manage-results.md).
+   * at 32–42 % fewer requests per second (bench/manage-results.md). With a `server` of the
+   * caller's, that server calls `Managed.certificateOnDemand` instead (e.g. a `TlsFrontServer`'s
+   * `onUnknownName`).
    */
   readonly onDemand?: OnDemandOptions;
   /** Failed renewals are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
@@ -118,6 +120,11 @@ export interface Managed {
   readonly store: CertificateStore;
   /** What `/metrics` serves, when `admin` is set (also to feed from elsewhere, e.g. `observeResponse`). */
   readonly metrics?: CertificateMetrics;
+  /**
+   * With `onDemand`: the certificate for a name the server has none for, obtained now if the name
+   * passes the checks (undefined: fail the handshake). What a caller's own server calls.
+   */
+  readonly certificateOnDemand?: (name: string) => Promise<ServedCertificate | undefined>;
   /** Stops renewing and serving; requests in flight finish. */
   stop(): Promise<void>;
 }
@@ -147,7 +154,6 @@ export interface Managed {
  */
 export async function manage(options: ManageOptions): Promise<Managed> {
   if (!options.server && !options.fetch) throw new TypeError("manage() needs fetch, the handler of HTTPS requests (or a server of your own)");
-  if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
   const hostname = options.hostname ?? "0.0.0.0";
   const clock = options.clock ?? systemClock;
   const metrics = options.admin ? new CertificateMetrics({ issuer: options.directoryUrl, swaps: () => swapsOf(https), now: () => clock.now() }) : undefined;
@@ -203,6 +209,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
       port: https.port,
       store,
       ...(metrics ? { metrics } : {}),
+      ...(onDemand ? { certificateOnDemand: (name: string) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) } : {}),
       async stop() {
         await renewer.stop();
         await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);

@@ -13,7 +13,7 @@ import type { SharedChallenges } from "../store/index.ts";
  * served name (`serves`) is redirected to the same target over HTTPS. A malformed Host gets 400
  * and a name not served 421, so the port redirects nowhere a client did not come from.
  */
-export function redirectingHandler(solver: Http01Solver, shared: SharedChallenges | undefined, httpsPort: number, serves: (name: string) => boolean): (request: Request) => Response | Promise<Response> {
+export function redirectingHandler(solver: Http01Solver, shared: SharedChallenges | undefined, httpsPort: number, serves: (name: string) => boolean | Promise<boolean>): (request: Request) => Response | Promise<Response> {
   return async (request) => {
     const answer = solver.handle(request);
     if (answer.status !== 404 || !request.headers.get("host")) return answer;
@@ -24,7 +24,7 @@ export function redirectingHandler(solver: Http01Solver, shared: SharedChallenge
     }
     const host = parseRequestHost(request.headers.get("host"));
     if (!host) return new Response("Bad Request: the Host header is missing or malformed\n", { status: 400 });
-    if (!serves(host.name)) return new Response("Misdirected Request: no site here for this name\n", { status: 421 });
+    if (!(await serves(host.name))) return new Response("Misdirected Request: no site here for this name\n", { status: 421 });
     return Response.redirect(`https://${host.name}${httpsPort === 443 ? "" : `:${httpsPort}`}${target}`, 308);
   };
 }

@@ -52,10 +52,12 @@ function dnsName(text: string): string | undefined {
 
 /**
  * Whether a site name covers a host name: the same name, or a wildcard `*.example.net` for a
- * name one label below it (`a.example.net`, not `a.b.example.net` nor `example.net`).
+ * name one label below it (`a.example.net`, not `a.b.example.net` nor `example.net`); `*` alone
+ * covers every name.
  */
 export function hostNameMatches(pattern: string, name: string): boolean {
   const lower = pattern.toLowerCase();
+  if (lower === "*") return true; // a catch-all site (the daemon's on-demand site without names)
   if (!lower.startsWith("*.")) return lower === name;
   const suffix = lower.slice(1);
   return name.endsWith(suffix) && name.length > suffix.length && !name.slice(0, -suffix.length).includes(".");

@@ -8,7 +8,10 @@ export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptio
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
 export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
-export { TcpRelay, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
+export { TcpRelay, type RelayRouter, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
+export { AlpnRouter, type AlpnRouterOptions } from "./alpn-router.ts";
+export { clientHelloAlpn, type ClientHelloAlpn } from "./client-hello.ts";
+export { withClientAddresses, type ClientLookup } from "./client-address.ts";
 export { TlsFrontServer, type TlsFrontOptions } from "./tls-front.ts";
 export { CertificateServerView, type SwappableCertificates } from "./server-view.ts";
 export type { Probe } from "./proxy-forward.ts";

@@ -21,8 +21,11 @@ export interface RelayTarget {
 
 interface Pair {
   readonly client: Socket<Pair>;
-  readonly target: RelayTarget;
+  /** Undefined while a router waits for the connection's first bytes. */
+  target?: RelayTarget;
   upstream?: Socket<Pair>;
+  /** While a router waits for the first bytes: closes the connection if they do not come in time. */
+  routing?: ReturnType<typeof setTimeout>;
   /** Bytes waiting for the upstream (not yet connected, or backpressure). */
   readonly toUpstream: Uint8Array[];
   /** Bytes waiting for the client (backpressure). */
@@ -31,6 +34,15 @@ interface Pair {
   upstreamDone: boolean;
   closed: boolean;
 }
+
+/**
+ * Picks a connection's target from its first bytes (e.g. its TLS ClientHello): a target,
+ * `"incomplete"` to wait for more bytes (up to 16 KiB), or undefined for the current target.
+ */
+export type RelayRouter = (firstBytes: Uint8Array) => RelayTarget | "incomplete" | undefined;
+
+/** The most a router is given to decide; past it, the connection goes to the current target. */
+const MAX_ROUTED_BYTES = 16_384;
 
 /** Options of a {@link TcpRelay}. */
 export interface TcpRelayOptions {
@@ -49,6 +61,18 @@ export class TcpRelay {
   private readonly open = new Set<Pair>();
   /** Where new connections go. */
   target: RelayTarget | undefined;
+  private readonly router: RelayRouter | undefined;
+  private readonly routeTimeoutMs: number;
+
+  /**
+   * `router`: where each connection goes, from its first bytes (default: the current target, at
+   * once); a connection that has not sent enough for it within `routeTimeoutMs` (default 10 s) is
+   * closed, so that silent connections cannot pile up.
+   */
+  constructor(options: { readonly router?: RelayRouter; readonly routeTimeoutMs?: number } = {}) {
+    this.router = options.router;
+    this.routeTimeoutMs = options.routeTimeoutMs ?? 10_000;
+  }
 
   /** The public port (useful with port 0). */
   get port(): number | undefined {
@@ -62,7 +86,7 @@ export class TcpRelay {
       port: options.port,
       socket: {
         open: (client) => this.accept(client),
-        data: (client, chunk) => this.forward(client.data.upstream, client.data.toUpstream, chunk, client),
+        data: (client, chunk) => client.data.target ? this.forward(client.data.upstream, client.data.toUpstream, chunk, client) : this.route(client.data, chunk),
         drain: (client) => {
           this.flush(client, client.data.toClient, client.data.upstream);
           if (client.data.upstreamDone && client.data.toClient.length === 0) this.close(client.data);
@@ -94,15 +118,35 @@ export class TcpRelay {
   }
 
   private accept(client: Socket<Pair>): void {
-    const target = this.target;
-    if (!target) {
+    if (!this.target) {
       client.end();
       return;
     }
-    target.connections++;
-    const pair: Pair = { client, target, toUpstream: [], toClient: [], upstreamDone: false, closed: false };
+    const pair: Pair = { client, toUpstream: [], toClient: [], upstreamDone: false, closed: false };
     client.data = pair;
     this.open.add(pair);
+    if (!this.router) return this.connect(pair, this.target);
+    pair.routing = setTimeout(() => this.close(pair), this.routeTimeoutMs);
+    pair.routing.unref();
+  }
+
+  /** The first bytes of a routed connection: kept, and once the router decides, relayed to its choice. */
+  private route(pair: Pair, chunk: Uint8Array): void {
+    pair.toUpstream.push(chunk.slice());
+    const bytes = pair.toUpstream.length === 1 ? pair.toUpstream[0]! : concat(pair.toUpstream);
+    const choice = this.router!(bytes);
+    if (choice === "incomplete" && bytes.byteLength < MAX_ROUTED_BYTES) return;
+    const target = choice === "incomplete" || choice === undefined ? this.target : choice;
+    clearTimeout(pair.routing);
+    if (!target) return this.close(pair);
+    pair.client.pause(); // until the target connects and takes what is queued
+    this.connect(pair, target);
+  }
+
+  private connect(pair: Pair, target: RelayTarget): void {
+    const client = pair.client;
+    pair.target = target;
+    target.connections++;
     Bun.connect<Pair>({
       hostname: "127.0.0.1",
       port: target.port,
@@ -161,11 +205,23 @@ export class TcpRelay {
   private close(pair: Pair): void {
     if (pair.closed) return;
     pair.closed = true;
+    clearTimeout(pair.routing);
     this.open.delete(pair);
     if (pair.upstream) this.clients.delete(pair.upstream.localPort);
     pair.client.end();
     pair.upstream?.end();
+    if (!pair.target) return;
     pair.target.connections--;
     if (pair.target.connections === 0) pair.target.onIdle?.();
   }
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return all;
 }

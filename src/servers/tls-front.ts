@@ -14,10 +14,13 @@ import { ServerStartError } from "./serve.ts";
 import type { ServedCertificate } from "./hot-tls.ts";
 
 /** Where and what to serve, and what to do for a name with no certificate. */
-export interface TlsFrontOptions {
+export interface TlsFrontOptions<WebSocketData = undefined> {
   readonly hostname: string;
   readonly port: number;
-  readonly fetch: (request: Request, server: Bun.Server<undefined>) => Response | Promise<Response>;
+  /** The handler; it answers nothing (undefined) once it has upgraded the request to a WebSocket. */
+  readonly fetch: (request: Request, server: Bun.Server<WebSocketData>) => Response | undefined | Promise<Response | undefined>;
+  /** `Bun.serve`'s WebSocket handlers, for requests the handler upgrades (the bytes are piped through the front). */
+  readonly websocket?: Bun.WebSocketHandler<WebSocketData>;
   /**
    * Called during a handshake for a name no certificate covers: resolve a certificate to serve it
    * (e.g. one obtained now), or `undefined` to fail the handshake.
@@ -26,18 +29,21 @@ export interface TlsFrontOptions {
 }
 
 /** Serves HTTPS through a `node:tls` front; {@link serve} replaces the certificates in place. */
-export class TlsFrontServer {
-  private readonly options: TlsFrontOptions;
+export class TlsFrontServer<WebSocketData = undefined> {
+  private readonly options: TlsFrontOptions<WebSocketData>;
   private contexts = new Map<string, SecureContext>();
   /** For clients that send no SNI: the first certificate with an IP address. */
   private fallback: { readonly context: SecureContext; readonly cert: string; readonly key: string } | undefined;
-  private inner: ReturnType<typeof Bun.serve> | undefined;
+  private inner: Bun.Server<WebSocketData> | undefined;
   private front: TlsServer | undefined;
   private readonly sockets = new Set<Socket>();
   /** The client behind each loopback connection to the inner server, by that connection's local port. */
   private readonly clients = new Map<number, { address: string; port: number }>();
+  private noCertificate: SecureContext | undefined;
+  /** Certificate sets replaced (not counting the first start). */
+  swaps = 0;
 
-  constructor(options: TlsFrontOptions) {
+  constructor(options: TlsFrontOptions<WebSocketData>) {
     this.options = options;
   }
 
@@ -53,7 +59,7 @@ export class TlsFrontServer {
    */
   async serve(certificates: readonly ServedCertificate[]): Promise<void> {
     const contexts = new Map<string, SecureContext>();
-    let fallback: TlsFrontServer["fallback"];
+    let fallback: TlsFrontServer<WebSocketData>["fallback"];
     for (const certificate of certificates) {
       const context = createSecureContext({ cert: certificate.chainPem, key: certificate.keyPem });
       for (const name of certificate.names) {
@@ -63,8 +69,9 @@ export class TlsFrontServer {
     }
     this.contexts = contexts;
     this.fallback = fallback;
-    if (!this.front) await this.start();
-    else if (fallback) this.front.setSecureContext({ cert: fallback.cert, key: fallback.key });
+    if (!this.front) return this.start();
+    if (fallback) this.front.setSecureContext({ cert: fallback.cert, key: fallback.key });
+    this.swaps++;
   }
 
   /** Adds one certificate (on demand) without replacing the others. */
@@ -73,13 +80,16 @@ export class TlsFrontServer {
     for (const name of certificate.names) this.contexts.set(name.toLowerCase(), context);
   }
 
+  /** Stops accepting; requests in flight finish, then the connections left (idle keep-alive ones) are closed. */
   async stop(): Promise<void> {
     const front = this.front;
     this.front = undefined;
-    if (front) await new Promise<void>((resolve) => front.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    // node:tls calls back only once every connection has ended: waiting for that first would wait for idle clients.
+    const closed = front ? new Promise<void>((resolve) => front.close(() => resolve())) : Promise.resolve();
     await this.inner?.stop();
     this.inner = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   /** The context for a name: exact, then a wildcard one label up. */
@@ -101,14 +111,21 @@ export class TlsFrontServer {
 
   private async start(): Promise<void> {
     const handler = this.options.fetch;
-    let facade: Bun.Server<undefined> | undefined;
-    this.inner = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request, server) => handler(request, facade ??= withClientAddresses(server, (port) => this.clients.get(port))) });
+    let facade: Bun.Server<WebSocketData> | undefined;
+    this.inner = Bun.serve<WebSocketData>({
+      hostname: "127.0.0.1",
+      port: 0,
+      // Without handlers of the caller's, nothing is ever upgraded: the handler alone calls server.upgrade().
+      websocket: this.options.websocket ?? { message() {} },
+      fetch: (request, server) => handler(request, facade ??= withClientAddresses(server, (port) => this.clients.get(port))),
+    });
     const innerPort = this.inner.port!;
     const front = createServer({
       ...(this.fallback ? { cert: this.fallback.cert, key: this.fallback.key } : {}),
       SNICallback: (name, callback) => {
         this.contextFor(name).then(
-          (context) => (context ? callback(null, context) : callback(new Error(`no certificate for ${name}`), undefined)),
+          // A context without a certificate: the client gets a TLS alert (internal_error), not a bare close, nor the default certificate.
+          (context) => callback(null, context ?? (this.noCertificate ??= createSecureContext({}))),
           (error: Error) => callback(error, undefined),
         );
       },

@@ -75,7 +75,7 @@ describe("parseServeConfig(): keys read with the field validator", () => {
     ["a hostname that is not text", `${HEAD}[listen]\nhostname = 8\n${SITE}`, "serve.toml:3: hostname must be a non-empty string"],
     ["[admin] without a port", `${HEAD}[admin]\nhostname = "127.0.0.1"\n${SITE}`, "serve.toml: [admin] port must be a port number, e.g. port = 9180"],
     ["a key type no one knows", `${HEAD}key_type = "ec999"\n${SITE}`, "serve.toml:2: key_type must be one of ec256"],
-    ["a challenge serve does not answer", `${HEAD}challenge = "tls-alpn-01"\n${SITE}`, "serve.toml:2: challenge must be one of http-01, dns-01"],
+    ["a challenge serve does not answer", `${HEAD}challenge = "tls-sni-01"\n${SITE}`, "serve.toml:2: challenge must be one of http-01, dns-01, tls-alpn-01"],
     ["contacts that are not text", `${HEAD}contact = [1]\n${SITE}`, "serve.toml:2: contact must be an array of strings"],
     ["a store that is not a path", `${HEAD}store = 5\n${SITE}`, "serve.toml:2: store must be a non-empty string"],
     ["an [rfc2136] port that is text", `${HEAD}challenge = "dns-01"\n[rfc2136]\nserver = "127.0.0.1"\nport = "53"\n${SITE}`, "serve.toml:5: [rfc2136] port must be a port number (1-65535)"],
@@ -90,5 +90,56 @@ describe("parseServeConfig(): keys read with the field validator", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toStartWith(message);
+    expect((error as Error).message).not.toContain("\n");
+  });
+});
+
+describe("parseServeConfig(): [on_demand] and tls-alpn-01", () => {
+  const ASK = `[on_demand]\nask = "http://127.0.0.1:9123/check"\n`;
+  const UP = `upstream = "http://127.0.0.1:8080"\n`;
+
+  test("reads [on_demand]: ask, max_per_minute (default 10), its sites' patterns (none: any name); listed sites stay apart", () => {
+    const config = parseServeConfig(`${HEAD}${ASK}max_per_minute = 3\n[[site]]\nnames = ["a.test"]\n${UP}[[site]]\non_demand = true\nnames = ["*.Customers.test", "shop.test"]\n${UP}` +
+      `[[site]]\non_demand = true\n${UP}connect_timeout = 2\n`, "serve.toml");
+    expect(config.sites.map((site) => site.names.map((name) => name.value))).toEqual([["a.test"]]);
+    expect(config.onDemand).toEqual({
+      ask: "http://127.0.0.1:9123/check",
+      maxPerMinute: 3,
+      sites: [{ patterns: ["*.customers.test", "shop.test"], upstream: "http://127.0.0.1:8080" }, { patterns: ["*"], upstream: "http://127.0.0.1:8080", connectTimeoutMs: 2000 }],
+    });
+    expect(parseServeConfig(`${HEAD}${ASK}[[site]]\non_demand = true\n${UP}`, "serve.toml").onDemand?.maxPerMinute).toBe(10);
+    expect(parseServeConfig(`${HEAD}[[site]]\nnames = ["a.test"]\n`, "serve.toml").onDemand).toBeUndefined();
+  });
+
+  test("reads challenge = \"tls-alpn-01\", and refuses a wildcard with it", () => {
+    expect(parseServeConfig(`${HEAD}challenge = "tls-alpn-01"\n[[site]]\nnames = ["a.test"]\n`, "serve.toml").challenge).toBe("tls-alpn-01");
+    expect(() => parseServeConfig(`${HEAD}challenge = "tls-alpn-01"\n[[site]]\nnames = ["*.a.test"]\n`, "serve.toml")).toThrow(ConfigError);
+  });
+
+  test.each([
+    ["on_demand = true without [on_demand]", `${HEAD}[[site]]\nnames = ["a.test"]\n[[site]]\non_demand = true\n${UP}`, `serve.toml:5: on_demand = true needs [on_demand] with ask = "http://..."`],
+    ["[on_demand] without ask", `${HEAD}[on_demand]\nmax_per_minute = 5\n[[site]]\non_demand = true\n${UP}`, `serve.toml:2: [on_demand] needs ask = "http://..."`],
+    ["an ask that is not an http(s) URL", `${HEAD}[on_demand]\nask = "file:///etc/passwd"\n[[site]]\non_demand = true\n${UP}`, "serve.toml:3: [on_demand] ask must be an http:// or https:// URL"],
+    ["an ask that is not a URL at all", `${HEAD}[on_demand]\nask = "http://"\n[[site]]\non_demand = true\n${UP}`, "serve.toml:3: [on_demand] ask must be an http:// or https:// URL"],
+    ["an ask that is not a string", `${HEAD}[on_demand]\nask = 8080\n[[site]]\non_demand = true\n${UP}`, "serve.toml:3: [on_demand] ask must be an http:// or https:// URL"],
+    ["an unknown key in [on_demand]", `${HEAD}${ASK}interval = "1m"\n[[site]]\non_demand = true\n${UP}`, `serve.toml:4: unknown key "interval" in [on_demand]`],
+    ["a max_per_minute of 0", `${HEAD}${ASK}max_per_minute = 0\n[[site]]\non_demand = true\n${UP}`, "serve.toml:4: [on_demand] max_per_minute must be a whole number above 0"],
+    ["[on_demand] that serves no site", `${HEAD}${ASK}[[site]]\nnames = ["a.test"]\n`, "serve.toml:2: [on_demand] serves no site"],
+    ["an on_demand site without an upstream", `${HEAD}${ASK}[[site]]\non_demand = true\n`, "serve.toml: site 1: an on_demand site needs an upstream"],
+    ["an on_demand site with a deploy hook", `${HEAD}${ASK}[[site]]\non_demand = true\n${UP}deploy_hook = "true"\n`, "serve.toml:7: site 1: deploy_hook is not for an on_demand site"],
+    ["an IP address as an on-demand pattern", `${HEAD}${ASK}[[site]]\non_demand = true\nnames = ["192.0.2.1"]\n${UP}`, `serve.toml:6: site 1: "192.0.2.1" is an IP address`],
+    ["two catch-all on_demand sites", `${HEAD}${ASK}[[site]]\non_demand = true\n${UP}[[site]]\non_demand = true\n${UP}`, `serve.toml: site 2: "any name (no names)" is already in site 1`],
+    ["a name both listed and on demand", `${HEAD}${ASK}[[site]]\nnames = ["a.test"]\n[[site]]\non_demand = true\nnames = ["a.test"]\n${UP}`, `serve.toml:8: site 2: "a.test" is already in site 1`],
+    ["on_demand not a boolean", `${HEAD}${ASK}[[site]]\non_demand = "yes"\n${UP}`, "serve.toml:5: site 1: on_demand must be true or false"],
+  ])("refuses %s, in one line naming file and line", (_, text, message) => {
+    let error: unknown;
+    try {
+      parseServeConfig(text, "serve.toml");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toStartWith(message);
+    expect((error as Error).message).not.toContain("\n");
   });
 });

@@ -100,7 +100,7 @@ describe("bun-acme serve --config", () => {
       writeFileSync(file, `${config(store, hookFile)}\nbogus = true\n`);
       daemon.kill("SIGHUP");
       const rejected = await daemon.stdout.waitFor((line) => line.startsWith("config not reloaded"), 10_000);
-      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests)`);
+      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests, on_demand)`);
       expect((await get("app.serve.test")).status).toBe(200);
 
       writeFileSync(file, config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`));
@@ -175,7 +175,7 @@ describe("bun-acme serve --config", () => {
   });
 
   test.each([
-    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests)'],
+    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests, on_demand)'],
     ["a duplicate name", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\n[[site]]\nnames = ["b.test", "A.test"]\n`, ':5: site 2: "a.test" is already in site 1'],
     ["an invalid name", `directory = "letsencrypt"\n[[site]]\nnames = ["bad_name!.test"]\n`, ":3: site 1: "],
     ["broken TOML", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test",\n`, ":3: not valid TOML: Unterminated array; expected ']'"],

@@ -51,4 +51,22 @@ describe("TlsFrontServer", () => {
       await server.stop();
     }
   });
+
+  test("stop() does not wait for an idle keep-alive client to leave: it closes that connection (the daemon's SIGTERM)", async () => {
+    const root = await createTestRoot("front test root");
+    const server = new TlsFrontServer({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello") });
+    await server.serve([await servedLeaf(root, ["front.test"])]);
+    const closedByServer = Promise.withResolvers<void>();
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port: server.port, servername: "front.test", ca: chainPem([root.der]), checkServerIdentity: () => undefined }, () => {
+        socket.write("GET / HTTP/1.1\r\nHost: front.test\r\n\r\n"); // keep-alive: the client stays, idle
+      });
+      socket.once("data", () => resolve());
+      socket.on("close", () => closedByServer.resolve());
+      socket.on("error", reject);
+    });
+    // A guard against a hang (Bun closes idle connections after about 10 s), not a speed target.
+    expect(await Promise.race([server.stop().then(() => "stopped"), Bun.sleep(3_000).then(() => "still waiting for the client")])).toBe("stopped");
+    await closedByServer.promise;
+  });
 });

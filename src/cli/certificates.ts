@@ -1,8 +1,11 @@
 /**
- * `certificates`: the stored lineages, with their names, expiry and next renewal time.
+ * `certificates`: the stored lineages, with their names, expiry, next renewal time (as the
+ * renewal schedule stored it, and whether it has come) and issuer (the CA's directory URL and
+ * the issuing certificate's common name).
  */
 import { importPrivateKeyPem, readCertificate, verifyCertificateSignature, type CertificateInfo } from "../asn1/index.ts";
 import { decodePemBlocks, toHex } from "../encoding/index.ts";
+import { isDue } from "../lifecycle/index.ts";
 import type { CertificateStore, StoredLineage } from "../store/index.ts";
 import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
@@ -51,14 +54,31 @@ async function list(store: CertificateStore, reporter: Reporter, env: Record<str
   for (const name of names) {
     try {
       const { config, meta } = (await store.summary(name))!;
-      const problems = await lineageProblems(await store.load(name), Date.now());
-      reporter.report({ event: "lineage", lineage: name, names: config.identifiers.map((identifier) => identifier.value), meta, folder: store.locate(name), problems });
+      const lineage = await store.load(name);
+      const now = Date.now();
+      const problems = await lineageProblems(lineage, now);
+      const issuer = { ...(meta.directoryUrl ? { directoryUrl: meta.directoryUrl } : {}), ...(lineage ? issuerNameOf(lineage) : {}) };
+      reporter.report({
+        event: "lineage", lineage: name, names: config.identifiers.map((identifier) => identifier.value), meta, folder: store.locate(name), problems,
+        issuer, due: isDue(meta, now),
+      });
     } catch (error) {
       reporter.report({ event: "failed", lineage: name, names: [], error: describeError(error, env) });
       failures++;
     }
   }
   return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;
+}
+
+/** The common name of the certificate's issuer, as its leaf names it; nothing when the leaf cannot be read. */
+export function issuerNameOf(lineage: StoredLineage): { commonName?: string } {
+  try {
+    const leafDer = decodePemBlocks(lineage.chainPem).find((block) => block.label === "CERTIFICATE")?.der;
+    const commonName = leafDer ? readCertificate(leafDer).issuerCommonName : undefined;
+    return commonName === undefined ? {} : { commonName };
+  } catch {
+    return {}; // lineageProblems() says why
+  }
 }
 
 /** What is wrong with a stored certificate at `now`: nothing, or certbot's marks. */

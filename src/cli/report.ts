@@ -21,6 +21,10 @@ export interface LineageEvent {
   readonly folder?: string;
   /** For `lineage`: what is wrong with the stored certificate, as certbot marks it ("EXPIRED", "INVALID (...)"). */
   readonly problems?: readonly string[];
+  /** For `lineage`: the CA that issued it (directory URL, when recorded) and the issuing certificate's common name. */
+  readonly issuer?: { readonly directoryUrl?: string; readonly commonName?: string };
+  /** For `lineage`: whether its renewal time has come (renew would renew it now). */
+  readonly due?: boolean;
 }
 
 /** Prints events as text or JSON lines. */
@@ -48,6 +52,10 @@ export class Reporter {
         ...(event.folder ? { folder: event.folder } : {}),
         ...(event.error ? { error: event.error } : {}),
         ...(event.hookError ? { hook_error: event.hookError } : {}),
+        ...(event.issuer ? { issuer: { directory_url: event.issuer.directoryUrl ?? null, common_name: event.issuer.commonName ?? null } } : {}),
+        ...(event.due !== undefined && event.meta ? {
+          due: event.due, renewal_source: event.meta.renewalSource, ...(event.meta.ariRetryAt ? { ari_retry_at: event.meta.ariRetryAt } : {}),
+        } : {}),
         ...(event.problems?.length ? { status: event.problems.some((problem) => problem.startsWith("INVALID")) ? "invalid" : "expired", problems: event.problems } : {}),
       }));
       return;

@@ -10,7 +10,8 @@
  * Writes bench/caddy-results.md. Run it in a network namespace of its own (its ports are fixed):
  *
  *   unshare -n bash -c 'ip link set lo up; bun run bench:caddy [--rounds N] [--rounds-200 N]'
- *   options: --binary PATH (default dist/bun-acme), --skip-caddy, --no-200, --out FILE, --warm N
+ *   options: --binary PATH (default dist/bun-acme), --compare PATH (a second build of bun-acme as one more
+ *   contender, e.g. before a change), --skip-caddy, --no-200, --out FILE, --warm N
  */
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -45,15 +46,17 @@ interface Contender {
   spawn(dir: string): Subprocess;
 }
 
-const bunAcme: Contender = {
-  label: "bun-acme serve",
+/** The compiled daemon at `executable`. */
+const daemonAt = (executable: string, label: string): Contender => ({
+  label,
   configure(dir, names) {
     const sites = names.map((name) => `[[site]]\nnames = ["${name}"]\nupstream = "http://127.0.0.1:${UPSTREAM}"\n`).join("\n");
     writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n\n` +
       `[listen]\nhostname = "127.0.0.1"\nhttps = ${HTTPS}\nhttp = ${HTTP}\n\n${sites}`);
   },
-  spawn: (dir) => Bun.spawn([binary, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") }),
-};
+  spawn: (dir) => Bun.spawn([executable, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") }),
+});
+const bunAcme = daemonAt(binary, "bun-acme serve");
 
 const caddy: Contender = {
   label: "Caddy 2.6.2",
@@ -106,6 +109,8 @@ interface Round {
   peakMiB: number;
   warmHandshakeMs: number;
   warmAllMs: number;
+  /** RSS once a warm start serves every site (before any load). */
+  warmRssMiB: number;
 }
 
 /** One round of one contender with `count` sites, in a fresh folder (empty store). */
@@ -123,14 +128,17 @@ async function round(contender: Contender, count: number): Promise<Round> {
     await stop(child);
     const handshakes: number[] = [];
     const alls: number[] = [];
+    const warmRss: number[] = [];
     for (let warm = 0; warm < warmStarts; warm++) {
       started = performance.now();
       child = contender.spawn(dir);
       handshakes.push(await msUntil(started, async () => (await probe(HTTPS, siteName(0), issuingRoot, undefined)) === 1, 30_000, 1));
       if (count > 1) alls.push((await untilAllServed(started, count, 60_000)).allMs);
+      await Bun.sleep(500); // whatever follows the start (a swap, a retired backend stopping) is done
+      warmRss.push(memoryOf(child.pid).rssMiB);
       await stop(child);
     }
-    return { coldFirstMs: cold.firstMs, coldAllMs: cold.allMs, load, rssMiB: memory.rssMiB, peakMiB: memory.peakMiB, warmHandshakeMs: median(handshakes), warmAllMs: median(alls) };
+    return { coldFirstMs: cold.firstMs, coldAllMs: cold.allMs, load, rssMiB: memory.rssMiB, peakMiB: memory.peakMiB, warmHandshakeMs: median(handshakes), warmAllMs: median(alls), warmRssMiB: median(warmRss) };
   } catch (error) {
     const tail = (file: string) => readFileSync(join(dir, file), "utf8").split("\n").slice(-15).join("\n");
     throw new Error(`${contender.label}, ${count} site(s): ${(error as Error).message}\n${tail("out.log")}\n${tail("err.log")}`);
@@ -145,7 +153,8 @@ const issuingRoot = await (await pebble.management("/roots/0")).text();
 const webroot = makeTempDir("bench-caddy-www-");
 writeFileSync(join(webroot, "index.html"), "x".repeat(1024));
 const upstream = await startNginx(webroot, UPSTREAM);
-const contenders = argv.includes("--skip-caddy") ? [bunAcme] : [bunAcme, caddy];
+const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compare", "")), `bun-acme serve (${option("--compare", "")})`)] : [];
+const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
 const results = new Map<string, Round[]>();
 const began = performance.now();
 for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
@@ -157,7 +166,7 @@ for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
       results.set(key, [...(results.get(key) ?? []), result]);
       log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
         `${result.load.rps.toFixed(0)} req/s, p99 ${result.load.p99Ms.toFixed(2)} ms, ${result.load.errors} errors; RSS ${result.rssMiB.toFixed(1)} MiB, peak ${result.peakMiB.toFixed(1)} MiB; ` +
-        `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
+        `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
     }
   }
 }
@@ -178,7 +187,8 @@ const metrics: Array<[string, (round: Round) => number, number, boolean]> = [
   ["Cold start to all sites served, s", (r) => r.coldAllMs / 1000, 2, true],
   ["Warm start (stored) to a verified handshake, s", (r) => r.warmHandshakeMs / 1000, 3, false],
   ["Warm start to all sites served, s", (r) => r.warmAllMs / 1000, 3, true],
-  ["RSS after load, MiB", (r) => r.rssMiB, 1, false],
+  ["RSS after a warm start, before load, MiB", (r) => r.warmRssMiB, 1, false],
+  ["RSS after the cold start and load, MiB", (r) => r.rssMiB, 1, false],
   ["Peak RSS (VmHWM), MiB", (r) => r.peakMiB, 1, false],
   ["Keep-alive proxy, requests/s", (r) => r.load.rps, 0, false],
   ["Keep-alive proxy, p99 latency, ms", (r) => r.load.p99Ms, 2, false],

@@ -11,7 +11,9 @@
  *
  *   unshare -n bash -c 'ip link set lo up; bun run bench:caddy [--rounds N] [--rounds-200 N]'
  *   options: --binary PATH (default dist/bun-acme), --compare PATH (a second build of bun-acme as one more
- *   contender, e.g. before a change), --skip-caddy, --no-200, --out FILE, --warm N
+ *   contender, e.g. before a change), --skip-caddy, --no-200, --out FILE, --warm N, --reuse-port (set
+ *   net.ipv4.tcp_migrate_req to 1 in the benchmark's own network namespace, as the shipped systemd unit does
+ *   on the host, so that the daemon swaps in reuse-port mode instead of the relay)
  */
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -147,6 +149,11 @@ async function round(contender: Contender, count: number): Promise<Round> {
   }
 }
 
+const reusePort = argv.includes("--reuse-port");
+if (reusePort) {
+  if (!process.env.BENCH_OWN_NETNS) throw new Error("--reuse-port changes a kernel setting: only in the network namespace bench/run makes (as root)");
+  writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1\n");
+}
 const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10053, zone: { address: "127.0.0.1", txtValues: () => [] } });
 const pebble = await startPebble({ config: { httpPort: HTTP, tlsPort: HTTPS } });
 const issuingRoot = await (await pebble.management("/roots/0")).text();
@@ -157,22 +164,25 @@ const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compar
 const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
 const results = new Map<string, Round[]>();
 const began = performance.now();
-for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
-  for (let index = 0; index < times; index++) {
-    const order = index % 2 === 0 ? contenders : [...contenders].reverse();
-    for (const contender of order) {
-      const result = await round(contender, count);
-      const key = `${contender.label}|${count}`;
-      results.set(key, [...(results.get(key) ?? []), result]);
-      log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
-        `${result.load.rps.toFixed(0)} req/s, p99 ${result.load.p99Ms.toFixed(2)} ms, ${result.load.errors} errors; RSS ${result.rssMiB.toFixed(1)} MiB, peak ${result.peakMiB.toFixed(1)} MiB; ` +
-        `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
+try {
+  for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
+    for (let index = 0; index < times; index++) {
+      const order = index % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const contender of order) {
+        const result = await round(contender, count);
+        const key = `${contender.label}|${count}`;
+        results.set(key, [...(results.get(key) ?? []), result]);
+        log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
+          `${result.load.rps.toFixed(0)} req/s, p99 ${result.load.p99Ms.toFixed(2)} ms, ${result.load.errors} errors; RSS ${result.rssMiB.toFixed(1)} MiB, peak ${result.peakMiB.toFixed(1)} MiB; ` +
+          `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
+      }
     }
   }
+} finally { // also when a round fails: nothing left running
+  await upstream.stop();
+  await pebble.stop();
+  dns.stop();
 }
-await upstream.stop();
-await pebble.stop();
-dns.stop();
 
 /** "median (min–max)" of one field over the rounds. */
 function cell(rows: readonly Round[] | undefined, pick: (round: Round) => number, digits: number): string {
@@ -211,8 +221,9 @@ Pebble's root (node:tls, SNI the site's name) and gets a 200 through the proxy; 
 8 at a time, until it is. Warm start: the server restarted on its stored certificates, ${warmStarts} times per round (median),
 timed from spawn to a verified handshake. Load: wrk, 2 threads, ${CONNECTIONS} keep-alive connections, ${SECONDS} s, then RSS (VmRSS) and
 peak RSS (VmHWM) from /proc. The machine has 2 cores shared with other work: compare within a row, and mind the spread.
-Caddy uses its defaults (HTTP/3 listener, its issuance rate limiter); bun-acme its defaults (the relay swap mode,
-net.ipv4.tcp_migrate_req being 0 in the benchmark's network namespace).
+Caddy uses its defaults (HTTP/3 listener, its issuance rate limiter); bun-acme its defaults, ${reusePort
+  ? "with net.ipv4.tcp_migrate_req set to 1 in the benchmark's network namespace as the shipped systemd unit sets it (the reuse-port swap mode)"
+  : "with net.ipv4.tcp_migrate_req at 0 in the benchmark's network namespace (the relay swap mode; the shipped systemd unit sets it to 1, for the reuse-port mode: `--reuse-port`)"}.
 
 ${table(1)}
 ${rounds200 > 0 ? `\n${table(200)}\n` : ""}`;

@@ -1,9 +1,11 @@
 /**
- * `certificates`: the stored lineages, with their names, expiry and next renewal time.
+ * `certificates`: the stored lineages, with their names, expiry, next renewal time (as the
+ * renewal schedule stored it, and whether it has come) and issuer (the CA's directory URL and
+ * the issuing certificate's common name).
  */
 import { importPrivateKeyPem, readCertificate, verifyCertificateSignature, type CertificateInfo } from "../asn1/index.ts";
 import { decodePemBlocks, toHex } from "../encoding/index.ts";
-import { certificateOf, failureOf } from "../lifecycle/index.ts";
+import { certificateOf, failureOf, isDue } from "../lifecycle/index.ts";
 import type { CertificateStore, StoredLineage } from "../store/index.ts";
 import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
@@ -52,11 +54,16 @@ async function list(store: CertificateStore, reporter: Reporter, env: Record<str
   for (const name of names) {
     try {
       const summary = (await store.summary(name))!;
-      const problems = await lineageProblems(await store.load(name), Date.now());
+      const lineage = await store.load(name);
+      const now = Date.now();
+      const problems = await lineageProblems(lineage, now);
       const folder = store.locate(name);
+      const { meta } = summary;
       reporter.report({
         type: "lineage", ...certificateOf(summary), ...(folder !== undefined ? { folder } : {}),
         ...(problems.length ? { problems, status: problems.some((problem) => problem.startsWith("INVALID")) ? "invalid" : "expired" } : {}),
+        ...(lineage ? issuerNameOf(lineage) : {}),
+        due: isDue(meta, now), renewalSource: meta.renewalSource, ...(meta.ariRetryAt ? { ariRetryAt: meta.ariRetryAt } : {}),
       });
     } catch (error) {
       reporter.report({ type: "failed", lineage: name, names: [], ...failureOf(error, describeError(error, env)) });
@@ -64,6 +71,17 @@ async function list(store: CertificateStore, reporter: Reporter, env: Record<str
     }
   }
   return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;
+}
+
+/** The common name of the certificate's issuer, as its leaf names it; nothing when the leaf cannot be read. */
+export function issuerNameOf(lineage: StoredLineage): { issuerName?: string } {
+  try {
+    const leafDer = decodePemBlocks(lineage.chainPem).find((block) => block.label === "CERTIFICATE")?.der;
+    const commonName = leafDer ? readCertificate(leafDer).issuerCommonName : undefined;
+    return commonName === undefined ? {} : { issuerName: commonName };
+  } catch {
+    return {}; // lineageProblems() says why
+  }
 }
 
 /** What is wrong with a stored certificate at `now`: nothing, or certbot's marks. */

@@ -6,7 +6,7 @@
 import type { LifecycleEvent, LifecycleEventType } from "./events.ts";
 
 /** A field's kind; `?` marks it optional. */
-type Kind = "string" | "time" | "number" | "strings" | "problem" | "window";
+type Kind = "string" | "time" | "number" | "boolean" | "strings" | "problem" | "window";
 type Schema = Readonly<Record<string, Kind | `${Kind}?`>>;
 
 const SUBJECT = { lineage: "string", names: "strings", ca: "string?" } as const;
@@ -23,7 +23,9 @@ const SCHEMAS: Readonly<Record<LifecycleEventType, Schema>> = {
   updated: { ...CERTIFICATE, message: "string" },
   next_renewal: { ...CERTIFICATE, at: "time" },
   expired: { ...CERTIFICATE, message: "string" },
-  lineage: { ...CERTIFICATE, folder: "string?", problems: "strings?", status: "string?" },
+  lineage: {
+    ...CERTIFICATE, folder: "string?", problems: "strings?", status: "string?", issuerName: "string?", due: "boolean?", renewalSource: "string?", ariRetryAt: "time?",
+  },
   failed: { ...SOME_CERTIFICATE, ...SUBJECT, ...FAILURE, at: "time?" },
   damaged: { ...SUBJECT, message: "string" },
   warning: { ...SOME_CERTIFICATE, message: "string" },
@@ -92,6 +94,8 @@ function isKind(value: unknown, kind: Kind): boolean {
       return typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value) && !Number.isNaN(Date.parse(value));
     case "number":
       return typeof value === "number" && Number.isFinite(value);
+    case "boolean":
+      return typeof value === "boolean";
     case "strings":
       return Array.isArray(value) && value.every((item) => typeof item === "string");
     case "problem": // RFC 7807 as RFC 8555 uses it: an object, its type a string

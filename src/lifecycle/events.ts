@@ -4,7 +4,7 @@
  * event stream for every certificate state change. Where the engine ran, the event is derived
  * from its tagged outcome ({@link outcomeEvent}); failures carry the CA's problem document whole.
  */
-import { AcmeProblemError, type AcmeProblem } from "../acme/index.ts";
+import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError, type AcmeProblem } from "../acme/index.ts";
 import { BunAcmeError } from "../errors/index.ts";
 import type { ProxyLogEntry } from "../servers/index.ts";
 import type { LineageConfig, StoredLineage } from "../store/index.ts";
@@ -75,7 +75,17 @@ export type LifecycleEvent =
   | (EventHead<"updated"> & EventCertificate & { readonly message: string })
   | (EventHead<"next_renewal"> & EventCertificate & { readonly at: string })
   | (EventHead<"expired"> & EventCertificate & { readonly message: string })
-  | (EventHead<"lineage"> & EventCertificate & { readonly folder?: string; readonly problems?: readonly string[]; readonly status?: "expired" | "invalid" })
+  | (EventHead<"lineage"> & EventCertificate & {
+    readonly folder?: string; readonly problems?: readonly string[]; readonly status?: "expired" | "invalid";
+    /** The issuing certificate's common name (the CA's directory URL is `ca`). */
+    readonly issuerName?: string;
+    /** Whether its renewal time has come: `renew` would renew it now. */
+    readonly due?: boolean;
+    /** What set `nextRenewal`: the CA's renewal information (RFC 9773) or the certificate's lifetime. */
+    readonly renewalSource?: string;
+    /** When the CA's renewal information is to be asked again. */
+    readonly ariRetryAt?: string;
+  })
   | (EventHead<"failed"> & EventSubject & Partial<EventCertificate> & EventFailure & { /** When it is tried again. */ readonly at?: string })
   | (EventHead<"damaged"> & EventSubject & { readonly message: string })
   | (EventHead<"warning"> & Partial<EventCertificate> & { readonly message: string })
@@ -126,7 +136,7 @@ export function failureOf(error: unknown, line?: string): EventFailure {
   return {
     error: line ?? (error instanceof Error ? error.message : String(error)),
     ...(error instanceof BunAcmeError ? { code: error.code } : {}),
-    ...(error instanceof AcmeProblemError ? { problem: error.problem } : {}),
+    ...problemOf(error),
   };
 }
 
@@ -159,4 +169,11 @@ export function outcomeEvent(outcome: LineageOutcome, config: LineageConfig): Un
 export function failureEvent(about: LineageConfig | StoredLineage, error: unknown, options: { readonly at?: string; readonly line?: string } = {}): Untimed<EventOf<"failed">> {
   const subject = "meta" in about ? certificateOf(about) : subjectOf(about);
   return { type: "failed", ...subject, ...failureOf(error, options.line), ...(options.at ? { at: options.at } : {}) };
+}
+
+/** The CA's problem document an error carries: a problem response, or the one a failed authorization or order ended with. */
+function problemOf(error: unknown): { problem?: AcmeProblem } {
+  if (error instanceof AcmeProblemError) return { problem: error.problem };
+  if ((error instanceof AcmeAuthorizationError || error instanceof AcmeOrderError) && error.problem) return { problem: error.problem };
+  return {};
 }

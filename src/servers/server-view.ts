@@ -21,6 +21,8 @@ export class CertificateServerView {
   private readonly server: SwappableCertificates;
   private latest: readonly ServedCertificate[] | undefined;
   private active: boolean;
+  /** Whether the server got `latest` (a view active from the start has nothing to present when activated). */
+  private presented = false;
 
   constructor(server: SwappableCertificates, options: { readonly active?: boolean } = {}) {
     this.server = server;
@@ -40,18 +42,28 @@ export class CertificateServerView {
   /** Serves `certificates` now if active, else when activated. */
   async serve(certificates: readonly ServedCertificate[]): Promise<void> {
     this.latest = certificates;
-    if (this.active) await this.server.serve(certificates);
+    this.presented = false;
+    if (!this.active) return;
+    await this.server.serve(certificates);
+    this.presented = this.latest === certificates;
   }
 
-  /** From now on this view's certificates are served (the last set it was given, at once). */
+  /**
+   * From now on this view's certificates are served (the last set it was given, at once, unless the
+   * server already has it: a second swap of the same set would cost a new backend for nothing).
+   */
   async activate(): Promise<void> {
     this.active = true;
-    if (this.latest) await this.server.serve(this.latest);
+    if (!this.latest || this.presented) return;
+    const latest = this.latest;
+    await this.server.serve(latest);
+    this.presented = this.latest === latest;
   }
 
   /** From now on nothing this view is given reaches the server. */
   deactivate(): void {
     this.active = false;
+    this.presented = false; // another view may serve in the meantime
   }
 
   /** Deactivates the view; the server keeps running. */

@@ -6,8 +6,8 @@
  * listener changes at all), a handshake failure for names with no certificate, and certificates
  * obtained on demand, during the handshake that asks for them.
  */
-import { connect, type Socket } from "node:net";
-import { createSecureContext, createServer, type SecureContext, type Server as TlsServer } from "node:tls";
+import type { Socket } from "node:net";
+import type { SecureContext, Server as TlsServer } from "node:tls";
 import { tryParseIp } from "../encoding/index.ts";
 import { withClientAddresses } from "./client-address.ts";
 import { ServerStartError } from "./serve.ts";
@@ -27,6 +27,10 @@ export interface TlsFrontOptions<WebSocketData = undefined> {
    */
   readonly onUnknownName?: (name: string) => Promise<ServedCertificate | undefined>;
 }
+
+// Loaded when first used: node:tls and node:net add about 8 MiB to every process that imports them,
+// and only on-demand certificates need this server.
+const tls = () => process.getBuiltinModule("node:tls");
 
 /** Serves HTTPS through a `node:tls` front; {@link serve} replaces the certificates in place. */
 export class TlsFrontServer<WebSocketData = undefined> {
@@ -61,7 +65,7 @@ export class TlsFrontServer<WebSocketData = undefined> {
     const contexts = new Map<string, SecureContext>();
     let fallback: TlsFrontServer<WebSocketData>["fallback"];
     for (const certificate of certificates) {
-      const context = createSecureContext({ cert: certificate.chainPem, key: certificate.keyPem });
+      const context = tls().createSecureContext({ cert: certificate.chainPem, key: certificate.keyPem });
       for (const name of certificate.names) {
         if (tryParseIp(name)) fallback ??= { context, cert: certificate.chainPem, key: certificate.keyPem };
         else contexts.set(name.toLowerCase(), context);
@@ -76,7 +80,7 @@ export class TlsFrontServer<WebSocketData = undefined> {
 
   /** Adds one certificate (on demand) without replacing the others. */
   add(certificate: ServedCertificate): void {
-    const context = createSecureContext({ cert: certificate.chainPem, key: certificate.keyPem });
+    const context = tls().createSecureContext({ cert: certificate.chainPem, key: certificate.keyPem });
     for (const name of certificate.names) this.contexts.set(name.toLowerCase(), context);
   }
 
@@ -120,12 +124,12 @@ export class TlsFrontServer<WebSocketData = undefined> {
       fetch: (request, server) => handler(request, facade ??= withClientAddresses(server, (port) => this.clients.get(port))),
     });
     const innerPort = this.inner.port!;
-    const front = createServer({
+    const front = tls().createServer({
       ...(this.fallback ? { cert: this.fallback.cert, key: this.fallback.key } : {}),
       SNICallback: (name, callback) => {
         this.contextFor(name).then(
           // A context without a certificate: the client gets a TLS alert (internal_error), not a bare close, nor the default certificate.
-          (context) => callback(null, context ?? (this.noCertificate ??= createSecureContext({}))),
+          (context) => callback(null, context ?? (this.noCertificate ??= tls().createSecureContext({}))),
           (error: Error) => callback(error, undefined),
         );
       },
@@ -139,7 +143,7 @@ export class TlsFrontServer<WebSocketData = undefined> {
   }
 
   private pipe(socket: Socket, innerPort: number): void {
-    const upstream = connect(innerPort, "127.0.0.1");
+    const upstream = process.getBuiltinModule("node:net").connect(innerPort, "127.0.0.1");
     upstream.once("connect", () => {
       const port = upstream.localPort;
       if (port === undefined || socket.remoteAddress === undefined) return;

@@ -10,7 +10,7 @@
  * the record's name (e.g. `bun_acme_lineages/example.net/config`) as associated data (see key-sealing.ts).
  * @see https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT
  */
-import { SQL } from "bun";
+import type { SQL } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
@@ -52,7 +52,7 @@ export class PostgresCertificateStore implements CertificateStore {
 
   /** @param url `postgres://user[:password]@host:port/database` */
   constructor(url: string, options: PostgresStoreOptions = {}) {
-    this.sql = new SQL(url);
+    this.sql = new Bun.SQL(url); // not imported: `import { SQL } from "bun"` loads the client into every process (about 5 MiB)
     this.description = `the PostgreSQL store ${maskSecrets(new URL(url).href)}`;
     this.sealer = new KeySealer(options.encryptionKey, this.description, {
       isSealed: async () => {

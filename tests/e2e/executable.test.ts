@@ -20,7 +20,8 @@ let executable: string;
 beforeAll(async () => {
   buildDir = makeTempDir("bun-acme-build-");
   executable = join(buildDir, "bun-acme");
-  const build = Bun.spawn([process.execPath, "build", "--compile", join(ROOT, "src", "main.ts"), "--outfile", executable], {
+  // As project/compile builds it: with the bytecode cache (which needs ESM output: main.ts awaits at top level).
+  const build = Bun.spawn([process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", join(ROOT, "src", "main.ts"), "--outfile", executable], {
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -5,7 +5,7 @@
  * parseEventLine, the schema check the CLI and daemon tests use too), which refuses what is not one.
  */
 import { describe, expect, test } from "bun:test";
-import { AcmeProblemError, type AcmeProblem } from "../../src/acme/index.ts";
+import { AcmeAuthorizationError, AcmeOrderError, AcmeProblemError, type AcmeProblem } from "../../src/acme/index.ts";
 import { ensureLineage, eventLine, failureEvent, outcomeEvent, parseEventLine, stampEvent, type LineageOutcome, type UntimedEvent } from "../../src/lifecycle/index.ts";
 import type { StoredLineage } from "../../src/store/index.ts";
 import { describeEvent } from "../../src/cli/report.ts";
@@ -76,6 +76,19 @@ describe("outcomeEvent()", () => {
     expect(event).toMatchObject({ type: "failed", lineage: "ev.fake.test", names: ["ev.fake.test", "www.ev.fake.test"], ca: FAKE_DIRECTORY, code: "ERR_ACME_PROBLEM", at: "2026-11-30T07:00:00.000Z" });
     expect(event.type === "failed" && event.problem).toEqual(problem);
     expect(throughLine(event)).toEqual(stampEvent(event, NOW));
+  });
+
+  test("a failed challenge or order keeps the problem document it ended with (the commonest failure a CA reports)", () => {
+    const problem: AcmeProblem = {
+      type: "urn:ietf:params:acme:error:unauthorized", detail: "No TXT records found for DNS challenge", status: 403,
+      subproblems: [{ type: "urn:ietf:params:acme:error:dns", detail: "SERVFAIL", identifier: { type: "dns", value: "ev.fake.test" } }],
+    };
+    const challenge = failureEvent(config, new AcmeAuthorizationError({ type: "dns", value: "ev.fake.test" }, "dns-01", "invalid", problem));
+    expect(challenge).toMatchObject({ code: "ERR_ACME_AUTHORIZATION", problem });
+    expect(throughLine(challenge)).toEqual(stampEvent(challenge, NOW));
+    const order = failureEvent(config, new AcmeOrderError("https://fake-ca.test/order/1", problem));
+    expect(order).toMatchObject({ code: "ERR_ACME_ORDER", problem });
+    expect(failureEvent(config, new AcmeOrderError("https://fake-ca.test/order/1", undefined))).not.toHaveProperty("problem");
   });
 });
 

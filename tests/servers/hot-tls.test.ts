@@ -152,6 +152,29 @@ describe("HotTlsServer: how a swap moves clients", () => {
   });
 });
 
+describe("HotTlsServer: certificates arriving together", () => {
+  test("serve() calls made before the next swap begins are folded into it with the latest set, and every call resolves", async () => {
+    const root = await createTestRoot("swap test root");
+    const leaves = await Promise.all(["one.test", "two.test", "three.test", "four.test"].map((name) => servedLeaf(root, [name])));
+    const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n") });
+    try {
+      await server.serve(leaves.slice(0, 1));
+      // As manage() calls it when certificates arrive in quick succession: each call names the whole set so far.
+      await Promise.all([2, 3, 4].map((count) => server.serve(leaves.slice(0, count))));
+      expect(server.swaps).toBe(1); // one swap for the three calls, not three
+      for (const name of ["one.test", "four.test"]) {
+        const client = await RawClient.open(server.port, chainPem([root.der]), name);
+        expect((await client.get()).status).toBe(200);
+        client.socket.end();
+      }
+      await server.serve(leaves.slice(0, 2)); // alone: a swap of its own
+      expect(server.swaps).toBe(2);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("HotTlsServer: one bad certificate cannot take the others down", () => {
   test("a certificate whose key is another's is left out and reported; the other names keep being served", async () => {
     const root = await createTestRoot("swap test root");

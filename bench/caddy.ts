@@ -1,0 +1,232 @@
+/**
+ * bun-acme's daemon against Caddy 2.6.2 (Debian's package) as the front door of sites proxied to
+ * the same upstream (Debian's nginx, a 1 KiB file over plain HTTP on loopback), both getting their
+ * certificates from the same Pebble over http-01 (or tls-alpn-01 for Caddy, which tries both) on
+ * the same ports, one at a time, in alternating order each round. Per server and round:
+ * - cold start (empty store, new account) to the first site served: a verified handshake and a 200;
+ * - with 200 sites, the same and the time until all 200 are served;
+ * - keep-alive proxying with wrk (requests per second, p99), then RSS (VmRSS) and peak RSS (VmHWM);
+ * - warm start (certificates stored) to a verified handshake, and with 200 sites to all 200 served.
+ * Writes bench/caddy-results.md. Run it in a network namespace of its own (its ports are fixed):
+ *
+ *   unshare -n bash -c 'ip link set lo up; bun run bench:caddy [--rounds N] [--rounds-200 N]'
+ *   options: --binary PATH (default dist/bun-acme), --compare PATH (a second build of bun-acme as one more
+ *   contender, e.g. before a change), --skip-caddy, --no-200, --out FILE, --warm N, --reuse-port (set
+ *   net.ipv4.tcp_migrate_req to 1 in the benchmark's own network namespace, as the shipped systemd unit does
+ *   on the host, so that the daemon swaps in reuse-port mode instead of the relay)
+ */
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { startDnsServer } from "../src/dns/index.ts";
+import { startNginx } from "../tests/support/nginx.ts";
+import { startPebble } from "../tests/support/pebble.ts";
+import { makeTempDir } from "../tests/support/temp.ts";
+import { memoryOf, msUntil, probe, wrk, type WrkResult } from "./lib/front-door.ts";
+import { median, spread } from "./lib/stats.ts";
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback);
+const rounds = Number(option("--rounds", "5"));
+const rounds200 = argv.includes("--no-200") ? 0 : Number(option("--rounds-200", "2"));
+const warmStarts = Number(option("--warm", "3"));
+const binary = resolve(option("--binary", join(import.meta.dir, "..", "dist", "bun-acme")));
+const outFile = resolve(option("--out", join(import.meta.dir, "caddy-results.md")));
+const log = (line: string) => console.log(`[bench] ${line}`);
+const HTTPS = 18701;
+const HTTP = 18702;
+const UPSTREAM = 18700;
+const SECONDS = 5;
+const CONNECTIONS = 32;
+const PAGE = "/index.html";
+const siteName = (index: number) => `s${index + 1}.bench.test`;
+
+/** A front door under test: writes its configuration into `dir` and starts from it. */
+interface Contender {
+  readonly label: string;
+  configure(dir: string, names: readonly string[]): void;
+  spawn(dir: string): Subprocess;
+}
+
+/** The compiled daemon at `executable`. */
+const daemonAt = (executable: string, label: string): Contender => ({
+  label,
+  configure(dir, names) {
+    const sites = names.map((name) => `[[site]]\nnames = ["${name}"]\nupstream = "http://127.0.0.1:${UPSTREAM}"\n`).join("\n");
+    writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n\n` +
+      `[listen]\nhostname = "127.0.0.1"\nhttps = ${HTTPS}\nhttp = ${HTTP}\n\n${sites}`);
+  },
+  spawn: (dir) => Bun.spawn([executable, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") }),
+});
+const bunAcme = daemonAt(binary, "bun-acme serve");
+
+const caddy: Contender = {
+  label: "Caddy 2.6.2",
+  configure(dir, names) {
+    const sites = names.map((name) => `${name} {\n\treverse_proxy 127.0.0.1:${UPSTREAM}\n}\n`).join("");
+    writeFileSync(join(dir, "Caddyfile"), `{\n\tadmin off\n\thttp_port ${HTTP}\n\thttps_port ${HTTPS}\n\tdefault_bind 127.0.0.1\n` +
+      `\tacme_ca ${pebble.directoryUrl}\n\tacme_ca_root ${pebble.tlsRootFile}\n\tstorage file_system {\n\t\troot ${join(dir, "store")}\n\t}\n\tskip_install_trust\n}\n${sites}`);
+  },
+  spawn: (dir) => Bun.spawn(["caddy", "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], {
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") },
+    stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a"),
+  }),
+};
+
+/** SIGTERM and wait (SIGKILL after 15 s). */
+async function stop(child: Subprocess): Promise<void> {
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** Served: a verified handshake and a 200 through the proxy. */
+const served = async (index: number) => (await probe(HTTPS, siteName(index), issuingRoot, PAGE)) === 200;
+
+/** Milliseconds from `started` until the first and until every site answered; each site probed until it does (8 at a time). */
+async function untilAllServed(started: number, count: number, timeoutMs: number): Promise<{ firstMs: number; allMs: number }> {
+  const waiting = new Set(Array.from({ length: count }, (_, index) => index));
+  let firstMs = Number.NaN;
+  while (waiting.size > 0) {
+    const batch = [...waiting];
+    for (let at = 0; at < batch.length; at += 8) {
+      await Promise.all(batch.slice(at, at + 8).map(async (index) => {
+        if (!(await served(index))) return;
+        waiting.delete(index);
+        if (Number.isNaN(firstMs)) firstMs = performance.now() - started;
+      }));
+    }
+    if (performance.now() - started > timeoutMs) throw new Error(`${waiting.size} of ${count} sites not served within ${timeoutMs} ms`);
+    if (waiting.size > 0) await Bun.sleep(count > 1 ? 20 : 5);
+  }
+  return { firstMs, allMs: performance.now() - started };
+}
+
+interface Round {
+  coldFirstMs: number;
+  coldAllMs: number;
+  load: WrkResult;
+  rssMiB: number;
+  peakMiB: number;
+  warmHandshakeMs: number;
+  warmAllMs: number;
+  /** RSS once a warm start serves every site (before any load). */
+  warmRssMiB: number;
+}
+
+/** One round of one contender with `count` sites, in a fresh folder (empty store). */
+async function round(contender: Contender, count: number): Promise<Round> {
+  const dir = makeTempDir("bench-caddy-");
+  mkdirSync(join(dir, "store"));
+  contender.configure(dir, Array.from({ length: count }, (_, index) => siteName(index)));
+  const timeoutMs = count > 1 ? 600_000 : 60_000;
+  let started = performance.now();
+  let child = contender.spawn(dir);
+  try {
+    const cold = await untilAllServed(started, count, timeoutMs);
+    const load = await wrk(dir, new URL(`https://${siteName(0)}:${HTTPS}${PAGE}`), SECONDS, CONNECTIONS);
+    const memory = memoryOf(child.pid);
+    await stop(child);
+    const handshakes: number[] = [];
+    const alls: number[] = [];
+    const warmRss: number[] = [];
+    for (let warm = 0; warm < warmStarts; warm++) {
+      started = performance.now();
+      child = contender.spawn(dir);
+      handshakes.push(await msUntil(started, async () => (await probe(HTTPS, siteName(0), issuingRoot, undefined)) === 1, 30_000, 1));
+      if (count > 1) alls.push((await untilAllServed(started, count, 60_000)).allMs);
+      await Bun.sleep(500); // whatever follows the start (a swap, a retired backend stopping) is done
+      warmRss.push(memoryOf(child.pid).rssMiB);
+      await stop(child);
+    }
+    return { coldFirstMs: cold.firstMs, coldAllMs: cold.allMs, load, rssMiB: memory.rssMiB, peakMiB: memory.peakMiB, warmHandshakeMs: median(handshakes), warmAllMs: median(alls), warmRssMiB: median(warmRss) };
+  } catch (error) {
+    const tail = (file: string) => readFileSync(join(dir, file), "utf8").split("\n").slice(-15).join("\n");
+    throw new Error(`${contender.label}, ${count} site(s): ${(error as Error).message}\n${tail("out.log")}\n${tail("err.log")}`);
+  } finally {
+    if (child.exitCode === null) await stop(child);
+  }
+}
+
+const reusePort = argv.includes("--reuse-port");
+if (reusePort) {
+  if (!process.env.BENCH_OWN_NETNS) throw new Error("--reuse-port changes a kernel setting: only in the network namespace bench/run makes (as root)");
+  writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1\n");
+}
+const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10053, zone: { address: "127.0.0.1", txtValues: () => [] } });
+const pebble = await startPebble({ config: { httpPort: HTTP, tlsPort: HTTPS } });
+const issuingRoot = await (await pebble.management("/roots/0")).text();
+const webroot = makeTempDir("bench-caddy-www-");
+writeFileSync(join(webroot, "index.html"), "x".repeat(1024));
+const upstream = await startNginx(webroot, UPSTREAM);
+const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compare", "")), `bun-acme serve (${option("--compare", "")})`)] : [];
+const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
+const results = new Map<string, Round[]>();
+const began = performance.now();
+try {
+  for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
+    for (let index = 0; index < times; index++) {
+      const order = index % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const contender of order) {
+        const result = await round(contender, count);
+        const key = `${contender.label}|${count}`;
+        results.set(key, [...(results.get(key) ?? []), result]);
+        log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
+          `${result.load.rps.toFixed(0)} req/s, p99 ${result.load.p99Ms.toFixed(2)} ms, ${result.load.errors} errors; RSS ${result.rssMiB.toFixed(1)} MiB, peak ${result.peakMiB.toFixed(1)} MiB; ` +
+          `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
+      }
+    }
+  }
+} finally { // also when a round fails: nothing left running
+  await upstream.stop();
+  await pebble.stop();
+  dns.stop();
+}
+
+/** "median (min–max)" of one field over the rounds. */
+function cell(rows: readonly Round[] | undefined, pick: (round: Round) => number, digits: number): string {
+  if (!rows || rows.length === 0) return "–";
+  const values = rows.map(pick);
+  const [low, high] = spread(values);
+  return `${median(values).toFixed(digits)} (${low.toFixed(digits)}–${high.toFixed(digits)})`;
+}
+
+const metrics: Array<[string, (round: Round) => number, number, boolean]> = [
+  ["Cold start (empty store) to the first site served, s", (r) => r.coldFirstMs / 1000, 3, false],
+  ["Cold start to all sites served, s", (r) => r.coldAllMs / 1000, 2, true],
+  ["Warm start (stored) to a verified handshake, s", (r) => r.warmHandshakeMs / 1000, 3, false],
+  ["Warm start to all sites served, s", (r) => r.warmAllMs / 1000, 3, true],
+  ["RSS after a warm start, before load, MiB", (r) => r.warmRssMiB, 1, false],
+  ["RSS after the cold start and load, MiB", (r) => r.rssMiB, 1, false],
+  ["Peak RSS (VmHWM), MiB", (r) => r.peakMiB, 1, false],
+  ["Keep-alive proxy, requests/s", (r) => r.load.rps, 0, false],
+  ["Keep-alive proxy, p99 latency, ms", (r) => r.load.p99Ms, 2, false],
+  ["wrk errors (socket errors and non-2xx), median", (r) => r.load.errors, 0, false],
+];
+const table = (count: number) => [
+  `| ${count === 1 ? "One site" : `${count} sites`} | ${contenders.map((contender) => contender.label).join(" | ")} |`,
+  `| --- |${contenders.map(() => " ---: |").join("")}`,
+  ...metrics.filter(([, , , manyOnly]) => count > 1 || !manyOnly)
+    .map(([label, pick, digits]) => `| ${label} | ${contenders.map((contender) => cell(results.get(`${contender.label}|${count}`), pick, digits)).join(" | ")} |`),
+].join("\n");
+const report = `# Front door: bun-acme against Caddy
+
+Run on ${new Date().toISOString().slice(0, 10)} with \`bun run bench:caddy\` (${rounds} rounds with one site, ${rounds200} with 200 sites,
+the servers alternating, in ${((performance.now() - began) / 1000).toFixed(0)} s; ${binary.endsWith("dist/bun-acme") ? "dist/bun-acme" : binary} against Debian's caddy 2.6.2).
+Both servers get their certificates from the same Pebble (no validation sleep, no authorization reuse) and proxy to the
+same nginx serving a 1 KiB file over plain HTTP on loopback. Medians, with the smallest and largest round in brackets.
+Each round starts from an empty store with a new account. Served: a new connection verifies the certificate against
+Pebble's root (node:tls, SNI the site's name) and gets a 200 through the proxy; with 200 sites every site is probed,
+8 at a time, until it is. Warm start: the server restarted on its stored certificates, ${warmStarts} times per round (median),
+timed from spawn to a verified handshake. Load: wrk, 2 threads, ${CONNECTIONS} keep-alive connections, ${SECONDS} s, then RSS (VmRSS) and
+peak RSS (VmHWM) from /proc. The machine has 2 cores shared with other work: compare within a row, and mind the spread.
+Caddy uses its defaults (HTTP/3 listener, its issuance rate limiter); bun-acme its defaults, ${reusePort
+  ? "with net.ipv4.tcp_migrate_req set to 1 in the benchmark's network namespace as the shipped systemd unit sets it (the reuse-port swap mode)"
+  : "with net.ipv4.tcp_migrate_req at 0 in the benchmark's network namespace (the relay swap mode; the shipped systemd unit sets it to 1, for the reuse-port mode: `--reuse-port`)"}.
+
+${table(1)}
+${rounds200 > 0 ? `\n${table(200)}\n` : ""}`;
+writeFileSync(outFile, report);
+log(`wrote ${outFile}`);
+process.exit(0);

@@ -18,7 +18,8 @@ import type { CommandContext } from "./command.ts";
 import { deployHookEnv, runHook, type HookOptions } from "../hooks/index.ts";
 import { describeHookFailure } from "./hooks.ts";
 import type { Reporter } from "./report.ts";
-import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
+import { readTrustRoots, TrustRootsError } from "../trust/index.ts";
+import type { TrustRoots } from "./trust.ts";
 
 /** What an issuance for a lineage needs beyond its configuration. */
 export interface LineageRun {
@@ -63,10 +64,19 @@ function issuerFor(config: LineageConfig, run: LineageRun): Issuer {
   return issuer;
 }
 
-/** The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved with it. */
+/**
+ * The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved
+ * with it (a file that is gone or holds no certificate is named as the lineage's `caFile`, not `--ca`).
+ */
 function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
   if (context.trust) return context.trust;
-  return config.caFile ? resolveTrustRoots(config.caFile, {}) : undefined;
+  if (!config.caFile) return undefined;
+  try {
+    return { pem: readTrustRoots(config.caFile), path: config.caFile, source: "lineage" };
+  } catch (error) {
+    if (!(error instanceof TrustRootsError)) throw error;
+    throw new TrustRootsError(error.path, `${config.name}: its lineage.json's caFile: ${error.message}; give the CA's roots with --ca, or restore the file`, { cause: error });
+  }
 }
 
 /** The solver the configuration names, and how to stop what it started. */

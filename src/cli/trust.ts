@@ -14,7 +14,7 @@ export const GRADING_ROOT_FILE = "pebble.minica.pem";
 export interface TrustRoots {
   readonly pem: string;
   readonly path: string;
-  readonly source: "--ca" | "BUN_ACME_CA" | "project";
+  readonly source: "--ca" | "BUN_ACME_CA" | "project" | "lineage";
 }
 
 /**

@@ -24,6 +24,8 @@ export interface EnsureOptions {
   readonly clock?: Clock;
   /** What the caller holds now (serves): a usable stored lineage that differs from it is "taken-up". */
   readonly current?: StoredLineage;
+  /** What the store held, read (and checked whole) just before by the caller: the first read is skipped (the read under the lock still decides). */
+  readonly preloaded?: { readonly lineage?: StoredLineage; readonly damage?: string };
 }
 
 /** What {@link ensureLineage} did. */
@@ -58,7 +60,7 @@ interface Found {
  */
 export async function ensureLineage(store: CertificateStore, config: LineageConfig, issuer: Issuer, options: EnsureOptions = {}): Promise<LineageOutcome> {
   const clock = options.clock ?? issuer.clock;
-  const first = await inspect(store, config, clock.now());
+  const first = options.preloaded ?? (await inspect(store, config, clock.now()));
   if (!options.force && usable(first, config, clock.now()) && !needsRenewalInfo(first.lineage!.meta, clock.now())) return kept(first.lineage!, options);
   let lock: StoreLock;
   try {

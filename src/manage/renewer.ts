@@ -6,11 +6,11 @@
  * swapped after each change.
  */
 import type { TimerClock } from "../acme/index.ts";
-import { ensureLineage, inspect, isDue, needsRenewalInfo, type Issuer, type LineageOutcome } from "../lifecycle/index.ts";
+import { ensureLineage, inspect, isDue, lineageDamage, needsRenewalInfo, type Issuer, type LineageOutcome } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
-import { StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { configEvent, eventOf, type ManageEvent } from "./events.ts";
-import { keepCopy, loadSlot, servedSlots, type Slot } from "./slots.ts";
+import { keepCopy, loadSlots, servedSlots, type Slot } from "./slots.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 
 /** What manage() serves with: `HotTlsServer` (Bun.serve) or `TlsFrontServer` (node:tls, on demand). */
@@ -81,11 +81,11 @@ export class Renewer {
    */
   async start(wanted: readonly { config: LineageConfig; serve: boolean }[]): Promise<void> {
     const now = () => this.context.clock.now();
-    const loaded = await Promise.all(wanted.map(({ config, serve }) => loadSlot(config, serve, { ...this.context, now }, this.backoff())));
+    const loaded = await loadSlots(wanted, { ...this.context, now }, () => this.backoff());
     this.slots.push(...loaded);
     if (this.slots.some((slot) => slot.serve) || this.context.alwaysServe) await this.context.https.serve(servedSlots(this.slots));
     await this.watch();
-    const needed = this.slots.filter((slot) => !slot.detached && needsWork(slot, now()));
+    const needed = this.startingOrder(this.slots.filter((slot) => !slot.detached && needsWork(slot, now())));
     for (const slot of this.slots) if (!needed.includes(slot)) this.schedule(slot);
     const first = this.firstAttempts(needed);
     this.track(first);
@@ -118,16 +118,32 @@ export class Renewer {
   }
 
   /**
+   * With a store that announces saves (a fleet's), the certificates in turn from a random one on:
+   * instances started together begin in different places, so that each mostly reaches
+   * certificates the others have not, and those they have are taken up from the announcement.
+   */
+  private startingOrder(needed: readonly Slot[]): Slot[] {
+    if (!this.context.store.watch || needed.length < 2) return [...needed];
+    const from = Math.floor((this.context.random ?? Math.random)() * needed.length) % needed.length;
+    return [...needed.slice(from), ...needed.slice(0, from)];
+  }
+
+  /**
    * Free locks first, then those another instance held (waiting for it): a fleet started together
-   * works on different certificates at once instead of queueing behind the same lock.
+   * works on different certificates at once instead of queueing behind the same lock. A
+   * certificate another instance saved meanwhile (taken up from its announcement) is not tried.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
+    const stillNeeded = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
     await eachBounded(needed, this.context.concurrency ?? 4, async (slot) => {
+      if (!stillNeeded(slot)) return;
       const outcome = await this.attempt(slot, 0);
       if (outcome?.kind === "locked-elsewhere") lockedElsewhere.push(slot);
     });
-    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => this.attempt(slot, LOCK_WAIT_MS));
+    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, async (slot) => {
+      if (stillNeeded(slot)) await this.attempt(slot, LOCK_WAIT_MS);
+    });
   }
 
   /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
@@ -151,9 +167,11 @@ export class Renewer {
   private async ensure(slot: Slot, lockWait: number, swap: boolean): Promise<LineageOutcome> {
     slot.busy = true;
     let outcome: LineageOutcome;
+    const { preloaded } = slot;
+    delete slot.preloaded; // read once, at start: later runs read the store again
     try {
       outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
-        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}),
+        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}), ...(preloaded ? { preloaded } : {}),
       });
     } finally {
       slot.busy = false;
@@ -199,7 +217,7 @@ export class Renewer {
   /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
   private async watch(): Promise<void> {
     if (!this.context.store.watch) return;
-    this.unwatch = await this.context.store.watch((name) => this.track(this.adopt(name)));
+    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)));
     const every = this.context.checkIntervalMs ?? 60_000;
     const tick = () => {
       if (this.stopped) return;
@@ -211,11 +229,16 @@ export class Renewer {
 
   /**
    * Takes up a lineage another instance saved, when it is newer than the one served and whole; a
-   * damaged one is reported by name and obtained again (the others keep serving).
+   * damaged one is reported by name and obtained again (the others keep serving). A lineage the
+   * announcement carried is taken up without reading the store.
    */
-  async adopt(name: string): Promise<void> {
+  async adopt(name: string, announced?: StoredLineage): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
     if (!slot || slot.busy || slot.detached || this.stopped) return;
+    if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
+      if (!this.isNewer(announced.meta, slot)) return;
+      if (!(await lineageDamage(announced, this.context.clock.now())) && !slot.busy) return this.takeUp(slot, announced);
+    }
     const summary = await this.context.store.summary(name).catch((error: unknown) => (error instanceof StoreError && !(error instanceof StoreUnavailableError) ? "damaged" : undefined));
     if (!summary || (summary !== "damaged" && !this.isNewer(summary.meta, slot))) return;
     const found = await inspect(this.context.store, slot.config, this.context.clock.now()).catch(() => undefined);
@@ -236,6 +259,7 @@ export class Renewer {
 
   private async takeUp(slot: Slot, stored: StoredLineage): Promise<void> {
     slot.current = stored;
+    delete slot.preloaded;
     if (slot.serve) await this.swap();
     await keepCopy(this.context, stored);
     this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { decodePemBlocks, encodePem } from "../encoding/index.ts";
 import { accountKeyPath, fileAccountStorage, type AccountStorage } from "./account-state.ts";
 import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
-import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages } from "./certificate-store.ts";
+import { loadEach } from "./load-each.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
 import { checkLineageName, parseJsonObject, parseLineageConfig, parseLineageMeta, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
@@ -100,6 +101,11 @@ export class FileCertificateStore implements CertificateStore {
     const folder = this.locate(name);
     for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file));
     return { config: summary.config, meta: summary.meta, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
+  }
+
+  /** Every named lineage stored (see {@link CertificateStore.loadMany}), read one after another. */
+  loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    return loadEach(names, (name) => this.load(name));
   }
 
   async save(lineage: StoredLineage): Promise<void> {

@@ -7,7 +7,8 @@
  */
 import { systemClock, type TimerClock } from "../acme/index.ts";
 import type { AccountRecord, AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, SharedChallenges, LoadedLineages } from "./certificate-store.ts";
+import { loadEach } from "./load-each.ts";
 import { LockHeldError, LockLostError, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkLineageName, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -54,6 +55,11 @@ export class MemoryCertificateStore implements CertificateStore {
 
   async load(name: string): Promise<StoredLineage | undefined> {
     return this.lineages.get(name);
+  }
+
+  /** Every named lineage held (see {@link CertificateStore.loadMany}). */
+  loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    return loadEach(names, (name) => this.load(name));
   }
 
   /**

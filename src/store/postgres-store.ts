@@ -12,7 +12,8 @@
  */
 import { SQL } from "bun";
 import type { AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages, SharedChallenges } from "./certificate-store.ts";
+import { loadOrDamage } from "./load-each.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
@@ -29,6 +30,15 @@ export interface PostgresStoreOptions {
 }
 
 const CHANNEL = "bun_acme_changed";
+
+/** A row of `bun_acme_lineages`. */
+interface LineageRow {
+  readonly name: string;
+  readonly config: string;
+  readonly meta: string;
+  readonly chain: string;
+  readonly key: string;
+}
 /** Bun's pool holds up to 10 connections, each of which may have been closed by a restart. */
 const MAX_ATTEMPTS = 12;
 /** The advisory lock key that serializes schema creation ("bunacme" in ASCII). */
@@ -125,7 +135,23 @@ export class PostgresCertificateStore implements CertificateStore {
   async load(name: string): Promise<StoredLineage | undefined> {
     await this.ready();
     const [row] = await this.run(() => this.sql`select config, meta, chain, key from bun_acme_lineages where name = ${name}`);
-    if (!row) return undefined;
+    return row ? await this.parseRow(name, row) : undefined;
+  }
+
+  /** The named lineages in one statement (`where name = any(…)`), each checked as `load` checks it. */
+  async loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    await this.ready();
+    const rows: LineageRow[] = await this.run(() => this.sql`select name, config, meta, chain, key from bun_acme_lineages where name = any(${this.sql.array([...names], "text")})`);
+    const found = new Map<string, StoredLineage | StoreError>();
+    for (const row of rows) {
+      const lineage = await loadOrDamage(row.name, () => this.parseRow(row.name, row));
+      if (lineage) found.set(row.name, lineage);
+    }
+    return found;
+  }
+
+  /** @throws {StoreError} naming the record that is damaged, unsealed or altered */
+  private async parseRow(name: string, row: LineageRow): Promise<StoredLineage> {
     const summary = await this.parseSummary(name, row);
     return { config: summary.config, meta: summary.meta, chainPem: row.chain, keyPem: await this.sealer.openKey(row.key, recordName(name, "key")) };
   }

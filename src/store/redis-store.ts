@@ -13,7 +13,8 @@
  */
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages, SharedChallenges } from "./certificate-store.ts";
+import { loadOrDamage } from "./load-each.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
@@ -38,12 +39,13 @@ export interface RedisStoreOptions {
  */
 const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
 
+/** A lineage's fields in its hash. */
+const LINEAGE_FIELDS = ["config", "meta", "chain", "key"] as const;
+
 /** Takes the lease when free, or extends it when it is already ours (a retried take whose answer was lost). */
-const TAKE = `local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if current then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+const TAKE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
 /** Deletes the key only when it still holds our token. */
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Extends the lease only when the key still holds our token. */
@@ -148,11 +150,28 @@ export class RedisCertificateStore implements CertificateStore {
 
   /** The whole lineage in one round trip. */
   async load(name: string): Promise<StoredLineage | undefined> {
-    const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), "config", "meta", "chain", "key"])) as (string | null)[];
-    const summary = await this.parseSummary(name, config, meta);
+    const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), ...LINEAGE_FIELDS])) as (string | null)[];
+    return await this.parseLineage(name, { config, meta, chain, key });
+  }
+
+  /**
+   * The named lineages: one `SMEMBERS` of the stored names, then one `HMGET` for each of those
+   * that is stored, all sent at once (Bun's client pipelines them): a fleet starting on an empty
+   * store reads it with one command per instance.
+   */
+  async loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    const stored = new Set((await this.send("SMEMBERS", [`${this.prefix}lineages`])) as string[] | null);
+    const present = names.filter((name) => stored.has(name));
+    const loaded = await Promise.all(present.map((name) => loadOrDamage(name, (wanted) => this.load(wanted))));
+    return new Map(present.flatMap((name, index) => (loaded[index] ? [[name, loaded[index]] as const] : [])));
+  }
+
+  /** @throws {StoreError} naming the record that is missing, damaged, unsealed or altered */
+  private async parseLineage(name: string, fields: Partial<Record<(typeof LINEAGE_FIELDS)[number], string | null>>): Promise<StoredLineage | undefined> {
+    const summary = await this.parseSummary(name, fields.config, fields.meta);
     if (!summary) return undefined;
-    if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
-    return { config: summary.config, meta: summary.meta, chainPem: chain, keyPem: await this.sealer.openKey(key, `${this.key(name)}/key`) };
+    if (!fields.chain || !fields.key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
+    return { config: summary.config, meta: summary.meta, chainPem: fields.chain, keyPem: await this.sealer.openKey(fields.key, `${this.key(name)}/key`) };
   }
 
   /** @throws {StoreError} naming the record that is missing, damaged, unsealed or altered */
@@ -175,32 +194,35 @@ export class RedisCertificateStore implements CertificateStore {
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
     const config = await this.sealer.seal(JSON.stringify(lineage.config), `${this.key(name)}/config`);
-    const fields = ["config", config, "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`)];
-    await this.write(name, fields, lock);
+    const record = { config, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`) };
+    // The announcement carries the record as stored (the key sealed as it is at rest): the other instances take it up without reading it.
+    await this.write(name, Object.entries(record).flat(), lock, JSON.stringify({ name, ...record }));
   }
 
   async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
-    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock);
+    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock, name);
   }
 
-  private async write(name: string, fields: string[], lock: StoreLock | undefined): Promise<void> {
+  private async write(name: string, fields: string[], lock: StoreLock | undefined, announcement: string): Promise<void> {
     const token = (lock as LeaseLock | undefined)?.holder ?? "";
     const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
     const written = await this.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
     if (written !== 1) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
-    await this.send("PUBLISH", [`${this.prefix}changed`, name]);
+    await this.send("PUBLISH", [`${this.prefix}changed`, announcement]);
   }
 
   /**
-   * Subscribes (on a connection of its own, as Redis requires) to the names of lineages saved by
-   * anyone. Across a Redis restart the subscription is made again, and every lineage is reported
+   * Subscribes (on a connection of its own, as Redis requires) to the lineages saved by anyone: a
+   * whole save is announced with its record, checked here as `load` checks it and handed over
+   * (a record that does not pass is reported by name alone, to be read and judged by the
+   * caller). Across a Redis restart the subscription is made again, and every lineage is reported
    * once (a save announced while Redis was down reached nobody).
    */
-  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changed`;
-    const deliver = (name: unknown) => onChange(String(name));
+    const deliver = (message: unknown) => void this.announced(String(message)).then(({ name, lineage }) => onChange(name, lineage));
     const reportAll = async () => {
       for (const name of await this.list().catch(() => [])) onChange(name);
     };
@@ -254,6 +276,21 @@ export class RedisCertificateStore implements CertificateStore {
     }, this.leaseMs, options);
   }
 
+
+  /** An announcement: a name (a metadata save, or an older instance), or a whole record as JSON. */
+  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage }> {
+    if (!message.startsWith("{")) return { name: message };
+    let record: Record<string, unknown>;
+    try {
+      record = parseJsonObject(message, `${this.description} announcement`);
+    } catch {
+      return { name: message };
+    }
+    const name = String(record.name);
+    const text = (field: string) => (typeof record[field] === "string" ? record[field] : null);
+    const lineage = await this.parseLineage(name, { config: text("config"), meta: text("meta"), chain: text("chain"), key: text("key") }).catch(() => undefined);
+    return lineage ? { name, lineage } : { name };
+  }
 
   private key(name: string): string {
     return `${this.prefix}lineage:${name}`;

@@ -7,7 +7,7 @@
  * scripts too; PostgreSQL: statements in its log with `log_statement = all`). Writes
  * bench/fleet-results.md.
  *
- *   bun run bench:fleet [--rounds N] [--certificates N]
+ *   bun run bench:fleet [--rounds N] [--certificates N] [--instances 1,2,4,8] [--stores redis,postgres]
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,7 +24,9 @@ const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : fallback);
 const rounds = option("--rounds", 1);
 const certificates = option("--certificates", 200);
-const INSTANCE_COUNTS = [1, 2, 4] as const;
+const list = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback).split(",");
+const INSTANCE_COUNTS = list("--instances", "1,2,4,8").map(Number);
+const STORES = list("--stores", "redis,postgres");
 const log = (line: string) => console.log(`[bench] ${line}`);
 
 interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[] }
@@ -37,6 +39,9 @@ const postgres = await startPostgres(16491, { log_statement: "all" });
 
 const redisCommands = () => Number(/total_commands_processed:(\d+)/.exec(Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "stats"]).stdout.toString())![1]);
 const postgresStatements = () => readFileSync(postgres.logFile, "utf8").split("\n").filter((line) => /LOG: {2}(statement|execute)/.test(line)).length;
+/** Redis's own count of each command since the last `CONFIG RESETSTAT`, per certificate (what the total is made of). */
+const commandStats = (per: number) => [...Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "commandstats"]).stdout.toString().matchAll(/cmdstat_(\w+):calls=(\d+)/g)]
+  .map(([, command, calls]) => `${command} ${(Number(calls) / per).toFixed(2)}`).join(", ");
 const backends = {
   redis: {
     url: redis.url,
@@ -59,6 +64,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
   await reset();
   const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${backend}.bench.test`);
   const ordersBefore = ordersAtPebble(pebble);
+  if (backend === "redis") Bun.spawnSync(["redis-cli", "-p", "16390", "CONFIG", "RESETSTAT"]);
   const tripsBefore = roundTrips();
   const haproxy = await startHaproxy({ http: { port: 5002, backends: Array.from({ length: instances }, (_, index) => 6002 + index) } });
   const begin = performance.now();
@@ -68,6 +74,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     const seconds = (performance.now() - begin) / 1000;
     const trips = roundTrips() - tripsBefore;
     const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length) };
+    if (backend === "redis") log(`per certificate, by command: ${commandStats(certificates)}`);
     log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
     return result;
   } finally {
@@ -78,7 +85,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
 
 const results: Record<string, Run[]> = {};
 try {
-  for (const backend of Object.keys(backends) as (keyof typeof backends)[]) {
+  for (const backend of (Object.keys(backends) as (keyof typeof backends)[]).filter((name) => STORES.includes(name))) {
     for (const instances of INSTANCE_COUNTS) {
       for (let round = 0; round < rounds; round++) (results[`${backend}/${instances}`] ??= []).push(await run(backend, instances, round));
     }

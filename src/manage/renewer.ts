@@ -22,6 +22,11 @@ export interface CertificateServer {
 
 /** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
 const LOCK_WAIT_MS = 120_000;
+/**
+ * At start, how long a certificate another instance holds the lock of is awaited as that
+ * instance's announcement before its lock is waited for (a holder that failed saves nothing).
+ */
+const ANNOUNCEMENT_WAIT_MS = 30_000;
 
 /** What the renewer works with. */
 export interface RenewerContext {
@@ -57,6 +62,10 @@ export class Renewer {
   private swapQueue: Promise<void> = Promise.resolve();
   private swapPending: Promise<void> | undefined;
   private readonly running = new Set<Promise<unknown>>();
+  /** Start-up waits for a certificate another instance is obtaining: ended by its take-up. */
+  private readonly arrivals = new Map<Slot, () => void>();
+  /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
+  private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
 
   constructor(context: RenewerContext) {
     this.context = context;
@@ -85,7 +94,7 @@ export class Renewer {
     this.slots.push(...loaded);
     if (this.slots.some((slot) => slot.serve) || this.context.alwaysServe) await this.context.https.serve(servedSlots(this.slots));
     await this.watch();
-    const needed = this.startingOrder(this.slots.filter((slot) => !slot.detached && needsWork(slot, now())));
+    const needed = this.slots.filter((slot) => !slot.detached && needsWork(slot, now()));
     for (const slot of this.slots) if (!needed.includes(slot)) this.schedule(slot);
     const first = this.firstAttempts(needed);
     this.track(first);
@@ -113,36 +122,50 @@ export class Renewer {
     this.stopping.abort(new Error("manage() was stopped"));
     this.check?.cancel();
     for (const slot of this.slots) slot.timer?.cancel();
+    for (const done of [...this.arrivals.values()]) done();
     await this.unwatch?.();
     await this.settled();
   }
 
   /**
-   * With a store that announces saves (a fleet's), the certificates in turn from a random one on:
-   * instances started together begin in different places, so that each mostly reaches
-   * certificates the others have not, and those they have are taken up from the announcement.
-   */
-  private startingOrder(needed: readonly Slot[]): Slot[] {
-    if (!this.context.store.watch || needed.length < 2) return [...needed];
-    const from = Math.floor((this.context.random ?? Math.random)() * needed.length) % needed.length;
-    return [...needed.slice(from), ...needed.slice(0, from)];
-  }
-
-  /**
-   * Free locks first, then those another instance held (waiting for it): a fleet started together
-   * works on different certificates at once instead of queueing behind the same lock. A
-   * certificate another instance saved meanwhile (taken up from its announcement) is not tried.
+   * Free locks first, then those another instance held: a fleet started together works on
+   * different certificates at once instead of queueing behind the same lock. With a store that
+   * announces saves, each instance starts at a random certificate and, on meeting another's lock
+   * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
+   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
+   * awaited as an announcement before its lock is waited for.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
-    const stillNeeded = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
-    await eachBounded(needed, this.context.concurrency ?? 4, async (slot) => {
-      if (!stillNeeded(slot)) return;
+    const announced = this.context.store.watch !== undefined;
+    const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
+    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
+    await eachBounded(needed, this.context.concurrency ?? 4, async () => {
+      const slot = queue.next();
+      if (!slot) return;
       const outcome = await this.attempt(slot, 0);
-      if (outcome?.kind === "locked-elsewhere") lockedElsewhere.push(slot);
+      if (outcome?.kind === "locked-elsewhere") {
+        lockedElsewhere.push(slot);
+        queue.collided();
+      }
     });
     await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, async (slot) => {
-      if (stillNeeded(slot)) await this.attempt(slot, LOCK_WAIT_MS);
+      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_WAIT_MS);
+      if (open(slot)) await this.attempt(slot, LOCK_WAIT_MS);
+    });
+  }
+
+  /** Resolves when the slot's certificate is taken up from another instance's save, after `ms` at most, or at stop(). */
+  private arrival(slot: Slot, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        timer.cancel();
+        if (this.arrivals.get(slot) === done) this.arrivals.delete(slot);
+        resolve();
+      };
+      const timer = this.context.clock.setTimer(done, ms);
+      this.arrivals.set(slot, done);
+      if (this.stopped) done();
     });
   }
 
@@ -176,6 +199,8 @@ export class Renewer {
     } finally {
       slot.busy = false;
     }
+    const heard = this.heardWhileBusy.get(slot);
+    if (this.heardWhileBusy.delete(slot) && outcome.kind === "locked-elsewhere") await this.adopt(slot.config.name, heard);
     if (outcome.kind === "locked-elsewhere") return outcome;
     const changed = slot.current?.meta.serial !== outcome.lineage.meta.serial;
     slot.current = outcome.lineage;
@@ -234,6 +259,7 @@ export class Renewer {
    */
   async adopt(name: string, announced?: StoredLineage): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
+    if (slot?.busy) this.heardWhileBusy.set(slot, announced);
     if (!slot || slot.busy || slot.detached || this.stopped) return;
     if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
       if (!this.isNewer(announced.meta, slot)) return;
@@ -260,6 +286,7 @@ export class Renewer {
   private async takeUp(slot: Slot, stored: StoredLineage): Promise<void> {
     slot.current = stored;
     delete slot.preloaded;
+    this.arrivals.get(slot)?.();
     if (slot.serve) await this.swap();
     await keepCopy(this.context, stored);
     this.emit({ ...eventOf("updated", stored), message: "renewed by another instance" });
@@ -333,4 +360,58 @@ async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T
     while (next < items.length) await work(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * The order a fleet instance takes its first certificates in: on from a random place; after
+ * meeting another instance (its lock, or a certificate it saved), from the middle of the longest
+ * stretch of certificates still open and not yet taken here, so that instances split the work
+ * instead of following each other.
+ */
+class StartQueue {
+  private readonly order: readonly Slot[];
+  private readonly open: (slot: Slot) => boolean;
+  private readonly taken = new Set<Slot>();
+  private readonly random: () => number;
+  private cursor: number;
+
+  /** @param random where to start (a fraction of the list) and to go on after meeting another instance */
+  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number) {
+    this.order = order;
+    this.open = open;
+    this.random = random;
+    this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
+  }
+
+  /** The next certificate to try, or none when every one is taken here or no longer open. */
+  next(): Slot | undefined {
+    if (!this.available(this.cursor)) this.collided();
+    const slot = this.order[this.cursor];
+    if (!slot || !this.available(this.cursor)) return undefined;
+    this.taken.add(slot);
+    this.cursor++;
+    return slot;
+  }
+
+  /** Another instance works here: go on from the middle of the longest open stretch. */
+  collided(): void {
+    let best = -1;
+    let bestLength = 0;
+    let start = -1;
+    for (let index = 0; index <= this.order.length; index++) {
+      if (index < this.order.length && this.available(index)) {
+        if (start < 0) start = index;
+        continue;
+      }
+      if (start >= 0 && index - start > bestLength) [best, bestLength] = [start, index - start];
+      start = -1;
+    }
+    // Somewhere in its middle half, not its exact middle: instances meeting at once spread out instead of meeting again.
+    this.cursor = best < 0 ? this.order.length : best + Math.floor(bestLength / 4 + this.random() * (bestLength / 2));
+  }
+
+  private available(index: number): boolean {
+    const slot = this.order[index];
+    return slot !== undefined && !this.taken.has(slot) && this.open(slot);
+  }
 }

@@ -173,13 +173,8 @@ export class PostgresCertificateStore implements CertificateStore {
    */
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const row = {
-      name,
-      config: await this.sealer.seal(JSON.stringify(lineage.config), recordName(name, "config")),
-      meta: JSON.stringify(lineage.meta),
-      chain: lineage.chainPem,
-      key: await this.sealer.seal(lineage.keyPem, recordName(name, "key")),
-    };
+    const [config, key] = await this.sealer.sealEach([[JSON.stringify(lineage.config), recordName(name, "config")], [lineage.keyPem, recordName(name, "key")]]);
+    const row = { name, config: config!, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: key! };
     await this.write(name, lock, async (tx) => {
       await tx`insert into bun_acme_lineages (name, config, meta, chain, key, updated_at) values (${row.name}, ${row.config}, ${row.meta}, ${row.chain}, ${row.key}, now())
         on conflict (name) do update set config = excluded.config, meta = excluded.meta, chain = excluded.chain, key = excluded.key, updated_at = now()`;

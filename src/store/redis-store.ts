@@ -42,10 +42,10 @@ const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
 /** A lineage's fields in its hash. */
 const LINEAGE_FIELDS = ["config", "meta", "chain", "key"] as const;
 
-/** Takes the lease when free, or extends it when it is already ours (a retried take whose answer was lost). */
-const TAKE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
+/** Extends the lease when it is already ours (a retried take whose answer was lost); else names the holder (none: it just ended). */
+const RETAKE = `local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return current or 0`;
 /** Deletes the key only when it still holds our token. */
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Extends the lease only when the key still holds our token. */
@@ -193,8 +193,8 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const config = await this.sealer.seal(JSON.stringify(lineage.config), `${this.key(name)}/config`);
-    const record = { config, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`) };
+    const [config, key] = await this.sealer.sealEach([[JSON.stringify(lineage.config), `${this.key(name)}/config`], [lineage.keyPem, `${this.key(name)}/key`]]);
+    const record = { config: config!, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: key! };
     // The announcement carries the record as stored (the key sealed as it is at rest): the other instances take it up without reading it.
     await this.write(name, Object.entries(record).flat(), lock, JSON.stringify({ name, ...record }));
   }
@@ -269,7 +269,12 @@ export class RedisCertificateStore implements CertificateStore {
     const key = this.lockKey(checkLineageName(name));
     const lease = String(this.leaseMs);
     return acquireLease(`Lineage ${name}`, {
-      take: async (holder) => (await this.send("EVAL", [TAKE, "1", key, holder, lease])) === 1,
+      // A free lock is one SET; the script only when it is taken (perhaps by this holder, whose earlier answer was lost).
+      take: async (holder) => {
+        if ((await this.send("SET", [key, holder, "NX", "PX", lease])) === "OK") return true;
+        const retaken = await this.send("EVAL", [RETAKE, "1", key, holder, lease]);
+        return retaken === 1 || (typeof retaken === "string" ? { heldBy: retaken } : false);
+      },
       current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
       renew: async (holder) => (await this.send("EVAL", [RENEW, "1", key, holder, lease])) === 1,
       release: (holder) => this.send("EVAL", [RELEASE, "1", key, holder]),

@@ -27,6 +27,8 @@ const LOCK_WAIT_MS = 120_000;
  * instance's announcement before its lock is waited for (a holder that failed saves nothing).
  */
 const ANNOUNCEMENT_WAIT_MS = 30_000;
+/** After this long without the announcement, the store is read once (it may have been lost). */
+const ANNOUNCEMENT_LOOK_MS = 3_000;
 
 /** What the renewer works with. */
 export interface RenewerContext {
@@ -150,7 +152,10 @@ export class Renewer {
       }
     });
     await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, async (slot) => {
-      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_WAIT_MS);
+      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_LOOK_MS);
+      // An announcement can be lost (PostgreSQL's LISTEN under load, a restart): the store is read once before waiting on.
+      if (announced && open(slot)) await this.adopt(slot.config.name);
+      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_WAIT_MS - ANNOUNCEMENT_LOOK_MS);
       if (open(slot)) await this.attempt(slot, LOCK_WAIT_MS);
     });
   }

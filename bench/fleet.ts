@@ -29,7 +29,7 @@ const INSTANCE_COUNTS = list("--instances", "1,2,4,8").map(Number);
 const STORES = list("--stores", "redis,postgres");
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[] }
+interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[]; byCommand?: string }
 
 const started = Date.now();
 const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10056, zone: { address: "127.0.0.1", txtValues: () => [] } });
@@ -41,7 +41,9 @@ const redisCommands = () => Number(/total_commands_processed:(\d+)/.exec(Bun.spa
 const postgresStatements = () => readFileSync(postgres.logFile, "utf8").split("\n").filter((line) => /LOG: {2}(statement|execute)/.test(line)).length;
 /** Redis's own count of each command since the last `CONFIG RESETSTAT`, per certificate (what the total is made of). */
 const commandStats = (per: number) => [...Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "commandstats"]).stdout.toString().matchAll(/cmdstat_(\w+):calls=(\d+)/g)]
-  .map(([, command, calls]) => `${command} ${(Number(calls) / per).toFixed(2)}`).join(", ");
+  .filter(([, command]) => command !== "info" && command !== "config")
+  .sort((a, b) => Number(b[2]) - Number(a[2]))
+  .map(([, command, calls]) => `${command!.toUpperCase()} ${(Number(calls) / per).toFixed(2)}`).join(", ");
 const backends = {
   redis: {
     url: redis.url,
@@ -73,8 +75,9 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     await Promise.all(running.map((instance) => instance.serving(900_000)));
     const seconds = (performance.now() - begin) / 1000;
     const trips = roundTrips() - tripsBefore;
-    const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length) };
-    if (backend === "redis") log(`per certificate, by command: ${commandStats(certificates)}`);
+    const byCommand = backend === "redis" ? commandStats(certificates) : undefined;
+    if (byCommand) log(`per certificate, by command: ${byCommand}`);
+    const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length), ...(byCommand ? { byCommand } : {}) };
     log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
     return result;
   } finally {
@@ -111,14 +114,24 @@ Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores. 
 \`manage()\` for all ${certificates} names) to every instance serving all of them. Store commands: counted by the store's server
 (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts; PostgreSQL statements logged with
 \`log_statement = all\`, \`BEGIN\` and \`COMMIT\` included), everything included (locks and their renewals, loads, saves,
-announcements, shared challenge answers, the account), divided by the number of certificates. With one instance the network
-round trips per certificate are 9 on Redis (load, take the lock, load again, publish and withdraw the http-01 answer, check
-that the store's keys are not encrypted (this run gives no key), save, announce, release: 16 commands with those inside the
-scripts) and 12 on PostgreSQL (the save is one transaction of 5 statements).
+announcements, shared challenge answers, the account), divided by the number of certificates. Each instance reads every
+certificate at start in one batch (\`loadMany\`: one \`SMEMBERS\` on Redis, one \`select … where name = any(…)\` on PostgreSQL),
+starts at a random certificate and moves into the longest stretch no one was seen on when it meets another instance's lock,
+takes up what the others saved from their announcements (on Redis the announcement carries the record, so nothing is read),
+and waits for the announcement of a certificate locked elsewhere instead of polling its lock. With one instance on Redis a
+certificate costs 13 commands: the lock (\`SET NX\`), the read under the lock (\`HMGET\`), the http-01 answer published and
+withdrawn (\`SET\`, \`DEL\`), the sealed-keys check (\`GET\`), the fenced save (\`EVAL\` running \`GET\`, \`HSET\`, \`SADD\`), its
+announcement (\`PUBLISH\`) and the release (\`EVAL\` running \`GET\`, \`DEL\`). What grows with the instances on Redis is mostly
+the http-01 answer read from the store (\`GET\`) by the instance HAProxy sent Pebble's request to when another instance
+published it (Pebble fetches each challenge more than once), and the locks met held (\`SET\`, \`EVAL\`, \`GET\`).
 
 | Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders at the CA (each round) | Store commands per certificate | Obtained per instance (last round) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
+
+Redis commands per certificate, by command (from \`INFO commandstats\`, last round):
+
+${Object.entries(results).filter(([key]) => key.startsWith("redis/")).map(([key, runs]) => `- ${key.split("/")[1]} instance(s): ${runs.at(-1)!.byCommand}`).join("\n")}
 `;
 writeFileSync(join(import.meta.dir, "fleet-results.md"), markdown);
 console.log(markdown);

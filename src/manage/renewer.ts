@@ -268,7 +268,11 @@ export class Renewer {
     if (!slot || slot.busy || slot.detached || this.stopped) return;
     if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
       if (!this.isNewer(announced.meta, slot)) return;
-      if (!(await lineageDamage(announced, this.context.clock.now())) && !slot.busy) return this.takeUp(slot, announced);
+      if (!(await lineageDamage(announced, this.context.clock.now()))) {
+        if (!slot.busy) return this.takeUp(slot, announced);
+        this.heardWhileBusy.set(slot, announced); // its engine run started meanwhile
+        return;
+      }
     }
     const summary = await this.context.store.summary(name).catch((error: unknown) => (error instanceof StoreError && !(error instanceof StoreUnavailableError) ? "damaged" : undefined));
     if (!summary || (summary !== "damaged" && !this.isNewer(summary.meta, slot))) return;

@@ -28,7 +28,7 @@ export class MemoryCertificateStore implements CertificateStore {
   private readonly lineages = new Map<string, StoredLineage>();
   private readonly holders = new Map<string, Holder>();
   private readonly waiters = new Map<string, Waiter[]>();
-  private readonly watchers = new Set<(name: string) => void>();
+  private readonly watchers = new Set<(name: string, lineage?: StoredLineage) => void>();
   private readonly answers = new Map<string, string>();
   private account: { key?: string; record?: AccountRecord } = {};
   private readonly clock: TimerClock;
@@ -59,7 +59,7 @@ export class MemoryCertificateStore implements CertificateStore {
 
   /** Every named lineage held (see {@link CertificateStore.loadMany}). */
   loadMany(names: readonly string[]): Promise<LoadedLineages> {
-    return loadEach(names, (name) => this.load(name));
+    return loadEach(names, async (name) => this.lineages.get(name));
   }
 
   /**
@@ -72,7 +72,7 @@ export class MemoryCertificateStore implements CertificateStore {
     this.fence(name, lock);
     this.lineages.set(name, lineage);
     this.saves++;
-    this.announce(name);
+    this.announce(name, lineage);
   }
 
   /** @throws {StoreError} `ERR_STORE_FENCED` when the lock is no longer held; `ERR_STORE` when there is no such lineage */
@@ -154,8 +154,9 @@ export class MemoryCertificateStore implements CertificateStore {
     };
   }
 
-  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
-    const watcher = (name: string) => onChange(name);
+  /** Announces every save, a whole lineage's with the lineage (as the Redis store does). */
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
+    const watcher = (name: string, lineage?: StoredLineage) => onChange(name, lineage);
     this.watchers.add(watcher);
     return async () => void this.watchers.delete(watcher);
   }
@@ -173,7 +174,7 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   /** Announced after the caller's turn, as a store's publish reaches subscribers. */
-  private announce(name: string): void {
-    for (const watcher of this.watchers) queueMicrotask(() => watcher(name));
+  private announce(name: string, lineage?: StoredLineage): void {
+    for (const watcher of this.watchers) queueMicrotask(() => watcher(name, lineage));
   }
 }

@@ -183,6 +183,36 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await one.renewer.stop();
   });
 
+  test("a fleet started together: the store is read once per instance at start (loadMany), each certificate ordered once, and what others saved is taken up from the announcement, unread", async () => {
+    const world = engineWorld();
+    const names = Array.from({ length: 12 }, (_, index) => `f${index}.fake.test`);
+    const wanted = names.map((name) => ({ config: configFor(name), serve: true }));
+    const calls = { loadMany: 0, load: 0, summary: 0 };
+    for (const method of ["loadMany", "load", "summary"] as const) {
+      const original = world.store[method].bind(world.store) as (...args: never[]) => Promise<unknown>;
+      (world.store as unknown as Record<string, unknown>)[method] = (...args: never[]) => {
+        calls[method]++;
+        return original(...args);
+      };
+    }
+    const instances = [0.1, 0.45, 0.8].map((random) => instance(world, { random, concurrency: 2, checkIntervalMs: 3_600_000 }));
+    await Promise.all(instances.map((one) => one.renewer.start(wanted)));
+    await Promise.all(instances.map((one) => one.renewer.settled()));
+    expect(world.orders()).toBe(names.length);
+    expect(calls.loadMany).toBe(3);
+    expect(calls.summary).toBe(0);
+    // One read under the lock per certificate, and one per lock found taken that was then waited for: never one per instance and certificate.
+    expect(calls.load).toBeLessThan(names.length * 2);
+    const obtained = instances.map((one) => one.of("obtained").length);
+    expect(obtained.reduce((sum, count) => sum + count, 0)).toBe(names.length);
+    expect(obtained.filter((count) => count > 0).length).toBeGreaterThan(1); // the work was split
+    for (const name of names) {
+      const stored = (await world.store.load(name))!.meta.serial;
+      for (const one of instances) expect(one.server.serialFor(name)).toBe(stored);
+    }
+    for (const one of instances) await one.renewer.stop();
+  });
+
   test("exactly once: three instances on one store, hearing each other's announcements, renew six names over five rounds with one order per renewal", async () => {
     const world = engineWorld();
     const names = ["n1", "n2", "n3", "n4", "n5", "n6"].map((name) => `${name}.fake.test`);

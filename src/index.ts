@@ -139,12 +139,13 @@ export { CertificateServerView, TlsFrontServer, type SwappableCertificates, type
 export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type Probe, type ProxyConnection, type ProxyFetch, type ProxyLogEntry, type ProxySite, type ReverseProxy, type ReverseProxyOptions, type WebSocketProxy, type WebSocketProxyData } from "./servers/index.ts";
 
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
-export { manage, type CertificateServer, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage/index.ts";
+export { manage, type CertificateServer, type IssuerEntry, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage/index.ts";
 // Metrics and health: Prometheus' text format fed by manage()'s events, and `/metrics` + `/healthz` as a handler.
 export { adminHandler, CertificateMetrics, type AdminOptions, type ExpiryProblem, type MetricsEvent } from "./metrics/index.ts";
 
 // What outlives a run: the account, and the certificate store (an interface; files by default, Redis or PostgreSQL for a fleet).
 export {
+  ARCHIVED_VERSIONS,
   defaultStoreDir,
   FileCertificateStore,
   isSharedStoreLocation,
@@ -162,6 +163,7 @@ export {
   writeFilesAtomic,
   type AccountRecord,
   type AccountStorage,
+  type ArchivedVersion,
   type CertificateStore,
   type FileToWrite,
   type LineageConfig,
@@ -181,16 +183,20 @@ export {
 } from "./store/index.ts";
 export {
   ensureLineage,
+  isCaSideFailure,
   isDue,
   Issuer,
+  IssuerChain,
   lineageDamage,
   obtainLineage,
   scheduleRenewal,
   type EnsureOptions,
   type IssueLineageOptions,
+  type IssuerChainOptions,
   type IssuerOptions,
   type LineageDamage,
   type LineageOutcome,
   type ObtainOptions,
+  type OrderUse,
   type Schedule,
 } from "./lifecycle/index.ts";

@@ -8,14 +8,13 @@ import { resolve } from "node:path";
 import type { ChallengeType } from "../acme/index.ts";
 import { KEY_TYPES, ACCOUNT_KEY_TYPES, type KeyType } from "../jose/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
-import { isDue } from "../lifecycle/index.ts";
-import { checkLineageName, defaultLineageName, sameIdentifiers, type LineageConfig, type StoreLock } from "../store/index.ts";
+import { checkLineageName, defaultLineageName, type LineageConfig } from "../store/index.ts";
 import { openCommandStore, readStoreLocation, storeEncryptionKey, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, exitCodeFor, UsageError, withFlag } from "./errors.ts";
 import { COMMON_FLAGS } from "./flags.ts";
 import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
-import { HookSession, hookRunOptions, issueLineage } from "./lineage-run.ts";
+import { HookSession, hookRunOptions, runLineage } from "./lineage-run.ts";
 import { checkUsableDir } from "./preflight.ts";
 import { Reporter } from "./report.ts";
 import { readContacts, readDirectory, readEab, readIdentifiers, readKeyType, readPort, readRecord, readSeconds, readTimeout, type EabFlags } from "./values.ts";
@@ -149,41 +148,27 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
   if (options.store.shared && storeEncryptionKey(context.io.env) === undefined && Object.values(config.hooks).some(Boolean)) {
     reporter.progress("Note: without BUN_ACME_STORE_KEY this shared store's records are not sealed, so renew will not run the hooks saved with this lineage: give them to renew (--pre-hook, --post-hook, --deploy-hook), or set the key");
   }
-  const hookOptions = hookRunOptions(options, reporter, context);
-  const hooks = new HookSession(hookOptions);
-  let lock: StoreLock | undefined;
+  const hooks = new HookSession(hookRunOptions(options, reporter, context));
   try {
-    lock = await store.lock(config.name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
-    const existing = await store.summary(config.name);
-    const sameNames = existing && sameIdentifiers(existing.config, config);
-    if (existing && sameNames && !options.force && !options.dryRun && !isDue(existing.meta)) {
-      reporter.report({ event: "not_due", lineage: config.name, names, meta: existing.meta });
-      return ExitCode.OK;
-    }
-    const preFailure = await hooks.before(config);
-    if (preFailure) {
-      reporter.report({ event: "failed", lineage: config.name, names, error: preFailure });
-      return ExitCode.FAILURE;
-    }
-    const event = await issueLineage(config, {
+    const event = await runLineage(config, {
       store,
       context,
       log: (line) => options.quiet || reporter.progress(line),
       dryRun: options.dryRun,
-      success: existing ? "renewed" : "obtained",
-      lock,
-      hooks: hookOptions,
+      // A dry run is the whole exchange with the CA, whatever is stored.
+      force: options.force || options.dryRun,
+      lockWaitSeconds: options.lockWaitSeconds,
+      hooks,
+      issuers: new Map(),
       account: { keyType: options.account.keyType, contact: options.account.contact, ...(options.account.eab ? { eab: options.account.eab } : {}) },
-      ...(existing?.meta.ariCertId ? { replaces: existing.meta.ariCertId } : {}),
     });
     reporter.report(event);
-    return event.hookError ? ExitCode.FAILURE : ExitCode.OK;
+    return event.event === "failed" || event.hookError ? ExitCode.FAILURE : ExitCode.OK;
   } catch (error) {
     reporter.report({ event: "failed", lineage: config.name, names, error: describeError(error, context.io.env) });
     return exitCodeFor(error);
   } finally {
     for (const failure of await hooks.after()) reporter.report({ event: "failed", lineage: config.name, names, error: failure });
-    await lock?.release();
     await store.close?.();
   }
 }

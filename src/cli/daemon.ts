@@ -7,11 +7,13 @@
  * stop. Anything that fails before the switch leaves the running generation as it was.
  */
 import { readFileSync } from "node:fs";
-import { Http01Solver } from "../challenges/index.ts";
+import type { ChallengeSolver } from "../acme/index.ts";
+import { ExecDnsSolver, Http01Solver, Rfc2136Solver } from "../challenges/index.ts";
+import { parseTsigKey, type TsigKey } from "../dns/index.ts";
 import { manage, redirectingHandler, SharedHttp01Solver, type Managed, type ManageOptions } from "../manage/index.ts";
 import { CertificateServerView, hostNameMatches, HotTlsServer, serve, type RunningServer, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
-import type { ServeConfig } from "./serve-config.ts";
+import { ConfigError, type ServeConfig } from "./serve-config.ts";
 
 /** An HTTPS handler; undefined once it upgraded the request to a WebSocket. */
 export type DaemonHandler = (request: Request, server: Bun.Server<WebSocketProxyData>) => Response | undefined | Promise<Response | undefined>;
@@ -33,9 +35,23 @@ export interface GenerationParts {
   readonly onRejected?: (names: readonly string[], reason: string) => void;
 }
 
+/** dns-01 through the configuration's name server (RFC 2136, TSIG key read now) or hook. @throws when the key file cannot be read or parsed */
+function dnsSolver(dns: NonNullable<ServeConfig["dns"]>): ChallengeSolver {
+  if (dns.kind === "hook") return new ExecDnsSolver(dns.command);
+  let tsig: TsigKey | undefined;
+  if (dns.tsigKeyFile) {
+    try {
+      tsig = parseTsigKey(readFileSync(dns.tsigKeyFile, "utf8"));
+    } catch (error) {
+      throw new ConfigError(`[rfc2136] tsig_key_file ${dns.tsigKeyFile}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  }
+  return new Rfc2136Solver({ server: dns.server, port: dns.port, ...(tsig ? { tsig } : {}) });
+}
+
 /** One running configuration. */
 interface Generation {
-  readonly solver: Http01Solver | SharedHttp01Solver;
+  readonly solver: ChallengeSolver;
   readonly config: ServeConfig;
   readonly view: CertificateServerView;
   readonly handler: Handler;
@@ -116,7 +132,7 @@ export class Daemon {
    * error before the switch, the running configuration is untouched and the error is thrown.
    *
    * @throws {ServerStartError} when a changed `[listen]` address cannot be bound
-   * @throws whatever reading the `ca` file, opening the store or `manage()` throws
+   * @throws whatever reading a `ca` file, opening the store or `manage()` throws
    */
   async load(config: ServeConfig): Promise<void> {
     const reuse = this.listeners?.key === `${config.listen.hostname} ${config.listen.https} ${config.listen.http} ${config.listen.http2}`;
@@ -131,6 +147,10 @@ export class Daemon {
     let generation: Generation | undefined;
     try {
       const ca = config.ca ? readFileSync(config.ca, "utf8") : this.parts.defaultCa;
+      const issuers = config.issuers.map((issuer) => {
+        const roots = issuer.ca ? readFileSync(issuer.ca, "utf8") : this.parts.defaultCa;
+        return { directoryUrl: issuer.directoryUrl, ...(roots ? { ca: roots } : {}), ...(issuer.eab ? { eab: issuer.eab } : {}) };
+      });
       generation = this.prepare(config, listeners, !reuse);
       listeners.generations.unshift(generation);
       generation.managed = await manage({
@@ -138,6 +158,7 @@ export class Daemon {
         certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
         directoryUrl: config.directoryUrl,
         ...(ca ? { ca } : {}),
+        ...(issuers.length > 0 ? { issuers } : {}),
         store: generation.store,
         server: generation.view,
         challenge: generation.solver,
@@ -160,13 +181,14 @@ export class Daemon {
   }
 
   private prepare(config: ServeConfig, listeners: Listeners, fresh: boolean): Generation {
+    const dns = config.dns ? dnsSolver(config.dns) : undefined; // before the store: a TSIG key that cannot be read opens nothing
     const store = this.parts.openStore(config);
     const local = new Http01Solver();
     const shared = store.sharedChallenges?.();
     return {
       config,
       store,
-      solver: shared ? new SharedHttp01Solver(local, shared) : local,
+      solver: dns ?? (shared ? new SharedHttp01Solver(local, shared) : local),
       // Nothing else serves on fresh listeners: their first generation presents at once.
       view: new CertificateServerView(listeners.https, { active: fresh }),
       handler: this.parts.handler(config),

@@ -53,6 +53,7 @@ export const FLAGS = {
   "--force": { help: "obtain a new certificate even when the current one is not due" },
   "--dry-run": { help: "the whole exchange with the CA, but nothing is saved and no deploy hook runs" },
   "--json": { help: "print one JSON object per event instead of text" },
+  "--to": { value: "SERIAL", help: "rollback: the archived certificate to make current (default: the newest archived)" },
   "--config": { value: "FILE", help: "the daemon's TOML configuration (see project/serve.example.toml)" },
   "--dns-update": { value: "SERVER[:PORT]", help: "dns01: add the TXT records with RFC 2136 updates on this name server (the zone's primary), instead of the built-in DNS server" },
   "--tsig-key": { value: "FILE", help: "with --dns-update: the TSIG key, a BIND key file as tsig-keygen writes it" },

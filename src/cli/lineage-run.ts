@@ -1,27 +1,19 @@
 /**
- * One issuance for a stored lineage, shared by `certonly` and `renew`: the responders (or the
- * webroot) its configuration names, the store's account, the issuance, then the store, the
- * `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
+ * One lineage through the lifecycle engine, shared by `certonly` and `renew`: the issuer of its
+ * CA, the responders (or the webroot) its configuration names, then what the outcome asks for:
+ * the `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AcmeAccount, AcmeTransport, ChallengeSolver } from "../acme/index.ts";
+import type { ChallengeSolver, ExternalAccountBinding } from "../acme/index.ts";
 import { ExecDnsSolver, Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
 import { withFlag } from "./errors.ts";
-import { obtainLineage } from "../lifecycle/index.ts";
+import type { KeyType } from "../jose/index.ts";
+import { ensureLineage, Issuer, type LineageOutcome } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
-import {
-  chainFiles,
-  openAccount,
-  writeFilesAtomic,
-  type CertificateStore,
-  type LineageConfig,
-  type OpenAccountOptions,
-  type StoreLock,
-  type StoredLineage,
-} from "../store/index.ts";
+import { chainFiles, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
 import { deployHookEnv, describeHookFailure, runHook, type HookOptions } from "./hooks.ts";
 import type { LineageEvent, Reporter } from "./report.ts";
@@ -30,51 +22,48 @@ import { resolveTrustRoots, type TrustRoots } from "./trust.ts";
 /** What an issuance for a lineage needs beyond its configuration. */
 export interface LineageRun {
   readonly store: CertificateStore;
-  /** The lineage's lock: a shared store writes only while it is still held. */
-  readonly lock?: StoreLock;
   readonly context: CommandContext;
   /** Progress lines. */
   readonly log: (line: string) => void;
   readonly dryRun: boolean;
-  /** The event reported on success. */
-  readonly success: "obtained" | "renewed";
-  /** The ARI ID of the certificate being replaced. */
-  readonly replaces?: string;
-  /** How to register the account when the store has none yet. */
-  readonly account?: Pick<OpenAccountOptions, "keyType" | "contact" | "eab">;
+  /** Order even when the stored certificate is usable. */
+  readonly force: boolean;
+  readonly lockWaitSeconds: number;
+  /** The run's pre-, post- and deploy hooks. */
+  readonly hooks: HookSession;
   /**
-   * Transports and accounts already opened in this run, by CA: renewing many lineages of one CA
+   * The issuers (transport and account) of this run, by CA: renewing many lineages of one CA
    * fetches its directory and finds the account once, not once per lineage.
    */
-  readonly connections?: Map<string, Promise<Connection>>;
-  /** How long hooks may run and where their output goes (they are also killed at the end of `--timeout`). */
-  readonly hooks?: HookOptions;
+  readonly issuers: Map<string, Issuer>;
+  /** How to register the account when the store has none yet. */
+  readonly account?: { readonly keyType?: KeyType; readonly contact?: readonly string[]; readonly eab?: ExternalAccountBinding };
 }
 
-/** A transport to one CA and the store's account there. */
-interface Connection {
-  readonly transport: AcmeTransport;
-  readonly account: AcmeAccount;
-}
+/** A pre-hook that failed: no order is placed. */
+class PreHookFailure extends Error {}
 
-/** The run's connection to the lineage's CA, opened on first use (and forgotten if that fails). */
-function connect(config: LineageConfig, run: LineageRun): Promise<Connection> {
+/** The run's issuer for the lineage's CA, made on first use. */
+function issuerFor(config: LineageConfig, run: LineageRun): Issuer {
   const roots = rootsFor(config, run.context);
   const key = `${config.directoryUrl}\n${roots?.path ?? ""}`;
-  const known = run.connections?.get(key);
+  const known = run.issuers.get(key);
   if (known) return known;
-  const opening = (async () => {
-    const transport = run.context.transport(config.directoryUrl, roots);
-    const { account } = await openAccount(transport, { ...run.account, storage: run.store.accountStorage() });
-    return { transport, account };
-  })();
-  run.connections?.set(key, opening);
-  opening.catch(() => run.connections?.delete(key));
-  return opening;
+  const { account } = run;
+  const issuer = new Issuer({
+    directoryUrl: config.directoryUrl,
+    transport: run.context.transport(config.directoryUrl, roots),
+    accountStorage: run.store.accountStorage(),
+    ...(account?.keyType ? { accountKeyType: account.keyType } : {}),
+    ...(account?.contact ? { contact: account.contact } : {}),
+    ...(account?.eab ? { eab: account.eab } : {}),
+  });
+  run.issuers.set(key, issuer);
+  return issuer;
 }
 
 /** The roots that verify this lineage's CA: `--ca`/`$BUN_ACME_CA` when given, else the ones saved with it. */
-export function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
+function rootsFor(config: LineageConfig, context: CommandContext): TrustRoots | undefined {
   if (context.trust) return context.trust;
   return config.caFile ? resolveTrustRoots(config.caFile, {}) : undefined;
 }
@@ -100,42 +89,53 @@ async function startSolver(config: LineageConfig, log: (line: string) => void): 
 }
 
 /**
- * Obtains the lineage's certificate and, unless it is a dry run, saves it, writes the `--out`
- * copies and runs the deploy hook (whose failure is reported; the certificate stays saved).
+ * Makes sure the store holds a usable certificate for the lineage (the lifecycle engine: lock,
+ * read again, order, save under the lock), running its pre-hook and solver only when an order is
+ * placed; then, for a certificate saved, writes the `--out` copies and runs the deploy hook (whose
+ * failure is reported; the certificate stays saved).
  *
+ * @throws {LockHeldError} when another run held the lineage's lock past `--lock-wait`
  * @throws whatever the issuance throws: the store is then untouched
  */
-export async function issueLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
+export async function runLineage(config: LineageConfig, run: LineageRun): Promise<LineageEvent> {
   const { store, context } = run;
-  const { solver, stop } = await startSolver(config, run.log);
-  let lineage: StoredLineage;
-  try {
-    const { transport, account } = await connect(config, run);
-    lineage = await obtainLineage({
-      config,
-      transport,
-      account,
-      solver,
-      signal: context.deadline,
-      cleanupSignal: context.cleanupDeadline,
-      log: run.log,
-      ...(run.replaces ? { replaces: run.replaces } : {}),
-    });
-  } finally {
-    await stop();
-  }
   const names = config.identifiers.map((identifier) => identifier.value);
-  if (run.dryRun) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
-  await store.save(lineage, run.lock);
+  let outcome: LineageOutcome;
+  try {
+    outcome = await ensureLineage(store, config, issuerFor(config, run), {
+      force: run.force,
+      dryRun: run.dryRun,
+      lockWait: run.lockWaitSeconds * 1000,
+      signal: context.deadline,
+      aroundOrder: async (order) => {
+        const preFailure = await run.hooks.before(config);
+        if (preFailure) throw new PreHookFailure(preFailure);
+        const { solver, stop } = await startSolver(config, run.log);
+        try {
+          return await order({ solver, cleanupSignal: context.cleanupDeadline, log: run.log });
+        } finally {
+          await stop();
+        }
+      },
+    });
+  } catch (error) {
+    if (error instanceof PreHookFailure) return { event: "failed", lineage: config.name, names, error: error.message };
+    throw error;
+  }
+  if (outcome.kind === "locked-elsewhere") throw outcome.held;
+  const { lineage } = outcome;
+  if (outcome.kind === "obtained" && outcome.damage) run.log(`${outcome.damage}: obtained again`);
+  if (outcome.kind === "unchanged" || outcome.kind === "taken-up") return { event: "not_due", lineage: config.name, names, meta: lineage.meta };
+  if (!outcome.saved) return { event: "dry_run", lineage: config.name, names, meta: lineage.meta };
   const folder = store.locate(config.name);
   if (config.out !== undefined) writeCopies(config.out, lineage);
   let hookError: string | undefined;
   if (config.hooks.deploy) {
     const result = await withLineageFolder(folder ?? config.out, lineage, (where) =>
-      runHook(config.hooks.deploy!, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks }));
+      runHook(config.hooks.deploy!, deployHookEnv(where, names), { signal: context.cleanupDeadline, ...run.hooks.options }));
     if (result.exitCode !== 0) hookError = describeHookFailure("deploy", result);
   }
-  return { event: run.success, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };
+  return { event: outcome.kind, lineage: config.name, names, meta: lineage.meta, folder, ...(hookError ? { hookError } : {}) };
 }
 
 /**

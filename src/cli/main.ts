@@ -6,6 +6,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { AcmeError, AcmeTimeoutError, AcmeTransport } from "../acme/index.ts";
 import { accountCommand, type AccountOptions } from "./account.ts";
 import { certificatesCommand, type CertificatesOptions } from "./certificates.ts";
+import { rollbackCommand } from "./rollback.ts";
 import { certonlyCommand, type CertonlyOptions } from "./certonly.ts";
 import { renewCommand, type RenewOptions } from "./renew.ts";
 import { serveCommand, type ServeOptions } from "./serve.ts";
@@ -26,6 +27,7 @@ const COMMANDS: Readonly<Record<string, Command<never>>> = {
   revoke: revokeCommand as Command<never>,
   account: accountCommand as Command<never>,
   "renewal-info": renewalInfoCommand as Command<never>,
+  rollback: rollbackCommand as Command<never>,
 };
 
 /** The part of `--timeout` (at most a fifth of it) kept for deactivating authorizations after the work stopped. */

@@ -4,17 +4,14 @@
  * certificate and key as they were, and the next run tries again.
  * @see https://www.rfc-editor.org/rfc/rfc9773 (when: the CA's ARI window, else a third of the lifetime left)
  */
-import { resolve } from "node:path";
-import { readCertificate } from "../asn1/index.ts";
-import { decodePemBlocks } from "../encoding/index.ts";
-import { isDue, needsRenewalInfo, scheduleRenewal } from "../lifecycle/index.ts";
+import { isDue, needsRenewalInfo } from "../lifecycle/index.ts";
 import { checkLineageName, StoreError, type CertificateStore, type LineageConfig, type LineageHooks, type LineageSummary } from "../store/index.ts";
 import { openCommandStore, readStoreLocation, type StoreLocation } from "./store-flag.ts";
 import type { BaseOptions, Command, CommandContext } from "./command.ts";
 import { describeError, ExitCode, UsageError, withFlag } from "./errors.ts";
 import { STORE_FLAGS_HELP } from "./certonly.ts";
 import { DEFAULT_HOOK_TIMEOUT_SECONDS } from "./hooks.ts";
-import { HookSession, hookRunOptions, issueLineage, rootsFor, type LineageRun } from "./lineage-run.ts";
+import { HookSession, hookRunOptions, runLineage, type LineageRun } from "./lineage-run.ts";
 import { Reporter } from "./report.ts";
 import { readSeconds, readTimeout } from "./values.ts";
 
@@ -90,12 +87,20 @@ async function renewAll(store: CertificateStore, options: RenewOptions, context:
     throw new UsageError(`--cert-name ${options.certName}: no such certificate in ${store.description} (see: bun-acme certificates)`);
   }
   if (names.length === 0) reporter.progress(`No certificates in ${store.description}: obtain one with bun-acme certonly`);
-  const hookOptions = hookRunOptions(options, reporter, context);
-  const hooks = new HookSession(hookOptions);
-  const connections: LineageRun["connections"] = new Map();
+  const hooks = new HookSession(hookRunOptions(options, reporter, context));
+  const run: LineageRun = {
+    store,
+    context,
+    log: () => {},
+    dryRun: options.dryRun,
+    force: options.force || options.dryRun,
+    lockWaitSeconds: options.lockWaitSeconds,
+    hooks,
+    issuers: new Map(),
+  };
   let failures = 0;
   for (const name of names) {
-    if (!(await renewOne(name, store, options, context, reporter, hooks, connections))) failures++;
+    if (!(await renewOne(name, run, options, reporter))) failures++;
   }
   for (const failure of await hooks.after()) {
     reporter.report({ event: "failed", lineage: "(post hook)", names: [], error: failure });
@@ -105,62 +110,25 @@ async function renewAll(store: CertificateStore, options: RenewOptions, context:
 }
 
 /**
- * Renews one lineage if it is due (under its lock); reports it; returns whether all went well.
- * A lineage that is plainly not due (nothing to ask the CA) is reported without taking the lock,
- * so that a run over thousands of lineages costs two small file reads each.
+ * Renews one lineage if it is due (the lifecycle engine: under its lock, read again); reports
+ * it; returns whether all went well. A lineage that is plainly not due (nothing to ask the CA) is
+ * reported from its summary alone, so that a run over thousands of lineages costs two small file
+ * reads each.
  */
-async function renewOne(
-  name: string,
-  store: CertificateStore,
-  options: RenewOptions,
-  context: CommandContext,
-  reporter: Reporter,
-  hooks: HookSession,
-  connections: LineageRun["connections"],
-): Promise<boolean> {
+async function renewOne(name: string, run: LineageRun, options: RenewOptions, reporter: Reporter): Promise<boolean> {
   let names: readonly string[] = [];
   try {
-    if (!options.force && !options.dryRun) {
-      const glance = (await store.summary(name))!;
-      names = glance.config.identifiers.map((identifier) => identifier.value);
-      if (!needsRenewalInfo(glance.meta) && !isDue(glance.meta)) {
-        reporter.report({ event: "not_due", lineage: name, names, meta: glance.meta });
-        return true;
-      }
+    const summary = (await run.store.summary(name))!;
+    names = summary.config.identifiers.map((identifier) => identifier.value);
+    if (!run.force && !needsRenewalInfo(summary.meta) && !isDue(summary.meta)) {
+      reporter.report({ event: "not_due", lineage: name, names, meta: summary.meta });
+      return true;
     }
-    const lock = await store.lock(name, { waitMs: options.lockWaitSeconds * 1000, signal: context.deadline });
-    try {
-      // Read under the lock: a run that held it may have just renewed this lineage.
-      const summary = await refreshedSummary(name, store, options, context);
-      names = summary.config.identifiers.map((identifier) => identifier.value);
-      if (!options.force && !options.dryRun && !isDue(summary.meta)) {
-        reporter.report({ event: "not_due", lineage: name, names, meta: summary.meta });
-        return true;
-      }
-      const config = runnableConfig(name, summary, options.hooks, store);
-      const preFailure = await hooks.before(config);
-      if (preFailure) {
-        reporter.report({ event: "failed", lineage: name, names, error: preFailure });
-        return false;
-      }
-      const event = await issueLineage(config, {
-        store,
-        context,
-        hooks: hooks.options,
-        log: () => {},
-        dryRun: options.dryRun,
-        success: "renewed",
-        lock,
-        connections,
-        ...(summary.meta.ariCertId ? { replaces: summary.meta.ariCertId } : {}),
-      });
-      reporter.report(event);
-      return event.hookError === undefined;
-    } finally {
-      await lock.release();
-    }
+    const event = await runLineage(runnableConfig(name, summary, options.hooks, run.store), run);
+    reporter.report(event);
+    return event.event !== "failed" && event.hookError === undefined;
   } catch (error) {
-    reporter.report({ event: "failed", lineage: name, names, error: describeError(error, context.io.env) });
+    reporter.report({ event: "failed", lineage: name, names, error: describeError(error, run.context.io.env) });
     return false;
   }
 }
@@ -190,19 +158,4 @@ function runnableConfig(name: string, summary: LineageSummary, local: LineageHoo
     );
   }
   return config;
-}
-
-/**
- * The lineage's summary, its renewal time asked again from the CA's renewalInfo when the CA's
- * Retry-After has passed (and saved, unless this is a dry run).
- */
-async function refreshedSummary(name: string, store: CertificateStore, options: RenewOptions, context: CommandContext): Promise<LineageSummary> {
-  const summary = (await store.summary(name))!;
-  if (!needsRenewalInfo(summary.meta)) return summary;
-  const lineage = (await store.load(name))!;
-  const leafDer = decodePemBlocks(lineage.chainPem)[0]!.der;
-  const transport = context.transport(summary.config.directoryUrl, rootsFor(summary.config, context));
-  const meta = { ...summary.meta, ...(await scheduleRenewal(leafDer, readCertificate(leafDer), transport)) };
-  if (!options.dryRun) await store.saveMeta(name, meta);
-  return { ...summary, meta };
 }

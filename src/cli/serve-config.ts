@@ -19,16 +19,33 @@ export interface SiteConfig {
   readonly maxRequests?: number;
 }
 
+/** `[[issuer]]`: a CA to fall back to, after `directory`, with its own roots file and EAB. */
+export interface IssuerConfig {
+  readonly directoryUrl: string;
+  /** A file of PEM roots that verify the CA. */
+  readonly ca?: string;
+  readonly eab?: { readonly kid: string; readonly hmacKey: string };
+}
+
 /** The whole file, checked. */
 export interface ServeConfig {
   readonly directoryUrl: string;
   readonly allowInsecureHttp: boolean;
   readonly ca?: string;
+  /** CAs tried in order after `directoryUrl` when it fails on its side. */
+  readonly issuers: readonly IssuerConfig[];
   readonly store?: string;
   /** With a shared store: the folder keeping a copy of every certificate served. */
   readonly cache?: string;
   readonly contact: readonly string[];
   readonly keyType: KeyType;
+  /**
+   * How names are proven: `http-01` (default; the daemon's HTTP port answers) or `dns-01`, through
+   * `[rfc2136]` (dynamic updates to your name server, TSIG-signed) or `dns_hook` (a command run as
+   * `COMMAND present|cleanup NAME VALUE`). dns-01 allows wildcard names.
+   */
+  readonly challenge: "http-01" | "dns-01";
+  readonly dns?: { readonly kind: "rfc2136"; readonly server: string; readonly port: number; readonly tsigKeyFile?: string } | { readonly kind: "hook"; readonly command: string };
   /** `http2`: offer HTTP/2 by ALPN on the HTTPS port (default true; HTTP/1.1 for clients that do not ask for it). */
   readonly listen: { readonly hostname: string; readonly https: number; readonly http: number; readonly http2: boolean };
   /** `[admin]`: `/metrics` and `/healthz` on their own address; absent: off. */
@@ -49,7 +66,9 @@ export class ConfigError extends BunAcmeError {
   }
 }
 
-const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "listen", "admin", "site"] as const;
+const TOP_KEYS = ["directory", "allow_insecure_http", "ca", "store", "cache", "contact", "key_type", "trusted_proxies", "access_log", "challenge", "rfc2136", "dns_hook", "listen", "admin", "issuer", "site"] as const;
+const RFC2136_KEYS = ["server", "port", "tsig_key_file"] as const;
+const ISSUER_KEYS = ["directory", "ca", "eab_kid", "eab_hmac_key"] as const;
 const LISTEN_KEYS = ["hostname", "https", "http", "http2"] as const;
 const ADMIN_KEYS = ["hostname", "port", "health_margin"] as const;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -86,7 +105,11 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   } catch (error) {
     throw at(where(undefined, 0, "directory"), `directory: ${(error as Error).message}`);
   }
+  const issuers = issuersOf(root.issuer, allowInsecureHttp, (index, key, message) => at(where("issuer", index, key), `issuer ${index + 1}: ${message}`));
   const keyType = (root.key_type ?? "ec256") as KeyType;
+  const challenge = root.challenge ?? "http-01";
+  if (challenge !== "http-01" && challenge !== "dns-01") throw at(where(undefined, 0, "challenge"), `challenge must be "http-01" or "dns-01"`);
+  const dns = dnsOf(root, challenge, at, where);
   if (!KEY_TYPES.includes(keyType)) throw at(where(undefined, 0, "key_type"), `key_type must be one of ${KEY_TYPES.join(", ")}`);
   const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
   if (sites.length === 0) throw at(undefined, `no [[site]]: list at least one, e.g. [[site]] names = ["example.net"] upstream = "http://127.0.0.1:8080"`);
@@ -102,10 +125,13 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     directoryUrl,
     allowInsecureHttp,
     ...(typeof root.ca === "string" ? { ca: root.ca } : {}),
+    issuers,
     ...(typeof root.store === "string" ? { store: root.store } : {}),
     ...(typeof root.cache === "string" ? { cache: root.cache } : {}),
     contact: stringList(root.contact, () => at(where(undefined, 0, "contact"), "contact must be a list of strings")),
     keyType,
+    challenge,
+    ...(dns ? { dns } : {}),
     listen: {
       hostname: typeof listen.hostname === "string" ? listen.hostname : "0.0.0.0",
       https: port(listen.https ?? 443, () => at(where("listen", 0, "https"), "https must be a port number")),
@@ -126,7 +152,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       if (names.length === 0) throw at(line("names"), `site ${index + 1}: names is missing or empty`);
       let identifiers: Identifier[];
       try {
-        identifiers = normalizeIdentifiers(names, { challenge: "http-01" });
+        identifiers = normalizeIdentifiers(names, { challenge });
       } catch (error) {
         throw at(line("names"), `site ${index + 1}: ${(error as Error).message}`);
       }
@@ -162,6 +188,62 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     trustedProxies,
     accessLog: root.access_log === true,
   };
+}
+
+/** dns-01's means: `[rfc2136]` or `dns_hook`, exactly one, and only with `challenge = "dns-01"`. */
+function dnsOf(root: Table, challenge: string, at: (line: number | undefined, message: string) => ConfigError, where: (table: string | undefined, index: number, key: string) => number | undefined): ServeConfig["dns"] {
+  const rfc2136 = root.rfc2136 === undefined ? undefined : (root.rfc2136 as Table);
+  const hook = root.dns_hook;
+  if (challenge !== "dns-01") {
+    if (rfc2136 || hook !== undefined) throw at(where(undefined, 0, rfc2136 ? "rfc2136" : "dns_hook"), `[rfc2136] and dns_hook are for challenge = "dns-01"`);
+    return undefined;
+  }
+  if ((rfc2136 === undefined) === (hook === undefined)) throw at(where(undefined, 0, "challenge"), `challenge = "dns-01" needs exactly one of [rfc2136] (your name server) or dns_hook (a command)`);
+  if (hook !== undefined) {
+    if (typeof hook !== "string" || hook.trim() === "") throw at(where(undefined, 0, "dns_hook"), "dns_hook must be a command");
+    return { kind: "hook", command: hook };
+  }
+  unknownKeys(rfc2136!, RFC2136_KEYS, (key) => at(where("rfc2136", 0, key), `unknown key "${key}" in [rfc2136] (allowed: ${RFC2136_KEYS.join(", ")})`));
+  if (typeof rfc2136!.server !== "string") throw at(where("rfc2136", 0, "server"), `[rfc2136] server must be the name server's address, e.g. server = "192.0.2.53"`);
+  if (rfc2136!.tsig_key_file !== undefined && typeof rfc2136!.tsig_key_file !== "string") throw at(where("rfc2136", 0, "tsig_key_file"), "[rfc2136] tsig_key_file must be a path");
+  return {
+    kind: "rfc2136",
+    server: rfc2136!.server,
+    port: port(rfc2136!.port ?? 53, () => at(where("rfc2136", 0, "port"), "[rfc2136] port must be a port number")),
+    ...(typeof rfc2136!.tsig_key_file === "string" ? { tsigKeyFile: rfc2136!.tsig_key_file } : {}),
+  };
+}
+
+/**
+ * The `[[issuer]]` tables, each checked: a directory, an optional roots file, EAB as a pair.
+ *
+ * @throws {ConfigError} from `fail`, naming the issuer and the key
+ */
+function issuersOf(value: unknown, allowInsecureHttp: boolean, fail: (index: number, key: string, message: string) => Error): IssuerConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw fail(0, "issuer", `issuer must be tables, written [[issuer]]`);
+  return (value as Table[]).map((issuer, index) => {
+    unknownKeys(issuer, ISSUER_KEYS, (key) => fail(index, key, `unknown key "${key}" (allowed: ${ISSUER_KEYS.join(", ")})`));
+    if (typeof issuer.directory !== "string") throw fail(index, "directory", `"directory" must be the CA's directory URL or a preset name, e.g. directory = "zerossl"`);
+    let directoryUrl: string;
+    try {
+      directoryUrl = resolveDirectory(issuer.directory, { allowInsecureHttp }).directoryUrl;
+    } catch (error) {
+      throw fail(index, "directory", `directory: ${(error as Error).message}`);
+    }
+    if (issuer.ca !== undefined && typeof issuer.ca !== "string") throw fail(index, "ca", "ca must be the path of a file of PEM roots");
+    for (const key of ["eab_kid", "eab_hmac_key"] as const) {
+      if (issuer[key] !== undefined && (typeof issuer[key] !== "string" || issuer[key] === "")) throw fail(index, key, `${key} must be the string the CA gave`);
+    }
+    if ((issuer.eab_kid === undefined) !== (issuer.eab_hmac_key === undefined)) {
+      throw fail(index, issuer.eab_kid === undefined ? "eab_hmac_key" : "eab_kid", "eab_kid and eab_hmac_key go together: give both, or neither");
+    }
+    return {
+      directoryUrl,
+      ...(typeof issuer.ca === "string" ? { ca: issuer.ca } : {}),
+      ...(typeof issuer.eab_kid === "string" ? { eab: { kid: issuer.eab_kid, hmacKey: issuer.eab_hmac_key as string } } : {}),
+    };
+  });
 }
 
 function unknownKeys(table: Table, allowed: readonly string[], fail: (key: string) => Error): void {

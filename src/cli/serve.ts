@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { ManageEvent } from "../manage/index.ts";
 import { decodeBase64 } from "../encoding/index.ts";
 import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ReverseProxyOptions } from "../servers/index.ts";
-import { defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
+import { defaultLineageName, defaultStoreDir, isSharedStoreLocation, type CertificateStore } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import { serve as serveHttp, ServerStartError, type RunningServer } from "../servers/index.ts";
 import { Daemon, type DaemonHandler, type GenerationParts } from "./daemon.ts";
@@ -108,8 +108,8 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
 
 type Say = (line: string, json: Record<string, unknown>) => void;
 
-/** The lineage a site's certificate is kept under: its first name, without a wildcard's `*.`. */
-const lineageOf = (site: SiteConfig) => site.names[0]!.value.replace(/^\*\./, "");
+/** The lineage a site's certificate is kept under: the store's own rule, as manage() names it. */
+const lineageOf = (site: SiteConfig) => defaultLineageName(site.names);
 
 /** `/metrics` and `/healthz` on `[admin]`'s address, when the configuration has one. @throws {ServerStartError} */
 function startAdmin(config: ServeConfig, metrics: CertificateMetrics): RunningServer | undefined {
@@ -175,6 +175,7 @@ function report(event: ManageEvent, say: Say): void {
     event: event.type,
     ...(event.lineage ? { lineage: event.lineage, names: event.names } : {}),
     ...(event.serial ? { serial: event.serial, not_after: event.notAfter } : {}),
+    ...(event.ca ? { ca: event.ca } : {}),
     ...(event.at ? { at: event.at } : {}),
     ...(event.message ? { message: event.message } : {}),
   });

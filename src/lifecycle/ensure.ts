@@ -8,7 +8,7 @@
 import { LockHeldError, sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage, type StoreLock } from "../store/index.ts";
 import type { Clock } from "../acme/index.ts";
 import { lineageDamage } from "./integrity.ts";
-import type { Issuer } from "./issuer.ts";
+import type { IssueLineageOptions, Issuer } from "./issuer.ts";
 import { isDue, needsRenewalInfo } from "./schedule.ts";
 
 /** How {@link ensureLineage} goes about it. */
@@ -26,7 +26,16 @@ export interface EnsureOptions {
   readonly current?: StoredLineage;
   /** What the store held, read (and checked whole) just before by the caller: the first read is skipped (the read under the lock still decides). */
   readonly preloaded?: { readonly lineage?: StoredLineage; readonly damage?: string };
+  /**
+   * Runs around the order, only when one is placed, and calls `order` once: what must come first
+   * (the CLI's pre-hook, the responders it starts for this lineage) and what it uses instead of
+   * the issuer's own (a solver, progress lines). A throw is the outcome, as the order's would be.
+   */
+  readonly aroundOrder?: (order: (use?: OrderUse) => Promise<StoredLineage>) => Promise<StoredLineage>;
 }
+
+/** What one order may use instead of the issuer's own. */
+export type OrderUse = Pick<IssueLineageOptions, "solver" | "cleanupSignal" | "log">;
 
 /** What {@link ensureLineage} did. */
 export type LineageOutcome =
@@ -39,7 +48,7 @@ export type LineageOutcome =
   /** A renewal of the stored lineage. */
   | { readonly kind: "renewed"; readonly lineage: StoredLineage; readonly previous: StoredLineage; readonly saved: boolean }
   /** Another holder kept the lock past `lockWait`; `lineage` is what the store holds, when it is whole. */
-  | { readonly kind: "locked-elsewhere"; readonly lineage?: StoredLineage };
+  | { readonly kind: "locked-elsewhere"; readonly held: LockHeldError; readonly lineage?: StoredLineage };
 
 /** A stored lineage as found: whole (`lineage`), damaged (`damage`), or absent (neither). */
 interface Found {
@@ -66,7 +75,7 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
   try {
     lock = await store.lock(config.name, { waitMs: options.lockWait ?? 120_000, ...(options.signal ? { signal: options.signal } : {}) });
   } catch (error) {
-    if (error instanceof LockHeldError) return { kind: "locked-elsewhere", ...(first.lineage ? { lineage: first.lineage } : {}) };
+    if (error instanceof LockHeldError) return { kind: "locked-elsewhere", held: error, ...(first.lineage ? { lineage: first.lineage } : {}) };
     throw error;
   }
   try {
@@ -80,10 +89,12 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
     if (!options.force && usable(latest, config, clock.now())) return kept(latest.lineage!, options);
     const signals = [options.signal, lock.signal].filter((signal): signal is AbortSignal => signal !== undefined);
     const previous = latest.lineage && sameIdentifiers(latest.lineage.config, config) ? latest.lineage : undefined;
-    const obtained = await issuer.obtain(config, {
-      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId } : {}),
+    const order = (use: OrderUse = {}) => issuer.obtain(config, {
+      ...use,
+      ...(previous?.meta.ariCertId ? { replaces: previous.meta.ariCertId, ...(previous.meta.directoryUrl ? { replacesIssuer: previous.meta.directoryUrl } : {}) } : {}),
       ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
     });
+    const obtained = await (options.aroundOrder ? options.aroundOrder(order) : order());
     const damage = await lineageDamage(obtained, clock.now());
     if (damage) throw new StoreError(`Lineage ${config.name}: the certificate just issued is not saved: ${damage}`, "ERR_LINEAGE_DAMAGED");
     lock.signal?.throwIfAborted();

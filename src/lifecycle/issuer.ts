@@ -15,6 +15,7 @@ import {
 } from "../acme/index.ts";
 import { readCertificate } from "../asn1/index.ts";
 import { decodePemBlocks } from "../encoding/index.ts";
+import type { KeyType } from "../jose/index.ts";
 import { openAccount, type AccountStorage, type LineageConfig, type LineageMeta, type StoredLineage } from "../store/index.ts";
 import { obtainLineage } from "./obtain.ts";
 import { scheduleRenewal } from "./schedule.ts";
@@ -29,25 +30,41 @@ export interface IssuerOptions {
   readonly fetch?: FetchFunction;
   /** Time and waiting (default: the system clock). */
   readonly clock?: Clock;
-  readonly solver: ChallengeSolver;
+  /** A transport already made for this CA (it then decides the roots, fetch and signal). */
+  readonly transport?: AcmeTransport;
+  /** How control is proved, unless each issuance names its own solver. */
+  readonly solver?: ChallengeSolver;
   /** Where the account's key and record are kept (default: nowhere, a fresh account per issuer). */
   readonly accountStorage?: AccountStorage;
   readonly contact?: readonly string[];
   readonly eab?: ExternalAccountBinding;
+  /** The type of a fresh account key (default `ec256`). */
+  readonly accountKeyType?: KeyType;
 }
 
 /** What one issuance may carry. */
 export interface IssueLineageOptions {
   /** The ARI certificate ID of the certificate this one replaces. */
   readonly replaces?: string;
+  /**
+   * The directory URL of the CA that issued the certificate `replaces` names (absent: the lineage's
+   * own CA): another CA is not sent `replaces`, as it never issued that certificate.
+   */
+  readonly replacesIssuer?: string;
   readonly signal?: AbortSignal;
+  /** This issuance's solver, instead of the issuer's. */
+  readonly solver?: ChallengeSolver;
+  /** What clean-up after a failure may still use, once `signal` is aborted. */
+  readonly cleanupSignal?: AbortSignal;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
 }
 
 /** One CA, its transport and its account, for the lifecycle engine. */
 export class Issuer {
   readonly transport: AcmeTransport;
   readonly clock: Clock;
-  readonly solver: ChallengeSolver;
+  readonly solver: ChallengeSolver | undefined;
   private readonly options: IssuerOptions;
   private opening: Promise<AcmeAccount> | undefined;
   /** Accounts opened so far (a test reads how often the CA's reset made it register again). */
@@ -57,7 +74,7 @@ export class Issuer {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.solver = options.solver;
-    this.transport = new AcmeTransport({
+    this.transport = options.transport ?? new AcmeTransport({
       directoryUrl: options.directoryUrl,
       clock: this.clock,
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -77,6 +94,7 @@ export class Issuer {
         ...(this.options.accountStorage ? { storage: this.options.accountStorage } : {}),
         ...(this.options.contact ? { contact: this.options.contact } : {}),
         ...(this.options.eab ? { eab: this.options.eab } : {}),
+        ...(this.options.accountKeyType ? { keyType: this.options.accountKeyType } : {}),
       }).then((opened) => opened.account);
       this.opening = opening;
       opening.catch(() => {
@@ -86,24 +104,39 @@ export class Issuer {
     return this.opening;
   }
 
+  /** The CA's directory URL (a preset resolved), as the lineage's metadata records it. */
+  get directoryUrl(): string {
+    return this.transport.directoryUrl;
+  }
+
   /**
-   * A new certificate for the lineage, not saved. When the CA answers `accountDoesNotExist` (it
-   * forgot the account), the account is opened again, once for all issuances that met it, and the
-   * issuance tried once more.
+   * A new certificate for the lineage, not saved, its metadata naming this CA (`directoryUrl`).
+   * When the CA answers `accountDoesNotExist` (it forgot the account), the account is opened
+   * again, once for all issuances that met it, and the issuance tried once more.
    *
    * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.3.1
    * @throws {AcmeError} as {@link obtainLineage} does
+   * @throws {TypeError} when neither the issuer nor the issuance names a solver
    */
   async obtain(config: LineageConfig, options: IssueLineageOptions = {}): Promise<StoredLineage> {
-    const attempt = async (account: AcmeAccount) => obtainLineage({
-      config,
-      transport: this.transport,
-      account,
-      solver: this.solver,
-      clock: this.clock,
-      ...(options.replaces ? { replaces: options.replaces } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const solver = options.solver ?? this.solver;
+    if (!solver) throw new TypeError(`Cannot obtain ${config.name}: no challenge solver (give one to the Issuer or to the issuance)`);
+    // ARI's replaces names a certificate of this CA's: another CA's would mean nothing to it.
+    const replaces = options.replaces && (options.replacesIssuer ?? this.directoryUrl) === this.directoryUrl ? options.replaces : undefined;
+    const attempt = async (account: AcmeAccount) => {
+      const lineage = await obtainLineage({
+        config,
+        transport: this.transport,
+        account,
+        solver,
+        clock: this.clock,
+        ...(replaces ? { replaces } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.cleanupSignal ? { cleanupSignal: options.cleanupSignal } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
+      return { ...lineage, meta: { ...lineage.meta, directoryUrl: this.directoryUrl } };
+    };
     const account = await this.account();
     try {
       return await attempt(account);

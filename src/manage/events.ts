@@ -13,6 +13,8 @@ export interface ManageEvent {
   readonly names?: readonly string[];
   readonly serial?: string;
   readonly notAfter?: string;
+  /** The directory URL of the CA that issued the certificate (or, for a fallback warning, that failed). */
+  readonly ca?: string;
   /** For `next_renewal`: when; for `renewal_failed`: when it is tried again. */
   readonly at?: string;
   /** For `renewal_failed`: the error, the CA's problem document included when there is one. */
@@ -28,6 +30,7 @@ export function eventOf(type: ManageEvent["type"], lineage: StoredLineage): Mana
     names: lineage.config.identifiers.map((identifier) => identifier.value),
     serial: lineage.meta.serial,
     notAfter: lineage.meta.notAfter,
+    ...(lineage.meta.directoryUrl ? { ca: lineage.meta.directoryUrl } : {}),
     ...(type === "next_renewal" ? { at: lineage.meta.nextRenewal } : {}),
   };
 }

@@ -5,10 +5,11 @@
 import { normalizeIdentifiers, systemClock, type ChallengeSolver, type ExternalAccountBinding, type Identifier, type TimerClock } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, Http01Solver, TlsAlpn01Solver } from "../challenges/index.ts";
 import type { KeyType } from "../jose/index.ts";
-import { Issuer } from "../lifecycle/index.ts";
+import { IssuerChain } from "../lifecycle/index.ts";
 import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServer, type RunningServer } from "../servers/index.ts";
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
-import type { ManageEvent } from "./events.ts";
+import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
+import { configEvent, type ManageEvent } from "./events.ts";
 import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
@@ -19,6 +20,14 @@ export type { OnDemandOptions } from "./on-demand.ts";
 
 /** One certificate to manage: its names, and whether the HTTPS server presents it (default: yes). */
 export type ManagedCertificate = readonly string[] | { readonly names: readonly string[]; readonly serve?: boolean };
+
+/** One more CA to obtain certificates from: a directory URL or a preset name, its roots and its EAB. */
+export interface IssuerEntry {
+  readonly directoryUrl: string;
+  /** PEM roots that verify the CA, when not the system's. */
+  readonly ca?: string;
+  readonly eab?: ExternalAccountBinding;
+}
 
 /** What to manage and how. */
 export interface ManageOptions {
@@ -32,6 +41,13 @@ export interface ManageOptions {
   readonly directoryUrl: string;
   /** PEM roots that verify the CA, when not the system's (a test CA). */
   readonly ca?: string;
+  /**
+   * CAs to fall back to, in order, after `directoryUrl` (each with its own roots and EAB): when
+   * an issuance fails on the CA's side (unreachable, rate-limited, an internal error), the next
+   * is tried; every issuance starts at the first again. The certificate records the CA that
+   * issued it, and events name it (`ca`).
+   */
+  readonly issuers?: readonly IssuerEntry[];
   /** The store (default: the file store in the default folder, see `defaultStoreDir`). */
   readonly store?: CertificateStore;
   /**
@@ -85,6 +101,13 @@ export interface ManageOptions {
   readonly checkIntervalMs?: number;
   /** Time and timers for the schedule, the retries and the CA's waits (default: the system clock); tests inject a fake one. */
   readonly clock?: TimerClock;
+  /**
+   * Prometheus' `/metrics` and a `/healthz` on an address of their own (off by default; hostname
+   * default 127.0.0.1): every certificate's expiry, next renewal and last outcome, orders, failures
+   * by ACME problem type, swaps. `/healthz` answers 503 when a certificate is within
+   * `healthMarginMs` (default 7 days) of its expiry, or has none yet.
+   */
+  readonly admin?: { readonly hostname?: string; readonly port: number; readonly healthMarginMs?: number };
 }
 
 /** A managed server. */
@@ -93,6 +116,8 @@ export interface Managed {
   readonly port: number;
   /** The store the certificates are kept in. */
   readonly store: CertificateStore;
+  /** What `/metrics` serves, when `admin` is set (also to feed from elsewhere, e.g. `observeResponse`). */
+  readonly metrics?: CertificateMetrics;
   /** Stops renewing and serving; requests in flight finish. */
   stop(): Promise<void>;
 }
@@ -123,9 +148,13 @@ export interface Managed {
 export async function manage(options: ManageOptions): Promise<Managed> {
   if (!options.server && !options.fetch) throw new TypeError("manage() needs fetch, the handler of HTTPS requests (or a server of your own)");
   if (options.server && options.onDemand) throw new TypeError("onDemand needs manage()'s own HTTPS server (a node:tls front choosing certificates per handshake): leave out server");
-  const emit = options.onEvent ?? (() => {});
   const hostname = options.hostname ?? "0.0.0.0";
   const clock = options.clock ?? systemClock;
+  const metrics = options.admin ? new CertificateMetrics({ issuer: options.directoryUrl, swaps: () => swapsOf(https), now: () => clock.now() }) : undefined;
+  const emit = (event: ManageEvent) => {
+    metrics?.observe(event);
+    options.onEvent?.(event);
+  };
   const store: CertificateStore = options.store ?? new FileCertificateStore(defaultStoreDir());
   const cache = typeof options.cache === "string" ? new FileCertificateStore(options.cache) : options.cache;
   const shared = store.sharedChallenges?.();
@@ -135,14 +164,17 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     const { names, serve: serveIt } = Array.isArray(certificate) ? { names: certificate as readonly string[], serve: true } : certificate as { names: readonly string[]; serve?: boolean };
     return { config: lineageConfig(names, options, solver), serve: serveIt !== false };
   });
-  const issuer = new Issuer({
-    directoryUrl: options.directoryUrl,
+  const entries: readonly IssuerEntry[] = [options, ...(options.issuers ?? [])];
+  const issuer = new IssuerChain(entries.map((entry) => ({
+    directoryUrl: entry.directoryUrl,
     clock,
     solver,
     accountStorage: store.accountStorage(),
-    ...(options.ca ? { ca: options.ca } : {}),
+    ...(entry.ca ? { ca: entry.ca } : {}),
     ...(options.contact ? { contact: options.contact } : {}),
-    ...(options.eab ? { eab: options.eab } : {}),
+    ...(entry.eab ? { eab: entry.eab } : {}),
+  })), {
+    onFallback: (failed, next, error, config) => emit({ ...configEvent("warning", config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
   const https: CertificateServer = options.server ?? (onDemand
@@ -159,21 +191,32 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
   const challengeServer = await startChallengeServer?.();
+  let adminServer: RunningServer | undefined;
   try {
+    if (options.admin && metrics) {
+      adminServer = serve({ name: "admin server", hostname: options.admin.hostname ?? "127.0.0.1", port: options.admin.port,
+        handler: adminHandler(metrics, options.admin.healthMarginMs !== undefined ? { healthMarginMs: options.admin.healthMarginMs } : {}) });
+    }
     await renewer.start(wanted);
     return {
       port: https.port,
       store,
+      ...(metrics ? { metrics } : {}),
       async stop() {
         await renewer.stop();
-        await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+        await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);
       },
     };
   } catch (error) {
     await renewer.stop();
-    await Promise.allSettled([https.stop(), challengeServer?.stop()]);
+    await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);
     throw error;
   }
+}
+
+/** Swaps an HTTPS server made so far (HotTlsServer counts them; other servers report 0). */
+function swapsOf(server: CertificateServer): number {
+  return "swaps" in server && typeof server.swaps === "number" ? server.swaps : 0;
 }
 
 /** The names the HTTP port redirects to HTTPS: those served (with on-demand certificates, any: the handshake decides). */

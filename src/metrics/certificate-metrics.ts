@@ -16,6 +16,8 @@ export interface MetricsEvent {
   readonly notAfter?: string;
   readonly at?: string;
   readonly error?: Error;
+  /** The directory URL of the CA that issued the certificate (issuer fallback). */
+  readonly ca?: string;
 }
 
 interface CertificateState {
@@ -25,6 +27,8 @@ interface CertificateState {
   /** 1 after a success, 0 after a failure, undefined before either. */
   lastOutcome?: 0 | 1;
   lastOutcomeAt?: number;
+  /** The CA that issued the certificate served, when an event named it. */
+  issuer?: string;
 }
 
 /** A certificate too close to its expiry (or past it), for a health check. */
@@ -57,7 +61,8 @@ export class CertificateMetrics {
 
   /**
    * @param options.issuer the CA certificates are ordered from (a directory URL), as a label; a
-   *   function when it changes (a daemon's reloaded configuration)
+   *   function when it changes (a daemon's reloaded configuration); an event naming the CA that
+   *   issued a certificate (`ca`, after a fallback) labels that certificate with it instead
    * @param options.swaps how many certificate swaps the HTTPS server has made
    * @param options.now the clock (default `Date.now`)
    */
@@ -75,6 +80,7 @@ export class CertificateMetrics {
     this.certificates.set(event.lineage, state);
     if (event.names) state.names = event.names;
     if (event.notAfter) state.notAfter = Date.parse(event.notAfter);
+    if (event.ca && event.type !== "warning") state.issuer = event.ca; // a warning's ca is a CA that failed
     switch (event.type) {
       case "obtained":
       case "renewed":
@@ -114,7 +120,7 @@ export class CertificateMetrics {
   /** Everything, in Prometheus' text format. */
   render(): string {
     const certificates = [...this.certificates];
-    const labels = (lineage: string, state: CertificateState) => ({ lineage, names: state.names.join(","), issuer: this.issuer() });
+    const labels = (lineage: string, state: CertificateState) => ({ lineage, names: state.names.join(","), issuer: state.issuer ?? this.issuer() });
     const seconds = (ms: number) => Math.round(ms / 1000);
     const families: MetricFamily[] = [
       {

@@ -9,6 +9,7 @@
 import { connect, type Socket } from "node:net";
 import { createSecureContext, createServer, type SecureContext, type Server as TlsServer } from "node:tls";
 import { tryParseIp } from "../encoding/index.ts";
+import { withClientAddresses } from "./client-address.ts";
 import { ServerStartError } from "./serve.ts";
 import type { ServedCertificate } from "./hot-tls.ts";
 
@@ -101,7 +102,7 @@ export class TlsFrontServer {
   private async start(): Promise<void> {
     const handler = this.options.fetch;
     let facade: Bun.Server<undefined> | undefined;
-    this.inner = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request, server) => handler(request, facade ??= this.clientFacade(server)) });
+    this.inner = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request, server) => handler(request, facade ??= withClientAddresses(server, (port) => this.clients.get(port))) });
     const innerPort = this.inner.port!;
     const front = createServer({
       ...(this.fallback ? { cert: this.fallback.cert, key: this.fallback.key } : {}),
@@ -118,22 +119,6 @@ export class TlsFrontServer {
       front.listen(this.options.port, this.options.hostname, () => resolve());
     });
     this.front = front;
-  }
-
-  /** The inner server as the handler should see it: `requestIP` answers the client's address, not the front's loopback hop. */
-  private clientFacade(server: Bun.Server<undefined>): Bun.Server<undefined> {
-    const requestIP = (request: Request) => {
-      const seen = server.requestIP(request);
-      const client = seen ? this.clients.get(seen.port) : undefined;
-      return client ? { address: client.address, port: client.port, family: client.address.includes(":") ? "IPv6" as const : "IPv4" as const } : seen;
-    };
-    return new Proxy(server, {
-      get: (target, property) => {
-        if (property === "requestIP") return requestIP;
-        const value = Reflect.get(target, property, target) as unknown;
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
   }
 
   private pipe(socket: Socket, innerPort: number): void {

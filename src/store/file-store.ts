@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { decodePemBlocks, encodePem } from "../encoding/index.ts";
 import { accountKeyPath, fileAccountStorage, type AccountStorage } from "./account-state.ts";
 import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
+import { ARCHIVED_VERSIONS, archivedVersions, archiveFiles, pruneArchive, readArchived, type ArchivedVersion } from "./file-archive.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages } from "./certificate-store.ts";
 import { loadEach } from "./load-each.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
@@ -108,15 +109,43 @@ export class FileCertificateStore implements CertificateStore {
     return loadEach(names, (name) => this.load(name));
   }
 
+  /**
+   * Saves the lineage; the certificate it replaces goes to the archive (the newest
+   * {@link ARCHIVED_VERSIONS} are kept) in the same all-or-nothing write.
+   */
   async save(lineage: StoredLineage): Promise<void> {
-    const folder = this.locate(lineage.config.name);
+    const name = lineage.config.name;
+    const folder = this.locate(name);
     this.write([
+      ...archiveFiles(this.dir, folder, name, lineage.meta),
       { path: join(folder, "privkey.pem"), data: lineage.keyPem, mode: 0o600 },
       ...chainFiles(folder, lineage.chainPem),
       { path: join(folder, "metadata.json"), data: json(lineage.meta), mode: 0o644 },
       // 0600: it may hold a TSIG secret given with --tsig.
       { path: join(folder, "lineage.json"), data: json(lineage.config), mode: 0o600 },
     ]);
+    pruneArchive(this.dir, name);
+  }
+
+  /** The certificates of the lineage that saves replaced, newest first. */
+  async versions(name: string): Promise<ArchivedVersion[]> {
+    return archivedVersions(this.dir, checkLineageName(name));
+  }
+
+  /**
+   * Makes an archived certificate current again (the current one is archived in its place).
+   * Call it under the lineage's lock.
+   *
+   * @throws {StoreError} `ERR_STORE_NOT_ARCHIVED` when the archive has no certificate `serial`
+   */
+  async restore(name: string, serial: string): Promise<StoredLineage> {
+    const archived = readArchived(this.dir, checkLineageName(name), serial.toUpperCase());
+    if (!archived) {
+      const kept = archivedVersions(this.dir, name).map((version) => version.serial);
+      throw new StoreError(`Lineage ${name} has no archived certificate ${serial}${kept.length ? ` (archived: ${kept.join(", ")})` : " (nothing is archived yet)"}`, "ERR_STORE_NOT_ARCHIVED");
+    }
+    await this.save(archived);
+    return archived;
   }
 
   async saveMeta(name: string, meta: LineageMeta): Promise<void> {

@@ -28,3 +28,4 @@ export {
 export { isSharedStoreLocation, openStore, type StoreOpenOptions } from "./open-store.ts";
 export { maskSecrets } from "./secrets.ts";
 export { StoreUnavailableError } from "./unavailable.ts";
+export { ARCHIVED_VERSIONS, type ArchivedVersion } from "./file-archive.ts";

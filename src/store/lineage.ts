@@ -64,6 +64,8 @@ export interface LineageMeta {
   readonly certificateUrl: string;
   /** The account that ordered it. */
   readonly accountUrl?: string;
+  /** The directory URL of the CA that issued it (absent in lineages saved before issuer fallback). */
+  readonly directoryUrl?: string;
   readonly obtainedAt: string;
   /** When to renew: a moment in the CA's ARI window, or 2/3 of the validity period. */
   readonly nextRenewal: string;
@@ -212,6 +214,7 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
   if (source !== "renewalInfo" && source !== "lifetime") throw f.fail("renewalSource", "renewalInfo or lifetime");
   const ariCertId = f.optionalString("ariCertId");
   const accountUrl = f.optionalString("accountUrl");
+  const directoryUrl = f.optionalString("directoryUrl");
   const ariRetryAt = json.ariRetryAt === undefined ? undefined : f.date("ariRetryAt");
   return {
     version: f.version(),
@@ -221,6 +224,7 @@ export function parseLineageMeta(json: Json, file: string): LineageMeta {
     ...(ariCertId ? { ariCertId } : {}),
     certificateUrl: f.string("certificateUrl"),
     ...(accountUrl ? { accountUrl } : {}),
+    ...(directoryUrl ? { directoryUrl } : {}),
     obtainedAt: f.date("obtainedAt"),
     nextRenewal: f.date("nextRenewal"),
     renewalSource: source,

@@ -38,3 +38,32 @@ describe("parseServeConfig(): the proxy's keys", () => {
     expect((error as Error).message).toStartWith(message);
   });
 });
+
+describe("parseServeConfig(): [[issuer]]", () => {
+  test("reads the CAs to fall back to, in order, presets resolved, EAB as a pair; none by default", () => {
+    const config = parseServeConfig(`${HEAD}[[issuer]]\ndirectory = "https://second.test/dir"\nca = "/etc/second.pem"\n` +
+      `[[issuer]]\ndirectory = "letsencrypt-staging"\neab_kid = "kid-1"\neab_hmac_key = "c2VjcmV0"\n[[site]]\nnames = ["a.test"]\n`, "serve.toml");
+    expect(config.issuers).toEqual([
+      { directoryUrl: "https://second.test/dir", ca: "/etc/second.pem" },
+      { directoryUrl: "https://acme-staging-v02.api.letsencrypt.org/directory", eab: { kid: "kid-1", hmacKey: "c2VjcmV0" } },
+    ]);
+    expect(parseServeConfig(`${HEAD}[[site]]\nnames = ["a.test"]\n`, "serve.toml").issuers).toEqual([]);
+  });
+
+  test.each([
+    ["an unknown key", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\nroots = "x"\n[[site]]\nnames = ["a.test"]\n`, `serve.toml:4: issuer 1: unknown key "roots"`],
+    ["a missing directory", `${HEAD}[[issuer]]\nca = "/x.pem"\n[[site]]\nnames = ["a.test"]\n`, `serve.toml: issuer 1: "directory" must be the CA's directory URL or a preset name`],
+    ["plain http without allow_insecure_http", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\n[[issuer]]\ndirectory = "http://c.test/dir"\n[[site]]\nnames = ["a.test"]\n`, "serve.toml:5: issuer 2: directory:"],
+    ["half an EAB", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\neab_kid = "kid"\n[[site]]\nnames = ["a.test"]\n`, "serve.toml:4: issuer 1: eab_kid and eab_hmac_key go together"],
+    ["a ca that is not a path", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\nca = 1\n[[site]]\nnames = ["a.test"]\n`, "serve.toml:4: issuer 1: ca must be the path of a file of PEM roots"],
+  ])("refuses %s, naming file, line and issuer", (_, text, message) => {
+    let error: unknown;
+    try {
+      parseServeConfig(text, "serve.toml");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toStartWith(message);
+  });
+});

@@ -47,5 +47,7 @@ describe("project/bun-acme-serve.service", () => {
     expect(service).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(service).toMatch(/^Restart=on-failure$/m);
     expect(service).toMatch(/^KillSignal=SIGTERM$/m);
+    // Where root may, connections queued on a closing listener move instead of being reset: swaps without the relay's hop.
+    expect(service).toMatch(/^ExecStartPre=\+-\/usr\/sbin\/sysctl -qw net\.ipv4\.tcp_migrate_req=1$/m);
   });
 });

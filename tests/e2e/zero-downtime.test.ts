@@ -169,7 +169,7 @@ describe("serve --config under load from clients that do not retry", () => {
 });
 
 describe("manage() under load from clients that do not retry", () => {
-  test("two renewals of 20-second certificates swapped in by its own HTTPS server: no failed request, three certificates seen", async () => {
+  test("two renewals of 20-second certificates swapped in by its own HTTPS server: no failed request, three certificates seen; its admin address counts them", async () => {
     const renewals: string[] = [];
     const second = Promise.withResolvers<void>();
     const managed = await manage({
@@ -181,6 +181,7 @@ describe("manage() under load from clients that do not retry", () => {
       ports: { https: 5001, http: 5002 },
       fetch: async (request) => new Response(request.method === "POST" ? `received ${(await request.arrayBuffer()).byteLength}\n` : "hello\n"),
       retry: { baseDelayMs: 500, maxDelayMs: 4_000 },
+      admin: { port: 19_181, healthMarginMs: 1_000 },
       onEvent: (event) => {
         if (event.type !== "renewed") return;
         renewals.push(event.serial!);
@@ -195,6 +196,13 @@ describe("manage() under load from clients that do not retry", () => {
       expect(seen.failed).toBe(0);
       expect(seen.ok).toBeGreaterThan(100);
       expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+      // Its admin address tells the same story: the obtained certificate, two renewals, each swapped in.
+      const metrics = await (await fetch("http://127.0.0.1:19181/metrics")).text();
+      expect(metrics).toContain('bun_acme_orders_total{outcome="obtained"} 1\n');
+      expect(Number(/bun_acme_orders_total\{outcome="renewed"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(Number(/bun_acme_certificate_swaps_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(metrics).toContain('bun_acme_certificate_not_after_seconds{lineage="app.manage-zero.test",names="app.manage-zero.test",issuer="');
+      expect((await fetch("http://127.0.0.1:19181/healthz")).status).toBe(200);
     } finally {
       await managed.stop();
     }

@@ -25,6 +25,14 @@ describe("CertificateMetrics", () => {
     expect(text).toContain("bun_acme_certificate_swaps_total 3\n");
   });
 
+  test("a certificate another CA issued (issuer fallback) is labelled with that CA; a warning naming a failed CA changes nothing", () => {
+    const metrics = metricsAt({ now: start });
+    const notAfter = new Date(start + 90 * DAY).toISOString();
+    metrics.observe({ type: "renewed", lineage: "b.test", names: ["b.test"], notAfter, ca: "https://second.test/dir" });
+    metrics.observe({ type: "warning", lineage: "b.test", names: ["b.test"], ca: "https://ca.test/dir" });
+    expect(metrics.render()).toContain(`bun_acme_certificate_not_after_seconds{lineage="b.test",names="b.test",issuer="https://second.test/dir"} ${(start + 90 * DAY) / 1000}\n`);
+  });
+
   test("failures count by the CA's problem type; the last outcome turns 0", () => {
     const metrics = metricsAt({ now: start });
     const problem = new AcmeProblemError({ type: "urn:ietf:params:acme:error:rateLimited", detail: "too many" }, 429, "https://ca.test/new-order");

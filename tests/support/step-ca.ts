@@ -34,11 +34,12 @@ async function makeHierarchy(dir: string): Promise<void> {
 }
 
 /**
- * Starts step-ca on 127.0.0.1:`port`, resolving names through `resolver` (the client's DNS server).
+ * Starts step-ca on 127.0.0.1:`port`, resolving names through `resolver` (the client's DNS server),
+ * issuing certificates valid for `certDuration` (a Go duration, default 24h).
  *
  * @throws {Error} when the binary is missing (run project/compile) or step-ca does not come up
  */
-export async function startStepCa(options: { port?: number; resolver?: string } = {}): Promise<StepCa> {
+export async function startStepCa(options: { port?: number; resolver?: string; certDuration?: string } = {}): Promise<StepCa> {
   if (!existsSync(STEP_CA_BINARY)) throw new Error(`${STEP_CA_BINARY} is missing: run project/compile (as root, it installs Go and builds it)`);
   const port = options.port ?? 9443;
   const busy = await busyPorts([port], []);
@@ -55,7 +56,7 @@ export async function startStepCa(options: { port?: number; resolver?: string } 
     db: { type: "badgerv2", dataSource: join(dir, "db") },
     authority: {
       provisioners: [{ type: "ACME", name: "acme" }],
-      claims: { minTLSCertDuration: "5m", maxTLSCertDuration: "24h", defaultTLSCertDuration: "24h" },
+      claims: { minTLSCertDuration: options.certDuration ?? "5m", maxTLSCertDuration: "24h", defaultTLSCertDuration: options.certDuration ?? "24h" },
     },
     tls: { minVersion: 1.2, maxVersion: 1.3 },
   };

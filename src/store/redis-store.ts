@@ -222,7 +222,13 @@ export class RedisCertificateStore implements CertificateStore {
    */
   async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changed`;
-    const deliver = (message: unknown) => void this.announced(String(message)).then(({ name, lineage }) => onChange(name, lineage));
+    // Opening a sealed record takes a while: announcements are handed over in the order they came.
+    let delivered: Promise<void> = Promise.resolve();
+    const deliver = (message: unknown) => {
+      const opening = this.announced(String(message));
+      // A listener that throws must not hold up the announcements after it.
+      delivered = delivered.then(() => opening).then(({ name, lineage }) => onChange(name, lineage)).catch(() => {});
+    };
     const reportAll = async () => {
       for (const name of await this.list().catch(() => [])) onChange(name);
     };

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { startDnsServer } from "../src/dns/index.ts";
-import { ordersAtPebble, startInstance, stopInstances } from "../tests/support/fleet.ts";
+import { issuedAtPebble, ordersAtPebble, startInstance, stopInstances } from "../tests/support/fleet.ts";
 import { startHaproxy } from "../tests/support/haproxy.ts";
 import { startPebble } from "../tests/support/pebble.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
@@ -29,7 +29,7 @@ const INSTANCE_COUNTS = list("--instances", "1,2,4,8").map(Number);
 const STORES = list("--stores", "redis,postgres");
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[]; byCommand?: string }
+interface Run { seconds: number; orders: number; issued: number; roundTrips: number; perInstance: number[]; failures: string[]; byCommand?: string }
 
 const started = Date.now();
 const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10056, zone: { address: "127.0.0.1", txtValues: () => [] } });
@@ -61,11 +61,14 @@ const backends = {
   },
 };
 
+let runCount = 0;
 async function run(backend: keyof typeof backends, instances: number, round: number): Promise<Run> {
   const { url, reset, roundTrips } = backends[backend];
   await reset();
-  const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${backend}.bench.test`);
+  // Names never used before in this Pebble (it would reuse their valid authorizations): a run of its own per list entry too.
+  const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${++runCount}.${backend}.bench.test`);
   const ordersBefore = ordersAtPebble(pebble);
+  const issuedBefore = issuedAtPebble(pebble);
   if (backend === "redis") Bun.spawnSync(["redis-cli", "-p", "16390", "CONFIG", "RESETSTAT"]);
   const tripsBefore = roundTrips();
   const haproxy = await startHaproxy({ http: { port: 5002, backends: Array.from({ length: instances }, (_, index) => 6002 + index) } });
@@ -77,8 +80,14 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     const trips = roundTrips() - tripsBefore;
     const byCommand = backend === "redis" ? commandStats(certificates) : undefined;
     if (byCommand) log(`per certificate, by command: ${byCommand}`);
-    const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length), ...(byCommand ? { byCommand } : {}) };
-    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    const failures = running.flatMap((instance) => instance.events("renewal_failed").map((event) => `${event.lineage}: ${event.message}`));
+    const result = {
+      seconds, orders: ordersAtPebble(pebble) - ordersBefore, issued: issuedAtPebble(pebble) - issuedBefore, roundTrips: trips / certificates,
+      perInstance: running.map((instance) => instance.events("obtained").length), failures, ...(byCommand ? { byCommand } : {}),
+    };
+    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.issued} certificates issued, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    for (const failure of failures) log(`failed attempt: ${failure}`);
+    if (failures.length) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
     return result;
   } finally {
     await stopInstances(running);

@@ -10,7 +10,7 @@ import { ensureLineage, inspect, isDue, lineageDamage, needsRenewalInfo, type Is
 import type { ServedCertificate } from "../servers/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { configEvent, eventOf, type ManageEvent } from "./events.ts";
-import { keepCopy, loadSlots, servedSlots, type Slot } from "./slots.ts";
+import { keepCopy, loadSlots, servedSlots, type Found, type Slot } from "./slots.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 
 /** What manage() serves with: `HotTlsServer` (Bun.serve) or `TlsFrontServer` (node:tls, on demand). */
@@ -23,12 +23,13 @@ export interface CertificateServer {
 /** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
 const LOCK_WAIT_MS = 120_000;
 /**
- * At start, how long a certificate another instance holds the lock of is awaited as that
- * instance's announcement before its lock is waited for (a holder that failed saves nothing).
+ * At start, a certificate another instance holds the lock of is awaited as that instance's
+ * announcement, and its lock tried once after this long without it, then after twice as long, up
+ * to {@link RECHECK_MAX_MS}: an announcement that is late or lost (PostgreSQL's NOTIFY under load),
+ * a holder that failed (it saves nothing) or died (its lease ends) costs at most that long.
  */
-const ANNOUNCEMENT_WAIT_MS = 30_000;
-/** After this long without the announcement, the store is read once (it may have been lost). */
-const ANNOUNCEMENT_LOOK_MS = 3_000;
+const RECHECK_FIRST_MS = 250;
+const RECHECK_MAX_MS = 2_000;
 
 /** What the renewer works with. */
 export interface RenewerContext {
@@ -151,13 +152,28 @@ export class Renewer {
         queue.collided();
       }
     });
-    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, async (slot) => {
-      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_LOOK_MS);
-      // An announcement can be lost (PostgreSQL's LISTEN under load, a restart): the store is read once before waiting on.
-      if (announced && open(slot)) await this.adopt(slot.config.name);
-      if (announced && open(slot)) await this.arrival(slot, ANNOUNCEMENT_WAIT_MS - ANNOUNCEMENT_LOOK_MS);
-      if (open(slot)) await this.attempt(slot, LOCK_WAIT_MS);
-    });
+    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
+  }
+
+  /**
+   * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
+   * of it, the lock is tried after {@link RECHECK_FIRST_MS}, doubling up to {@link RECHECK_MAX_MS}.
+   * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
+   * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
+   * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
+   */
+  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
+    const deadline = this.context.clock.now() + LOCK_WAIT_MS;
+    for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, RECHECK_MAX_MS)) {
+      await this.arrival(slot, pause);
+      if (!open(slot) || this.stopped) return;
+      // Nothing to read first: the slot needs the certificate, and the read under the lock decides.
+      const outcome = await this.attempt(slot, 0, slot.current ? { lineage: slot.current } : {});
+      if (outcome?.kind !== "locked-elsewhere") return;
+      if (this.context.clock.now() >= deadline) {
+        return this.failed(slot, new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED"));
+      }
+    }
   }
 
   /** Resolves when the slot's certificate is taken up from another instance's save, after `ms` at most, or at stop(). */
@@ -175,10 +191,10 @@ export class Renewer {
   }
 
   /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
-  private async attempt(slot: Slot, lockWait: number): Promise<LineageOutcome | undefined> {
+  private async attempt(slot: Slot, lockWait: number, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
     try {
-      const outcome = await this.ensure(slot, lockWait, true);
+      const outcome = await this.ensure(slot, lockWait, true, known);
       if (outcome.kind === "locked-elsewhere" && lockWait > 0) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${lockWait / 1000} s`, "ERR_STORE_LOCKED");
       if (outcome.kind !== "locked-elsewhere") {
         slot.backoff.reset();
@@ -192,10 +208,10 @@ export class Renewer {
   }
 
   /** Runs the engine for the slot and applies its outcome: the slot's certificate, the server's, the events, the cache. */
-  private async ensure(slot: Slot, lockWait: number, swap: boolean): Promise<LineageOutcome> {
+  private async ensure(slot: Slot, lockWait: number, swap: boolean, known?: Found): Promise<LineageOutcome> {
     slot.busy = true;
     let outcome: LineageOutcome;
-    const { preloaded } = slot;
+    const preloaded = known ?? slot.preloaded;
     delete slot.preloaded; // read once, at start: later runs read the store again
     try {
       outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {

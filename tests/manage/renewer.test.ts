@@ -12,6 +12,7 @@ import { ensureLineage } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
+import type { CertificateStore, LineageConfig } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
 const DAY = 86_400_000;
@@ -32,11 +33,11 @@ class RecordingServer implements CertificateServer {
   }
 }
 
-function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver } = {}) {
+function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver; store?: CertificateStore } = {}) {
   const server = new RecordingServer();
   const events: (ManageEvent & { time: number })[] = [];
   const renewer = new Renewer({
-    store: world.store,
+    store: options.store ?? world.store,
     issuer: world.issuer(options.solver),
     https: server,
     clock: world.clock,
@@ -211,6 +212,40 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
       for (const one of instances) expect(one.server.serialFor(name)).toBe(stored);
     }
     for (const one of instances) await one.renewer.stop();
+  });
+
+  test("waiting at start for another instance's lock ends within 2 s of its release: its save taken up though the announcement was lost, what a failed or dead holder left undone ordered once", async () => {
+    const world = engineWorld();
+    const [saved, failed, died] = ["saved", "failed", "died"].map((name) => configFor(`${name}.fake.test`)) as [LineageConfig, LineageConfig, LineageConfig];
+    // Another instance holds the three locks; this one hears none of its announcements (lost, as PostgreSQL's can be).
+    const held = await Promise.all([saved, failed, died].map((config) => world.store.lock(config.name)));
+    const deaf = new Proxy(world.store, {
+      get: (target, key) => (key === "watch" ? async () => async () => {} : Reflect.get(target, key, target)),
+    }) as CertificateStore;
+    const one = instance(world, { store: deaf });
+    let started = false;
+    const start = one.renewer.start([saved, failed, died].map((config) => ({ config, serve: true }))).then(() => void (started = true));
+    // It found the three locks taken and waits: one timer each, besides its periodic check of the store.
+    while (world.clock.pending() < 4) await new Promise((resolve) => setImmediate(resolve));
+    const holder = world.issuer();
+    await world.store.save(await holder.obtain(saved), held[0]);
+    for (const lock of held.slice(0, 2)) await lock.release(); // the holder saved the first; it failed on the second
+    world.store.expireLock(died.name); // and it died holding the third: its lease ended
+    const freedAt = world.clock.now();
+    // Time moves 10 ms at a time, the work started meanwhile given its turns: what it waits for, not the periodic check a day away.
+    while (!started) {
+      world.clock.advance(10);
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await start;
+    expect(world.orders()).toBe(3); // the holder's one, and one each for what it left undone
+    expect(one.of("obtained").map((event) => event.lineage).sort()).toEqual([died.name, failed.name]);
+    expect(one.server.serialFor(saved.name)).toBe((await world.store.load(saved.name))!.meta.serial);
+    // Each certificate settled (served, its renewal scheduled) within 2 s of its lock being free.
+    const settled = one.of("next_renewal");
+    expect(settled.map((event) => event.lineage).sort()).toEqual([died.name, failed.name, saved.name]);
+    for (const event of settled) expect(event.time - freedAt).toBeLessThanOrEqual(2_000);
+    await one.renewer.stop();
   });
 
   test("exactly once: three instances on one store, hearing each other's announcements, renew six names over five rounds with one order per renewal", async () => {

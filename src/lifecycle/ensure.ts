@@ -98,7 +98,8 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
     const damage = await lineageDamage(obtained, clock.now());
     if (damage) throw new StoreError(`Lineage ${config.name}: the certificate just issued is not saved: ${damage}`, "ERR_LINEAGE_DAMAGED");
     lock.signal?.throwIfAborted();
-    if (!options.dryRun) await store.save(obtained, lock); // fenced: a store with leases refuses it once the lock was lost
+    // Fenced: a store with leases refuses it once the lock was lost. The lock ends with it (nothing more is done under it).
+    if (!options.dryRun) await store.save(obtained, lock, { releaseLock: true });
     const saved = !options.dryRun;
     return previous
       ? { kind: "renewed", lineage: obtained, previous, saved }

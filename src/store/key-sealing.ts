@@ -72,14 +72,14 @@ export class KeySealer {
    * Several records of one write, as {@link seal} gives each: without a key, the store is asked
    * once for all of them whether its records are encrypted.
    *
+   * With `checkedByWrite`, the store is not asked: the write that follows checks the marker itself
+   * (in the same round trip) and throws {@link unsealedRefused} when it is set.
+   *
    * @throws {StoreError} `ERR_STORE_ENCRYPTED` when no encryption key is given but the store's keys are encrypted
    */
-  async sealEach(records: readonly (readonly [plain: string, name: string])[]): Promise<string[]> {
+  async sealEach(records: readonly (readonly [plain: string, name: string])[], options: { readonly checkedByWrite?: boolean } = {}): Promise<string[]> {
     if (!this.key) {
-      if (await this.marker?.isSealed()) {
-        const name = records[0]?.[1] ?? "";
-        throw new StoreError(`${this.where} ${name}: the store's records are encrypted, so this one is not stored in clear; give the store's encryption key (${HOW_TO_GIVE_KEY})`, "ERR_STORE_ENCRYPTED");
-      }
+      if (!options.checkedByWrite && (await this.marker?.isSealed())) throw this.unsealedRefused(records[0]?.[1] ?? "");
       return records.map(([plain]) => plain);
     }
     this.marked ??= this.marker?.markSealed();
@@ -96,6 +96,11 @@ export class KeySealer {
       joined.set(sealed, iv.length);
       return `${SEALED}${encodeBase64(joined)}`;
     }));
+  }
+
+  /** The error for a record in clear refused because the store's records are sealed (`ERR_STORE_ENCRYPTED`). */
+  unsealedRefused(name: string): StoreError {
+    return new StoreError(`${this.where} ${name}: the store's records are encrypted, so this one is not stored in clear; give the store's encryption key (${HOW_TO_GIVE_KEY})`, "ERR_STORE_ENCRYPTED");
   }
 
   /**

@@ -25,6 +25,8 @@ export interface LeaseOperations {
 /** A held lease: its holder record is what a fenced save checks. */
 export interface LeaseLock extends StoreLock {
   readonly holder: string;
+  /** The store ended the lease in a write of its own (a save that releases): renewals stop, and `release()` sends nothing. */
+  ended(): void;
 }
 
 /**
@@ -57,13 +59,18 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
     }
   };
   const timer = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
+  let ended = false;
   return {
     holder,
     signal: lost.signal,
+    ended: () => {
+      ended = released = true;
+      clearInterval(timer);
+    },
     release: async () => {
       released = true;
       clearInterval(timer);
-      await operations.release(holder).catch(() => {});
+      if (!ended) await operations.release(holder).catch(() => {});
     },
   };
 }

@@ -13,7 +13,7 @@
  */
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, LoadedLineages, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
 import { loadOrDamage } from "./load-each.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
@@ -42,18 +42,27 @@ const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
 /** A lineage's fields in its hash. */
 const LINEAGE_FIELDS = ["config", "meta", "chain", "key"] as const;
 
-/** Extends the lease when it is already ours (a retried take whose answer was lost); else names the holder (none: it just ended). */
-const RETAKE = `local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return current or 0`;
 /** Deletes the key only when it still holds our token. */
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Extends the lease only when the key still holds our token. */
 const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
-/** Writes the lineage only when the lock still holds our token (or no token is given): the fence. */
-const SAVE = `if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('SADD', KEYS[2], ARGV[2])
+/**
+ * One save, in one round trip: the fence (the lock still holds our token, when one is given) and,
+ * for a record in clear, the sealed-keys marker, read together; the record written (the name
+ * added to the set when the record is new); the lock ended when asked; the announcement
+ * published. 0: fenced; -1: refused, the store's records are sealed.
+ * KEYS: lineage hash, lineages set, lock, keys-sealed marker. ARGV: token, name, announcement,
+ * release (1/0), clear (1/0), then the hash's fields and values.
+ */
+const SAVE = `local token, clear = ARGV[1], ARGV[5] == '1'
+if token ~= '' or clear then
+  local found = redis.call('MGET', KEYS[3], KEYS[4])
+  if token ~= '' and found[1] ~= token then return 0 end
+  if clear and found[2] then return -1 end
+end
+if redis.call('HSET', KEYS[1], unpack(ARGV, 6)) > 0 then redis.call('SADD', KEYS[2], ARGV[2]) end
+if token ~= '' and ARGV[4] == '1' then redis.call('DEL', KEYS[3]) end
+redis.call('PUBLISH', KEYS[5], ARGV[3])
 return 1`;
 
 /** The Redis implementation of {@link CertificateStore}. */
@@ -191,26 +200,28 @@ export class RedisCertificateStore implements CertificateStore {
    *
    * @throws {StoreError} `ERR_STORE_FENCED` when the lock's lease was lost to another holder
    */
-  async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
+  async save(lineage: StoredLineage, lock?: StoreLock, options: SaveOptions = {}): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const [config, key] = await this.sealer.sealEach([[JSON.stringify(lineage.config), `${this.key(name)}/config`], [lineage.keyPem, `${this.key(name)}/key`]]);
+    const [config, key] = await this.sealer.sealEach([[JSON.stringify(lineage.config), `${this.key(name)}/config`], [lineage.keyPem, `${this.key(name)}/key`]], { checkedByWrite: true });
     const record = { config: config!, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: key! };
     // The announcement carries the record as stored (the key sealed as it is at rest): the other instances take it up without reading it.
-    await this.write(name, Object.entries(record).flat(), lock, JSON.stringify({ name, ...record }));
+    await this.write(name, Object.entries(record).flat(), lock, JSON.stringify({ name, ...record }), { clear: !this.sealer.hasKey, release: options.releaseLock === true });
   }
 
   async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
-    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock, name);
+    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock, name, { clear: false, release: false });
   }
 
-  private async write(name: string, fields: string[], lock: StoreLock | undefined, announcement: string): Promise<void> {
-    const token = (lock as LeaseLock | undefined)?.holder ?? "";
-    const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
-    const written = await this.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
+  private async write(name: string, fields: string[], lock: StoreLock | undefined, announcement: string, how: { clear: boolean; release: boolean }): Promise<void> {
+    const lease = lock as LeaseLock | undefined;
+    const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name), `${this.prefix}keys-sealed`, `${this.prefix}changed`];
+    const flags = [how.release ? "1" : "0", how.clear ? "1" : "0"];
+    const written = await this.send("EVAL", [SAVE, String(keys.length), ...keys, lease?.holder ?? "", name, announcement, ...flags, ...fields]);
+    if (written === -1) throw this.sealer.unsealedRefused(`${this.key(name)}/config`);
     if (written !== 1) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
-    await this.send("PUBLISH", [`${this.prefix}changed`, announcement]);
+    if (how.release) lease?.ended?.();
   }
 
   /**
@@ -275,11 +286,13 @@ export class RedisCertificateStore implements CertificateStore {
     const key = this.lockKey(checkLineageName(name));
     const lease = String(this.leaseMs);
     return acquireLease(`Lineage ${name}`, {
-      // A free lock is one SET; the script only when it is taken (perhaps by this holder, whose earlier answer was lost).
+      // One SET whether free or not: with GET it names the holder it found (none: it was free, and is now ours).
       take: async (holder) => {
-        if ((await this.send("SET", [key, holder, "NX", "PX", lease])) === "OK") return true;
-        const retaken = await this.send("EVAL", [RETAKE, "1", key, holder, lease]);
-        return retaken === 1 || (typeof retaken === "string" ? { heldBy: retaken } : false);
+        const found = (await this.send("SET", [key, holder, "NX", "GET", "PX", lease])) as string | null;
+        if (found === null) return true;
+        // Our own token: an earlier answer of this take was lost (the command sent again): ours, the lease extended.
+        if (found === holder) return (await this.send("PEXPIRE", [key, lease])) === 1;
+        return { heldBy: found };
       },
       current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
       renew: async (holder) => (await this.send("EVAL", [RENEW, "1", key, holder, lease])) === 1,

@@ -1,11 +1,12 @@
 /**
- * The fleet benchmark: 200 certificates obtained by 1, 2 and 4 instances of a manage() program
+ * The fleet benchmark: 200 certificates obtained by 1, 2, 4 and 8 instances of a manage() program
  * sharing one Redis or one PostgreSQL (real servers from Debian), behind HAProxy for the CA's
  * http-01 requests, against Pebble. For each: time from starting the instances to all of them
- * serving all 200, orders at the CA (must be 200), and store work per certificate, counted by the
- * servers themselves (Redis: `total_commands_processed`, which counts the commands inside Lua
- * scripts too; PostgreSQL: statements in its log with `log_statement = all`). Writes
- * bench/fleet-results.md.
+ * serving all 200, orders placed and certificates issued at the CA (from Pebble's log; issued must
+ * be 200), every failed attempt, and store work per certificate, counted by the servers themselves
+ * (Redis: `total_commands_processed`, which counts the commands inside Lua scripts too, and
+ * `INFO commandstats` by command; PostgreSQL: statements in its log with `log_statement = all`).
+ * Writes bench/fleet-results.md (or FLEET_RESULTS).
  *
  *   bun run bench:fleet [--rounds N] [--certificates N] [--instances 1,2,4,8] [--stores redis,postgres]
  */
@@ -114,27 +115,32 @@ const rows = Object.entries(results).map(([key, runs]) => {
   const seconds = median(runs.map((r) => r.seconds));
   const baseline = median(results[`${backend}/1`]!.map((r) => r.seconds));
   return `| ${backend === "redis" ? "Redis 7.0" : "PostgreSQL 15"} | ${instances} | ${seconds.toFixed(2)} s | ${(certificates / seconds).toFixed(1)} | ${(baseline / seconds).toFixed(2)}× | ` +
-    `${runs.map((r) => r.orders).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
+    `${runs.map((r) => `${r.orders} / ${r.issued}`).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
 });
 const markdown = `# Fleet benchmark results
 
 Run on ${new Date().toISOString().slice(0, 10)}, ${rounds} round(s), ${certificates} certificates (one name each, http-01 through HAProxy round-robin), in ${Math.round((Date.now() - started) / 1000)} s with \`bun run bench:fleet\`.
-Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores. Time: from starting the instances (each a Bun process running
-\`manage()\` for all ${certificates} names) to every instance serving all of them. Store commands: counted by the store's server
-(Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts; PostgreSQL statements logged with
-\`log_statement = all\`, \`BEGIN\` and \`COMMIT\` included), everything included (locks and their renewals, loads, saves,
-announcements, shared challenge answers, the account), divided by the number of certificates. Each instance reads every
-certificate at start in one batch (\`loadMany\`: one \`SMEMBERS\` on Redis, one \`select … where name = any(…)\` on PostgreSQL),
-starts at a random certificate and moves into the longest stretch no one was seen on when it meets another instance's lock,
-takes up what the others saved from their announcements (on Redis the announcement carries the record, so nothing is read),
-and waits for the announcement of a certificate locked elsewhere instead of polling its lock. With one instance on Redis a
-certificate costs 13 commands: the lock (\`SET NX\`), the read under the lock (\`HMGET\`), the http-01 answer published and
-withdrawn (\`SET\`, \`DEL\`), the sealed-keys check (\`GET\`), the fenced save (\`EVAL\` running \`GET\`, \`HSET\`, \`SADD\`), its
-announcement (\`PUBLISH\`) and the release (\`EVAL\` running \`GET\`, \`DEL\`). What grows with the instances on Redis is mostly
-the http-01 answer read from the store (\`GET\`) by the instance HAProxy sent Pebble's request to when another instance
-published it (Pebble fetches each challenge more than once), and the locks met held (\`SET\`, \`EVAL\`, \`GET\`).
+Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores (shared with other work: compare rows of one run, not
+runs). Time: from starting the instances (each a Bun process running \`manage()\` for all ${certificates} names) to every instance
+serving all of them. Orders: placed at Pebble (\`POST /order-plz\`) and certificates issued (\`POST /finalize-order/\`), from
+Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Store commands:
+counted by the store's server (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts;
+PostgreSQL statements logged with \`log_statement = all\`: one statement with data-modifying CTEs counts once, \`BEGIN\` and
+\`COMMIT\` count where a transaction is used), everything included (locks and their renewals, loads, saves, announcements,
+shared challenge answers, the account), divided by the number of certificates.
 
-| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders at the CA (each round) | Store commands per certificate | Obtained per instance (last round) |
+Each instance reads every certificate at start in one batch (\`loadMany\`), starts at a random certificate and moves into the
+longest stretch no one was seen on when it meets another instance's lock, takes up what the others saved from their
+announcements (both stores' announcements carry the record, so nothing is read), and waits for the announcement of a
+certificate locked elsewhere, trying its lock after 250 ms, doubling to 2 s, when none comes. One instance on Redis costs
+9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published (\`SET\`;
+it expires on its own), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
+\`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the
+read under it, the answer, and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one statement).
+What grows with the instances is the http-01 answer read from the store by the instance HAProxy sent Pebble's request to
+when another instance published it (Pebble fetches each challenge three times), and the locks met held.
+
+| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders placed / certificates issued (each round) | Store commands per certificate | Obtained per instance (last round) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
 
@@ -142,5 +148,5 @@ Redis commands per certificate, by command (from \`INFO commandstats\`, last rou
 
 ${Object.entries(results).filter(([key]) => key.startsWith("redis/")).map(([key, runs]) => `- ${key.split("/")[1]} instance(s): ${runs.at(-1)!.byCommand}`).join("\n")}
 `;
-writeFileSync(join(import.meta.dir, "fleet-results.md"), markdown);
+writeFileSync(process.env.FLEET_RESULTS ?? join(import.meta.dir, "fleet-results.md"), markdown);
 console.log(markdown);

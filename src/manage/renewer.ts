@@ -28,7 +28,7 @@ const LOCK_WAIT_MS = 120_000;
  * to {@link RECHECK_MAX_MS}: an announcement that is late or lost (PostgreSQL's NOTIFY under load),
  * a holder that failed (it saves nothing) or died (its lease ends) costs at most that long.
  */
-const RECHECK_FIRST_MS = 250;
+const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
 
 /** What the renewer works with. */

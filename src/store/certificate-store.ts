@@ -39,8 +39,6 @@ export interface SharedChallenges {
   publish(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
   answer(token: string): Promise<string | undefined>;
   withdraw(token: string): Promise<void>;
-  /** Resolves once this instance hears the answers the others publish (where it does), before it may be asked for them. */
-  ready?(): Promise<void>;
 }
 
 /** Where lineages are kept. Every write is all-or-nothing for the files it touches. */

@@ -15,7 +15,6 @@ import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
 import { loadOrDamage } from "./load-each.ts";
-import { RedisAnswers } from "./redis-answers.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
@@ -75,7 +74,6 @@ export class RedisCertificateStore implements CertificateStore {
   private readonly sealer: KeySealer;
   private readonly leaseMs: number;
   private closed = false;
-  private answers: RedisAnswers | undefined;
 
   /**
    * @param url `redis://[user:password@]host:port[/db]`
@@ -95,10 +93,9 @@ export class RedisCertificateStore implements CertificateStore {
     });
   }
 
-  /** Closes the connections. */
+  /** Closes the connection. */
   close(): void {
     this.closed = true;
-    this.answers?.close();
     this.client.close();
   }
 
@@ -127,21 +124,14 @@ export class RedisCertificateStore implements CertificateStore {
     return undefined;
   }
 
-  /**
-   * Challenge answers published on the channel `answers` and kept by every instance listening, and
-   * stored under `challenge:<token>` (expiring on their own) only when a listener may have missed
-   * one (see redis-answers.ts): no store read per validation.
-   */
+  /** http-01 answers under `challenge:<token>`, expiring on their own. */
   sharedChallenges(): SharedChallenges {
-    this.answers ??= new RedisAnswers({
-      url: this.url,
-      clientOptions: CLIENT_OPTIONS,
-      channel: `${this.prefix}answers`,
-      key: (token) => `${this.prefix}challenge:${token}`,
-      send: (command, args) => this.send(command, args),
-    });
-    const answers = this.answers;
-    return { ...answers.shared(), ready: () => answers.ready() };
+    const key = (token: string) => `${this.prefix}challenge:${token}`;
+    return {
+      publish: async (token, keyAuthorization, ttlMs) => void (await this.send("SET", [key(token), keyAuthorization, "PX", String(ttlMs)])),
+      answer: async (token) => ((await this.send("GET", [key(token)])) as string | null) ?? undefined,
+      withdraw: async (token) => void (await this.send("DEL", [key(token)])),
+    };
   }
 
   /** The account in the hash `account`: its key (encrypted like the others) and its record. */

@@ -133,13 +133,12 @@ Each instance reads every certificate at start in one batch (\`loadMany\`), star
 longest stretch no one was seen on when it meets another instance's lock, takes up what the others saved from their
 announcements (both stores' announcements carry the record, so nothing is read), and waits for the announcement of a
 certificate locked elsewhere, trying its lock after 500 ms, doubling to 2 s, when none comes. One instance on Redis costs
-9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published to the
-instances listening (\`PUBLISH\`; stored with \`SET\` only when one may have missed it), and one script for the save (\`EVAL\`
-running \`MGET\` of the lock and the sealed-keys marker, \`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\`
-of the record). On PostgreSQL 4 statements: the lock, the read under it, the answer (stored; the other instances read it
-when Pebble's request reaches them), and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one
-statement). What grows with the instances is the locks met held (and, on PostgreSQL, the answer read by the instance
-HAProxy sent Pebble's request to when another published it: Pebble fetches each challenge three times).
+9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published (\`SET\`;
+it expires on its own), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
+\`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the
+read under it, the answer, and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one statement).
+What grows with the instances is the http-01 answer read from the store by the instance HAProxy sent Pebble's request to
+when another instance published it (Pebble fetches each challenge three times), and the locks met held.
 
 | Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders placed / certificates issued (each round) | Store commands per certificate | Obtained per instance (last round) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |

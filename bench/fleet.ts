@@ -1,19 +1,20 @@
 /**
- * The fleet benchmark: 200 certificates obtained by 1, 2 and 4 instances of a manage() program
+ * The fleet benchmark: 200 certificates obtained by 1, 2, 4 and 8 instances of a manage() program
  * sharing one Redis or one PostgreSQL (real servers from Debian), behind HAProxy for the CA's
  * http-01 requests, against Pebble. For each: time from starting the instances to all of them
- * serving all 200, orders at the CA (must be 200), and store work per certificate, counted by the
- * servers themselves (Redis: `total_commands_processed`, which counts the commands inside Lua
- * scripts too; PostgreSQL: statements in its log with `log_statement = all`). Writes
- * bench/fleet-results.md.
+ * serving all 200, orders placed and certificates issued at the CA (from Pebble's log; issued must
+ * be 200), every failed attempt, and store work per certificate, counted by the servers themselves
+ * (Redis: `total_commands_processed`, which counts the commands inside Lua scripts too, and
+ * `INFO commandstats` by command; PostgreSQL: statements in its log with `log_statement = all`).
+ * Writes bench/fleet-results.md (or FLEET_RESULTS).
  *
- *   bun run bench:fleet [--rounds N] [--certificates N]
+ *   bun run bench:fleet [--rounds N] [--certificates N] [--instances 1,2,4,8] [--stores redis,postgres]
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { startDnsServer } from "../src/dns/index.ts";
-import { ordersAtPebble, startInstance, stopInstances } from "../tests/support/fleet.ts";
+import { issuedAtPebble, ordersAtPebble, startInstance, stopInstances } from "../tests/support/fleet.ts";
 import { startHaproxy } from "../tests/support/haproxy.ts";
 import { startPebble } from "../tests/support/pebble.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
@@ -24,10 +25,12 @@ const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : fallback);
 const rounds = option("--rounds", 1);
 const certificates = option("--certificates", 200);
-const INSTANCE_COUNTS = [1, 2, 4] as const;
+const list = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback).split(",");
+const INSTANCE_COUNTS = list("--instances", "1,2,4,8").map(Number);
+const STORES = list("--stores", "redis,postgres");
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-interface Run { seconds: number; orders: number; roundTrips: number; perInstance: number[] }
+interface Run { seconds: number; orders: number; issued: number; roundTrips: number; perInstance: number[]; failures: string[]; byCommand?: string }
 
 const started = Date.now();
 const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10056, zone: { address: "127.0.0.1", txtValues: () => [] } });
@@ -37,6 +40,11 @@ const postgres = await startPostgres(16491, { log_statement: "all" });
 
 const redisCommands = () => Number(/total_commands_processed:(\d+)/.exec(Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "stats"]).stdout.toString())![1]);
 const postgresStatements = () => readFileSync(postgres.logFile, "utf8").split("\n").filter((line) => /LOG: {2}(statement|execute)/.test(line)).length;
+/** Redis's own count of each command since the last `CONFIG RESETSTAT`, per certificate (what the total is made of). */
+const commandStats = (per: number) => [...Bun.spawnSync(["redis-cli", "-p", "16390", "INFO", "commandstats"]).stdout.toString().matchAll(/cmdstat_(\w+):calls=(\d+)/g)]
+  .filter(([, command]) => command !== "info" && command !== "config")
+  .sort((a, b) => Number(b[2]) - Number(a[2]))
+  .map(([, command, calls]) => `${command!.toUpperCase()} ${(Number(calls) / per).toFixed(2)}`).join(", ");
 const backends = {
   redis: {
     url: redis.url,
@@ -54,11 +62,15 @@ const backends = {
   },
 };
 
+let runCount = 0;
 async function run(backend: keyof typeof backends, instances: number, round: number): Promise<Run> {
   const { url, reset, roundTrips } = backends[backend];
   await reset();
-  const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${backend}.bench.test`);
+  // Names never used before in this Pebble (it would reuse their valid authorizations): a run of its own per list entry too.
+  const names = Array.from({ length: certificates }, (_, index) => `c${index}.r${round}.n${instances}.${++runCount}.${backend}.bench.test`);
   const ordersBefore = ordersAtPebble(pebble);
+  const issuedBefore = issuedAtPebble(pebble);
+  if (backend === "redis") Bun.spawnSync(["redis-cli", "-p", "16390", "CONFIG", "RESETSTAT"]);
   const tripsBefore = roundTrips();
   const haproxy = await startHaproxy({ http: { port: 5002, backends: Array.from({ length: instances }, (_, index) => 6002 + index) } });
   const begin = performance.now();
@@ -67,8 +79,16 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     await Promise.all(running.map((instance) => instance.serving(900_000)));
     const seconds = (performance.now() - begin) / 1000;
     const trips = roundTrips() - tripsBefore;
-    const result = { seconds, orders: ordersAtPebble(pebble) - ordersBefore, roundTrips: trips / certificates, perInstance: running.map((instance) => instance.events("obtained").length) };
-    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    const byCommand = backend === "redis" ? commandStats(certificates) : undefined;
+    if (byCommand) log(`per certificate, by command: ${byCommand}`);
+    const failures = running.flatMap((instance) => instance.events("renewal_failed").map((event) => `${event.lineage}: ${event.message}`));
+    const result = {
+      seconds, orders: ordersAtPebble(pebble) - ordersBefore, issued: issuedAtPebble(pebble) - issuedBefore, roundTrips: trips / certificates,
+      perInstance: running.map((instance) => instance.events("obtained").length), failures, ...(byCommand ? { byCommand } : {}),
+    };
+    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.issued} certificates issued, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    for (const failure of failures) log(`failed attempt: ${failure}`);
+    if (failures.length) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
     return result;
   } finally {
     await stopInstances(running);
@@ -78,7 +98,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
 
 const results: Record<string, Run[]> = {};
 try {
-  for (const backend of Object.keys(backends) as (keyof typeof backends)[]) {
+  for (const backend of (Object.keys(backends) as (keyof typeof backends)[]).filter((name) => STORES.includes(name))) {
     for (const instances of INSTANCE_COUNTS) {
       for (let round = 0; round < rounds; round++) (results[`${backend}/${instances}`] ??= []).push(await run(backend, instances, round));
     }
@@ -95,23 +115,38 @@ const rows = Object.entries(results).map(([key, runs]) => {
   const seconds = median(runs.map((r) => r.seconds));
   const baseline = median(results[`${backend}/1`]!.map((r) => r.seconds));
   return `| ${backend === "redis" ? "Redis 7.0" : "PostgreSQL 15"} | ${instances} | ${seconds.toFixed(2)} s | ${(certificates / seconds).toFixed(1)} | ${(baseline / seconds).toFixed(2)}× | ` +
-    `${runs.map((r) => r.orders).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
+    `${runs.map((r) => `${r.orders} / ${r.issued}`).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
 });
 const markdown = `# Fleet benchmark results
 
 Run on ${new Date().toISOString().slice(0, 10)}, ${rounds} round(s), ${certificates} certificates (one name each, http-01 through HAProxy round-robin), in ${Math.round((Date.now() - started) / 1000)} s with \`bun run bench:fleet\`.
-Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores. Time: from starting the instances (each a Bun process running
-\`manage()\` for all ${certificates} names) to every instance serving all of them. Store commands: counted by the store's server
-(Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts; PostgreSQL statements logged with
-\`log_statement = all\`, \`BEGIN\` and \`COMMIT\` included), everything included (locks and their renewals, loads, saves,
-announcements, shared challenge answers, the account), divided by the number of certificates. With one instance the network
-round trips per certificate are 9 on Redis (load, take the lock, load again, publish and withdraw the http-01 answer, check
-that the store's keys are not encrypted (this run gives no key), save, announce, release: 16 commands with those inside the
-scripts) and 12 on PostgreSQL (the save is one transaction of 5 statements).
+Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores (shared with other work: compare rows of one run, not
+runs). Time: from starting the instances (each a Bun process running \`manage()\` for all ${certificates} names) to every instance
+serving all of them. Orders: placed at Pebble (\`POST /order-plz\`) and certificates issued (\`POST /finalize-order/\`), from
+Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Store commands:
+counted by the store's server (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts;
+PostgreSQL statements logged with \`log_statement = all\`: one statement with data-modifying CTEs counts once, \`BEGIN\` and
+\`COMMIT\` count where a transaction is used), everything included (locks and their renewals, loads, saves, announcements,
+shared challenge answers, the account), divided by the number of certificates.
 
-| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders at the CA (each round) | Store commands per certificate | Obtained per instance (last round) |
+Each instance reads every certificate at start in one batch (\`loadMany\`), starts at a random certificate and moves into the
+longest stretch no one was seen on when it meets another instance's lock, takes up what the others saved from their
+announcements (both stores' announcements carry the record, so nothing is read), and waits for the announcement of a
+certificate locked elsewhere, trying its lock after 500 ms, doubling to 2 s, when none comes. One instance on Redis costs
+9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published (\`SET\`;
+it expires on its own), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
+\`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the
+read under it, the answer, and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one statement).
+What grows with the instances is the http-01 answer read from the store by the instance HAProxy sent Pebble's request to
+when another instance published it (Pebble fetches each challenge three times), and the locks met held.
+
+| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders placed / certificates issued (each round) | Store commands per certificate | Obtained per instance (last round) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
+
+Redis commands per certificate, by command (from \`INFO commandstats\`, last round):
+
+${Object.entries(results).filter(([key]) => key.startsWith("redis/")).map(([key, runs]) => `- ${key.split("/")[1]} instance(s): ${runs.at(-1)!.byCommand}`).join("\n")}
 `;
-writeFileSync(join(import.meta.dir, "fleet-results.md"), markdown);
+writeFileSync(process.env.FLEET_RESULTS ?? join(import.meta.dir, "fleet-results.md"), markdown);
 console.log(markdown);

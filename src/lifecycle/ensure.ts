@@ -24,6 +24,8 @@ export interface EnsureOptions {
   readonly clock?: Clock;
   /** What the caller holds now (serves): a usable stored lineage that differs from it is "taken-up". */
   readonly current?: StoredLineage;
+  /** What the store held, read (and checked whole) just before by the caller: the first read is skipped (the read under the lock still decides). */
+  readonly preloaded?: { readonly lineage?: StoredLineage; readonly damage?: string };
   /**
    * Runs around the order, only when one is placed, and calls `order` once: what must come first
    * (the CLI's pre-hook, the responders it starts for this lineage) and what it uses instead of
@@ -67,7 +69,7 @@ interface Found {
  */
 export async function ensureLineage(store: CertificateStore, config: LineageConfig, issuer: Issuer, options: EnsureOptions = {}): Promise<LineageOutcome> {
   const clock = options.clock ?? issuer.clock;
-  const first = await inspect(store, config, clock.now());
+  const first = options.preloaded ?? (await inspect(store, config, clock.now()));
   if (!options.force && usable(first, config, clock.now()) && !needsRenewalInfo(first.lineage!.meta, clock.now())) return kept(first.lineage!, options);
   let lock: StoreLock;
   try {
@@ -96,7 +98,8 @@ export async function ensureLineage(store: CertificateStore, config: LineageConf
     const damage = await lineageDamage(obtained, clock.now());
     if (damage) throw new StoreError(`Lineage ${config.name}: the certificate just issued is not saved: ${damage}`, "ERR_LINEAGE_DAMAGED");
     lock.signal?.throwIfAborted();
-    if (!options.dryRun) await store.save(obtained, lock); // fenced: a store with leases refuses it once the lock was lost
+    // Fenced: a store with leases refuses it once the lock was lost. The lock ends with it (nothing more is done under it).
+    if (!options.dryRun) await store.save(obtained, lock, { releaseLock: true });
     const saved = !options.dryRun;
     return previous
       ? { kind: "renewed", lineage: obtained, previous, saved }

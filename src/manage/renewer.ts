@@ -6,10 +6,10 @@
  * swapped after each change.
  */
 import type { TimerClock } from "../acme/index.ts";
-import { certificateOf, ensureLineage, failureEvent, inspect, isDue, needsRenewalInfo, outcomeEvent, subjectOf, type Issuer, type LineageOutcome, type Untimed } from "../lifecycle/index.ts";
+import { certificateOf, ensureLineage, failureEvent, inspect, isDue, lineageDamage, needsRenewalInfo, outcomeEvent, subjectOf, type Issuer, type LineageOutcome, type Untimed } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
-import { StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
-import { keepCopy, loadSlot, servedSlots, type Slot } from "./slots.ts";
+import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { keepCopy, loadSlot, loadSlots, servedSlots, type Found, type Slot } from "./slots.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -22,6 +22,14 @@ export interface CertificateServer {
 
 /** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
 const LOCK_WAIT_MS = 120_000;
+/**
+ * At start, a certificate another instance holds the lock of is awaited as that instance's
+ * announcement, and its lock tried once after this long without it, then after twice as long, up
+ * to {@link RECHECK_MAX_MS}: an announcement that is late or lost (PostgreSQL's NOTIFY under load),
+ * a holder that failed (it saves nothing) or died (its lease ends) costs at most that long.
+ */
+const RECHECK_FIRST_MS = 500;
+const RECHECK_MAX_MS = 2_000;
 
 /** What the renewer works with. */
 export interface RenewerContext {
@@ -57,6 +65,10 @@ export class Renewer {
   private swapQueue: Promise<void> = Promise.resolve();
   private swapPending: Promise<void> | undefined;
   private readonly running = new Set<Promise<unknown>>();
+  /** Start-up waits for a certificate another instance is obtaining: ended by its take-up. */
+  private readonly arrivals = new Map<Slot, () => void>();
+  /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
+  private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
 
   constructor(context: RenewerContext) {
     this.context = context;
@@ -81,7 +93,7 @@ export class Renewer {
    */
   async start(wanted: readonly { config: LineageConfig; serve: boolean }[]): Promise<void> {
     const now = () => this.context.clock.now();
-    const loaded = await Promise.all(wanted.map(({ config, serve }) => loadSlot(config, serve, { ...this.context, now }, this.backoff())));
+    const loaded = await loadSlots(wanted, { ...this.context, now }, () => this.backoff());
     this.slots.push(...loaded);
     if (this.slots.some((slot) => slot.serve) || this.context.alwaysServe) await this.context.https.serve(servedSlots(this.slots));
     await this.watch();
@@ -113,28 +125,76 @@ export class Renewer {
     this.stopping.abort(new Error("manage() was stopped"));
     this.check?.cancel();
     for (const slot of this.slots) slot.timer?.cancel();
+    for (const done of [...this.arrivals.values()]) done();
     await this.unwatch?.();
     await this.settled();
   }
 
   /**
-   * Free locks first, then those another instance held (waiting for it): a fleet started together
-   * works on different certificates at once instead of queueing behind the same lock.
+   * Free locks first, then those another instance held: a fleet started together works on
+   * different certificates at once instead of queueing behind the same lock. With a store that
+   * announces saves, each instance starts at a random certificate and, on meeting another's lock
+   * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
+   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
+   * awaited as an announcement before its lock is waited for.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
-    await eachBounded(needed, this.context.concurrency ?? 4, async (slot) => {
+    const announced = this.context.store.watch !== undefined;
+    const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
+    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
+    await eachBounded(needed, this.context.concurrency ?? 4, async () => {
+      const slot = queue.next();
+      if (!slot) return;
       const outcome = await this.attempt(slot, 0);
-      if (outcome?.kind === "locked-elsewhere") lockedElsewhere.push(slot);
+      if (outcome?.kind === "locked-elsewhere") {
+        lockedElsewhere.push(slot);
+        queue.collided();
+      }
     });
-    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => this.attempt(slot, LOCK_WAIT_MS));
+    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
+  }
+
+  /**
+   * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
+   * of it, the lock is tried after {@link RECHECK_FIRST_MS}, doubling up to {@link RECHECK_MAX_MS}.
+   * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
+   * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
+   * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
+   */
+  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
+    const deadline = this.context.clock.now() + LOCK_WAIT_MS;
+    for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, RECHECK_MAX_MS)) {
+      await this.arrival(slot, pause);
+      if (!open(slot) || this.stopped) return;
+      // Nothing to read first: the slot needs the certificate, and the read under the lock decides.
+      const outcome = await this.attempt(slot, 0, slot.current ? { lineage: slot.current } : {});
+      if (outcome?.kind !== "locked-elsewhere") return;
+      if (this.context.clock.now() >= deadline) {
+        return this.failed(slot, new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED"));
+      }
+    }
+  }
+
+  /** Resolves when the slot's certificate is taken up from another instance's save, after `ms` at most, or at stop(). */
+  private arrival(slot: Slot, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        timer.cancel();
+        if (this.arrivals.get(slot) === done) this.arrivals.delete(slot);
+        resolve();
+      };
+      const timer = this.context.clock.setTimer(done, ms);
+      this.arrivals.set(slot, done);
+      if (this.stopped) done();
+    });
   }
 
   /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
-  private async attempt(slot: Slot, lockWait: number): Promise<LineageOutcome | undefined> {
+  private async attempt(slot: Slot, lockWait: number, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
     try {
-      const outcome = await this.ensure(slot, lockWait, true);
+      const outcome = await this.ensure(slot, lockWait, true, known);
       if (outcome.kind === "locked-elsewhere" && lockWait > 0) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${lockWait / 1000} s`, "ERR_STORE_LOCKED");
       if (outcome.kind !== "locked-elsewhere") {
         slot.backoff.reset();
@@ -148,16 +208,20 @@ export class Renewer {
   }
 
   /** Runs the engine for the slot and applies its outcome: the slot's certificate, the server's, the events, the cache. */
-  private async ensure(slot: Slot, lockWait: number, swap: boolean): Promise<LineageOutcome> {
+  private async ensure(slot: Slot, lockWait: number, swap: boolean, known?: Found): Promise<LineageOutcome> {
     slot.busy = true;
     let outcome: LineageOutcome;
+    const preloaded = known ?? slot.preloaded;
+    delete slot.preloaded; // read once, at start: later runs read the store again
     try {
       outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
-        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}),
+        lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}), ...(preloaded ? { preloaded } : {}),
       });
     } finally {
       slot.busy = false;
     }
+    const heard = this.heardWhileBusy.get(slot);
+    if (this.heardWhileBusy.delete(slot) && outcome.kind === "locked-elsewhere") await this.adopt(slot.config.name, heard);
     if (outcome.kind === "locked-elsewhere") return outcome;
     const changed = slot.current?.meta.serial !== outcome.lineage.meta.serial;
     slot.current = outcome.lineage;
@@ -198,7 +262,7 @@ export class Renewer {
   /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
   private async watch(): Promise<void> {
     if (!this.context.store.watch) return;
-    this.unwatch = await this.context.store.watch((name) => this.track(this.adopt(name)));
+    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)));
     const every = this.context.checkIntervalMs ?? 60_000;
     const tick = () => {
       if (this.stopped) return;
@@ -210,11 +274,21 @@ export class Renewer {
 
   /**
    * Takes up a lineage another instance saved, when it is newer than the one served and whole; a
-   * damaged one is reported by name and obtained again (the others keep serving).
+   * damaged one is reported by name and obtained again (the others keep serving). A lineage the
+   * announcement carried is taken up without reading the store.
    */
-  async adopt(name: string): Promise<void> {
+  async adopt(name: string, announced?: StoredLineage): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
+    if (slot?.busy) this.heardWhileBusy.set(slot, announced);
     if (!slot || slot.busy || slot.detached || this.stopped) return;
+    if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
+      if (!this.isNewer(announced.meta, slot)) return;
+      if (!(await lineageDamage(announced, this.context.clock.now()))) {
+        if (!slot.busy) return this.takeUp(slot, announced);
+        this.heardWhileBusy.set(slot, announced); // its engine run started meanwhile
+        return;
+      }
+    }
     const summary = await this.context.store.summary(name).catch((error: unknown) => (error instanceof StoreError && !(error instanceof StoreUnavailableError) ? "damaged" : undefined));
     if (!summary || (summary !== "damaged" && !this.isNewer(summary.meta, slot))) return;
     const found = await inspect(this.context.store, slot.config, this.context.clock.now()).catch(() => undefined);
@@ -235,6 +309,8 @@ export class Renewer {
 
   private async takeUp(slot: Slot, stored: StoredLineage): Promise<void> {
     slot.current = stored;
+    delete slot.preloaded;
+    this.arrivals.get(slot)?.();
     if (slot.serve) await this.swap();
     await keepCopy(this.context, stored);
     this.emit({ type: "updated", ...certificateOf(stored), message: "renewed by another instance" });
@@ -308,4 +384,58 @@ async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T
     while (next < items.length) await work(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * The order a fleet instance takes its first certificates in: on from a random place; after
+ * meeting another instance (its lock, or a certificate it saved), from the middle of the longest
+ * stretch of certificates still open and not yet taken here, so that instances split the work
+ * instead of following each other.
+ */
+class StartQueue {
+  private readonly order: readonly Slot[];
+  private readonly open: (slot: Slot) => boolean;
+  private readonly taken = new Set<Slot>();
+  private readonly random: () => number;
+  private cursor: number;
+
+  /** @param random where to start (a fraction of the list) and to go on after meeting another instance */
+  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number) {
+    this.order = order;
+    this.open = open;
+    this.random = random;
+    this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
+  }
+
+  /** The next certificate to try, or none when every one is taken here or no longer open. */
+  next(): Slot | undefined {
+    if (!this.available(this.cursor)) this.collided();
+    const slot = this.order[this.cursor];
+    if (!slot || !this.available(this.cursor)) return undefined;
+    this.taken.add(slot);
+    this.cursor++;
+    return slot;
+  }
+
+  /** Another instance works here: go on from the middle of the longest open stretch. */
+  collided(): void {
+    let best = -1;
+    let bestLength = 0;
+    let start = -1;
+    for (let index = 0; index <= this.order.length; index++) {
+      if (index < this.order.length && this.available(index)) {
+        if (start < 0) start = index;
+        continue;
+      }
+      if (start >= 0 && index - start > bestLength) [best, bestLength] = [start, index - start];
+      start = -1;
+    }
+    // Somewhere in its middle half, not its exact middle: instances meeting at once spread out instead of meeting again.
+    this.cursor = best < 0 ? this.order.length : best + Math.floor(bestLength / 4 + this.random() * (bestLength / 2));
+  }
+
+  private available(index: number): boolean {
+    const slot = this.order[index];
+    return slot !== undefined && !this.taken.has(slot) && this.open(slot);
+  }
 }

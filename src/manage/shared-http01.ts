@@ -29,6 +29,9 @@ export function redirectingHandler(solver: Http01Solver, shared: SharedChallenge
   };
 }
 
+/** How long a published http-01 answer is kept: long enough for a CA that validates late. */
+const ANSWER_TTL_MS = 10 * 60_000;
+
 /** http-01 for a fleet: answered here, and published to the store for the other instances. */
 export class SharedHttp01Solver implements ChallengeSolver {
   readonly type = "http-01";
@@ -42,11 +45,15 @@ export class SharedHttp01Solver implements ChallengeSolver {
 
   async present(identifier: Identifier, challenge: Challenge, keyAuthorization: string): Promise<void> {
     this.local.present(identifier, challenge, keyAuthorization);
-    await this.shared.publish(challenge.token, keyAuthorization, 10 * 60_000);
+    await this.shared.publish(challenge.token, keyAuthorization, ANSWER_TTL_MS);
   }
 
+  /**
+   * Withdraws the answer here only: the published copy expires on its own (its token is never
+   * used again, and the key authorization it holds is what any request for it was shown), which
+   * saves the fleet one store command per certificate.
+   */
   async cleanup(identifier: Identifier, challenge: Challenge): Promise<void> {
     this.local.cleanup(identifier, challenge);
-    await this.shared.withdraw(challenge.token);
   }
 }

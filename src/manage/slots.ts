@@ -4,7 +4,7 @@
  * obtained by the lifecycle engine in the background (renewer.ts).
  */
 import type { Timer } from "../acme/index.ts";
-import { certificateOf, inspect, subjectOf, type Untimed } from "../lifecycle/index.ts";
+import { certificateOf, inspect, lineageDamage, subjectOf, type Untimed } from "../lifecycle/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import type { Backoff } from "./timing.ts";
@@ -22,6 +22,14 @@ export interface Slot {
   busy?: boolean;
   /** Served from the local cache because the store could not be reached: the store is asked again first. */
   detached?: boolean;
+  /** What the store held at start, read with the others in one batch: the first engine run starts from it instead of reading again. */
+  preloaded?: Found;
+}
+
+/** A stored lineage as found: whole, damaged (the message naming it), or absent (neither). */
+export interface Found {
+  readonly lineage?: StoredLineage;
+  readonly damage?: string;
 }
 
 /** What finding a slot needs. */
@@ -48,6 +56,41 @@ export async function loadSlot(config: LineageConfig, serve: boolean, context: S
     if (!(error instanceof StoreUnavailableError)) throw error;
     return cachedSlot(config, serve, context, error, backoff);
   }
+  return slotFrom(config, serve, context, backoff, found);
+}
+
+/**
+ * The slots for `wanted`, read from the store in one batch when it can ({@link CertificateStore.loadMany}:
+ * one round trip for every certificate, whatever their number), else one by one as {@link loadSlot}.
+ * What was read is kept on each slot for its first engine run.
+ *
+ * @throws {StoreError} `ERR_STORE_UNAVAILABLE` when the store cannot be reached and nothing valid is cached
+ */
+export async function loadSlots(wanted: readonly { config: LineageConfig; serve: boolean }[], context: SlotContext, backoff: () => Backoff): Promise<Slot[]> {
+  if (!context.store.loadMany) return Promise.all(wanted.map(({ config, serve }) => loadSlot(config, serve, context, backoff())));
+  let loaded;
+  try {
+    loaded = await context.store.loadMany(wanted.map(({ config }) => config.name));
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    return Promise.all(wanted.map(({ config, serve }) => cachedSlot(config, serve, context, error, backoff())));
+  }
+  return Promise.all(wanted.map(async ({ config, serve }) => {
+    const found = await checked(config.name, loaded.get(config.name), context.now());
+    return { ...slotFrom(config, serve, context, backoff(), found), preloaded: found };
+  }));
+}
+
+/** A lineage read in a batch, checked whole as the engine's `inspect` checks it. */
+async function checked(name: string, read: StoredLineage | StoreError | undefined, now: number): Promise<Found> {
+  if (read === undefined) return {};
+  if (read instanceof StoreError) return { damage: read.message };
+  const damage = await lineageDamage(read, now);
+  return damage ? { damage: `Lineage ${name}: ${damage}` } : { lineage: read };
+}
+
+/** The slot for what was found (a damaged lineage reported, an expired one served with a warning). */
+function slotFrom(config: LineageConfig, serve: boolean, context: SlotContext, backoff: Backoff, found: Found): Slot {
   if (found.damage) context.emit({ type: "damaged", ...subjectOf(config), message: `${found.damage}; not served, obtained again` });
   const current = found.lineage && sameIdentifiers(found.lineage.config, config) ? found.lineage : undefined;
   if (current && Date.parse(current.meta.notAfter) <= context.now()) {

@@ -4,7 +4,20 @@
  */
 import type { AccountStorage } from "./account-state.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
-import type { LineageConfig, LineageMeta, StoredLineage } from "./lineage.ts";
+import type { LineageConfig, LineageMeta, StoreError, StoredLineage } from "./lineage.ts";
+
+/** What {@link CertificateStore.loadMany} found: each stored name's lineage, or the error that names its damage. */
+export type LoadedLineages = ReadonlyMap<string, StoredLineage | StoreError>;
+
+/** How a save goes about it. */
+export interface SaveOptions {
+  /**
+   * Ends the lock given with the save in the same write (the caller has nothing more to do under
+   * it): one round trip fewer, and no moment at which the save is visible but the lock still held.
+   * Stores without leases ignore it; the caller still calls `release()`, which then does nothing.
+   */
+  readonly releaseLock?: boolean;
+}
 
 /** A lineage's configuration and metadata, without its key and chain (what scheduling needs). */
 export interface LineageSummary {
@@ -41,10 +54,18 @@ export interface CertificateStore {
   /** The whole lineage, key and chain included. */
   load(name: string): Promise<StoredLineage | undefined>;
   /**
+   * Every named lineage that is stored, in as few round trips as the store allows (manage()'s
+   * start, a fleet's take-ups): a name not stored is absent from the map, a damaged one maps to
+   * the {@link StoreError} `load` would throw, so that one bad record never hides the others.
+   *
+   * @throws {StoreUnavailableError} when the store cannot be reached
+   */
+  loadMany?(names: readonly string[]): Promise<LoadedLineages>;
+  /**
    * Writes key, chain, configuration and metadata together. With `lock`, a store with leases
    * writes only while that lock is still held (a fence against a holder that stalled).
    */
-  save(lineage: StoredLineage, lock?: StoreLock): Promise<void>;
+  save(lineage: StoredLineage, lock?: StoreLock, options?: SaveOptions): Promise<void>;
   /** Replaces the metadata alone (a new renewal time from the CA's renewalInfo). */
   saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void>;
   /**
@@ -60,8 +81,9 @@ export interface CertificateStore {
   /** Shared challenge answers, in stores several instances use at once (none for the file store). */
   sharedChallenges?(): SharedChallenges;
   /**
-   * Calls `onChange(name)` whenever any instance saves a lineage (stores shared by a fleet);
+   * Calls `onChange(name)` whenever any instance saves a lineage (stores shared by a fleet), with
+   * the lineage itself when the announcement carried it whole (checked as `load` checks it);
    * returns the function that stops watching.
    */
-  watch?(onChange: (name: string) => void): Promise<() => Promise<void>>;
+  watch?(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>>;
 }

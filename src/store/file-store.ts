@@ -17,7 +17,8 @@ import { decodePemBlocks, encodePem } from "../encoding/index.ts";
 import { accountKeyPath, fileAccountStorage, type AccountStorage } from "./account-state.ts";
 import { writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
 import { ARCHIVED_VERSIONS, archivedVersions, archiveFiles, pruneArchive, readArchived, type ArchivedVersion } from "./file-archive.ts";
-import type { CertificateStore, LineageSummary } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages } from "./certificate-store.ts";
+import { loadEach } from "./load-each.ts";
 import { acquireFileLock, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkOwnedPath, makePrivateDir } from "./file-permissions.ts";
 import { checkLineageName, parseJsonObject, parseLineageMeta, readLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
@@ -101,6 +102,11 @@ export class FileCertificateStore implements CertificateStore {
     const folder = this.locate(name);
     for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file));
     return { config: summary.config, meta: summary.meta, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
+  }
+
+  /** Every named lineage stored (see {@link CertificateStore.loadMany}), read one after another. */
+  loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    return loadEach(names, (name) => this.load(name));
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 export { accountKeyPath, fileAccountStorage, openAccount, saveAccountKey, type AccountRecord, type AccountStorage, type OpenAccountOptions } from "./account-state.ts";
 export { writeFileAtomic, writeFilesAtomic, type FileToWrite } from "./atomic-files.ts";
-export type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+export type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
 export { acquireFileLock, LockHeldError, LockLostError, type LockHolder, type LockOptions, type StoreLock } from "./file-lock.ts";
 export { chainFiles, defaultStoreDir, FileCertificateStore } from "./file-store.ts";
 export { MemoryCertificateStore } from "./memory-store.ts";

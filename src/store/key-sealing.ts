@@ -65,23 +65,42 @@ export class KeySealer {
    * @throws {StoreError} `ERR_STORE_ENCRYPTED` when no encryption key is given but the store's keys are encrypted
    */
   async seal(plain: string, name: string): Promise<string> {
+    return (await this.sealEach([[plain, name]]))[0]!;
+  }
+
+  /**
+   * Several records of one write, as {@link seal} gives each: without a key, the store is asked
+   * once for all of them whether its records are encrypted.
+   *
+   * With `checkedByWrite`, the store is not asked: the write that follows checks the marker itself
+   * (in the same round trip) and throws {@link unsealedRefused} when it is set.
+   *
+   * @throws {StoreError} `ERR_STORE_ENCRYPTED` when no encryption key is given but the store's keys are encrypted
+   */
+  async sealEach(records: readonly (readonly [plain: string, name: string])[], options: { readonly checkedByWrite?: boolean } = {}): Promise<string[]> {
     if (!this.key) {
-      if (await this.marker?.isSealed()) {
-        throw new StoreError(`${this.where} ${name}: the store's records are encrypted, so this one is not stored in clear; give the store's encryption key (${HOW_TO_GIVE_KEY})`, "ERR_STORE_ENCRYPTED");
-      }
-      return plain;
+      if (!options.checkedByWrite && (await this.marker?.isSealed())) throw this.unsealedRefused(records[0]?.[1] ?? "");
+      return records.map(([plain]) => plain);
     }
     this.marked ??= this.marker?.markSealed();
     await this.marked?.catch((error: unknown) => {
       this.marked = undefined;
       throw error;
     });
-    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new TextEncoder().encode(name) }, await this.key, new TextEncoder().encode(plain)));
-    const joined = new Uint8Array(iv.length + sealed.length);
-    joined.set(iv);
-    joined.set(sealed, iv.length);
-    return `${SEALED}${encodeBase64(joined)}`;
+    const key = await this.key;
+    return Promise.all(records.map(async ([plain, name]) => {
+      const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new TextEncoder().encode(name) }, key, new TextEncoder().encode(plain)));
+      const joined = new Uint8Array(iv.length + sealed.length);
+      joined.set(iv);
+      joined.set(sealed, iv.length);
+      return `${SEALED}${encodeBase64(joined)}`;
+    }));
+  }
+
+  /** The error for a record in clear refused because the store's records are sealed (`ERR_STORE_ENCRYPTED`). */
+  unsealedRefused(name: string): StoreError {
+    return new StoreError(`${this.where} ${name}: the store's records are encrypted, so this one is not stored in clear; give the store's encryption key (${HOW_TO_GIVE_KEY})`, "ERR_STORE_ENCRYPTED");
   }
 
   /**

@@ -12,8 +12,8 @@ import { LockHeldError, LockLostError, type LockHolder, type LockOptions, type S
 
 /** One database's way to take, read, renew and release a lease for one lineage. */
 export interface LeaseOperations {
-  /** Takes the lease for `holder` if it is free or expired; whether it did. */
-  take(holder: string): Promise<boolean>;
+  /** Takes the lease for `holder` if it is free or expired; whether it did (or, when the store said so at once, who holds it). */
+  take(holder: string): Promise<boolean | { readonly heldBy: string }>;
   /** The current holder record, if any. */
   current(): Promise<string | undefined>;
   /** Extends the lease, if `holder` still has it; whether it did. */
@@ -25,6 +25,8 @@ export interface LeaseOperations {
 /** A held lease: its holder record is what a fenced save checks. */
 export interface LeaseLock extends StoreLock {
   readonly holder: string;
+  /** The store ended the lease in a write of its own (a save that releases): renewals stop, and `release()` sends nothing. */
+  ended(): void;
 }
 
 /**
@@ -36,9 +38,9 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
   const waitMs = options.waitMs ?? 30_000;
   const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: crypto.randomUUID() });
   const started = Date.now();
-  while (!(await operations.take(holder))) {
+  for (let taken = await operations.take(holder); taken !== true; taken = await operations.take(holder)) {
     if (Date.now() - started >= waitMs) {
-      const current = await operations.current();
+      const current = typeof taken === "object" ? taken.heldBy : await operations.current();
       throw new LockHeldError(what, current ? (JSON.parse(current) as LockHolder) : undefined, Date.now() - started);
     }
     options.signal?.throwIfAborted();
@@ -57,13 +59,18 @@ export async function acquireLease(what: string, operations: LeaseOperations, le
     }
   };
   const timer = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
+  let ended = false;
   return {
     holder,
     signal: lost.signal,
+    ended: () => {
+      ended = released = true;
+      clearInterval(timer);
+    },
     release: async () => {
       released = true;
       clearInterval(timer);
-      await operations.release(holder).catch(() => {});
+      if (!ended) await operations.release(holder).catch(() => {});
     },
   };
 }

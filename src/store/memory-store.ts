@@ -7,7 +7,8 @@
  */
 import { systemClock, type TimerClock } from "../acme/index.ts";
 import type { AccountRecord, AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, SharedChallenges, LoadedLineages } from "./certificate-store.ts";
+import { loadEach } from "./load-each.ts";
 import { LockHeldError, LockLostError, type LockOptions, type StoreLock } from "./file-lock.ts";
 import { checkLineageName, readLineageConfig, serializeLineageConfig, StoreError, type LineageMeta, type StoredLineage } from "./lineage.ts";
 
@@ -32,7 +33,7 @@ export class MemoryCertificateStore implements CertificateStore {
   private readonly lineages = new Map<string, KeptLineage>();
   private readonly holders = new Map<string, Holder>();
   private readonly waiters = new Map<string, Waiter[]>();
-  private readonly watchers = new Set<(name: string) => void>();
+  private readonly watchers = new Set<(name: string, lineage?: StoredLineage) => void>();
   private readonly answers = new Map<string, string>();
   private account: { key?: string; record?: AccountRecord } = {};
   private readonly clock: TimerClock;
@@ -58,10 +59,12 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   async load(name: string): Promise<StoredLineage | undefined> {
-    const lineage = this.lineages.get(name);
-    if (!lineage) return undefined;
-    const { configText: _, ...rest } = lineage;
-    return { ...rest, config: this.configOf(name, lineage) };
+    return this.stored(name);
+  }
+
+  /** Every named lineage held (see {@link CertificateStore.loadMany}). */
+  loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    return loadEach(names, async (name) => this.stored(name));
   }
 
   /**
@@ -75,7 +78,7 @@ export class MemoryCertificateStore implements CertificateStore {
     const { config, ...rest } = lineage;
     this.lineages.set(name, { ...rest, configText: serializeLineageConfig(config) });
     this.saves++;
-    this.announce(name);
+    this.announce(name, lineage);
   }
 
   /** @throws {StoreError} `ERR_STORE_FENCED` when the lock is no longer held; `ERR_STORE` when there is no such lineage */
@@ -157,13 +160,22 @@ export class MemoryCertificateStore implements CertificateStore {
     };
   }
 
-  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
-    const watcher = (name: string) => onChange(name);
+  /** Announces every save, a whole lineage's with the lineage (as the Redis store does). */
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
+    const watcher = (name: string, lineage?: StoredLineage) => onChange(name, lineage);
     this.watchers.add(watcher);
     return async () => void this.watchers.delete(watcher);
   }
 
   /** The configuration through the parser every store uses, as a shared store's record is read. */
+  /** The lineage as kept, its config read through the lineage parser as every store's is. */
+  private stored(name: string): StoredLineage | undefined {
+    const lineage = this.lineages.get(name);
+    if (!lineage) return undefined;
+    const { configText: _, ...rest } = lineage;
+    return { ...rest, config: this.configOf(name, lineage) };
+  }
+
   private configOf(name: string, lineage: KeptLineage) {
     return readLineageConfig(lineage.configText, `${this.description} lineage ${name} (config)`);
   }
@@ -191,7 +203,7 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   /** Announced after the caller's turn, as a store's publish reaches subscribers. */
-  private announce(name: string): void {
-    for (const watcher of this.watchers) queueMicrotask(() => watcher(name));
+  private announce(name: string, lineage?: StoredLineage): void {
+    for (const watcher of this.watchers) queueMicrotask(() => watcher(name, lineage));
   }
 }

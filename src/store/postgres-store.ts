@@ -12,7 +12,8 @@
  */
 import type { SQL } from "bun";
 import type { AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
+import { loadOrDamage } from "./load-each.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
 import { KeySealer } from "./key-sealing.ts";
@@ -29,6 +30,17 @@ export interface PostgresStoreOptions {
 }
 
 const CHANNEL = "bun_acme_changed";
+/** NOTIFY's payload must be shorter than 8000 bytes: a record longer than this is announced by its name alone. */
+const MAX_ANNOUNCED = 7_900;
+
+/** A row of `bun_acme_lineages`. */
+interface LineageRow {
+  readonly name: string;
+  readonly config: string;
+  readonly meta: string;
+  readonly chain: string;
+  readonly key: string;
+}
 /** Bun's pool holds up to 10 connections, each of which may have been closed by a restart. */
 const MAX_ATTEMPTS = 12;
 /** The advisory lock key that serializes schema creation ("bunacme" in ASCII). */
@@ -125,7 +137,23 @@ export class PostgresCertificateStore implements CertificateStore {
   async load(name: string): Promise<StoredLineage | undefined> {
     await this.ready();
     const [row] = await this.run(() => this.sql`select config, meta, chain, key from bun_acme_lineages where name = ${name}`);
-    if (!row) return undefined;
+    return row ? await this.parseRow(name, row) : undefined;
+  }
+
+  /** The named lineages in one statement (`where name = any(…)`), each checked as `load` checks it. */
+  async loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    await this.ready();
+    const rows: LineageRow[] = await this.run(() => this.sql`select name, config, meta, chain, key from bun_acme_lineages where name = any(${this.sql.array([...names], "text")})`);
+    const found = new Map<string, StoredLineage | StoreError>();
+    for (const row of rows) {
+      const lineage = await loadOrDamage(row.name, () => this.parseRow(row.name, row));
+      if (lineage) found.set(row.name, lineage);
+    }
+    return found;
+  }
+
+  /** @throws {StoreError} naming the record that is damaged, unsealed or altered */
+  private async parseRow(name: string, row: LineageRow): Promise<StoredLineage> {
     const summary = await this.parseSummary(name, row);
     return { config: summary.config, meta: summary.meta, chainPem: row.chain, keyPem: await this.sealer.openKey(row.key, recordName(name, "key")) };
   }
@@ -141,23 +169,44 @@ export class PostgresCertificateStore implements CertificateStore {
   }
 
   /**
-   * Writes the lineage in one transaction; with `lock`, only while that lock's lease is still ours.
+   * Writes the lineage in one statement (its own transaction): with `lock`, only while that lock's
+   * lease is still ours (the row locked while it writes), and ending it when `options` says so;
+   * a record in clear only while the store's records are not sealed; announced with NOTIFY,
+   * carrying the record as stored when it fits, so that the other instances take it up unread.
    *
-   * @throws {StoreError} `ERR_STORE_FENCED` when the lease was lost to another holder
+   * @throws {StoreError} `ERR_STORE_FENCED` when the lease was lost to another holder, `ERR_STORE_ENCRYPTED`
+   * for a record in clear in a store whose records are sealed
    */
-  async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
+  async save(lineage: StoredLineage, lock?: StoreLock, options: SaveOptions = {}): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const row = {
-      name,
-      config: await this.sealer.seal(serializeLineageConfig(lineage.config), recordName(name, "config")),
-      meta: JSON.stringify(lineage.meta),
-      chain: lineage.chainPem,
-      key: await this.sealer.seal(lineage.keyPem, recordName(name, "key")),
-    };
-    await this.write(name, lock, async (tx) => {
-      await tx`insert into bun_acme_lineages (name, config, meta, chain, key, updated_at) values (${row.name}, ${row.config}, ${row.meta}, ${row.chain}, ${row.key}, now())
-        on conflict (name) do update set config = excluded.config, meta = excluded.meta, chain = excluded.chain, key = excluded.key, updated_at = now()`;
-    });
+    const clear = !this.sealer.hasKey;
+    const [config, key] = await this.sealer.sealEach([[serializeLineageConfig(lineage.config), recordName(name, "config")], [lineage.keyPem, recordName(name, "key")]], { checkedByWrite: true });
+    const row = { name, config: config!, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: key! };
+    const record = JSON.stringify(row);
+    const announcement = Buffer.byteLength(record) < MAX_ANNOUNCED ? record : name;
+    const lease = lock as LeaseLock | undefined;
+    const holder = lease?.holder ?? null;
+    const release = options.releaseLock === true && holder !== null;
+    await this.ready();
+    const [outcome] = await this.run(() => this.sql`with held as (
+        select 1 from bun_acme_locks where name = ${name} and holder = ${holder}::text and expires_at > now() for update
+      ), sealed as (
+        select 1 from bun_acme_settings where name = 'keys_sealed' and ${clear}::boolean
+      ), saved as (
+        insert into bun_acme_lineages (name, config, meta, chain, key, updated_at)
+        select ${row.name}, ${row.config}, ${row.meta}, ${row.chain}, ${row.key}, now()
+        where (${holder}::text is null or exists (select 1 from held)) and not exists (select 1 from sealed)
+        on conflict (name) do update set config = excluded.config, meta = excluded.meta, chain = excluded.chain, key = excluded.key, updated_at = now()
+        returning name
+      ), released as (
+        delete from bun_acme_locks where ${release}::boolean and name = ${name} and holder = ${holder}::text and exists (select 1 from saved)
+      )
+      select (select count(*) from sealed)::int as sealed, (select count(*) from (select pg_notify(${CHANNEL}, ${announcement}) from saved) as notified)::int as saved`);
+    if (outcome?.sealed > 0) throw this.sealer.unsealedRefused(recordName(name, "config"));
+    if (outcome?.saved !== 1) {
+      throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
+    }
+    if (release) lease?.ended?.();
   }
 
   async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
@@ -194,11 +243,16 @@ export class PostgresCertificateStore implements CertificateStore {
     checkLineageName(name);
     const lease = `${this.leaseMs} milliseconds`;
     return acquireLease(`Lineage ${name}`, {
+      // One statement: taken (free, expired, or already ours), or the holder it found named.
       take: async (holder) => {
-        const [taken] = await this.run(() => this.sql`insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
-          on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now() or bun_acme_locks.holder = excluded.holder
-          returning holder`);
-        return taken?.holder === holder;
+        const [row] = await this.run(() => this.sql`with taken as (
+            insert into bun_acme_locks (name, holder, expires_at) values (${name}, ${holder}, now() + ${lease}::interval)
+            on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where bun_acme_locks.expires_at < now() or bun_acme_locks.holder = excluded.holder
+            returning holder
+          )
+          select (select holder from taken) as taken, (select holder from bun_acme_locks where name = ${name}) as found`);
+        if (row?.taken === holder) return true;
+        return typeof row?.found === "string" ? { heldBy: row.found as string } : false;
       },
       current: async () => (await this.run(() => this.sql`select holder from bun_acme_locks where name = ${name}`))[0]?.holder,
       renew: async (holder) => (await this.run(() => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder} returning name`)).length > 0,
@@ -211,16 +265,23 @@ export class PostgresCertificateStore implements CertificateStore {
    * Every save, by any instance, announced with NOTIFY on a connection of its own (Bun listens
    * again by itself after a restart; a save announced while PostgreSQL was down reaches nobody,
    * which manage()'s periodic check covers). While PostgreSQL cannot be reached, listening is
-   * tried again every second.
+   * tried again every second. A save announced with its record hands the lineage over, checked as
+   * `load` checks it (one that does not pass is reported by name alone, to be read by the caller).
    */
-  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
     let stopped = false;
+    // Opening a sealed record takes a while: announcements are handed over in the order they came.
+    let delivered: Promise<void> = Promise.resolve();
+    const deliver = (payload: string) => {
+      const opening = this.announced(payload);
+      delivered = delivered.then(() => opening).then(({ name, lineage }) => onChange(name, lineage)).catch(() => {});
+    };
     let listening: { unlisten?: () => Promise<void> } | undefined;
     const listen = async (): Promise<void> => {
       try {
         await this.ready();
         listening = await (this.sql as unknown as { listen(channel: string, callback: (payload: string) => void): Promise<{ unlisten?: () => Promise<void> }> })
-          .listen(CHANNEL, (payload) => onChange(String(payload)));
+          .listen(CHANNEL, (payload) => deliver(String(payload)));
         if (stopped) await listening?.unlisten?.().catch(() => {});
       } catch (error) {
         if (postgresConnectionFailure(error) === undefined && !(error instanceof StoreUnavailableError)) throw error;
@@ -234,12 +295,30 @@ export class PostgresCertificateStore implements CertificateStore {
     };
   }
 
+  /** An announcement: a name (a metadata save, a record too long, or an older instance), or a whole row as JSON. */
+  private async announced(payload: string): Promise<{ name: string; lineage?: StoredLineage }> {
+    if (!payload.startsWith("{")) return { name: payload };
+    let record: Record<string, unknown>;
+    try {
+      record = parseJsonObject(payload, `${this.description} announcement`);
+    } catch {
+      return { name: payload };
+    }
+    const name = String(record.name);
+    const text = (field: string) => (typeof record[field] === "string" ? (record[field] as string) : "");
+    const row = { name, config: text("config"), meta: text("meta"), chain: text("chain"), key: text("key") };
+    const lineage = row.config && row.chain && row.key ? await this.parseRow(name, row).catch(() => undefined) : undefined;
+    return lineage ? { name, lineage } : { name };
+  }
+
   sharedChallenges(): SharedChallenges {
     return {
       publish: async (token, value, ttlMs) => {
         await this.ready();
         const ttl = `${ttlMs} milliseconds`;
-        await this.run(() => this.sql`insert into bun_acme_challenges (token, value, expires_at) values (${token}, ${value}, now() + ${ttl}::interval)
+        // Expired answers go in the same statement (an answer need not be withdrawn: it expires).
+        await this.run(() => this.sql`with expired as (delete from bun_acme_challenges where expires_at < now())
+          insert into bun_acme_challenges (token, value, expires_at) values (${token}, ${value}, now() + ${ttl}::interval)
           on conflict (token) do update set value = excluded.value, expires_at = excluded.expires_at`);
       },
       answer: async (token) => {

@@ -13,7 +13,8 @@
  */
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
-import type { CertificateStore, LineageSummary, SharedChallenges } from "./certificate-store.ts";
+import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
+import { loadOrDamage } from "./load-each.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
@@ -38,20 +39,30 @@ export interface RedisStoreOptions {
  */
 const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
 
-/** Takes the lease when free, or extends it when it is already ours (a retried take whose answer was lost). */
-const TAKE = `local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if current then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+/** A lineage's fields in its hash. */
+const LINEAGE_FIELDS = ["config", "meta", "chain", "key"] as const;
+
 /** Deletes the key only when it still holds our token. */
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Extends the lease only when the key still holds our token. */
 const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
-/** Writes the lineage only when the lock still holds our token (or no token is given): the fence. */
-const SAVE = `if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('SADD', KEYS[2], ARGV[2])
+/**
+ * One save, in one round trip: the fence (the lock still holds our token, when one is given) and,
+ * for a record in clear, the sealed-keys marker, read together; the record written (the name
+ * added to the set when the record is new); the lock ended when asked; the announcement
+ * published. 0: fenced; -1: refused, the store's records are sealed.
+ * KEYS: lineage hash, lineages set, lock, keys-sealed marker. ARGV: token, name, announcement,
+ * release (1/0), clear (1/0), then the hash's fields and values.
+ */
+const SAVE = `local token, clear = ARGV[1], ARGV[5] == '1'
+if token ~= '' or clear then
+  local found = redis.call('MGET', KEYS[3], KEYS[4])
+  if token ~= '' and found[1] ~= token then return 0 end
+  if clear and found[2] then return -1 end
+end
+if redis.call('HSET', KEYS[1], unpack(ARGV, 6)) > 0 then redis.call('SADD', KEYS[2], ARGV[2]) end
+if token ~= '' and ARGV[4] == '1' then redis.call('DEL', KEYS[3]) end
+redis.call('PUBLISH', KEYS[5], ARGV[3])
 return 1`;
 
 /** The Redis implementation of {@link CertificateStore}. */
@@ -148,11 +159,28 @@ export class RedisCertificateStore implements CertificateStore {
 
   /** The whole lineage in one round trip. */
   async load(name: string): Promise<StoredLineage | undefined> {
-    const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), "config", "meta", "chain", "key"])) as (string | null)[];
-    const summary = await this.parseSummary(name, config, meta);
+    const [config, meta, chain, key] = (await this.send("HMGET", [this.key(name), ...LINEAGE_FIELDS])) as (string | null)[];
+    return await this.parseLineage(name, { config, meta, chain, key });
+  }
+
+  /**
+   * The named lineages: one `SMEMBERS` of the stored names, then one `HMGET` for each of those
+   * that is stored, all sent at once (Bun's client pipelines them): a fleet starting on an empty
+   * store reads it with one command per instance.
+   */
+  async loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    const stored = new Set((await this.send("SMEMBERS", [`${this.prefix}lineages`])) as string[] | null);
+    const present = names.filter((name) => stored.has(name));
+    const loaded = await Promise.all(present.map((name) => loadOrDamage(name, (wanted) => this.load(wanted))));
+    return new Map(present.flatMap((name, index) => (loaded[index] ? [[name, loaded[index]] as const] : [])));
+  }
+
+  /** @throws {StoreError} naming the record that is missing, damaged, unsealed or altered */
+  private async parseLineage(name: string, fields: Partial<Record<(typeof LINEAGE_FIELDS)[number], string | null>>): Promise<StoredLineage | undefined> {
+    const summary = await this.parseSummary(name, fields.config, fields.meta);
     if (!summary) return undefined;
-    if (!chain || !key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
-    return { config: summary.config, meta: summary.meta, chainPem: chain, keyPem: await this.sealer.openKey(key, `${this.key(name)}/key`) };
+    if (!fields.chain || !fields.key) throw new StoreError(`${this.description} lineage ${name}: the chain or key is missing`, "ERR_STORE_CORRUPT");
+    return { config: summary.config, meta: summary.meta, chainPem: fields.chain, keyPem: await this.sealer.openKey(fields.key, `${this.key(name)}/key`) };
   }
 
   /** @throws {StoreError} naming the record that is missing, damaged, unsealed or altered */
@@ -172,35 +200,46 @@ export class RedisCertificateStore implements CertificateStore {
    *
    * @throws {StoreError} `ERR_STORE_FENCED` when the lock's lease was lost to another holder
    */
-  async save(lineage: StoredLineage, lock?: StoreLock): Promise<void> {
+  async save(lineage: StoredLineage, lock?: StoreLock, options: SaveOptions = {}): Promise<void> {
     const name = checkLineageName(lineage.config.name);
-    const config = await this.sealer.seal(serializeLineageConfig(lineage.config), `${this.key(name)}/config`);
-    const fields = ["config", config, "meta", JSON.stringify(lineage.meta), "chain", lineage.chainPem, "key", await this.sealer.seal(lineage.keyPem, `${this.key(name)}/key`)];
-    await this.write(name, fields, lock);
+    const [config, key] = await this.sealer.sealEach([[serializeLineageConfig(lineage.config), `${this.key(name)}/config`], [lineage.keyPem, `${this.key(name)}/key`]], { checkedByWrite: true });
+    const record = { config: config!, meta: JSON.stringify(lineage.meta), chain: lineage.chainPem, key: key! };
+    // The announcement carries the record as stored (the key sealed as it is at rest): the other instances take it up without reading it.
+    await this.write(name, Object.entries(record).flat(), lock, JSON.stringify({ name, ...record }), { clear: !this.sealer.hasKey, release: options.releaseLock === true });
   }
 
   async saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void> {
-    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock);
+    await this.write(checkLineageName(name), ["meta", JSON.stringify(meta)], lock, name, { clear: false, release: false });
   }
 
-  private async write(name: string, fields: string[], lock: StoreLock | undefined): Promise<void> {
-    const token = (lock as LeaseLock | undefined)?.holder ?? "";
-    const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name)];
-    const written = await this.send("EVAL", [SAVE, "3", ...keys, token, name, ...fields]);
+  private async write(name: string, fields: string[], lock: StoreLock | undefined, announcement: string, how: { clear: boolean; release: boolean }): Promise<void> {
+    const lease = lock as LeaseLock | undefined;
+    const keys = [this.key(name), `${this.prefix}lineages`, this.lockKey(name), `${this.prefix}keys-sealed`, `${this.prefix}changed`];
+    const flags = [how.release ? "1" : "0", how.clear ? "1" : "0"];
+    const written = await this.send("EVAL", [SAVE, String(keys.length), ...keys, lease?.holder ?? "", name, announcement, ...flags, ...fields]);
+    if (written === -1) throw this.sealer.unsealedRefused(`${this.key(name)}/config`);
     if (written !== 1) {
       throw new StoreError(`${this.description} lineage ${name}: not saved, this process's lock expired and another holder took it (fenced)`, "ERR_STORE_FENCED");
     }
-    await this.send("PUBLISH", [`${this.prefix}changed`, name]);
+    if (how.release) lease?.ended?.();
   }
 
   /**
-   * Subscribes (on a connection of its own, as Redis requires) to the names of lineages saved by
-   * anyone. Across a Redis restart the subscription is made again, and every lineage is reported
+   * Subscribes (on a connection of its own, as Redis requires) to the lineages saved by anyone: a
+   * whole save is announced with its record, checked here as `load` checks it and handed over
+   * (a record that does not pass is reported by name alone, to be read and judged by the
+   * caller). Across a Redis restart the subscription is made again, and every lineage is reported
    * once (a save announced while Redis was down reached nobody).
    */
-  async watch(onChange: (name: string) => void): Promise<() => Promise<void>> {
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changed`;
-    const deliver = (name: unknown) => onChange(String(name));
+    // Opening a sealed record takes a while: announcements are handed over in the order they came.
+    let delivered: Promise<void> = Promise.resolve();
+    const deliver = (message: unknown) => {
+      const opening = this.announced(String(message));
+      // A listener that throws must not hold up the announcements after it.
+      delivered = delivered.then(() => opening).then(({ name, lineage }) => onChange(name, lineage)).catch(() => {});
+    };
     const reportAll = async () => {
       for (const name of await this.list().catch(() => [])) onChange(name);
     };
@@ -247,13 +286,35 @@ export class RedisCertificateStore implements CertificateStore {
     const key = this.lockKey(checkLineageName(name));
     const lease = String(this.leaseMs);
     return acquireLease(`Lineage ${name}`, {
-      take: async (holder) => (await this.send("EVAL", [TAKE, "1", key, holder, lease])) === 1,
+      // One SET whether free or not: with GET it names the holder it found (none: it was free, and is now ours).
+      take: async (holder) => {
+        const found = (await this.send("SET", [key, holder, "NX", "GET", "PX", lease])) as string | null;
+        if (found === null) return true;
+        // Our own token: an earlier answer of this take was lost (the command sent again): ours, the lease extended.
+        if (found === holder) return (await this.send("PEXPIRE", [key, lease])) === 1;
+        return { heldBy: found };
+      },
       current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
       renew: async (holder) => (await this.send("EVAL", [RENEW, "1", key, holder, lease])) === 1,
       release: (holder) => this.send("EVAL", [RELEASE, "1", key, holder]),
     }, this.leaseMs, options);
   }
 
+
+  /** An announcement: a name (a metadata save, or an older instance), or a whole record as JSON. */
+  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage }> {
+    if (!message.startsWith("{")) return { name: message };
+    let record: Record<string, unknown>;
+    try {
+      record = parseJsonObject(message, `${this.description} announcement`);
+    } catch {
+      return { name: message };
+    }
+    const name = String(record.name);
+    const text = (field: string) => (typeof record[field] === "string" ? record[field] : null);
+    const lineage = await this.parseLineage(name, { config: text("config"), meta: text("meta"), chain: text("chain"), key: text("key") }).catch(() => undefined);
+    return lineage ? { name, lineage } : { name };
+  }
 
   private key(name: string): string {
     return `${this.prefix}lineage:${name}`;

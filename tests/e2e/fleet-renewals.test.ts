@@ -1,6 +1,6 @@
 /**
  * Renewals exactly once in a fleet, with real components: four instances of a manage() program on
- * one real redis-server, behind a real HAProxy that round-robins Pebble's http-01 validations over
+ * one real redis-server, then on one real PostgreSQL, behind a real HAProxy that round-robins Pebble's http-01 validations over
  * them, twenty names, Pebble's 15-second certificates (renewed every ~10 s), for about 45 s. Each
  * instance hears the others' saves (announcements) and compares every certificate with the store
  * every 250 ms, the moments at which an instance used to take up another's renewal and then order
@@ -12,6 +12,7 @@ import { startHaproxy, type Haproxy } from "../support/haproxy.ts";
 import type { LineReader } from "../support/lines.ts";
 import { startInstance, stopInstances } from "../support/fleet.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
+import { startPostgres, type Postgres } from "../support/postgres.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 
@@ -22,15 +23,18 @@ const RUN_MS = 45_000;
 const INSTANCES = [0, 1, 2, 3].map((index) => ({ http: 6002 + index, https: 7001 + index }));
 let pebble: Pebble;
 let redis: Redis;
+let postgres: Postgres;
 let haproxy: Haproxy;
 beforeAll(async () => {
   pebble = await startPebble({ config: { certificateValidityPeriod: LIFETIME_S } });
   redis = await startRedis(16382);
+  postgres = await startPostgres(16436);
   haproxy = await startHaproxy({ http: { port: 5002, backends: INSTANCES.map((instance) => instance.http) } });
 });
 afterAll(async () => {
   await haproxy?.stop();
   await redis?.stop();
+  await postgres?.stop();
   await pebble?.stop();
 });
 useLoopbackResolver();
@@ -51,11 +55,13 @@ async function quiet(readers: readonly LineReader[], quietMs: number, timeoutMs:
 /** Orders Pebble finalized so far: the certificates it issued. */
 const finalizedAtPebble = () => pebble.log().split("\n").filter((line) => line.includes("POST /finalize-order/")).length;
 
-describe("a fleet renewing short-lived certificates on one Redis store", () => {
+const BACKENDS = [{ kind: "Redis", url: () => redis.url }, { kind: "PostgreSQL", url: () => postgres.url }] as const;
+
+for (const backend of BACKENDS) describe(`a fleet renewing short-lived certificates on one ${backend.kind} store`, () => {
   test("four instances, twenty names, several renewal rounds: one certificate per renewal, every one saved once", async () => {
-    const names = Array.from({ length: 20 }, (_, index) => `r${index + 1}.renewals.fleet.test`);
+    const names = Array.from({ length: 20 }, (_, index) => `r${index + 1}.${backend.kind.toLowerCase()}.renewals.fleet.test`);
     const before = finalizedAtPebble();
-    const instances = INSTANCES.map((ports) => startInstance(pebble, redis.url, ports, names, { FLEET_CHECK_MS: "250", FLEET_RETRY_MS: "1000" }));
+    const instances = INSTANCES.map((ports) => startInstance(pebble, backend.url(), ports, names, { FLEET_CHECK_MS: "250", FLEET_RETRY_MS: "1000" }));
     let issued: number;
     let saves: Record<string, string>[];
     try {
@@ -69,7 +75,7 @@ describe("a fleet renewing short-lived certificates on one Redis store", () => {
       await stopInstances(instances);
     }
     const rounds = saves.length / names.length;
-    console.log(`[fleet-renewals] ${issued} certificates issued by Pebble, ${saves.length} saves reported (${rounds.toFixed(1)} per name) by instances ${instances.map((instance) => instance.events("renewed").length).join("/")}`);
+    console.log(`[fleet-renewals] ${backend.kind}: ${issued} certificates issued by Pebble, ${saves.length} saves reported (${rounds.toFixed(1)} per name) by instances ${instances.map((instance) => instance.events("renewed").length).join("/")}`);
     expect(rounds).toBeGreaterThanOrEqual(4); // the first issuance and at least three renewal rounds were observed
     // Two certificates for one renewal: the same name issued twice within a third of a lifetime.
     const doubles: string[] = [];

@@ -12,6 +12,7 @@ import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/ind
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
+import type { CertificateStore, LineageConfig } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
 const DAY = 86_400_000;
@@ -32,11 +33,11 @@ class RecordingServer implements CertificateServer {
   }
 }
 
-function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver } = {}) {
+function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver; store?: CertificateStore } = {}) {
   const server = new RecordingServer();
   const events: ManageEvent[] = [];
   const renewer = new Renewer({
-    store: world.store,
+    store: options.store ?? world.store,
     issuer: world.issuer(options.solver),
     https: server,
     clock: world.clock,
@@ -180,6 +181,73 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await step(world, [one.renewer]);
     expect(one.of("renewed")).toHaveLength(1);
     expect(one.server.serialFor("old.fake.test")).not.toBe(stored.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("a fleet started together: the store is read once per instance at start (loadMany), each certificate ordered once, and what others saved is taken up from the announcement, unread", async () => {
+    const world = engineWorld();
+    const names = Array.from({ length: 12 }, (_, index) => `f${index}.fake.test`);
+    const wanted = names.map((name) => ({ config: configFor(name), serve: true }));
+    const calls = { loadMany: 0, load: 0, summary: 0 };
+    for (const method of ["loadMany", "load", "summary"] as const) {
+      const original = world.store[method].bind(world.store) as (...args: never[]) => Promise<unknown>;
+      (world.store as unknown as Record<string, unknown>)[method] = (...args: never[]) => {
+        calls[method]++;
+        return original(...args);
+      };
+    }
+    const instances = [0.1, 0.45, 0.8].map((random) => instance(world, { random, concurrency: 2, checkIntervalMs: 3_600_000 }));
+    await Promise.all(instances.map((one) => one.renewer.start(wanted)));
+    await Promise.all(instances.map((one) => one.renewer.settled()));
+    expect(world.orders()).toBe(names.length);
+    expect(calls.loadMany).toBe(3);
+    expect(calls.summary).toBe(0);
+    // One read under the lock per certificate, and one per lock found taken that was then waited for: never one per instance and certificate.
+    expect(calls.load).toBeLessThan(names.length * 2);
+    const obtained = instances.map((one) => one.of("obtained").length);
+    expect(obtained.reduce((sum, count) => sum + count, 0)).toBe(names.length);
+    expect(obtained.filter((count) => count > 0).length).toBeGreaterThan(1); // the work was split
+    for (const name of names) {
+      const stored = (await world.store.load(name))!.meta.serial;
+      for (const one of instances) expect(one.server.serialFor(name)).toBe(stored);
+    }
+    for (const one of instances) await one.renewer.stop();
+  });
+
+  test("waiting at start for another instance's lock ends within 2 s of its release: its save taken up though the announcement was lost, what a failed or dead holder left undone ordered once", async () => {
+    const world = engineWorld();
+    const [saved, failed, died] = ["saved", "failed", "died"].map((name) => configFor(`${name}.fake.test`)) as [LineageConfig, LineageConfig, LineageConfig];
+    // Another instance holds the three locks; this one hears none of its announcements (lost, as PostgreSQL's can be).
+    const held = await Promise.all([saved, failed, died].map((config) => world.store.lock(config.name)));
+    const deaf = new Proxy(world.store, {
+      get: (target, key) => (key === "watch" ? async () => async () => {} : Reflect.get(target, key, target)),
+    }) as CertificateStore;
+    const one = instance(world, { store: deaf });
+    let started = false;
+    const start = one.renewer.start([saved, failed, died].map((config) => ({ config, serve: true }))).then(() => void (started = true));
+    // It found the three locks taken and waits: one timer each, besides its periodic check of the store.
+    while (world.clock.pending() < 4) await new Promise((resolve) => setImmediate(resolve));
+    const holder = world.issuer();
+    await world.store.save(await holder.obtain(saved), held[0]);
+    for (const lock of held.slice(0, 2)) await lock.release(); // the holder saved the first; it failed on the second
+    world.store.expireLock(died.name); // and it died holding the third: its lease ended
+    const freedAt = world.clock.now();
+    // Time moves 10 ms at a time, the work started meanwhile given its turns: what it waits for, not the periodic check a day away.
+    // The clock stops 2 s after the locks were freed: what is left (orders, signatures) takes real time only, so a busy
+    // machine cannot push the events past 2 s, while a wait that needs more than 2 s of the clock never ends (and fails).
+    while (!started && world.clock.now() - freedAt < 2_000) {
+      world.clock.advance(10);
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await start;
+    expect(world.orders()).toBe(3); // the holder's one, and one each for what it left undone
+    expect(one.of("obtained").map((event) => event.lineage).sort()).toEqual([died.name, failed.name]);
+    expect(one.server.serialFor(saved.name)).toBe((await world.store.load(saved.name))!.meta.serial);
+    // Each certificate settled (served, its renewal scheduled) within 2 s of its lock being free.
+    const settled = one.of("next_renewal");
+    expect(settled.map((event) => event.lineage).sort()).toEqual([died.name, failed.name, saved.name]);
+    // (The fake CA's own polls move the clock a few milliseconds more; a wait of 3 s, as before, never ends with it stopped.)
+    for (const event of settled) expect(Date.parse(event.time) - freedAt).toBeLessThanOrEqual(2_500);
     await one.renewer.stop();
   });
 

@@ -96,6 +96,29 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test("a save that releases its lock: written, the lock free at once for another holder, the late release() ends nothing of theirs, the save announced with its record; a save whose lease was lost is fenced and keeps the lock", async () => {
+      const [one, other, watcher] = [backend.open(), backend.open(), backend.open()];
+      const name = `released.${backend.kind}.test`;
+      const heard = Promise.withResolvers<StoredLineage | undefined>();
+      const stop = await watcher.watch!((announced, whole) => announced === name && heard.resolve(whole));
+      await using([one, other, watcher], async () => {
+        const held = await one.lock(name);
+        await one.save(lineage(name, "0C"), held, { releaseLock: true });
+        const next = await other.lock(name, { waitMs: 0 }); // free at once: no wait, no LockHeldError
+        await held.release(); // the first holder's release after its save: must not end the next holder's lock
+        expect(await one.lock(name, { waitMs: 0 }).catch((error: unknown) => error)).toBeInstanceOf(LockHeldError);
+        expect(await heard.promise).toEqual(lineage(name, "0C"));
+        expect(await other.load(name)).toEqual(lineage(name, "0C"));
+        // The first holder saving again with its spent lock: fenced, the next holder's lock and the record untouched.
+        const fenced = await one.save(lineage(name, "0D"), held, { releaseLock: true }).catch((error: unknown) => error);
+        expect((fenced as StoreError).code).toBe("ERR_STORE_FENCED");
+        expect(await one.lock(name, { waitMs: 0 }).catch((error: unknown) => error)).toBeInstanceOf(LockHeldError);
+        expect((await other.load(name))!.meta.serial).toBe("0C");
+        await next.release();
+        await stop();
+      });
+    });
+
     test("challenge answers published by one instance are read by another, until withdrawn", async () => {
       const one = backend.open();
       const other = backend.open();

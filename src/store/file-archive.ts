@@ -76,7 +76,7 @@ export function readArchived(storeDir: string, name: string, serial: string): St
     return readFileSync(join(dir, file), "utf8");
   };
   return {
-    config: readLineageConfig(read("lineage.json"), join(dir, "lineage.json")),
+    config: readLineageConfig(read("lineage.json"), join(dir, "lineage.json"), name),
     meta: parseLineageMeta(parseJsonObject(read("metadata.json"), join(dir, "metadata.json")), join(dir, "metadata.json")),
     keyPem: read("privkey.pem"),
     chainPem: read("fullchain.pem"),

@@ -90,7 +90,7 @@ export class FileCertificateStore implements CertificateStore {
     checkOwnedPath(this.dir, metaFile);
     if (!statSync(metaFile, { throwIfNoEntry: false })) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
     return {
-      config: readLineageConfig(readFileSync(configFile, "utf8"), configFile),
+      config: readLineageConfig(readFileSync(configFile, "utf8"), configFile, name),
       meta: parseLineageMeta(parseJsonObject(readFileSync(metaFile, "utf8"), metaFile), metaFile),
       authenticated: true,
     };

@@ -159,7 +159,7 @@ export function parseLineageConfig(json: Json, file: string): LineageConfig {
   const cli = field.optionalObject(json, "cli", where);
   return defined({
     version: 2 as const,
-    name: field.string(json, "name", where),
+    name: lineageNameOf(json, where),
     identifiers: identifiersOf(json, where),
     directoryUrl: field.url(json, "directoryUrl", where),
     allowInsecureHttp: field.optionalBoolean(json, "allowInsecureHttp", where) ?? false,
@@ -178,8 +178,23 @@ export function parseLineageConfig(json: Json, file: string): LineageConfig {
  *
  * @throws {StoreError} `ERR_STORE_CORRUPT` naming `where` and the member that is wrong
  */
-export function readLineageConfig(text: string, where: string): LineageConfig {
-  return parseLineageConfig(parseJsonObject(text, where), where);
+export function readLineageConfig(text: string, where: string, storedAs?: string): LineageConfig {
+  const config = parseLineageConfig(parseJsonObject(text, where), where);
+  if (storedAs !== undefined && config.name !== storedAs) {
+    // A lineage.json copied or edited by hand: renewing it would order into another lineage (or write outside the store).
+    throw new StoreError(`${where}: "name" is ${JSON.stringify(config.name)}, but the lineage is stored as "${storedAs}": restore its name (or the file)`, "ERR_STORE_CORRUPT");
+  }
+  return config;
+}
+
+/** `name`: a lineage name ({@link checkLineageName}), as a store may use it for a folder or a key. */
+function lineageNameOf(json: Json, where: Source): string {
+  const name = field.string(json, "name", where);
+  try {
+    return checkLineageName(name);
+  } catch {
+    return fail(where, "name", "a lineage name (letters, digits, dots, dashes, underscores; no \"..\")", name);
+  }
 }
 
 /** The configuration as a store writes it (JSON, version 2). */
@@ -258,8 +273,8 @@ export function powerfulMembers(config: LineageConfig): string[] {
  *
  * @throws {StoreError} `ERR_STORE_UNSEALED` for such a record; `ERR_STORE_CORRUPT` for one that is not a configuration
  */
-export function parseConfigRecord(opened: { text: string; authenticated: boolean }, where: string, storeSeals: boolean): { config: LineageConfig; authenticated: boolean } {
-  const config = readLineageConfig(opened.text, where);
+export function parseConfigRecord(opened: { text: string; authenticated: boolean }, where: string, storeSeals: boolean, storedAs?: string): { config: LineageConfig; authenticated: boolean } {
+  const config = readLineageConfig(opened.text, where, storedAs);
   const powerful = storeSeals && !opened.authenticated ? powerfulMembers(config) : [];
   if (powerful.length > 0) {
     throw new StoreError(

@@ -177,7 +177,7 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   private configOf(name: string, lineage: KeptLineage) {
-    return readLineageConfig(lineage.configText, `${this.description} lineage ${name} (config)`);
+    return readLineageConfig(lineage.configText, `${this.description} lineage ${name} (config)`, name);
   }
 
   /**

@@ -163,7 +163,7 @@ export class PostgresCertificateStore implements CertificateStore {
     const where = `${this.description} lineage ${name}`;
     const opened = await this.sealer.open(row.config, recordName(name, "config"));
     return {
-      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey),
+      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey, name),
       meta: parseLineageMeta(parseJsonObject(row.meta, `${where} (meta)`), `${where} (meta)`),
     };
   }

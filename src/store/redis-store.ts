@@ -190,7 +190,7 @@ export class RedisCertificateStore implements CertificateStore {
     if (!meta) throw new StoreError(`${where}: the metadata is missing`, "ERR_STORE_CORRUPT");
     const opened = await this.sealer.open(config, `${this.key(name)}/config`);
     return {
-      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey),
+      ...parseConfigRecord(opened, `${where} (config)`, this.sealer.hasKey, name),
       meta: parseLineageMeta(parseJsonObject(meta, `${where} (meta)`), `${where} (meta)`),
     };
   }

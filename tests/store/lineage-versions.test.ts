@@ -126,6 +126,7 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     ["a version 1 port that is text", { ...JSON.parse(v1Text("v1.test")), ports: { http: "80", tls: 443, dns: 53 } }, "ports.http", "a port number (1-65535)"],
     ["a version 1 challenge nobody answers", { ...JSON.parse(v1Text("v1.test")), challenge: "smoke-signals" }, "challenge", "one of http-01, dns-01, tls-alpn-01"],
     ["an identifier without a value", { ...v2, identifiers: [{ type: "dns" }] }, "identifiers.0.value", "a non-empty string"],
+    ["a name that climbs out of the store", { ...v2, name: "../../x" }, "name", "a lineage name"],
   ])("%s", async (_, content, member, expected) => {
     const { store, dir } = fixtureStore();
     const file = join(dir, "certificates", "v1.test", "lineage.json");
@@ -137,6 +138,18 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     expect(error.cause).toBeInstanceOf(FieldError);
     expect((error.cause as FieldError).field).toBe(member);
     expect(readFileSync(file, "utf8")).toBe(JSON.stringify(content));
+  });
+
+  test("a lineage.json whose name is another lineage's is refused: renewing it would order into that other lineage", async () => {
+    const { store, dir } = fixtureStore();
+    const file = join(dir, "certificates", "v1.test", "lineage.json");
+    const content = JSON.stringify({ ...v2, name: "other.test" });
+    writeFileSync(file, content);
+    const error = await refusal(store.load("v1.test"));
+    expect(error.code).toBe("ERR_STORE_CORRUPT");
+    expect(error.message).toBe(`${file}: "name" is "other.test", but the lineage is stored as "v1.test": restore its name (or the file)`);
+    expect(await store.list()).toEqual(NAMES.toSorted());
+    expect(readFileSync(file, "utf8")).toBe(content);
   });
 
   test("a version this bun-acme does not know is refused, not misread", async () => {

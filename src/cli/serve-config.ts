@@ -130,13 +130,14 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const where = locator(text);
   const top = tableSource(at, where);
   unknownKeys(root, TOP_KEYS, (key) => at(where(undefined, 0, key), `unknown key "${key}" (allowed: ${TOP_KEYS.join(", ")})`));
-  const listen = (root.listen ?? {}) as Table;
+  const tableAt = (key: string, written: string) => () => at(where(undefined, 0, key), `${key} must be a table, written ${written}`);
+  const listen = tableOf(root.listen ?? {}, tableAt("listen", "[listen]"));
   unknownKeys(listen, LISTEN_KEYS, (key) => at(where("listen", 0, key), `unknown key "${key}" in [listen] (allowed: ${LISTEN_KEYS.join(", ")})`));
-  const admin = root.admin === undefined ? undefined : (root.admin as Table);
+  const admin = root.admin === undefined ? undefined : tableOf(root.admin, tableAt("admin", "[admin]"));
   if (admin) unknownKeys(admin, ADMIN_KEYS, (key) => at(where("admin", 0, key), `unknown key "${key}" in [admin] (allowed: ${ADMIN_KEYS.join(", ")})`));
   const directory = root.directory;
   if (typeof directory !== "string") throw at(where(undefined, 0, "directory"), `"directory" must be the CA's directory URL or a preset name, e.g. directory = "letsencrypt"`);
-  const allowInsecureHttp = root.allow_insecure_http === true;
+  const allowInsecureHttp = field.optionalBoolean(root, "allow_insecure_http", top) ?? false;
   let directoryUrl: string;
   try {
     directoryUrl = resolveDirectory(directory, { allowInsecureHttp }).directoryUrl;
@@ -147,7 +148,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const challenge = field.optionalOneOf(root, "challenge", top, ["http-01", "dns-01", "tls-alpn-01"] as const) ?? "http-01";
   const dns = dnsOf(root, challenge, at, where);
   const keyType: KeyType = field.optionalOneOf(root, "key_type", top, KEY_TYPES) ?? "ec256";
-  const sites = Array.isArray(root.site) ? (root.site as Table[]) : [];
+  const sites = root.site === undefined ? [] : tablesOf(root.site, tableAt("site", "[[site]]"));
   if (sites.length === 0) throw at(undefined, `no [[site]]: list at least one, e.g. [[site]] names = ["example.net"] upstream = "http://127.0.0.1:8080"`);
   const seen = new Map<string, number>();
   const trustedProxies = stringList(root.trusted_proxies, () => at(where(undefined, 0, "trusted_proxies"), `trusted_proxies must be a list of CIDR ranges, e.g. ["10.0.0.0/8", "fd00::/8"]`));
@@ -294,7 +295,7 @@ function onDemandOf(value: unknown, sites: readonly OnDemandSiteConfig[], lines:
 
 /** dns-01's means: `[rfc2136]` or `dns_hook`, exactly one, and only with `challenge = "dns-01"`. */
 function dnsOf(root: Table, challenge: string, at: (line: number | undefined, message: string) => ConfigError, where: Locate): ServeConfig["dns"] {
-  const rfc2136 = root.rfc2136 === undefined ? undefined : (root.rfc2136 as Table);
+  const rfc2136 = root.rfc2136 === undefined ? undefined : tableOf(root.rfc2136, () => at(where(undefined, 0, "rfc2136"), "rfc2136 must be a table, written [rfc2136]"));
   const hook = root.dns_hook;
   if (challenge !== "dns-01") {
     if (rfc2136 || hook !== undefined) throw at(where(undefined, 0, rfc2136 ? "rfc2136" : "dns_hook"), `[rfc2136] and dns_hook are for challenge = "dns-01"`);
@@ -322,8 +323,7 @@ function dnsOf(root: Table, challenge: string, at: (line: number | undefined, me
  */
 function issuersOf(value: unknown, allowInsecureHttp: boolean, fail: (index: number, key: string, message: string) => Error): IssuerConfig[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw fail(0, "issuer", `issuer must be tables, written [[issuer]]`);
-  return (value as Table[]).map((issuer, index) => {
+  return tablesOf(value, () => fail(0, "issuer", `issuer must be tables, written [[issuer]]`)).map((issuer, index) => {
     unknownKeys(issuer, ISSUER_KEYS, (key) => fail(index, key, `unknown key "${key}" (allowed: ${ISSUER_KEYS.join(", ")})`));
     if (typeof issuer.directory !== "string") throw fail(index, "directory", `"directory" must be the CA's directory URL or a preset name, e.g. directory = "zerossl"`);
     let directoryUrl: string;
@@ -403,4 +403,16 @@ function lineOfParseError(text: string, message: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/** A TOML table (`[name]`), else what `refuse` makes. */
+function tableOf(value: unknown, refuse: () => Error): Table {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) throw refuse();
+  return value as Table;
+}
+
+/** An array of TOML tables (`[[name]]`), else what `refuse` makes. */
+function tablesOf(value: unknown, refuse: () => Error): Table[] {
+  if (!Array.isArray(value)) throw refuse();
+  return value.map((item: unknown) => tableOf(item, refuse));
 }

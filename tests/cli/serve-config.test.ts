@@ -81,6 +81,12 @@ describe("parseServeConfig(): keys read with the field validator", () => {
     ["an [rfc2136] port that is text", `${HEAD}challenge = "dns-01"\n[rfc2136]\nserver = "127.0.0.1"\nport = "53"\n${SITE}`, "serve.toml:5: [rfc2136] port must be a port number (1-65535)"],
     ["an upstream without //", `${HEAD}[[site]]\nnames = ["a.test"]\nupstream = "http:a.test"\n`, "serve.toml:4: site 1: upstream must be an http:// or https:// URL"],
     ["names that are not a list", `${HEAD}[[site]]\nnames = "a.test"\n`, "serve.toml:3: site 1: names must be a list of names"],
+    ["listen that is not a table", `${HEAD}listen = 5\n${SITE}`, "serve.toml:2: listen must be a table, written [listen]"],
+    ["admin that is not a table", `${HEAD}admin = "127.0.0.1:9180"\n${SITE}`, "serve.toml:2: admin must be a table, written [admin]"],
+    ["rfc2136 that is not a table", `${HEAD}challenge = "dns-01"\nrfc2136 = "ns1"\n${SITE}`, "serve.toml:3: rfc2136 must be a table, written [rfc2136]"],
+    ["issuers that are names, not tables", `${HEAD}issuer = ["zerossl"]\n${SITE}`, "serve.toml: issuer 1: issuer must be tables, written [[issuer]]"],
+    ["site that is not a table", `${HEAD}site = "a.test"\n`, "serve.toml:2: site must be a table, written [[site]]"],
+    ["allow_insecure_http that is text", `${HEAD}allow_insecure_http = "yes"\n${SITE}`, "serve.toml:2: allow_insecure_http must be true or false"],
   ])("refuses %s, naming file, line and key", (_, text, message) => {
     let error: unknown;
     try {

@@ -103,7 +103,7 @@ async function renewAll(store: CertificateStore, options: RenewOptions, context:
     if (!(await renewOne(name, run, options, reporter))) failures++;
   }
   for (const failure of await hooks.after()) {
-    reporter.report({ type: "failed", lineage: "(post hook)", names: [], error: failure });
+    reporter.report({ type: "hook_failed", hook: "post", error: failure });
     failures++;
   }
   return failures > 0 ? ExitCode.FAILURE : ExitCode.OK;

@@ -73,7 +73,7 @@ export function describeEvent(event: LifecycleEvent | UntimedEvent): string {
     case "config_rejected":
       return `config not reloaded, the running one stays: ${event.error}`;
     case "hook_failed":
-      return `${event.lineage}: ${event.error}`;
+      return `${event.lineage ? `${event.lineage}: ` : ""}${event.error}`;
     case "request":
       return eventLine(stampEvent(event, Date.now())); // the access log is JSON lines, with or without --json
     case "proxy_error":

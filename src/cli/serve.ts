@@ -183,13 +183,13 @@ function announce(config: ServeConfig, daemon: Daemon, say: Say): void {
 async function deploy(site: SiteConfig, event: EventSubject, store: CertificateStore, say: Say, signal: AbortSignal): Promise<void> {
   const subject = { lineage: event.lineage, names: event.names, ...(event.ca ? { ca: event.ca } : {}) };
   const lineage = await store.load(event.lineage).catch((error: Error) => {
-    say({ type: "hook_failed", ...subject, ...failureOf(error, `deploy hook not run: cannot read the lineage (${error.message})`) });
+    say({ type: "hook_failed", hook: "deploy", ...subject, ...failureOf(error, `deploy hook not run: cannot read the lineage (${error.message})`) });
     return undefined;
   });
   if (!lineage) return;
   const result = await withLineageFolder(store.locate(event.lineage), lineage, (folder) =>
     runHook(site.deployHook!, deployHookEnv(folder, event.names), { signal, timeoutMs: DEFAULT_HOOK_TIMEOUT_SECONDS * 1000 }));
-  if (result.exitCode !== 0) say({ type: "hook_failed", ...subject, error: describeHookFailure("deploy", result), exitCode: result.exitCode, output: result.tail });
+  if (result.exitCode !== 0) say({ type: "hook_failed", hook: "deploy", ...subject, error: describeHookFailure("deploy", result), exitCode: result.exitCode, output: result.tail });
 }
 
 /** The proxy's sites: those listed with an upstream, then the on-demand ones (a `*` one, taking every other name, last). */

@@ -35,7 +35,7 @@ const SCHEMAS: Readonly<Record<LifecycleEventType, Schema>> = {
   serving: { hostname: "string", port: "number?", sites: "number", served: "number", store: "string", onDemandSites: "number?", ask: "string?" },
   config_reloaded: { sites: "number" },
   config_rejected: { error: "string" },
-  hook_failed: { ...SUBJECT, error: "string", exitCode: "number?", output: "string?" },
+  hook_failed: { lineage: "string?", names: "strings?", ca: "string?", hook: "string", error: "string", code: "string?", exitCode: "number?", output: "string?" },
   request: { client: "string?", method: "string", host: "string?", target: "string", status: "number", durationMs: "number", error: "string?", detail: "string?" },
   proxy_error: { host: "string?", status: "number", error: "string", detail: "string?" },
   stopped: {},

@@ -93,7 +93,11 @@ export type LifecycleEvent =
   | (EventHead<"serving"> & { readonly hostname: string; readonly port?: number; readonly sites: number; readonly served: number; readonly store: string; readonly onDemandSites?: number; readonly ask?: string })
   | (EventHead<"config_reloaded"> & { readonly sites: number })
   | (EventHead<"config_rejected"> & { readonly error: string })
-  | (EventHead<"hook_failed"> & EventSubject & { readonly error: string; readonly exitCode?: number; readonly output?: string })
+  | (EventHead<"hook_failed"> & Partial<EventSubject> & {
+    /** Which hook: `pre` and `post` run once around a command's renewals (no lineage), `deploy` for one lineage. */
+    readonly hook: "pre" | "post" | "deploy";
+    readonly error: string; readonly code?: string; readonly exitCode?: number; readonly output?: string;
+  })
   | (EventHead<"request"> & Omit<ProxyLogEntry, "time">)
   | (EventHead<"proxy_error"> & { readonly host?: string; readonly status: number; readonly error: string; readonly detail?: string })
   | EventHead<"stopped">;

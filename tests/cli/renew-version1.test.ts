@@ -10,6 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
+import { eventLines } from "../support/events.ts";
 import { FAKE_CLI_HTTP_PORT, serveFakeCa } from "../support/fake-ca-server.ts";
 import { makeTempDir } from "../support/temp.ts";
 
@@ -75,6 +76,20 @@ describe("renew of a version 1 lineage", () => {
       expect(files()).toEqual(before);
       expect(existsSync(deployed)).toBe(false);
       expect(served.ca.orderPayloads).toHaveLength(0);
+    } finally {
+      await served.stop();
+    }
+  });
+  test("a post hook that fails is one hook_failed event (hook post, no lineage of its own), and the exit code says so", async () => {
+    const served = serveFakeCa();
+    try {
+      const { state } = storeWithVersion1(served.directoryUrl);
+      const result = await runClient(["renew", "--state", state, "--force", "--json", "--post-hook", "echo cannot reload; exit 3"]);
+      expect(result.code).toBe(1);
+      const events = eventLines(result.stdout);
+      expect(events.map((event) => event.type)).toEqual(["renewed", "hook_failed"]);
+      expect(events[1]).toMatchObject({ type: "hook_failed", hook: "post", error: 'post hook "echo cannot reload; exit 3" exited with 3: cannot reload' });
+      expect(events[1]).not.toHaveProperty("lineage");
     } finally {
       await served.stop();
     }

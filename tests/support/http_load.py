@@ -9,7 +9,7 @@ name N sent as SNI and Host; status 200; the body the server echoes). Any except
 is a failure, never retried. Prints one JSON line: ok, failed, errors (by kind), and the serial
 numbers of the certificates seen.
 """
-import argparse, http.client, json, signal, socket, ssl, sys, threading, time
+import argparse, http.client, json, os, signal, socket, ssl, sys, threading, time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--host", default="127.0.0.1")
@@ -19,7 +19,7 @@ parser.add_argument("--ca", required=True)
 parser.add_argument("--keep-alive", type=int, default=4)
 parser.add_argument("--new", type=int, default=4)
 parser.add_argument("--post", type=int, default=2)
-parser.add_argument("--seconds", type=float, default=3600)
+parser.add_argument("--seconds", type=float, default=600)
 parser.add_argument("--path", default="/")
 args = parser.parse_args()
 
@@ -82,6 +82,16 @@ def client(kind):
 
 
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+def orphan_watch(parent):
+    """Stops the load when the test that started it is gone (a test that failed before stopping it)."""
+    while not stop.wait(1):
+        if os.getppid() != parent:
+            stop.set()
+
+
+threading.Thread(target=orphan_watch, args=(os.getppid(),), daemon=True).start()
 threads = [threading.Thread(target=client, args=(kind,)) for kind in ["keep-alive"] * args.keep_alive + ["new"] * args.new + ["post"] * args.post]
 for thread in threads:
     thread.start()

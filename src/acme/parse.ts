@@ -144,6 +144,9 @@ export function parseChallenge(body: unknown, url: string): Challenge {
   });
 }
 
+/** The members RFC 7807 and RFC 8555 define for a problem document; the others are extensions, kept as sent. */
+const PROBLEM_MEMBERS = new Set(["type", "detail", "status", "instance", "identifier", "subproblems"]);
+
 /**
  * Reads a problem document when the body is one (an object with a string `type`), else `undefined`.
  * Malformed optional members are dropped rather than trusted.
@@ -157,7 +160,9 @@ export function parseProblem(body: unknown): AcmeProblem | undefined {
   if (typeof object.type !== "string") return undefined;
   const identifier = object.identifier as Json | undefined;
   const subproblems = Array.isArray(object.subproblems) ? object.subproblems.map(parseProblem).filter((sub) => sub !== undefined) : undefined;
+  const extensions = Object.fromEntries(Object.entries(object).filter(([member]) => !PROBLEM_MEMBERS.has(member)));
   return defined({
+    ...extensions,
     type: object.type,
     detail: typeof object.detail === "string" ? object.detail : undefined,
     status: typeof object.status === "number" ? object.status : undefined,

@@ -38,6 +38,11 @@ export interface AcmeProblem {
   readonly instance?: string;
   readonly identifier?: Identifier;
   readonly subproblems?: readonly AcmeProblem[];
+  /**
+   * Extension members, as the CA sent them (RFC 7807 §3.2): e.g. `algorithms` with
+   * `badSignatureAlgorithm` (RFC 8555 §6.2). Kept so that the document stays whole.
+   */
+  readonly [extension: string]: unknown;
 }
 
 /** @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1.2 */

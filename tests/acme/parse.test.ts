@@ -63,4 +63,13 @@ describe("the CA response parsers", () => {
     expect(parseProblem({ detail: "no type" })).toBeUndefined();
     expect(parseProblem({ type: "x", status: "400" })).toEqual({ type: "x" });
   });
+
+  test("parseProblem() keeps extension members as the CA sent them (RFC 8555 §6.2: algorithms with badSignatureAlgorithm; RFC 7807's title)", () => {
+    const problem = {
+      type: "urn:ietf:params:acme:error:badSignatureAlgorithm", detail: "RS1 is not supported", status: 400, title: "Bad signature algorithm",
+      algorithms: ["ES256", "ES384", "RS256"],
+    };
+    expect(parseProblem(problem)).toEqual(problem);
+    expect(parseProblem({ type: "x", status: "400", detail: 5, extra: { nested: true } })).toEqual({ type: "x", extra: { nested: true } });
+  });
 });

@@ -38,7 +38,7 @@ export function askEndpoint(options: AskEndpointOptions): (name: string) => Prom
     const url = new URL(options.url);
     url.searchParams.set("domain", name);
     try {
-      const response = await send(new Request(url, { redirect: "manual", signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) }));
+      const response = await send(new Request(url.href, { redirect: "manual", signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) }));
       await response.body?.cancel();
       return response.status >= 200 && response.status < 300;
     } catch {

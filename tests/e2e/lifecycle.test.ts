@@ -134,6 +134,7 @@ describe("certonly, then renew", () => {
     expect(listed).toEqual({
       event: "lineage", time: expect.any(String), lineage: "life.test", names: ["life.test", "www.life.test"], ca: pebble.directoryUrl, serial: meta.serial,
       not_after: meta.notAfter, next_renewal: meta.nextRenewal, folder,
+      issuer_name: expect.stringMatching(/^Pebble Intermediate CA /), due: expect.any(Boolean), renewal_source: "lifetime",
     });
   });
 });

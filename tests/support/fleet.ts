@@ -83,9 +83,12 @@ export function ordersAtPebble(pebble: Pebble): number {
 
 /**
  * Whether Pebble answers a signed POST (a new account) within `timeoutMs`. Pebble 2.4.0 can
- * deadlock its in-memory store under a fleet's load (measured: every request handler waiting on
- * the store's lock, found with SIGQUIT's goroutine dump); it then still answers `GET /dir` and
- * `HEAD newNonce`, but no POST, so a fleet waiting on it looks stuck with its locks held.
+ * deadlock its in-memory store when three requests meet (SIGQUIT's goroutine dump, bench:fleet at
+ * 8 instances): a new order holds the store's read lock while it reads an authorization's lock, a
+ * POST-as-GET of that authorization holds it for writing while it asks the store's read lock for
+ * the account, and a finished order's certificate waits for the store's write lock, which makes
+ * every later reader wait. It then still answers `GET /dir` and `HEAD newNonce`, but no POST, so a
+ * fleet waiting on it looks stuck with its locks held.
  */
 export async function pebbleAnswersPosts(pebble: Pebble, timeoutMs = 10_000): Promise<boolean> {
   const transport = new AcmeTransport({ directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem, requestTimeoutMs: timeoutMs, retry: { connectionRetries: 0, serverRetries: 0 } });

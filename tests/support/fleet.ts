@@ -1,9 +1,11 @@
 /**
  * Helpers for the fleet tests: instances of `fleet-instance.ts` as child processes, the serial a
- * port serves for a name, and the orders Pebble received.
+ * port serves for a name, the orders Pebble received, and whether Pebble still answers at all.
  */
 import { join } from "node:path";
 import { connect } from "node:tls";
+import { AcmeConnectionError, AcmeTransport, registerAccount } from "../../src/acme/index.ts";
+import { generateKeyPair } from "../../src/jose/index.ts";
 import { LineReader } from "./lines.ts";
 import type { Pebble } from "./pebble.ts";
 
@@ -77,4 +79,23 @@ export async function allObtained(instances: readonly FleetInstance[], count: nu
 
 export function ordersAtPebble(pebble: Pebble): number {
   return pebble.log().split("\n").filter((line) => line.includes("POST /order-plz -> calling handler()")).length;
+}
+
+/**
+ * Whether Pebble answers a signed POST (a new account) within `timeoutMs`. Pebble 2.4.0 can
+ * deadlock its in-memory store when three requests meet (SIGQUIT's goroutine dump, bench:fleet at
+ * 8 instances): a new order holds the store's read lock while it reads an authorization's lock, a
+ * POST-as-GET of that authorization holds it for writing while it asks the store's read lock for
+ * the account, and a finished order's certificate waits for the store's write lock, which makes
+ * every later reader wait. It then still answers `GET /dir` and `HEAD newNonce`, but no POST, so a
+ * fleet waiting on it looks stuck with its locks held.
+ */
+export async function pebbleAnswersPosts(pebble: Pebble, timeoutMs = 10_000): Promise<boolean> {
+  const transport = new AcmeTransport({ directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem, requestTimeoutMs: timeoutMs, retry: { connectionRetries: 0, serverRetries: 0 } });
+  try {
+    await registerAccount(transport, await generateKeyPair("ec256"));
+    return true;
+  } catch (error) {
+    return !(error instanceof AcmeConnectionError);
+  }
 }

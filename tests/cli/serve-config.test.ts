@@ -5,6 +5,16 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseServeConfig } from "../../src/cli/serve-config.ts";
 
+/** What parseServeConfig() throws for `text` (undefined when it accepts it). */
+function refusal(text: string): unknown {
+  try {
+    parseServeConfig(text, "serve.toml");
+  } catch (caught) {
+    return caught;
+  }
+  return undefined;
+}
+
 const HEAD = `directory = "https://ca.test/dir"\n`;
 
 describe("parseServeConfig(): the proxy's keys", () => {
@@ -28,12 +38,7 @@ describe("parseServeConfig(): the proxy's keys", () => {
     ["a fractional limit", `${HEAD}[[site]]\nnames = ["a.test"]\nupstream = "http://127.0.0.1:1"\nmax_requests = 1.5\n`, "serve.toml:5: site 1: max_requests must be a whole number above 0"],
     ["a limit on a site with no upstream", `${HEAD}[[site]]\nnames = ["a.test"]\nmax_requests = 8\n`, "serve.toml:4: site 1: max_requests applies only to a site with an upstream"],
   ])("refuses %s, naming file, line and key", (_, text, message) => {
-    let error: unknown;
-    try {
-      parseServeConfig(text, "serve.toml");
-    } catch (caught) {
-      error = caught;
-    }
+    const error = refusal(text);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toStartWith(message);
   });
@@ -57,12 +62,7 @@ describe("parseServeConfig(): [[issuer]]", () => {
     ["half an EAB", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\neab_kid = "kid"\n[[site]]\nnames = ["a.test"]\n`, "serve.toml:4: issuer 1: eab_kid and eab_hmac_key go together"],
     ["a ca that is not a path", `${HEAD}[[issuer]]\ndirectory = "https://b.test/dir"\nca = 1\n[[site]]\nnames = ["a.test"]\n`, "serve.toml:4: issuer 1: ca must be the path of a file of PEM roots"],
   ])("refuses %s, naming file, line and issuer", (_, text, message) => {
-    let error: unknown;
-    try {
-      parseServeConfig(text, "serve.toml");
-    } catch (caught) {
-      error = caught;
-    }
+    const error = refusal(text);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toStartWith(message);
   });
@@ -88,12 +88,7 @@ describe("parseServeConfig(): keys read with the field validator", () => {
     ["site that is not a table", `${HEAD}site = "a.test"\n`, "serve.toml:2: site must be a table, written [[site]]"],
     ["allow_insecure_http that is text", `${HEAD}allow_insecure_http = "yes"\n${SITE}`, "serve.toml:2: allow_insecure_http must be true or false"],
   ])("refuses %s, naming file, line and key", (_, text, message) => {
-    let error: unknown;
-    try {
-      parseServeConfig(text, "serve.toml");
-    } catch (caught) {
-      error = caught;
-    }
+    const error = refusal(text);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toStartWith(message);
     expect((error as Error).message).not.toContain("\n");
@@ -138,12 +133,7 @@ describe("parseServeConfig(): [on_demand] and tls-alpn-01", () => {
     ["a name both listed and on demand", `${HEAD}${ASK}[[site]]\nnames = ["a.test"]\n[[site]]\non_demand = true\nnames = ["a.test"]\n${UP}`, `serve.toml:8: site 2: "a.test" is already in site 1`],
     ["on_demand not a boolean", `${HEAD}${ASK}[[site]]\non_demand = "yes"\n${UP}`, "serve.toml:5: site 1: on_demand must be true or false"],
   ])("refuses %s, in one line naming file and line", (_, text, message) => {
-    let error: unknown;
-    try {
-      parseServeConfig(text, "serve.toml");
-    } catch (caught) {
-      error = caught;
-    }
+    const error = refusal(text);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toStartWith(message);
     expect((error as Error).message).not.toContain("\n");

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { LineReader } from "./lines.ts";
 import { makeTempDir } from "./temp.ts";
 
 /** What one backend server received, from HAProxy's own statistics. */
@@ -21,6 +22,8 @@ export interface BackendStats {
 export interface Haproxy {
   /** Per instance port (any backend): what HAProxy sent there. */
   stats(): Promise<Map<number, BackendStats>>;
+  /** HAProxy's log so far: one line per HTTP request (httplog format, with its termination state) or TCP session. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -35,8 +38,11 @@ const servers = (ports: readonly number[]) => ports.map((port) => `  server p${p
 function configuration(frontends: HaproxyFrontends, statsPort: number): string {
   const sections = [`global
   maxconn 256
+  log stderr format raw local0
 defaults
   mode http
+  log global
+  option httplog
   # An instance still starting (or stopping) refuses the connection: try another, as a balancer in front of a fleet would.
   retries 3
   option redispatch 1
@@ -80,18 +86,21 @@ export async function startHaproxy(frontends: HaproxyFrontends, statsPort = 10_0
   const dir = makeTempDir("bun-acme-haproxy-");
   writeFileSync(join(dir, "haproxy.cfg"), configuration(frontends, statsPort));
   const child = Bun.spawn(["haproxy", "-db", "-f", join(dir, "haproxy.cfg")], { stdout: "ignore", stderr: "pipe" });
+  const stderr = new LineReader(child.stderr); // drained as it comes: a full pipe would stall HAProxy
   for (const port of [frontends.http?.port, frontends.tls?.port].filter((port) => port !== undefined)) {
     for (let attempt = 0; ; attempt++) {
       const open = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, open: (socket) => void socket.end() } }).then(() => true, () => false);
       if (open) break;
       if (child.exitCode !== null || attempt > 200) {
         child.kill();
-        throw new Error(`haproxy did not start: ${await new Response(child.stderr).text()}`);
+        await stderr.done;
+        throw new Error(`haproxy did not start: ${stderr.text()}`);
       }
       await Bun.sleep(20);
     }
   }
   return {
+    log: () => stderr.text(),
     async stats() {
       const csv = await (await fetch(`http://127.0.0.1:${statsPort}/stats;csv`)).text();
       const [header, ...rows] = csv.trim().split("\n");

@@ -14,7 +14,7 @@ import { askEndpoint, manage, redirectingHandler, SharedHttp01Solver, SharedTlsA
 import { AlpnRouter, CertificateServerView, hostNameMatches, HotTlsServer, serve, TlsFrontServer, withClientAddresses, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import { readTrustRoots } from "../trust/index.ts";
-import { ConfigError, type ServeConfig } from "./serve-config.ts";
+import { ConfigError, type ServeConfig } from "./config.ts";
 
 /** An HTTPS handler; undefined once it upgraded the request to a WebSocket. */
 export type DaemonHandler = (request: Request, server: Bun.Server<WebSocketProxyData>) => Response | undefined | Promise<Response | undefined>;

@@ -1,8 +1,9 @@
 /**
- * The `serve` daemon's configuration: TOML, read with Bun's built-in parser, every key checked.
+ * The daemon's configuration (`serve --config`): TOML, read with Bun's built-in parser, every key checked.
  * Errors name the file, the line and the key, so that a typo is found before anything starts
  * (and, on SIGHUP, before the running configuration is replaced).
  */
+import { readFileSync } from "node:fs";
 import { normalizeIdentifiers, resolveDirectory, type Identifier } from "../acme/index.ts";
 import { BunAcmeError } from "../errors/index.ts";
 import { KEY_TYPES, type KeyType } from "../jose/index.ts";
@@ -83,7 +84,7 @@ export interface ServeConfig {
   readonly accessLog: boolean;
 }
 
-/** The configuration is wrong: `file:line: what`. */
+/** The daemon's configuration is wrong: `file:line: what` (the command line exits 2 for it). */
 export class ConfigError extends BunAcmeError {
   declare readonly code: "ERR_CONFIG";
   constructor(message: string) {
@@ -114,8 +115,24 @@ function tableSource(at: (line: number | undefined, message: string) => ConfigEr
 }
 
 /**
- * Reads and checks a configuration.
+ * Reads and checks the configuration file `file`.
  *
+ * @throws {ConfigError} when it cannot be read, or naming the line and the key at fault
+ */
+export function readServeConfig(file: string): ServeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseServeConfig(text, file);
+}
+
+/**
+ * Reads and checks a configuration's text; `file` names it in errors.
+ *
+ * @example parseServeConfig(`directory = "letsencrypt"\n[[site]]\nnames = ["example.net"]\nupstream = "http://127.0.0.1:8080"\n`, "serve.toml")
  * @throws {ConfigError} naming the file, the line and the key at fault
  */
 export function parseServeConfig(text: string, file: string): ServeConfig {

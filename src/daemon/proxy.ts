@@ -26,12 +26,13 @@ export function proxySites(config: ServeConfig): ProxySite[] {
  * The sites with an upstream, behind the library's reverse proxy (the site chosen by SNI and Host),
  * WebSocket upgrades included (RFC 6455, proxied to the same upstream).
  * Upstream failures are reported (the client's page names nothing internal); with `access_log`,
- * every request is, as one `request` event.
+ * every request is, as one `request` event stamped by `now` (the daemon's clock).
  */
-export function proxyTo(config: ServeConfig, say: (event: UntimedEvent) => void): DaemonHandler {
+export function proxyTo(config: ServeConfig, say: (event: UntimedEvent) => void, now: () => number): DaemonHandler {
   const options: ReverseProxyOptions = {
     sites: proxySites(config),
     trustedProxies: config.trustedProxies,
+    now,
     onRequest: (entry) => {
       if (config.accessLog) say({ type: "request", ...entry });
       else if (entry.error === "upstream_error" || entry.error === "unreachable" || entry.error === "timeout") {

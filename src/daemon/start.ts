@@ -148,7 +148,7 @@ function generationParts(options: DaemonOptions, clock: TimerClock, say: (event:
   return {
     openStore: options.openStore ?? ((config) => storeOf(config, options.storeEncryptionKey)),
     handler: (config) => {
-      const proxy = proxyTo(config, say);
+      const proxy = proxyTo(config, say, () => clock.now());
       return async (request, server) => {
         const response = await proxy(request, server);
         if (response) metrics.observeResponse(response.status);

@@ -73,62 +73,89 @@ const lineageOf = (site: SiteConfig) => defaultLineageName(site.names);
  * @throws whatever opening the store or `manage()` throws
  */
 export async function startDaemon(config: ServeConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
-  const clock = options.clock ?? systemClock;
-  const say = (event: UntimedEvent | LifecycleEvent) => options.onEvent?.(stampEvent(event, clock.now()));
-  const hooks = new AbortController();
-  let running = config;
-  const metrics = new CertificateMetrics({ issuer: () => running.directoryUrl, swaps: () => daemon.swaps, now: () => clock.now() });
-  const daemon: Daemon = new Daemon(generationParts(options, clock, say, metrics, hooks.signal));
-  let admin = startAdmin(config, metrics); // bound first: a taken port is said before anything is obtained
-  await daemon.load(config).catch(async (error: unknown) => {
-    await admin?.stop();
-    throw error;
-  });
-  announce(config, daemon, say);
-  let reloading = Promise.resolve();
+  const daemon = new DaemonRun(config, options);
+  await daemon.start();
+  return daemon;
+}
 
-  const reload = async (next: ServeConfig) => {
-    await daemon.load(next); // built in full before the running configuration is touched
-    metrics.retain(next.sites.map(lineageOf));
-    if (JSON.stringify(next.admin) !== JSON.stringify(running.admin)) {
-      await admin?.stop();
-      admin = undefined;
-      try {
-        admin = startAdmin(next, metrics);
-      } catch (error) {
-        say({ type: "warning", message: `admin server not started: ${(error as Error).message}` });
-      }
+type Say = (event: UntimedEvent | LifecycleEvent) => void;
+
+/** The daemon's configurations one after another, with the metrics and the admin server they share. */
+class DaemonRun implements RunningDaemon {
+  private running: ServeConfig;
+  private readonly say: Say;
+  private readonly metrics: CertificateMetrics;
+  private readonly daemon: Daemon;
+  /** Aborted at stop(): deploy hooks still running are killed. */
+  private readonly hooks = new AbortController();
+  private admin: RunningServer | undefined;
+  private reloading = Promise.resolve();
+
+  constructor(config: ServeConfig, options: DaemonOptions) {
+    const clock = options.clock ?? systemClock;
+    this.running = config;
+    this.say = (event) => options.onEvent?.(stampEvent(event, clock.now()));
+    this.metrics = new CertificateMetrics({ issuer: () => this.config.directoryUrl, swaps: () => this.daemon.swaps, now: () => clock.now() });
+    this.daemon = new Daemon(generationParts(options, clock, this.say, this.metrics, this.hooks.signal));
+  }
+
+  get config(): ServeConfig {
+    return this.running;
+  }
+
+  get port(): number | undefined {
+    return this.daemon.port;
+  }
+
+  get swaps(): number {
+    return this.daemon.swaps;
+  }
+
+  get storeDescription(): string {
+    return this.daemon.storeDescription;
+  }
+
+  async start(): Promise<void> {
+    this.admin = startAdmin(this.config, this.metrics); // bound first: a taken port is said before anything is obtained
+    await this.daemon.load(this.config).catch(async (error: unknown) => {
+      await this.admin?.stop();
+      throw error;
+    });
+    announce(this.config, this.daemon, this.say);
+  }
+
+  reload(next: ServeConfig): Promise<void> {
+    const done = this.reloading.then(() => this.switchTo(next));
+    this.reloading = done.catch(() => undefined);
+    return done;
+  }
+
+  async stop(): Promise<void> {
+    await this.reloading;
+    this.hooks.abort();
+    await Promise.all([this.daemon.stop(), this.admin?.stop()]);
+    this.say({ type: "stopped" });
+  }
+
+  private async switchTo(next: ServeConfig): Promise<void> {
+    await this.daemon.load(next); // built in full before the running configuration is touched
+    this.metrics.retain(next.sites.map(lineageOf));
+    if (JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) await this.restartAdmin(next);
+    this.running = next;
+    this.say({ type: "config_reloaded", sites: next.sites.length });
+    announce(next, this.daemon, this.say);
+  }
+
+  /** A changed `[admin]`: the old address closed, the new one bound; one that cannot be is a warning (the sites still serve). */
+  private async restartAdmin(next: ServeConfig): Promise<void> {
+    await this.admin?.stop();
+    this.admin = undefined;
+    try {
+      this.admin = startAdmin(next, this.metrics);
+    } catch (error) {
+      this.say({ type: "warning", message: `admin server not started: ${(error as Error).message}` });
     }
-    running = next;
-    say({ type: "config_reloaded", sites: next.sites.length });
-    announce(next, daemon, say);
-  };
-
-  return {
-    get config() {
-      return running;
-    },
-    get port() {
-      return daemon.port;
-    },
-    get swaps() {
-      return daemon.swaps;
-    },
-    get storeDescription() {
-      return daemon.storeDescription;
-    },
-    reload(next) {
-      const done = reloading.then(() => reload(next));
-      reloading = done.catch(() => undefined);
-      return done;
-    },
-    async stop() {
-      await reloading;
-      hooks.abort();
-      await Promise.all([daemon.stop(), admin?.stop()]);
-      say({ type: "stopped" });
-    },
-  };
+  }
 }
 
 /** `/metrics` and `/healthz` on `[admin]`'s address, when the configuration has one. @throws {ServerStartError} */
@@ -144,7 +171,7 @@ function storeOf(config: ServeConfig, encryptionKey: Uint8Array | undefined): Ce
 }
 
 /** What each configuration of the daemon is built from. */
-function generationParts(options: DaemonOptions, clock: TimerClock, say: (event: UntimedEvent | LifecycleEvent) => void, metrics: CertificateMetrics, hooks: AbortSignal): GenerationParts {
+function generationParts(options: DaemonOptions, clock: TimerClock, say: Say, metrics: CertificateMetrics, hooks: AbortSignal): GenerationParts {
   return {
     openStore: options.openStore ?? ((config) => storeOf(config, options.storeEncryptionKey)),
     handler: (config) => {

@@ -15,7 +15,7 @@ import { connect } from "node:tls";
 import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
 import { eventLines } from "../support/events.ts";
-import { startDaemonProcess } from "../support/daemon.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { startStepCa, type StepCa } from "../support/step-ca.ts";
@@ -107,8 +107,7 @@ describe("bun-acme serve --json with [[issuer]]", () => {
     const daemon = await startDaemonProcess({
       json: true,
       servingTimeoutMs: 60_000,
-      config: (dir) => `directory = "${unreachable}"\nca = "${pebble!.tlsRootFile}"\nstore = "${join(dir, "store")}"\n` +
-        `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
+      config: (dir) => configHead({ directoryUrl: unreachable, caFile: pebble!.tlsRootFile, store: join(dir, "store") }) +
         `[[issuer]]\ndirectory = "${pebble!.directoryUrl}"\nca = "${pebble!.tlsRootFile}"\n` +
         `[[site]]\nnames = ["daemon.fallback.test"]\nupstream = "http://127.0.0.1:1"\n`,
     });

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { ROOT } from "../support/client.ts";
-import { startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
+import { configHead, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -26,15 +26,7 @@ let prometheus: ReturnType<typeof Bun.spawn> | undefined;
 let dir: string;
 
 function config(healthMargin: string): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store") })}
 [admin]
 hostname = "127.0.0.1"
 port = ${ADMIN_PORT}

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RedisCertificateStore } from "../../src/store/index.ts";
 import { runClient } from "../support/client.ts";
-import { startDaemonProcess } from "../support/daemon.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { eventLines } from "../support/events.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { startRedis } from "../support/redis.ts";
@@ -41,15 +41,7 @@ afterAll(async () => {
 useLoopbackResolver();
 
 function config(store: string, hookFile: string, extra = ""): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${store}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store })}
 [[site]]
 names = ["app.serve.test", "www.app.serve.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
@@ -118,7 +110,7 @@ describe("bun-acme serve --config", () => {
     const redis = await startRedis(16381);
     const store = new RedisCertificateStore(redis.url);
     const daemon = await startDaemonProcess({
-      config: `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${redis.url}"\n[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
+      config: configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: redis.url }) +
         `[[site]]\nnames = ["redis.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`,
     }).catch(async (error: unknown) => {
       store.close();
@@ -143,8 +135,8 @@ describe("bun-acme serve --config", () => {
     closed.stop(true);
     const daemon = await startDaemonProcess({
       json: true,
-      config: (dir) => `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\naccess_log = true\n` +
-        `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`,
+      config: (dir) => configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: "access_log = true\n" }) +
+        `[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`,
     });
     const dir = daemon.dir;
     try {

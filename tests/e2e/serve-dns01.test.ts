@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { runClient } from "../support/client.ts";
-import { startDaemonProcess } from "../support/daemon.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { startBind, type Bind } from "../support/bind.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -34,17 +34,7 @@ afterAll(async () => {
 });
 
 function config(dir: string, dns: string): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-challenge = "dns-01"
-${dns}
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: `challenge = "dns-01"\n${dns}\n` })}
 [[site]]
 names = ["*.daemon.example.test", "daemon.example.test"]
 upstream = "http://127.0.0.1:${upstream.port}"

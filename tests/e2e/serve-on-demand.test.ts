@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runClient } from "../support/client.ts";
-import { DAEMON_EXECUTABLE, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
+import { configHead, DAEMON_EXECUTABLE, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -75,17 +75,8 @@ function useDaemon(certificateValidityPeriod: number, maxPerMinute?: number): vo
 }
 
 function config(options: { ask?: string; onDemand?: string; maxPerMinute?: number } = {}): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-
-${options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = ${options.maxPerMinute ?? 5}`}
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  const onDemand = options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = ${options.maxPerMinute ?? 5}`;
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: `\n${onDemand}\n` })}
 [[site]]
 names = ["listed.od.test"]
 upstream = "http://127.0.0.1:${upstream.port}"

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
+import { configHead, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -45,16 +45,8 @@ afterAll(async () => {
 });
 
 function config(dir: string, onDemand: boolean): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-challenge = "tls-alpn-01"
-${onDemand ? `\n[on_demand]\nask = "http://127.0.0.1:${ask.port}/check"\n` : ""}
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 18480
-
+  const top = `challenge = "tls-alpn-01"\n${onDemand ? `\n[on_demand]\nask = "http://127.0.0.1:${ask.port}/check"\n` : ""}`;
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top, http: 18480 })}
 [[site]]
 names = ["alpn.daemon.test"]
 upstream = "http://127.0.0.1:${upstream.port}"

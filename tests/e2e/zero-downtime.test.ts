@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { manage } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
-import { expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
+import { configHead, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startHttpLoad, type HttpLoad } from "../support/http-load.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -44,15 +44,7 @@ afterAll(async () => {
   await upstream?.stop(true);
 });
 function config(options: { extraSite?: boolean; ca?: string } = {}): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${options.ca ?? pebble.tlsRootFile}"
-store = "${store}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: options.ca ?? pebble.tlsRootFile, store })}
 [[site]]
 names = ["app.zero.test"]
 upstream = "http://127.0.0.1:${upstream.port}"

@@ -15,6 +15,30 @@ import { makeTempDir } from "./temp.ts";
 /** The executable the daemon tests run (`bun run build` makes it). */
 export const DAEMON_EXECUTABLE = join(ROOT, "dist", "bun-acme");
 
+/** What every daemon test's configuration begins with. */
+export interface ConfigHead {
+  /** The CA's directory (Pebble's). */
+  readonly directoryUrl: string;
+  /** The file of roots that verify the CA. */
+  readonly caFile: string;
+  /** A folder, or a shared store's URL. */
+  readonly store: string;
+  /** Top-level keys and tables before `[listen]` (e.g. `challenge = "dns-01"`). */
+  readonly top?: string;
+  /** The HTTP port (default 5002, where Pebble sends http-01 validations). */
+  readonly http?: number;
+}
+
+/**
+ * The head of a daemon test's configuration: the CA, its roots, the store, `top`, then `[listen]`
+ * on 127.0.0.1 with HTTPS on 5001 (where Pebble sends tls-alpn-01 validations). The test appends
+ * its `[[site]]` tables.
+ */
+export function configHead(head: ConfigHead): string {
+  return `directory = "${head.directoryUrl}"\nca = "${head.caFile}"\nstore = "${head.store}"\n${head.top ?? ""}\n` +
+    `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = ${head.http ?? 5002}\n`;
+}
+
 /** A daemon started by {@link startDaemonProcess}. */
 export interface DaemonProcess {
   /** The configuration file (write it again, then {@link reload}). */

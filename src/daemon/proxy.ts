@@ -6,7 +6,7 @@
 import type { UntimedEvent } from "../lifecycle/index.ts";
 import { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type ProxySite, type ReverseProxyOptions } from "../servers/index.ts";
 import type { ServeConfig } from "./config.ts";
-import type { DaemonHandler } from "./generations.ts";
+import type { DaemonHandler } from "./listeners.ts";
 
 /** The proxy's sites: those listed with an upstream, then the on-demand ones (a `*` one, taking every other name, last). */
 export function proxySites(config: ServeConfig): ProxySite[] {

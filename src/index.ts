@@ -145,6 +145,20 @@ export { createReverseProxy, createWebSocketProxy, isWebSocketUpgrade, type Prob
 
 // Automatic HTTPS: obtain, serve, renew and hot-swap in one call.
 export { manage, type CertificateServer, type IssuerEntry, type Managed, type ManagedCertificate, type ManageEvent, type ManageOptions, type OnDemandOptions } from "./manage/index.ts";
+// The daemon (`bun-acme serve`) from code: its TOML configuration checked into a typed value, and startDaemon() with reload() and stop().
+export {
+  ConfigError,
+  parseServeConfig,
+  readServeConfig,
+  startDaemon,
+  type DaemonOptions,
+  type IssuerConfig,
+  type OnDemandConfig,
+  type OnDemandSiteConfig,
+  type RunningDaemon,
+  type ServeConfig,
+  type SiteConfig,
+} from "./daemon/index.ts";
 // Metrics and health: Prometheus' text format fed by manage()'s events, and `/metrics` + `/healthz` as a handler.
 export { adminHandler, CertificateMetrics, type AdminOptions, type ExpiryProblem, type MetricsEvent } from "./metrics/index.ts";
 

@@ -3,9 +3,7 @@
  * CA, the responders (or the webroot) its configuration names, then what the outcome asks for:
  * the `--out` copies and the deploy hook. Pre- and post-hooks run once per command run.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { ChallengeSolver, ExternalAccountBinding } from "../acme/index.ts";
 import { ExecDnsSolver, Rfc2136Solver, WebrootSolver } from "../challenges/index.ts";
 import { parseTsigKey } from "../dns/index.ts";
@@ -13,9 +11,9 @@ import { withFlag } from "./errors.ts";
 import type { KeyType } from "../jose/index.ts";
 import { ensureLineage, failureEvent, Issuer, outcomeEvent, type LineageOutcome, type UntimedEvent } from "../lifecycle/index.ts";
 import { startResponders } from "../servers/index.ts";
-import { chainFiles, StoreError, writeFilesAtomic, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
+import { StoreError, type CertificateStore, type LineageConfig } from "../store/index.ts";
 import type { CommandContext } from "./command.ts";
-import { deployHookEnv, runHook, type HookOptions } from "../hooks/index.ts";
+import { deployHookEnv, runHook, withLineageFolder, writeLineageFiles, type HookOptions } from "../hooks/index.ts";
 import { describeHookFailure } from "./hooks.ts";
 import type { Reporter } from "./report.ts";
 import { readTrustRoots, TrustRootsError } from "../trust/index.ts";
@@ -146,7 +144,7 @@ export async function runLineage(config: LineageConfig, run: LineageRun): Promis
   const folder = store.locate(config.name);
   const out = config.cli?.out;
   const deploy = config.cli?.hooks?.deploy;
-  if (out !== undefined) writeCopies(out, lineage);
+  if (out !== undefined) writeLineageFiles(out, lineage);
   let hookError: string | undefined;
   if (deploy) {
     const result = await withLineageFolder(folder ?? out, lineage, (where) =>
@@ -166,26 +164,6 @@ export function hookRunOptions(options: { hookTimeoutSeconds: number; verbose: b
     signal: context.cleanupDeadline,
     ...(options.verbose ? { onOutput: (line: string) => reporter.progress(`hook: ${line}`) } : {}),
   };
-}
-
-/**
- * Runs `work` with a folder holding the lineage's files for `RENEWED_LINEAGE`: the store's or
- * `--out` folder when there is one, else (a shared store) a private copy (0700) removed afterwards.
- */
-export async function withLineageFolder<T>(folder: string | undefined, lineage: StoredLineage, work: (folder: string) => Promise<T>): Promise<T> {
-  if (folder !== undefined) return work(folder);
-  const copy = mkdtempSync(join(tmpdir(), "bun-acme-lineage-")); // mkdtemp makes it 0700
-  try {
-    writeCopies(copy, lineage);
-    return await work(copy);
-  } finally {
-    rmSync(copy, { recursive: true, force: true });
-  }
-}
-
-/** certbot's `live/` file names, written together: cert.pem, chain.pem, fullchain.pem, privkey.pem (0600). */
-function writeCopies(out: string, lineage: StoredLineage): void {
-  writeFilesAtomic([...chainFiles(out, lineage.chainPem), { path: join(out, "privkey.pem"), data: lineage.keyPem, mode: 0o600 }]);
 }
 
 /**

@@ -75,7 +75,8 @@ export function describeEvent(event: LifecycleEvent | UntimedEvent): string {
     case "hook_failed":
       return `${event.lineage ? `${event.lineage}: ` : ""}${event.error}`;
     case "request":
-      return eventLine(stampEvent(event, Date.now())); // the access log is JSON lines, with or without --json
+      // The access log is JSON lines, with or without --json, stamped by whoever logged the request (the daemon's clock).
+      return eventLine(event as LifecycleEvent);
     case "proxy_error":
       return `proxy: ${event.host}: ${event.status} (${event.error}: ${event.detail ?? ""})`;
     case "stopped":

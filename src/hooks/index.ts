@@ -5,4 +5,6 @@
  * @see https://eff-certbot.readthedocs.io/en/stable/using.html#renewing-certificates
  * @module
  */
+export { describeHookFailure } from "./failure.ts";
+export { withLineageFolder, writeLineageFiles } from "./lineage-folder.ts";
 export { DEFAULT_HOOK_TIMEOUT_SECONDS, deployHookEnv, hookEnvironment, runHook, type HookOptions, type HookResult } from "./run-hook.ts";

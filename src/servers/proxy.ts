@@ -81,6 +81,8 @@ export interface ReverseProxyOptions {
   readonly maxRequestsTotal?: number;
   /** Called once per request when its response headers are decided (an access log). */
   readonly onRequest?: (entry: ProxyLogEntry) => void;
+  /** The clock that stamps each entry's `time` (default `Date.now`), e.g. the daemon's injected one. */
+  readonly now?: () => number;
 }
 
 /** The handler: a request and its connection in, the upstream's response (or the proxy's error page) out. */
@@ -110,12 +112,13 @@ export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
   const send = options.fetch ?? ((url, init) => fetch(url, init));
   const probe = options.probe ?? tcpProbe;
   const log = options.onRequest;
+  const now = options.now ?? Date.now;
   return async (request, connection) => {
     const started = performance.now();
     const routed = route(request, connection);
     const done = (response: Response, error?: string, detail?: string) => {
       log?.({
-        time: new Date().toISOString(), client: connection.clientAddress, method: request.method, host: routed.hostHeader, target: routed.target,
+        time: new Date(now()).toISOString(), client: connection.clientAddress, method: request.method, host: routed.hostHeader, target: routed.target,
         status: response.status, durationMs: Math.round(performance.now() - started), ...(error ? { error } : {}), ...(detail ? { detail } : {}),
       });
       return response;

@@ -27,6 +27,8 @@ export interface ServeOptions {
 export class ServerStartError extends BunAcmeError {
   /** `ERR_SERVER_START`, or the system's code for why: `EADDRINUSE`, `EACCES`, ... */
   declare readonly code: string;
+  /** Which server could not start, as the message names it: `"HTTPS server"`, `"admin server"`... */
+  readonly server: string;
   constructor(name: string, hostname: string, port: number, cause: unknown) {
     const code = (cause as { code?: unknown } | null)?.code;
     const reason = code === "EADDRINUSE"
@@ -36,6 +38,7 @@ export class ServerStartError extends BunAcmeError {
       : (cause as Error)?.message ?? String(cause);
     super(typeof code === "string" ? code : "ERR_SERVER_START", `Cannot start the ${name} on ${hostname}:${port}: ${reason}`, { cause });
     this.name = "ServerStartError";
+    this.server = name;
   }
 }
 

@@ -7,7 +7,7 @@ import { AcmeError, AcmeProblemError, AcmeProfileError } from "../../src/acme/in
 import { DnsHookError } from "../../src/challenges/index.ts";
 import { ShutdownBeforeCertificate, UsageError } from "../../src/cli/errors.ts";
 import { describeError, exitCodeFor } from "../../src/cli/index.ts";
-import { ConfigError } from "../../src/cli/serve-config.ts";
+import { ConfigError } from "../../src/daemon/index.ts";
 import { DnsClientError, DnsUpdateError } from "../../src/dns/index.ts";
 import { ServerStartError } from "../../src/servers/index.ts";
 import { LockHeldError, StoreError } from "../../src/store/index.ts";

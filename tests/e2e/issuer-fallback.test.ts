@@ -15,7 +15,7 @@ import { connect } from "node:tls";
 import { manage, type Managed, type ManageEvent } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
 import { eventLines } from "../support/events.ts";
-import { startClient } from "../support/client.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { startStepCa, type StepCa } from "../support/step-ca.ts";
@@ -103,24 +103,20 @@ describe("bun-acme serve --json with [[issuer]]", () => {
 
   test("a first CA that nobody answers: the certificate comes from the [[issuer]], and the JSON lines name both CAs", async () => {
     pebble = await startPebble();
-    const dir = makeTempDir("bun-acme-fallback-daemon-");
-    const file = join(dir, "serve.toml");
     const unreachable = "https://127.0.0.1:14999/dir"; // nothing listens there: connections are refused
-    writeFileSync(file, `directory = "${unreachable}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n` +
-      `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
-      `[[issuer]]\ndirectory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\n` +
-      `[[site]]\nnames = ["daemon.fallback.test"]\nupstream = "http://127.0.0.1:1"\n`);
-    const daemon = startClient(["serve", "--config", file, "--json"]);
+    const daemon = await startDaemonProcess({
+      json: true,
+      servingTimeoutMs: 60_000,
+      config: (dir) => configHead({ directoryUrl: unreachable, caFile: pebble!.tlsRootFile, store: join(dir, "store") }) +
+        `[[issuer]]\ndirectory = "${pebble!.directoryUrl}"\nca = "${pebble!.tlsRootFile}"\n` +
+        `[[site]]\nnames = ["daemon.fallback.test"]\nupstream = "http://127.0.0.1:1"\n`,
+    });
     try {
-      await daemon.stdout.waitFor((line) => line.includes('"event":"serving"'), 60_000).catch((error) => {
-        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-      });
       const events = eventLines(daemon.stdout.text());
       expect(events.find((event) => event.type === "obtained")).toMatchObject({ lineage: "daemon.fallback.test", ca: pebble.directoryUrl });
       expect(events.find((event) => event.type === "warning")).toMatchObject({ lineage: "daemon.fallback.test", ca: unreachable });
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.exited;
+      await daemon.stop();
     }
   });
 });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
-import { ROOT, startClient, type ClientProcess } from "../support/client.ts";
+import { ROOT } from "../support/client.ts";
+import { configHead, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -20,21 +21,12 @@ const PROMETHEUS_PORT = 19_190;
 
 let pebble: Pebble;
 let upstream: ReturnType<typeof Bun.serve>;
-let daemon: ClientProcess;
+let daemon: DaemonProcess;
 let prometheus: ReturnType<typeof Bun.spawn> | undefined;
-let file: string;
 let dir: string;
 
 function config(healthMargin: string): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store") })}
 [admin]
 hostname = "127.0.0.1"
 port = ${ADMIN_PORT}
@@ -50,19 +42,15 @@ useLoopbackResolver();
 beforeAll(async () => {
   pebble = await startPebble();
   upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello\n") });
-  dir = makeTempDir("metrics");
-  file = join(dir, "serve.toml");
-  writeFileSync(file, config("7d"));
-  daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
-  await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-    throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-  });
+  daemon = await startDaemonProcess({ config: (folder) => {
+    dir = folder;
+    return config("7d");
+  } });
 });
 afterAll(async () => {
   prometheus?.kill();
   await prometheus?.exited;
-  daemon?.kill("SIGTERM");
-  await daemon?.exited;
+  await daemon?.stop();
   await pebble?.stop();
   await upstream?.stop(true);
 });
@@ -137,10 +125,7 @@ scrape_configs:
   test("/healthz is 200 while the certificate is further than the margin from expiry, 503 naming it once the margin (reloaded) reaches it", async () => {
     const healthy = await fetch(`http://127.0.0.1:${ADMIN_PORT}/healthz`);
     expect(healthy.status).toBe(200);
-    const from = daemon.stdout.text().split("\n").length;
-    writeFileSync(file, config("100000d")); // longer than any certificate Pebble issues
-    daemon.kill("SIGHUP");
-    await daemon.stdout.waitFor((line) => line === "config reloaded: 1 site(s)", 30_000, from);
+    await daemon.reload(config("100000d"), (line) => line === "config reloaded: 1 site(s)", 30_000); // longer than any certificate Pebble issues
     const unhealthy = await fetch(`http://127.0.0.1:${ADMIN_PORT}/healthz`);
     expect(unhealthy.status).toBe(503);
     expect(await unhealthy.text()).toContain("app.metrics.test: expires ");

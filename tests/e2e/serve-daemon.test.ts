@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RedisCertificateStore } from "../../src/store/index.ts";
-import { runClient, startClient } from "../support/client.ts";
+import { runClient } from "../support/client.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { eventLines } from "../support/events.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { startRedis } from "../support/redis.ts";
@@ -40,15 +41,7 @@ afterAll(async () => {
 useLoopbackResolver();
 
 function config(store: string, hookFile: string, extra = ""): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${store}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store })}
 [[site]]
 names = ["app.serve.test", "www.app.serve.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
@@ -72,16 +65,15 @@ async function curlRedirect(host: string): Promise<string> {
 
 describe("bun-acme serve --config", () => {
   test("serves the proxied site, renews the other with its hook, redirects HTTP, reloads on SIGHUP, drains on SIGTERM", async () => {
-    const dir = makeTempDir("bun-acme-daemon-");
-    const store = join(dir, "store");
-    const hookFile = join(dir, "deployed");
-    const file = join(dir, "serve.toml");
-    writeFileSync(file, config(store, hookFile));
-    const daemon = startClient(["serve", "--config", file]);
+    let store = "";
+    let hookFile = "";
+    const daemon = await startDaemonProcess({ config: (dir) => {
+      store = join(dir, "store");
+      hookFile = join(dir, "deployed");
+      return config(store, hookFile);
+    } });
+    const file = daemon.file;
     try {
-      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-      });
       const answer = await get("www.app.serve.test", "/hello?x=1");
       expect(answer.status).toBe(200);
       expect(await answer.json()).toEqual({ path: "/hello?x=1", proto: "https", host: "www.app.serve.test", for: "127.0.0.1" });
@@ -97,20 +89,15 @@ describe("bun-acme serve --config", () => {
       expect(await curlRedirect("app.serve.test@evil.example")).toBe("400 ");
       expect(await curlRedirect("APP.serve.test.")).toBe("308 https://app.serve.test:5001/x");
 
-      writeFileSync(file, `${config(store, hookFile)}\nbogus = true\n`);
-      daemon.kill("SIGHUP");
-      const rejected = await daemon.stdout.waitFor((line) => line.startsWith("config not reloaded"), 10_000);
+      const rejected = await daemon.reload(`${config(store, hookFile)}\nbogus = true\n`, (line) => line.startsWith("config not reloaded"), 10_000);
       expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests, on_demand)`);
       expect((await get("app.serve.test")).status).toBe(200);
 
-      writeFileSync(file, config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`));
-      daemon.kill("SIGHUP");
-      await daemon.stdout.waitFor((line) => line === "config reloaded: 3 site(s)", 45_000);
+      await daemon.reload(config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`), (line) => line === "config reloaded: 3 site(s)");
       expect((await (await get("new.serve.test", "/added")).json()).path).toBe("/added");
       expect((await get("app.serve.test")).status).toBe(200);
 
-      daemon.kill("SIGTERM");
-      expect(await daemon.exited).toBe(0);
+      expect(await daemon.stop()).toBe(0);
       await daemon.stdout.done;
       expect(daemon.stdout.text().trim().split("\n").at(-1)).toBe("stopped");
       expect(daemon.stderr.text()).toBe("");
@@ -121,18 +108,20 @@ describe("bun-acme serve --config", () => {
 
   test("store = a redis:// URL: the daemon obtains into Redis and serves from it", async () => {
     const redis = await startRedis(16381);
-    const file = join(makeTempDir("bun-acme-daemon-redis-"), "serve.toml");
-    writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${redis.url}"\n[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n` +
-      `[[site]]\nnames = ["redis.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`);
-    const daemon = startClient(["serve", "--config", file]);
     const store = new RedisCertificateStore(redis.url);
+    const daemon = await startDaemonProcess({
+      config: configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: redis.url }) +
+        `[[site]]\nnames = ["redis.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`,
+    }).catch(async (error: unknown) => {
+      store.close();
+      await redis.stop();
+      throw error;
+    });
     try {
-      await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000);
       expect(daemon.stdout.text()).toContain(`renewed in the Redis store ${redis.url}/bun-acme:`);
       expect((await get("redis.serve.test")).status).toBe(200);
       expect(await store.list()).toEqual(["redis.serve.test"]);
-      daemon.kill("SIGTERM");
-      expect(await daemon.exited).toBe(0);
+      expect(await daemon.stop()).toBe(0);
     } finally {
       daemon.kill();
       store.close();
@@ -144,15 +133,13 @@ describe("bun-acme serve --config", () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const closedPort = closed.port;
     closed.stop(true);
-    const dir = makeTempDir("bun-acme-daemon-log-");
-    const file = join(dir, "serve.toml");
-    writeFileSync(file, `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\naccess_log = true\n` +
-      `[listen]\nhostname = "127.0.0.1"\nhttps = 5001\nhttp = 5002\n[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`);
-    const daemon = startClient(["serve", "--config", file, "--json"]);
+    const daemon = await startDaemonProcess({
+      json: true,
+      config: (dir) => configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: "access_log = true\n" }) +
+        `[[site]]\nnames = ["down.serve.test"]\nupstream = "http://127.0.0.1:${closedPort}"\nconnect_timeout = 1\n`,
+    });
+    const dir = daemon.dir;
     try {
-      await daemon.stdout.waitFor((line) => line.includes(`"event":"serving"`), 45_000).catch((error) => {
-        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-      });
       const answer = await get("down.serve.test", "/x?y");
       expect(answer.status).toBe(502);
       const text = await answer.text();
@@ -160,8 +147,7 @@ describe("bun-acme serve --config", () => {
       expect(text).not.toContain("127.0.0.1");
       const line = await daemon.stdout.waitFor((candidate) => candidate.includes(`"event":"request"`), 10_000);
       expect(JSON.parse(line)).toMatchObject({ event: "request", method: "GET", host: "down.serve.test", target: "/x?y", status: 502, error: "upstream_error", client: "127.0.0.1" });
-      daemon.kill("SIGTERM");
-      expect(await daemon.exited).toBe(0);
+      expect(await daemon.stop()).toBe(0);
       await daemon.stdout.done;
       const events = eventLines(daemon.stdout.text());
       expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(["obtained", "next_renewal", "serving", "request"]));

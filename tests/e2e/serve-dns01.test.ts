@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
-import { runClient, startClient, ROOT } from "../support/client.ts";
+import { runClient } from "../support/client.ts";
+import { configHead, startDaemonProcess } from "../support/daemon.ts";
 import { startBind, type Bind } from "../support/bind.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -33,17 +34,7 @@ afterAll(async () => {
 });
 
 function config(dir: string, dns: string): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-challenge = "dns-01"
-${dns}
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: `challenge = "dns-01"\n${dns}\n` })}
 [[site]]
 names = ["*.daemon.example.test", "daemon.example.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
@@ -63,22 +54,21 @@ function served(servername: string): Promise<{ names: string; authorized: boolea
 
 describe("serve --config with dns-01", () => {
   test("[rfc2136] with a TSIG key file: a wildcard site obtained through BIND and served", async () => {
-    const dir = makeTempDir("serve-dns01");
-    const keyFile = join(dir, "acme.key");
-    writeFileSync(keyFile, bind.keyText, { mode: 0o600 });
-    const file = join(dir, "serve.toml");
-    writeFileSync(file, config(dir, `\n[rfc2136]\nserver = "127.0.0.1"\nport = ${PORT}\ntsig_key_file = "${keyFile}"\n`));
-    const daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
+    const daemon = await startDaemonProcess({
+      config: (dir) => {
+        const keyFile = join(dir, "acme.key");
+        writeFileSync(keyFile, bind.keyText, { mode: 0o600 });
+        return config(dir, `\n[rfc2136]\nserver = "127.0.0.1"\nport = ${PORT}\ntsig_key_file = "${keyFile}"\n`);
+      },
+      readyLine: (line) => line.startsWith("daemon.example.test: obtained ("),
+      servingTimeoutMs: 60_000,
+    });
     try {
-      await daemon.stdout.waitFor((line) => line.startsWith("daemon.example.test: obtained ("), 60_000).catch((error) => {
-        throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-      });
       const leaf = await served("any.daemon.example.test");
       expect(leaf.authorized).toBe(true);
       expect(leaf.names).toBe("DNS:*.daemon.example.test, DNS:daemon.example.test");
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.exited;
+      await daemon.stop();
     }
   });
 

@@ -10,22 +10,22 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, runClient, startClient, type ClientProcess } from "../support/client.ts";
-import { startHttpLoad } from "../support/http-load.ts";
+import { runClient } from "../support/client.ts";
+import { configHead, DAEMON_EXECUTABLE, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
 
 setDefaultTimeout(90_000);
 
-const EXECUTABLE = join(ROOT, "dist", "bun-acme");
+const EXECUTABLE = DAEMON_EXECUTABLE;
 let pebble: Pebble;
 let issuingRoot: string;
 let rootFile: string;
 let upstream: ReturnType<typeof Bun.serve>;
 let ask: ReturnType<typeof Bun.serve>;
 const asked: string[] = [];
-let daemon: ClientProcess;
+let daemon: DaemonProcess;
 let file: string;
 let dir: string;
 
@@ -62,33 +62,21 @@ function useDaemon(certificateValidityPeriod: number, maxPerMinute?: number): vo
     issuingRoot = await (await pebble.management("/roots/0")).text();
     rootFile = join(makeTempDir("on-demand-root"), "root.pem");
     writeFileSync(rootFile, issuingRoot);
-    dir = makeTempDir("serve-on-demand");
-    file = join(dir, "serve.toml");
-    writeFileSync(file, config({ ...(maxPerMinute ? { maxPerMinute } : {}) }));
-    daemon = startClient(["serve", "--config", file], { executable: EXECUTABLE });
-    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-    });
+    daemon = await startDaemonProcess({ config: (folder) => {
+      dir = folder;
+      return config({ ...(maxPerMinute ? { maxPerMinute } : {}) });
+    } });
+    file = daemon.file;
   });
   afterAll(async () => {
-    daemon?.kill("SIGTERM");
-    expect(await daemon?.exited).toBe(0);
+    expect(await daemon?.stop()).toBe(0);
     await pebble?.stop();
   });
 }
 
 function config(options: { ask?: string; onDemand?: string; maxPerMinute?: number } = {}): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-
-${options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = ${options.maxPerMinute ?? 5}`}
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  const onDemand = options.onDemand ?? `[on_demand]\nask = "${options.ask ?? `http://127.0.0.1:${ask.port}/check`}"\nmax_per_minute = ${options.maxPerMinute ?? 5}`;
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top: `\n${onDemand}\n` })}
 [[site]]
 names = ["listed.od.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
@@ -173,10 +161,7 @@ describe("serve --config with [on_demand]", () => {
   });
 
   test("SIGHUP with an ask that is not an http(s) URL: one line, the running configuration keeps serving", async () => {
-    const from = daemon.stdout.text().split("\n").length;
-    writeFileSync(file, config({ ask: "ftp://127.0.0.1/check" }));
-    daemon.kill("SIGHUP");
-    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    const line = await daemon.reload(config({ ask: "ftp://127.0.0.1/check" }), (candidate) => candidate.startsWith("config not reloaded"), 15_000);
     expect(line).toBe(`config not reloaded, the running one stays: ${file}:6: [on_demand] ask must be an http:// or https:// URL, e.g. ask = "http://127.0.0.1:9123/check"`);
     expect(await curl("yes-one.od.test")).toBe("hello yes-one.od.test:5001\n 200");
     expect((await handshake("yes-after-hup.od.test")).code).toBe(0); // on demand still, with the running ask
@@ -186,10 +171,7 @@ describe("serve --config with [on_demand]", () => {
     expect((await handshake("hup-one.od.test")).code).not.toBe(0); // the first endpoint refuses hup-*
     const second = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => new Response(null, { status: /^(yes|hup)/.test(new URL(request.url).searchParams.get("domain") ?? "") ? 200 : 403 }) });
     try {
-      const from = daemon.stdout.text().split("\n").length;
-      writeFileSync(file, config({ ask: `http://127.0.0.1:${second.port}/check` }));
-      daemon.kill("SIGHUP");
-      await daemon.stdout.waitFor((line) => line.startsWith("config reloaded"), 30_000, from);
+      await daemon.reload(config({ ask: `http://127.0.0.1:${second.port}/check` }), (line) => line.startsWith("config reloaded"), 30_000);
       const before = ordersAtPebble();
       expect(await curl("yes-one.od.test")).toBe("hello yes-one.od.test:5001\n 200");
       expect(ordersAtPebble()).toBe(before);
@@ -201,10 +183,7 @@ describe("serve --config with [on_demand]", () => {
   });
 
   test("SIGHUP that drops [on_demand]: one line saying a restart is needed, the running configuration kept", async () => {
-    const from = daemon.stdout.text().split("\n").length;
-    writeFileSync(file, config({ onDemand: "" }).replace(/\n\[\[site\]\]\non_demand = true\n.*\n$/, "\n"));
-    daemon.kill("SIGHUP");
-    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    const line = await daemon.reload(config({ onDemand: "" }).replace(/\n\[\[site\]\]\non_demand = true\n.*\n$/, "\n"), (candidate) => candidate.startsWith("config not reloaded"), 15_000);
     expect(line).toBe("config not reloaded, the running one stays: [on_demand] turned off: that changes the HTTPS server on port 5001 (node:tls front or Bun.serve); restart the daemon to apply it");
     expect(await curl("listed.od.test")).toBe("hello listed.od.test:5001\n 200");
   });
@@ -215,16 +194,8 @@ describe("serve --config with [on_demand], 20-second certificates", () => {
 
   test("clients that never retry, across a renewal of the on-demand certificate (the front picks per handshake): no failed request", async () => {
     expect((await handshake("yes-load.od.test")).code).toBe(0);
-    const from = daemon.stdout.text().split("\n").length;
-    const running = await startHttpLoad({ port: 5001, name: "yes-load.od.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
-    await daemon.stdout.waitFor((line) => line.startsWith("yes-load.od.test: renewed"), 40_000, from);
-    const second = daemon.stdout.text().split("\n").length;
-    await daemon.stdout.waitFor((line) => line.startsWith("yes-load.od.test: renewed"), 40_000, second);
-    const seen = await running.stop();
-    expect(seen.errors).toEqual({});
-    expect(seen.failed).toBe(0);
-    expect(seen.ok).toBeGreaterThan(100);
-    expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+    const seen = await loadAcrossRenewals(daemon, { name: "yes-load.od.test", caPem: issuingRoot });
+    expectNoFailedRequest(seen, { moreThan: 100, serials: 3 });
   });
 });
 

@@ -9,8 +9,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, startClient, type ClientProcess } from "../support/client.ts";
-import { startHttpLoad } from "../support/http-load.ts";
+import { configHead, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -46,36 +45,20 @@ afterAll(async () => {
 });
 
 function config(dir: string, onDemand: boolean): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${pebble.tlsRootFile}"
-store = "${join(dir, "store")}"
-challenge = "tls-alpn-01"
-${onDemand ? `\n[on_demand]\nask = "http://127.0.0.1:${ask.port}/check"\n` : ""}
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 18480
-
+  const top = `challenge = "tls-alpn-01"\n${onDemand ? `\n[on_demand]\nask = "http://127.0.0.1:${ask.port}/check"\n` : ""}`;
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: pebble.tlsRootFile, store: join(dir, "store"), top, http: 18480 })}
 [[site]]
 names = ["alpn.daemon.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
 ${onDemand ? `\n[[site]]\non_demand = true\nnames = ["*.alpn.daemon.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n` : ""}`;
 }
 
-async function start(onDemand: boolean): Promise<ClientProcess> {
-  const dir = makeTempDir("serve-tls-alpn");
-  const file = join(dir, "serve.toml");
-  writeFileSync(file, config(dir, onDemand));
-  const daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
-  await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-    throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-  });
-  return daemon;
+function start(onDemand: boolean): Promise<DaemonProcess> {
+  return startDaemonProcess({ config: (dir) => config(dir, onDemand) });
 }
 
-async function stop(daemon: ClientProcess): Promise<void> {
-  daemon.kill("SIGTERM");
-  expect(await daemon.exited).toBe(0);
+async function stop(daemon: DaemonProcess): Promise<void> {
+  expect(await daemon.stop()).toBe(0);
 }
 
 /** curl (no retries): HTTP version, status and body for `name`, verified against Pebble's root. */
@@ -102,16 +85,8 @@ describe("serve --config with challenge = \"tls-alpn-01\"", () => {
       expect(await curl("alpn.daemon.test", "--http1.1")).toBe("hello\n 1.1 200");
       // Behind the router the upstream still learns the client's address (curl from 127.0.0.5), not the router's.
       expect(await curl("alpn.daemon.test", "--http2", "/xff", "127.0.0.5")).toBe("127.0.0.5\n 2 200");
-      const from = daemon.stdout.text().split("\n").length;
-      const running = await startHttpLoad({ port: 5001, name: "alpn.daemon.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
-      await daemon.stdout.waitFor((line) => line.startsWith("alpn.daemon.test: renewed"), 40_000, from);
-      const second = daemon.stdout.text().split("\n").length;
-      await daemon.stdout.waitFor((line) => line.startsWith("alpn.daemon.test: renewed"), 40_000, second);
-      const seen = await running.stop();
-      expect(seen.errors).toEqual({});
-      expect(seen.failed).toBe(0);
-      expect(seen.ok).toBeGreaterThan(100);
-      expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+      const seen = await loadAcrossRenewals(daemon, { name: "alpn.daemon.test", caPem: issuingRoot });
+      expectNoFailedRequest(seen, { moreThan: 100, serials: 3 });
     } finally {
       await stop(daemon);
     }

@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { manage } from "../../src/manage/index.ts";
 import { FileCertificateStore } from "../../src/store/index.ts";
-import { ROOT, startClient, type ClientProcess } from "../support/client.ts";
+import { configHead, expectNoFailedRequest, loadAcrossRenewals, startDaemonProcess, type DaemonProcess } from "../support/daemon.ts";
 import { startHttpLoad, type HttpLoad } from "../support/http-load.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
 import { useLoopbackResolver } from "../support/resolver.ts";
@@ -23,8 +23,7 @@ setDefaultTimeout(90_000);
 let pebble: Pebble;
 let issuingRoot: string;
 let upstream: ReturnType<typeof Bun.serve>;
-let daemon: ClientProcess;
-let file: string;
+let daemon: DaemonProcess;
 let store: string;
 useLoopbackResolver(); // before the daemon starts: Pebble resolves the test names through it
 beforeAll(async () => {
@@ -45,15 +44,7 @@ afterAll(async () => {
   await upstream?.stop(true);
 });
 function config(options: { extraSite?: boolean; ca?: string } = {}): string {
-  return `directory = "${pebble.directoryUrl}"
-ca = "${options.ca ?? pebble.tlsRootFile}"
-store = "${store}"
-
-[listen]
-hostname = "127.0.0.1"
-https = 5001
-http = 5002
-
+  return `${configHead({ directoryUrl: pebble.directoryUrl, caFile: options.ca ?? pebble.tlsRootFile, store })}
 [[site]]
 names = ["app.zero.test"]
 upstream = "http://127.0.0.1:${upstream.port}"
@@ -75,44 +66,25 @@ async function curlStatus(name: string): Promise<string> {
 
 describe("serve --config under load from clients that do not retry", () => {
   beforeAll(async () => {
-    const dir = makeTempDir("zero-downtime");
-    file = join(dir, "serve.toml");
-    store = join(dir, "store");
-    writeFileSync(file, config());
-    daemon = startClient(["serve", "--config", file], { executable: join(ROOT, "dist", "bun-acme") });
-    await daemon.stdout.waitFor((line) => line.startsWith("serving "), 45_000).catch((error) => {
-      throw new Error(`${(error as Error).message}\n${daemon.stdout.text()}\n${daemon.stderr.text()}`);
-    });
+    daemon = await startDaemonProcess({ config: (dir) => {
+      store = join(dir, "store");
+      return config();
+    } });
   });
   afterAll(async () => {
-    daemon?.kill("SIGTERM");
-    expect(await daemon?.exited).toBe(0);
+    expect(await daemon?.stop()).toBe(0);
   });
 
   test("two renewals of 20-second certificates swapped in: no failed request, three certificates seen", async () => {
-    const from = daemon.stdout.text().split("\n").length;
-    const running = await load();
-    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, from);
-    const second = daemon.stdout.text().split("\n").length;
-    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, second);
-    const seen = await running.stop();
-    expect(seen.errors).toEqual({});
-    expect(seen.failed).toBe(0);
-    expect(seen.ok).toBeGreaterThan(100);
-    expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+    const seen = await loadAcrossRenewals(daemon, { name: "app.zero.test", caPem: issuingRoot });
+    expectNoFailedRequest(seen, { moreThan: 100, serials: 3 });
   });
 
   test("SIGHUP that adds a site: the new site is served, no request to the running one fails", async () => {
     const running = await load();
-    const from = daemon.stdout.text().split("\n").length;
-    writeFileSync(file, config({ extraSite: true }));
-    daemon.kill("SIGHUP");
-    await daemon.stdout.waitFor((line) => line === "config reloaded: 2 site(s)", 45_000, from);
+    await daemon.reload(config({ extraSite: true }), (line) => line === "config reloaded: 2 site(s)");
     expect(await curlStatus("added.zero.test")).toBe("200");
-    const seen = await running.stop();
-    expect(seen.errors).toEqual({});
-    expect(seen.failed).toBe(0);
-    expect(seen.ok).toBeGreaterThan(0);
+    expectNoFailedRequest(await running.stop(), { moreThan: 0 });
   });
 
   test("HTTP/2 to clients that offer h2 (curl --http2), HTTP/1.1 to the others", async () => {
@@ -141,8 +113,7 @@ describe("serve --config under load from clients that do not retry", () => {
     let answer = next();
     socket.send("one");
     messages.push(await answer);
-    const from = daemon.stdout.text().split("\n").length;
-    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, from);
+    await daemon.stdout.waitFor((line) => line.startsWith("app.zero.test: renewed ("), 40_000, daemon.stdout.count);
     answer = next();
     socket.send("two"); // the same connection, after the certificate it shook hands with was replaced
     messages.push(await answer);
@@ -152,11 +123,8 @@ describe("serve --config under load from clients that do not retry", () => {
 
   test("SIGHUP with a ca file that does not exist: one line, the running configuration keeps serving, nothing fails", async () => {
     const running = await load();
-    const from = daemon.stdout.text().split("\n").length;
     const missing = join(makeTempDir("missing-ca"), "nope.pem");
-    writeFileSync(file, config({ extraSite: true, ca: missing }));
-    daemon.kill("SIGHUP");
-    const line = await daemon.stdout.waitFor((candidate) => candidate.startsWith("config not reloaded"), 15_000, from);
+    const line = await daemon.reload(config({ extraSite: true, ca: missing }), (candidate) => candidate.startsWith("config not reloaded"), 15_000);
     expect(line).toContain(missing);
     expect(line.split("\n").length).toBe(1);
     expect(await curlStatus("added.zero.test")).toBe("200");
@@ -191,11 +159,7 @@ describe("manage() under load from clients that do not retry", () => {
     try {
       const running = await startHttpLoad({ port: managed.port, name: "app.manage-zero.test", caPem: issuingRoot, keepAlive: 4, newConnections: 4, posts: 2 });
       await second.promise;
-      const seen = await running.stop();
-      expect(seen.errors).toEqual({});
-      expect(seen.failed).toBe(0);
-      expect(seen.ok).toBeGreaterThan(100);
-      expect(seen.serials.length).toBeGreaterThanOrEqual(3);
+      expectNoFailedRequest(await running.stop(), { moreThan: 100, serials: 3 });
       // Its admin address tells the same story: the obtained certificate, two renewals, each swapped in.
       const metrics = await (await fetch("http://127.0.0.1:19181/metrics")).text();
       expect(metrics).toContain('bun_acme_orders_total{outcome="obtained"} 1\n');

@@ -216,6 +216,13 @@ describe("createReverseProxy()", () => {
     expect(log).toMatchObject([{ status: 502, error: "upstream_error", detail: "Unable to connect to 10.0.0.1:8080", host: "app.example", target: "/x", method: "GET", client: "203.0.113.7" }]);
   });
 
+  test("the access log's time comes from the given clock (now), not the system's", async () => {
+    const log: ProxyLogEntry[] = [];
+    const upstream = fakeFetch(() => new Response("ok"));
+    await createReverseProxy({ sites: SITES, fetch: upstream.fetch, onRequest: (entry) => log.push(entry), now: () => Date.UTC(2031, 0, 2, 3, 4, 5) })(request("/x"), client);
+    expect(log.map((entry) => entry.time)).toEqual(["2031-01-02T03:04:05.000Z"]);
+  });
+
   test("no response headers within responseHeaderTimeoutMs: the upstream request is aborted and the client gets 504", async () => {
     const upstream = fakeFetch(hanging);
     const proxy = createReverseProxy({ sites: [{ ...SITES[0]!, responseHeaderTimeoutMs: 30 }], fetch: upstream.fetch, probe: async () => true });

@@ -3,7 +3,7 @@
  * into typed values, and a wrong one is refused naming the file, the line and the key.
  */
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseServeConfig } from "../../src/cli/serve-config.ts";
+import { ConfigError, parseServeConfig } from "../../src/daemon/index.ts";
 
 /** What parseServeConfig() throws for `text` (undefined when it accepts it). */
 function refusal(text: string): unknown {

@@ -3,13 +3,15 @@
  * lacks (or holds damaged, or due) obtained at start, a few at a time, each swapped in as it
  * arrives; each certificate renewed at its time (retried with backoff while the current one keeps
  * being served); certificates other instances saved taken up; and the server's certificates
- * swapped after each change.
+ * swapped after each change. Every engine run (start, renewal, retry, on demand) goes through one
+ * {@link Limiter}: an instance holds at most `concurrency` locks and orders at once.
  */
 import type { TimerClock } from "../acme/index.ts";
 import { certificateOf, ensureLineage, failureEvent, inspect, isDue, lineageDamage, needsRenewalInfo, outcomeEvent, subjectOf, type Issuer, type LineageOutcome, type Untimed } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { keepCopy, loadSlot, loadSlots, servedSlots, type Found, type Slot } from "./slots.ts";
+import { Limiter } from "./limiter.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -41,7 +43,10 @@ export interface RenewerContext {
   readonly clock: TimerClock;
   /** Failed attempts are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
-  /** Certificates obtained at once at start (default 4). */
+  /**
+   * Engine runs at once (default 4), whatever starts them: first obtain, due renewal, retry after
+   * a failure, on-demand issuance. Bounds the store locks held and the orders in flight.
+   */
   readonly concurrency?: number;
   /** The renewal jitter's randomness (default `Math.random`). */
   readonly random?: () => number;
@@ -69,9 +74,13 @@ export class Renewer {
   private readonly arrivals = new Map<Slot, () => void>();
   /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
   private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
+  /** The one bound on engine runs: a slot waits here before its run takes the lineage's lock. */
+  private readonly limiter: Limiter;
 
+  /** @throws {RangeError} when `concurrency` is not a whole number of at least 1 */
   constructor(context: RenewerContext) {
     this.context = context;
+    this.limiter = new Limiter(context.concurrency ?? 4);
   }
 
   private emit(event: Untimed<ManageEvent>): void {
@@ -143,7 +152,7 @@ export class Renewer {
     const announced = this.context.store.watch !== undefined;
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
     const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
-    await eachBounded(needed, this.context.concurrency ?? 4, async () => {
+    await eachBounded(needed, this.limiter.limit, async () => {
       const slot = queue.next();
       if (!slot) return;
       const outcome = await this.attempt(slot, 0);
@@ -152,7 +161,7 @@ export class Renewer {
         queue.collided();
       }
     });
-    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
+    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
   }
 
   /**
@@ -207,16 +216,21 @@ export class Renewer {
     }
   }
 
-  /** Runs the engine for the slot and applies its outcome: the slot's certificate, the server's, the events, the cache. */
+  /**
+   * Runs the engine for the slot, once the limiter lets it, and applies its outcome: the slot's
+   * certificate, the server's, the events, the cache. The slot counts as busy while it waits its
+   * turn (a timer or announcement meanwhile starts no second run: the run reads the store itself).
+   */
   private async ensure(slot: Slot, lockWait: number, swap: boolean, known?: Found): Promise<LineageOutcome> {
     slot.busy = true;
     let outcome: LineageOutcome;
     const preloaded = known ?? slot.preloaded;
     delete slot.preloaded; // read once, at start: later runs read the store again
     try {
-      outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
+      // A preloaded read that waited long for its turn may be stale: the engine's read under the lock still decides.
+      outcome = await this.limiter.run(() => ensureLineage(this.context.store, slot.config, this.context.issuer, {
         lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}), ...(preloaded ? { preloaded } : {}),
-      });
+      }), this.stopping.signal);
     } finally {
       slot.busy = false;
     }

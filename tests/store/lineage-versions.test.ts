@@ -156,6 +156,18 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     const error = await refusal(() => parseLineageConfig({ ...EXPECTED["v1.test"]!, version: 3 }, "lineage.json"));
     expect(error.message).toBe('lineage.json: "version" should be 1 or 2 (this bun-acme reads versions 1 and 2); the file was not overwritten: restore or remove it');
   });
+
+  test.each([
+    ["a misspelt member", { dnsHooks: "/usr/local/bin/dns-hook" }, "dnsHooks"],
+    ["a member only version 2 has", { cli: { out: "/tmp/copies" } }, "cli"],
+  ])("a version 1 lineage.json with %s is named against version 1's members, not version 2's", (_, extra, member) => {
+    const v1 = { ...JSON.parse(v1Text("v1.test")), ...extra };
+    const error = (() => { try { parseLineageConfig(v1, "lineage.json"); } catch (caught) { return caught; } })() as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.code).toBe("ERR_STORE_CORRUPT");
+    expect(error.message).toStartWith(`lineage.json: "${member}" should be absent: it is not a member here (the members are version, name, identifiers, directoryUrl, allowInsecureHttp, caFile, challenge, keyType, bind, ports, webroot, record, dnsUpdate, dnsHook, hooks, profile, preferredChain, out)`);
+    expect(error.message).not.toContain("solver");
+  });
 });
 
 describe("the memory store reads its lineages through the same parser", () => {

@@ -10,7 +10,8 @@
  * `out` under `cli`.
  */
 import type { ChallengeType } from "../acme/index.ts";
-import { defined, field, type Fields, type Source } from "../validate/index.ts";
+import { defined, fail, field, type Fields, type Source } from "../validate/index.ts";
+import { RECORD_ONLY_DNS } from "./solver-spec.ts";
 
 const CHALLENGES: readonly ChallengeType[] = ["http-01", "dns-01", "tls-alpn-01"];
 const MOVED = ["challenge", "bind", "ports", "webroot", "record", "dnsUpdate", "dnsHook", "hooks", "out"] as const;
@@ -41,6 +42,7 @@ export function version1ToVersion2(json: Fields, where: Source): Fields {
 /** The solver a version 1 configuration describes, in the order `renew` chose it. */
 function solverOf(json: Fields, where: Source): Fields {
   const challenge = field.oneOf(json, "challenge", where, CHALLENGES);
+  if (challenge !== "dns-01" && json.record !== undefined) return fail(where, "record", RECORD_ONLY_DNS, json.record); // version 1's certonly refused --record there too
   const webroot = field.optionalString(json, "webroot", where);
   if (webroot !== undefined) return { type: "http-01", via: "webroot", path: webroot };
   const dnsHook = field.optionalString(json, "dnsHook", where);

@@ -145,7 +145,7 @@ export class Renewer {
    * announces saves, each instance starts at a random certificate and, on meeting another's lock
    * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
    * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
-   * awaited as an announcement before its lock is waited for.
+   * awaited (as an announcement, else by trying its lock again) without holding a turn of the limiter.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
@@ -155,18 +155,20 @@ export class Renewer {
     await eachBounded(needed, this.limiter.limit, async () => {
       const slot = queue.next();
       if (!slot) return;
-      const outcome = await this.attempt(slot, 0);
+      const outcome = await this.attempt(slot);
       if (outcome?.kind === "locked-elsewhere") {
         lockedElsewhere.push(slot);
         queue.collided();
       }
     });
-    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
+    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => this.awaitHolder(slot, open));
   }
 
   /**
    * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
-   * of it, the lock is tried after {@link RECHECK_FIRST_MS}, doubling up to {@link RECHECK_MAX_MS}.
+   * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
+   * doubling up to {@link RECHECK_MAX_MS}. Only each try takes a turn of the limiter: waiting for
+   * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
    * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
@@ -176,8 +178,9 @@ export class Renewer {
     for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, RECHECK_MAX_MS)) {
       await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
-      // Nothing to read first: the slot needs the certificate, and the read under the lock decides.
-      const outcome = await this.attempt(slot, 0, slot.current ? { lineage: slot.current } : {});
+      // When the slot needs the certificate, nothing to read first: the read under the lock decides.
+      const known = needsWork(slot, this.context.clock.now()) ? (slot.current ? { lineage: slot.current } : {}) : undefined;
+      const outcome = await this.attempt(slot, known);
       if (outcome?.kind !== "locked-elsewhere") return;
       if (this.context.clock.now() >= deadline) {
         return this.failed(slot, new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED"));
@@ -199,12 +202,15 @@ export class Renewer {
     });
   }
 
-  /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
-  private async attempt(slot: Slot, lockWait: number, known?: Found): Promise<LineageOutcome | undefined> {
+  /**
+   * One engine run for the slot, its lock tried once (a lock held elsewhere is the caller's to
+   * await, outside the limiter); a failure is reported and retried after the backoff. Undefined
+   * when it failed.
+   */
+  private async attempt(slot: Slot, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
     try {
-      const outcome = await this.ensure(slot, lockWait, true, known);
-      if (outcome.kind === "locked-elsewhere" && lockWait > 0) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${lockWait / 1000} s`, "ERR_STORE_LOCKED");
+      const outcome = await this.ensure(slot, 0, true, known);
       if (outcome.kind !== "locked-elsewhere") {
         slot.backoff.reset();
         this.schedule(slot);
@@ -373,7 +379,11 @@ export class Renewer {
         return this.failed(slot, error as Error);
       }
     }
-    await this.attempt(slot, LOCK_WAIT_MS);
+    const outcome = await this.attempt(slot);
+    if (outcome?.kind !== "locked-elsewhere") return;
+    // Another instance is renewing it: awaited until its save is taken up here (or its lock is free), holding no turn meanwhile.
+    const served = slot.current;
+    await this.awaitHolder(slot, (candidate) => !candidate.detached && (candidate.current === served || needsWork(candidate, this.context.clock.now())));
   }
 
   /** A slot served from the local cache meets the store again: a newer certificate there is taken up. */

@@ -71,6 +71,12 @@ function countLocks(store: CertificateStore): { held: () => number; most: () => 
   return { held: () => held.size, most: () => most, names: () => names };
 }
 
+/** Gives the work in progress its turns (signatures take real time) until `done`, for 3 s at most, the fake clock standing still. */
+async function turnsUntil(done: () => boolean): Promise<void> {
+  const end = Date.now() + 3_000;
+  while (!done() && Date.now() < end) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Fires the next timers and waits for the work they started, in every instance. */
 async function step(world: World, renewers: readonly Renewer[]): Promise<void> {
   world.clock.runNext();
@@ -189,6 +195,30 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     expect((await onDemand).names).toEqual(["new.fake.test"]);
     expect(world.orders()).toBe(2);
     expect(one.of("obtained").map((event) => event.lineage)).toEqual(["slow.fake.test", "new.fake.test"]);
+    await one.renewer.stop();
+  });
+
+  test("a renewal whose lock another instance holds is awaited without a turn of the limiter: the next renewal due goes ahead at its time, and the other's save is taken up", async () => {
+    const world = engineWorld();
+    const [held, free] = [configFor("held.fake.test"), configFor("free.fake.test")];
+    const one = instance(world, { concurrency: 1 });
+    // The start takes the second first (random 0.5): held.fake.test is obtained first, and so comes due first.
+    await one.renewer.start([{ config: free, serve: true }, { config: held, serve: true }]);
+    expect(one.of("obtained").map((event) => event.lineage)).toEqual([held.name, free.name]);
+    const dueAt = world.clock.nextAt()!; // the same jitter for both: they come due within milliseconds, held.fake.test first
+    const lock = await world.store.lock(held.name); // another instance is renewing held.fake.test
+    world.clock.advance(dueAt + 1_000 - world.clock.now());
+    // The clock stands still (a lock waited for holds on for 120 s of it): a turn held while waiting would not come back.
+    await turnsUntil(() => one.of("renewed").length > 0);
+    expect(one.of("renewed").map((event) => event.lineage)).toEqual([free.name]);
+    expect(Date.parse(one.of("renewed")[0]!.time) - dueAt).toBeLessThan(2_000);
+    const theirs = await world.issuer().obtain(held);
+    await world.store.save(theirs, lock);
+    await lock.release();
+    await turnsUntil(() => one.of("updated").length > 0);
+    expect(one.of("updated").map((event) => event.lineage)).toEqual([held.name]);
+    expect(one.server.serialFor(held.name)).toBe(theirs.meta.serial);
+    expect(world.orders()).toBe(4); // two at start, free.fake.test's renewal here, held.fake.test's there
     await one.renewer.stop();
   });
 

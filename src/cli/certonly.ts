@@ -169,7 +169,7 @@ async function runCertonly(options: CertonlyOptions, context: CommandContext): P
 function readSolver(flags: Parameters<Command["parse"]>[0], challenge: ChallengeType): SolverSpec {
   const webroot = flags.single("--webroot");
   if (webroot !== undefined && challenge !== "http-01") throw new UsageError("--webroot answers http-01: drop it, or use http01");
-  if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server");
+  if (flags.has("--record") && challenge !== "dns-01") throw new UsageError("--record is for dns01's built-in DNS server: drop it, or use dns01");
   const dns = readDnsSolverFlags(flags, challenge);
   // Every port flag given is checked, whichever the challenge uses.
   const ports = {

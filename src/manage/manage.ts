@@ -90,6 +90,12 @@ export interface ManageOptions {
   /** Failed renewals are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
   /**
+   * Certificates obtained or renewed at once (default 4), whatever starts the work: start-up,
+   * a renewal coming due, a retry after a failure, an on-demand name. The rest wait their turn
+   * without holding a lock, so an instance never holds more store locks or orders in flight.
+   */
+  readonly concurrency?: number;
+  /**
    * A local copy of every certificate served (a folder, or a store), for a shared store: when it
    * cannot be reached at start, the cached certificates are served and the store is tried again
    * with the retry backoff. Without a cache (or a cached certificate), manage() then fails with a
@@ -149,6 +155,7 @@ export interface Managed {
  * unreachable) is retried in the background with backoff and reported by `failed` events.
  *
  * @throws {TypeError} for names that cannot be certified, or options that do not fit together
+ * @throws {RangeError} when `concurrency` is not a whole number of at least 1
  * @throws {StoreError} `ERR_STORE_UNAVAILABLE` when the store cannot be reached and nothing is cached
  * @throws {ServerStartError} when a port cannot be bound
  */
@@ -195,6 +202,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     alwaysServe: onDemand !== undefined,
     configFor: (names) => lineageConfig(names, options, solver),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
   const challengeServer = await startChallengeServer?.();

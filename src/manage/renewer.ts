@@ -3,13 +3,15 @@
  * lacks (or holds damaged, or due) obtained at start, a few at a time, each swapped in as it
  * arrives; each certificate renewed at its time (retried with backoff while the current one keeps
  * being served); certificates other instances saved taken up; and the server's certificates
- * swapped after each change.
+ * swapped after each change. Every engine run (start, renewal, retry, on demand) goes through one
+ * {@link Limiter}: an instance holds at most `concurrency` locks and orders at once.
  */
 import type { TimerClock } from "../acme/index.ts";
 import { certificateOf, ensureLineage, failureEvent, inspect, isDue, lineageDamage, needsRenewalInfo, outcomeEvent, subjectOf, type Issuer, type LineageOutcome, type Untimed } from "../lifecycle/index.ts";
 import type { ServedCertificate } from "../servers/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { keepCopy, loadSlot, loadSlots, servedSlots, type Found, type Slot } from "./slots.ts";
+import { Limiter } from "./limiter.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -41,7 +43,10 @@ export interface RenewerContext {
   readonly clock: TimerClock;
   /** Failed attempts are tried again after `baseDelayMs` (default 60 s), doubling up to `maxDelayMs` (default 1 h). */
   readonly retry?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
-  /** Certificates obtained at once at start (default 4). */
+  /**
+   * Engine runs at once (default 4), whatever starts them: first obtain, due renewal, retry after
+   * a failure, on-demand issuance. Bounds the store locks held and the orders in flight.
+   */
   readonly concurrency?: number;
   /** The renewal jitter's randomness (default `Math.random`). */
   readonly random?: () => number;
@@ -69,9 +74,13 @@ export class Renewer {
   private readonly arrivals = new Map<Slot, () => void>();
   /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
   private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
+  /** The one bound on engine runs: a slot waits here before its run takes the lineage's lock. */
+  private readonly limiter: Limiter;
 
+  /** @throws {RangeError} when `concurrency` is not a whole number of at least 1 */
   constructor(context: RenewerContext) {
     this.context = context;
+    this.limiter = new Limiter(context.concurrency ?? 4);
   }
 
   private emit(event: Untimed<ManageEvent>): void {
@@ -136,28 +145,30 @@ export class Renewer {
    * announces saves, each instance starts at a random certificate and, on meeting another's lock
    * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
    * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
-   * awaited as an announcement before its lock is waited for.
+   * awaited (as an announcement, else by trying its lock again) without holding a turn of the limiter.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
     const announced = this.context.store.watch !== undefined;
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
     const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
-    await eachBounded(needed, this.context.concurrency ?? 4, async () => {
+    await eachBounded(needed, this.limiter.limit, async () => {
       const slot = queue.next();
       if (!slot) return;
-      const outcome = await this.attempt(slot, 0);
+      const outcome = await this.attempt(slot);
       if (outcome?.kind === "locked-elsewhere") {
         lockedElsewhere.push(slot);
         queue.collided();
       }
     });
-    await eachBounded(lockedElsewhere, this.context.concurrency ?? 4, (slot) => (announced ? this.awaitHolder(slot, open) : this.attempt(slot, LOCK_WAIT_MS)));
+    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => this.awaitHolder(slot, open));
   }
 
   /**
    * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
-   * of it, the lock is tried after {@link RECHECK_FIRST_MS}, doubling up to {@link RECHECK_MAX_MS}.
+   * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
+   * doubling up to {@link RECHECK_MAX_MS}. Only each try takes a turn of the limiter: waiting for
+   * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
    * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
@@ -167,8 +178,9 @@ export class Renewer {
     for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, RECHECK_MAX_MS)) {
       await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
-      // Nothing to read first: the slot needs the certificate, and the read under the lock decides.
-      const outcome = await this.attempt(slot, 0, slot.current ? { lineage: slot.current } : {});
+      // When the slot needs the certificate, nothing to read first: the read under the lock decides.
+      const known = needsWork(slot, this.context.clock.now()) ? (slot.current ? { lineage: slot.current } : {}) : undefined;
+      const outcome = await this.attempt(slot, known);
       if (outcome?.kind !== "locked-elsewhere") return;
       if (this.context.clock.now() >= deadline) {
         return this.failed(slot, new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED"));
@@ -190,12 +202,15 @@ export class Renewer {
     });
   }
 
-  /** One engine run for the slot; a failure is reported and retried after the backoff. Undefined when it failed. */
-  private async attempt(slot: Slot, lockWait: number, known?: Found): Promise<LineageOutcome | undefined> {
+  /**
+   * One engine run for the slot, its lock tried once (a lock held elsewhere is the caller's to
+   * await, outside the limiter); a failure is reported and retried after the backoff. Undefined
+   * when it failed.
+   */
+  private async attempt(slot: Slot, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
     try {
-      const outcome = await this.ensure(slot, lockWait, true, known);
-      if (outcome.kind === "locked-elsewhere" && lockWait > 0) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${lockWait / 1000} s`, "ERR_STORE_LOCKED");
+      const outcome = await this.ensure(slot, 0, true, known);
       if (outcome.kind !== "locked-elsewhere") {
         slot.backoff.reset();
         this.schedule(slot);
@@ -207,16 +222,21 @@ export class Renewer {
     }
   }
 
-  /** Runs the engine for the slot and applies its outcome: the slot's certificate, the server's, the events, the cache. */
+  /**
+   * Runs the engine for the slot, once the limiter lets it, and applies its outcome: the slot's
+   * certificate, the server's, the events, the cache. The slot counts as busy while it waits its
+   * turn (a timer or announcement meanwhile starts no second run: the run reads the store itself).
+   */
   private async ensure(slot: Slot, lockWait: number, swap: boolean, known?: Found): Promise<LineageOutcome> {
     slot.busy = true;
     let outcome: LineageOutcome;
     const preloaded = known ?? slot.preloaded;
     delete slot.preloaded; // read once, at start: later runs read the store again
     try {
-      outcome = await ensureLineage(this.context.store, slot.config, this.context.issuer, {
+      // A preloaded read that waited long for its turn may be stale: the engine's read under the lock still decides.
+      outcome = await this.limiter.run(() => ensureLineage(this.context.store, slot.config, this.context.issuer, {
         lockWait, clock: this.context.clock, signal: this.stopping.signal, ...(slot.current ? { current: slot.current } : {}), ...(preloaded ? { preloaded } : {}),
-      });
+      }), this.stopping.signal);
     } finally {
       slot.busy = false;
     }
@@ -359,7 +379,11 @@ export class Renewer {
         return this.failed(slot, error as Error);
       }
     }
-    await this.attempt(slot, LOCK_WAIT_MS);
+    const outcome = await this.attempt(slot);
+    if (outcome?.kind !== "locked-elsewhere") return;
+    // Another instance is renewing it: awaited until its save is taken up here (or its lock is free), holding no turn meanwhile.
+    const served = slot.current;
+    await this.awaitHolder(slot, (candidate) => !candidate.detached && (candidate.current === served || needsWork(candidate, this.context.clock.now())));
   }
 
   /** A slot served from the local cache meets the store again: a newer certificate there is taken up. */

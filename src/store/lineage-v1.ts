@@ -10,10 +10,16 @@
  * `out` under `cli`.
  */
 import type { ChallengeType } from "../acme/index.ts";
-import { defined, field, type Fields, type Source } from "../validate/index.ts";
+import { defined, fail, field, type Fields, type Source } from "../validate/index.ts";
+import { RECORD_ONLY_DNS } from "./solver-spec.ts";
 
 const CHALLENGES: readonly ChallengeType[] = ["http-01", "dns-01", "tls-alpn-01"];
 const MOVED = ["challenge", "bind", "ports", "webroot", "record", "dnsUpdate", "dnsHook", "hooks", "out"] as const;
+/** Every member version 1 had (main d430fee's `LineageConfig`): a file with another is named against these, not version 2's. */
+const MEMBERS = [
+  "version", "name", "identifiers", "directoryUrl", "allowInsecureHttp", "caFile", "challenge", "keyType", "bind", "ports",
+  "webroot", "record", "dnsUpdate", "dnsHook", "hooks", "profile", "preferredChain", "out",
+] as const;
 
 /**
  * Translates a version 1 `lineage.json` object into a version 2 one (still to be validated as such).
@@ -21,6 +27,8 @@ const MOVED = ["challenge", "bind", "ports", "webroot", "record", "dnsUpdate", "
  * @throws {FieldError} (through `where.report`) naming the version 1 member that is wrong
  */
 export function version1ToVersion2(json: Fields, where: Source): Fields {
+  // Checked here, under version 1's names: after translation, version 2's check would list version 2's members.
+  field.known(json, where, MEMBERS);
   const rest = Object.fromEntries(Object.entries(json).filter(([key]) => !(MOVED as readonly string[]).includes(key)));
   const hooks = field.optionalObject(json, "hooks", where);
   // Version 1 took any string as a hook; an empty one ran nothing, and is dropped.
@@ -34,6 +42,7 @@ export function version1ToVersion2(json: Fields, where: Source): Fields {
 /** The solver a version 1 configuration describes, in the order `renew` chose it. */
 function solverOf(json: Fields, where: Source): Fields {
   const challenge = field.oneOf(json, "challenge", where, CHALLENGES);
+  if (challenge !== "dns-01" && json.record !== undefined) return fail(where, "record", RECORD_ONLY_DNS, json.record); // version 1's certonly refused --record there too
   const webroot = field.optionalString(json, "webroot", where);
   if (webroot !== undefined) return { type: "http-01", via: "webroot", path: webroot };
   const dnsHook = field.optionalString(json, "dnsHook", where);

@@ -4,7 +4,7 @@
  * the CA validates, `via` what answers it.
  */
 import type { ChallengeType } from "../acme/index.ts";
-import { field, type Fields, type Source } from "../validate/index.ts";
+import { fail, field, type Fields, type Source } from "../validate/index.ts";
 
 /** The built-in responder of `type` (an HTTP server, a `acme-tls/1` TLS server, an authoritative DNS server) on `bind:port`. */
 export interface ResponderSolverSpec {
@@ -59,6 +59,8 @@ const VIAS: Readonly<Record<ChallengeType, readonly SolverSpec["via"][]>> = {
   "tls-alpn-01": ["responder", "external"],
   "dns-01": ["responder", "rfc2136", "hook", "external"],
 };
+/** What a `record` member of another responder than dns-01's should be. */
+export const RECORD_ONLY_DNS = "absent: only dns-01's built-in DNS server answers A queries with it (drop it, or use dns-01)";
 const MEMBERS: Readonly<Record<SolverSpec["via"], readonly string[]>> = {
   responder: ["bind", "port", "record"],
   webroot: ["path"],
@@ -78,7 +80,9 @@ export function parseSolverSpec(spec: Fields, where: Source): SolverSpec {
   field.known(spec, where, ["type", "via", ...MEMBERS[via]]);
   switch (via) {
     case "responder": {
-      const record = type === "dns-01" ? field.optionalString(spec, "record", where) : undefined;
+      // The A answer of dns-01's own DNS server: an http-01 or tls-alpn-01 responder runs none, and no writer puts it there.
+      if (type !== "dns-01" && spec.record !== undefined) return fail(where, "record", RECORD_ONLY_DNS, spec.record);
+      const record = field.optionalString(spec, "record", where);
       return { type, via, bind: field.string(spec, "bind", where), port: field.port(spec, "port", where), ...(record !== undefined ? { record } : {}) };
     }
     case "webroot":

@@ -115,6 +115,16 @@ describe("parseArgs()", () => {
     expect(usageError([...base, "--key-type", "ed25519"])).toMatch(/not one of/);
   });
 
+  test("--record: the ETH command keeps it for http01 and tls01 too (its DNS server answers A queries, so the CA finds this machine); certonly, whose http01 and tls01 run no DNS server, refuses it there", () => {
+    for (const challenge of ["http01", "tls01"]) expect(options([challenge, ...base.slice(1)]).record).toBe("127.0.0.1");
+    const certonly = ["--dir", "https://ca.test/dir", "--domain", "a.test", "--state", "/tmp/state", "--record", "127.0.0.1"];
+    for (const challenge of ["http01", "tls01"]) {
+      expect(usageError(["certonly", challenge, ...certonly])).toBe("--record is for dns01's built-in DNS server: drop it, or use dns01");
+    }
+    const parsed = parseArgs(["certonly", "dns01", ...certonly]);
+    expect(parsed.kind === "certonly" && parsed.options.config.solver).toEqual({ type: "dns-01", via: "responder", bind: "0.0.0.0", port: 53, record: "127.0.0.1" });
+  });
+
   test("the command word is taken once: a flag value that spells a command stays a value", () => {
     const parsed = parseArgs(["account", "--dir", "https://ca.test/dir", "--state", "account"]);
     expect(parsed.kind === "account" && parsed.options.stateDir).toBe("account");

@@ -33,7 +33,7 @@ class RecordingServer implements CertificateServer {
   }
 }
 
-function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver; store?: CertificateStore } = {}) {
+function instance(world: World, options: { random?: number; retry?: { baseDelayMs: number; maxDelayMs: number }; checkIntervalMs?: number; concurrency?: number; solver?: ChallengeSolver; store?: CertificateStore; onDemand?: boolean } = {}) {
   const server = new RecordingServer();
   const events: ManageEvent[] = [];
   const renewer = new Renewer({
@@ -46,8 +46,35 @@ function instance(world: World, options: { random?: number; retry?: { baseDelayM
     checkIntervalMs: options.checkIntervalMs ?? 1_000 * DAY,
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.onDemand ? { configFor: (names: readonly string[]) => configFor(...names) } : {}),
   });
   return { server, events, renewer, of: <Type extends ManageEvent["type"]>(type: Type) => events.filter((event): event is EventOf<Type> => event.type === type) };
+}
+
+/** Counts the store's locks held at once (taken, not yet released), and the most seen. */
+function countLocks(store: CertificateStore): { held: () => number; most: () => number; names: () => Set<string> } {
+  const held = new Set<object>();
+  const names = new Set<string>();
+  let most = 0;
+  const original = store.lock.bind(store);
+  store.lock = async (...args: Parameters<CertificateStore["lock"]>) => {
+    const lock = await original(...args);
+    const mark = {};
+    held.add(mark);
+    names.add(args[0]);
+    most = Math.max(most, held.size);
+    return { ...lock, release: async () => {
+      held.delete(mark);
+      await lock.release();
+    } } as typeof lock;
+  };
+  return { held: () => held.size, most: () => most, names: () => names };
+}
+
+/** Gives the work in progress its turns (signatures take real time) until `done`, for 3 s at most, the fake clock standing still. */
+async function turnsUntil(done: () => boolean): Promise<void> {
+  const end = Date.now() + 3_000;
+  while (!done() && Date.now() < end) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Fires the next timers and waits for the work they started, in every instance. */
@@ -108,6 +135,90 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     const sizes = one.server.served.map((certificates) => certificates.length);
     expect(sizes.at(-1)).toBe(5);
     expect(sizes.filter((size) => size > 0 && size < 5).length).toBeGreaterThan(0); // served before the last one arrived
+    await one.renewer.stop();
+  });
+
+  test("one limiter for every kind of renewal work: twelve certificates failing at start and retried, then obtained and renewed, never hold more than `concurrency` locks at once", async () => {
+    const world = engineWorld();
+    const locks = countLocks(world.store);
+    const names = Array.from({ length: 12 }, (_, index) => `l${index}.fake.test`);
+    const one = instance(world, { concurrency: 3, retry: { baseDelayMs: 60_000, maxDelayMs: 240_000 } });
+    const until = async (done: () => boolean) => {
+      for (let steps = 0; !done() && steps < 200; steps++) await step(world, [one.renewer]);
+    };
+    world.setDown(true);
+    await one.renewer.start(names.map((name) => ({ config: configFor(name), serve: true })));
+    expect(one.of("failed")).toHaveLength(12);
+    // Each failed attempt's connection retries sleep on the clock, so the retry timers of the others come due meanwhile.
+    await until(() => one.of("failed").length >= 48);
+    expect(locks.names().size).toBe(12); // every certificate was tried, under its lock
+    expect(locks.most()).toBe(3);
+    for (const name of names) {
+      const delays = one.of("failed").filter((event) => event.lineage === name).map((event) => Date.parse(event.at!) - Date.parse(event.time));
+      expect(delays.slice(0, 4)).toEqual([60_000, 120_000, 240_000, 240_000]); // each certificate keeps its own backoff
+    }
+    world.setDown(false);
+    await until(() => one.of("obtained").length === 12);
+    expect(world.orders()).toBe(12);
+    await until(() => one.of("renewed").length === 12); // the renewals, come due
+    expect(world.orders()).toBe(24);
+    expect(locks.most()).toBe(3);
+    expect(locks.held()).toBe(0);
+    for (const name of names) expect(one.server.serialFor(name)).toBe((await world.store.load(name))!.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("an on-demand name waits for the limiter like any renewal work, holding no lock meanwhile, and is obtained when a turn is free", async () => {
+    const world = engineWorld();
+    let open: () => void = () => {};
+    let reached: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const presented = new Promise<void>((resolve) => (reached = resolve));
+    // The first certificate's challenge is held open: its engine run keeps the one turn (and its lock) until the test lets go.
+    const slow: ChallengeSolver = {
+      type: "http-01",
+      present: (identifier) => (identifier.value === "slow.fake.test" ? (reached(), gate) : undefined),
+      cleanup: () => {},
+    };
+    const one = instance(world, { concurrency: 1, solver: slow, onDemand: true });
+    const started = one.renewer.start([{ config: configFor("slow.fake.test"), serve: true }]);
+    await presented;
+    expect(world.store.isLocked("slow.fake.test")).toBe(true);
+    let added = false;
+    const onDemand = one.renewer.addSlot(["new.fake.test"]).then((served) => ((added = true), served));
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(world.store.isLocked("new.fake.test")).toBe(false); // waiting its turn, not holding the lock
+    expect(added).toBe(false);
+    expect(world.orders()).toBe(1); // the slow one's
+    open();
+    await started;
+    expect((await onDemand).names).toEqual(["new.fake.test"]);
+    expect(world.orders()).toBe(2);
+    expect(one.of("obtained").map((event) => event.lineage)).toEqual(["slow.fake.test", "new.fake.test"]);
+    await one.renewer.stop();
+  });
+
+  test("a renewal whose lock another instance holds is awaited without a turn of the limiter: the next renewal due goes ahead at its time, and the other's save is taken up", async () => {
+    const world = engineWorld();
+    const [held, free] = [configFor("held.fake.test"), configFor("free.fake.test")];
+    const one = instance(world, { concurrency: 1 });
+    // The start takes the second first (random 0.5): held.fake.test is obtained first, and so comes due first.
+    await one.renewer.start([{ config: free, serve: true }, { config: held, serve: true }]);
+    expect(one.of("obtained").map((event) => event.lineage)).toEqual([held.name, free.name]);
+    const dueAt = world.clock.nextAt()!; // the same jitter for both: they come due within milliseconds, held.fake.test first
+    const lock = await world.store.lock(held.name); // another instance is renewing held.fake.test
+    world.clock.advance(dueAt + 1_000 - world.clock.now());
+    // The clock stands still (a lock waited for holds on for 120 s of it): a turn held while waiting would not come back.
+    await turnsUntil(() => one.of("renewed").length > 0);
+    expect(one.of("renewed").map((event) => event.lineage)).toEqual([free.name]);
+    expect(Date.parse(one.of("renewed")[0]!.time) - dueAt).toBeLessThan(2_000);
+    const theirs = await world.issuer().obtain(held);
+    await world.store.save(theirs, lock);
+    await lock.release();
+    await turnsUntil(() => one.of("updated").length > 0);
+    expect(one.of("updated").map((event) => event.lineage)).toEqual([held.name]);
+    expect(one.server.serialFor(held.name)).toBe(theirs.meta.serial);
+    expect(world.orders()).toBe(4); // two at start, free.fake.test's renewal here, held.fake.test's there
     await one.renewer.stop();
   });
 

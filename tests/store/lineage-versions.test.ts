@@ -125,6 +125,11 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     ["a hook that is not a command", { ...v2, cli: { hooks: { pre: 5 } } }, "cli.hooks.pre", "a string"],
     ["a version 1 port that is text", { ...JSON.parse(v1Text("v1.test")), ports: { http: "80", tls: 443, dns: 53 } }, "ports.http", "a port number (1-65535)"],
     ["a version 1 challenge nobody answers", { ...JSON.parse(v1Text("v1.test")), challenge: "smoke-signals" }, "challenge", "one of http-01, dns-01, tls-alpn-01"],
+    // An http-01 or tls-alpn-01 responder runs no DNS server: dns-01's A record there was accepted and dropped.
+    ["dns-01's record on an http-01 responder", { ...v2, solver: { ...v2.solver, record: "127.0.0.1" } }, "solver.record", "absent: only dns-01's built-in DNS server answers A queries with it (drop it, or use dns-01)"],
+    ["dns-01's record on a tls-alpn-01 responder", { ...v2, solver: { type: "tls-alpn-01", via: "responder", bind: "127.0.0.1", port: 5001, record: "127.0.0.1" } }, "solver.record", "absent: only dns-01's"],
+    ["a version 1 record on an http-01 lineage", { ...JSON.parse(v1Text("v1.test")), record: "127.0.0.1" }, "record", "absent: only dns-01's"],
+    ["a version 1 member misspelt", { ...JSON.parse(v1Text("v1.test")), webrot: "/var/www" }, "webrot", "absent: it is not a member here (the members are version, name, identifiers,"],
     ["an identifier without a value", { ...v2, identifiers: [{ type: "dns" }] }, "identifiers.0.value", "a non-empty string"],
     ["a name that climbs out of the store", { ...v2, name: "../../x" }, "name", "a lineage name"],
   ])("%s", async (_, content, member, expected) => {
@@ -155,6 +160,18 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
   test("a version this bun-acme does not know is refused, not misread", async () => {
     const error = await refusal(() => parseLineageConfig({ ...EXPECTED["v1.test"]!, version: 3 }, "lineage.json"));
     expect(error.message).toBe('lineage.json: "version" should be 1 or 2 (this bun-acme reads versions 1 and 2); the file was not overwritten: restore or remove it');
+  });
+
+  test.each([
+    ["a misspelt member", { dnsHooks: "/usr/local/bin/dns-hook" }, "dnsHooks"],
+    ["a member only version 2 has", { cli: { out: "/tmp/copies" } }, "cli"],
+  ])("a version 1 lineage.json with %s is named against version 1's members, not version 2's", (_, extra, member) => {
+    const v1 = { ...JSON.parse(v1Text("v1.test")), ...extra };
+    const error = (() => { try { parseLineageConfig(v1, "lineage.json"); } catch (caught) { return caught; } })() as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.code).toBe("ERR_STORE_CORRUPT");
+    expect(error.message).toStartWith(`lineage.json: "${member}" should be absent: it is not a member here (the members are version, name, identifiers, directoryUrl, allowInsecureHttp, caFile, challenge, keyType, bind, ports, webroot, record, dnsUpdate, dnsHook, hooks, profile, preferredChain, out)`);
+    expect(error.message).not.toContain("solver");
   });
 });
 

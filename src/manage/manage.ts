@@ -197,6 +197,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
+  await shared?.ready?.(); // hearing the fleet's answers before the CA can ask this instance for them (cheaper, not needed to be right)
   const challengeServer = await startChallengeServer?.();
   let adminServer: RunningServer | undefined;
   try {

@@ -148,10 +148,10 @@ export class RedisAnswers {
     if (known !== undefined) return known;
     if (this.listening) {
       const heardSince = this.listeningSince;
-      const heard = await this.afterSync(key);
-      if (heard !== undefined) return heard;
-      // Listening since before any answer alive was published, and still: it would have been heard.
-      if (this.listening && this.listeningSince === heardSince && Date.now() - heardSince > MAX_ANSWER_MS) return undefined;
+      const { value, echoed } = await this.afterSync(key);
+      if (value !== undefined) return value;
+      // Listening since before any answer alive was published, and still, and the sync came back: it would have been heard.
+      if (echoed && this.listening && this.listeningSince === heardSince && Date.now() - heardSince > MAX_ANSWER_MS) return undefined;
     }
     const stored = await this.read(key);
     if (stored !== undefined) return stored;
@@ -168,7 +168,7 @@ export class RedisAnswers {
   }
 
   /** Publishes a sync and waits for it to come back: every answer published before then has arrived on this subscription. */
-  private async afterSync(key: string): Promise<string | undefined> {
+  private async afterSync(key: string): Promise<{ value?: string; echoed: boolean }> {
     const id = crypto.randomUUID();
     this.syncs.set(id, false);
     try {
@@ -177,7 +177,8 @@ export class RedisAnswers {
       while (this.recall(key) === undefined && this.syncs.get(id) === false && this.listening && Date.now() < deadline) {
         await this.nextEvent(deadline - Date.now());
       }
-      return this.recall(key);
+      const value = this.recall(key);
+      return { ...(value !== undefined ? { value } : {}), echoed: this.syncs.get(id) === true };
     } finally {
       this.syncs.delete(id);
     }

@@ -128,7 +128,7 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     };
     log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.issued} certificates issued, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}, validation requests ${validations} (not 2xx: ${notOk}, of which 4xx: ${clientErrors}; connection or response errors: ${connectionErrors})`);
     for (const failure of failures) log(`failed attempt: ${failure}`);
-    if (failures.length) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
+    if (failures.length || notOk) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
     return result;
   } finally {
     done.abort();
@@ -167,8 +167,7 @@ runs). Time: from starting the instances (each a Bun process running \`manage()\
 serving all of them. Orders: placed at Pebble (\`POST /order-plz\`) and certificates issued (\`POST /finalize-order/\`), from
 Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Validation
 requests: Pebble's http-01 fetches as HAProxy's statistics count them per instance, how many an instance did not answer
-2xx, and of those how many it answered 4xx (a 404 for a presented answer would be one; the rest are connections to an
-instance that failed under load, which HAProxy sends to another). Store commands:
+2xx, and of those how many it answered 4xx (a 404 for a presented answer would be one). Store commands:
 counted by the store's server (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts;
 PostgreSQL statements logged with \`log_statement = all\`: one statement with data-modifying CTEs counts once, \`BEGIN\` and
 \`COMMIT\` count where a transaction is used), everything included (locks and their renewals, loads, saves, announcements,

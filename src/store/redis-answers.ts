@@ -18,8 +18,8 @@
  *   it again. A presenter that is not listening (so that it could miss needs) stores every answer
  *   it presents (and publishes it too), and when its subscription comes up (again) it stores each
  *   answer it had published without storing.
- * So the answer reaches the store within a need's wait unless the presenter itself is gone (or
- * Redis is): then its order cannot complete anyway.
+ * So the answer reaches the store within a need's wait unless the presenter is gone, Redis cannot
+ * be reached, or the presenter's own subscription takes longer than the wait to come back.
  *
  * An instance whose subscription drops forgets what it heard (it may have missed a withdrawal):
  * it asks, as above, until it listens again.
@@ -31,8 +31,8 @@ import type { SharedChallenges } from "./certificate-store.ts";
 const SYNC_WAIT_MS = 1_000;
 /**
  * How long an instance that asked for an answer waits for it: more than a presenter takes to
- * subscribe again after its subscription dropped (1 s, then connecting), less than a CA's
- * validation request lasts (HAProxy's and Pebble's time-outs are 10 s).
+ * subscribe again after its subscription dropped (1 s, then connecting), less than a balancer
+ * waits for an instance's answer (10 s for the tests' HAProxy).
  */
 const NEED_WAIT_MS = 5_000;
 /** The longest an answer lives (published, heard or stored), whatever its publisher asked. */

@@ -5,6 +5,9 @@
  * still answers it, never a 404.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { Challenge } from "../../src/acme/index.ts";
+import { Http01Solver } from "../../src/challenges/index.ts";
+import { redirectingHandler, SharedHttp01Solver } from "../../src/manage/index.ts";
 import { RedisCertificateStore } from "../../src/store/index.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
 
@@ -59,6 +62,20 @@ describe("challenge answers on Redis", () => {
       await theirs.ready!();
       expect(await theirs.answer("tok-late")).toBe("tok-late.thumb");
       expect(stored("late:", "tok-late")).toBe(true);
+    });
+  });
+
+  test("the http-01 port of an instance started after another presented answers the CA with the key authorization, not 404", async () => {
+    await instances(2, "http01:", async ([presenter, late]) => {
+      const shared = presenter!.sharedChallenges();
+      await shared.ready!();
+      const challenge: Challenge = { type: "http-01", url: "https://ca.test/chall/1", status: "pending", token: "tok-http01" };
+      await new SharedHttp01Solver(new Http01Solver(), shared).present({ type: "dns", value: "a.example" }, challenge, "tok-http01.thumb");
+      // The late instance's port, as manage() and the daemon build it: its own solver never presented this challenge.
+      const answer = redirectingHandler(new Http01Solver(), late!.sharedChallenges(), 443, () => true);
+      const response = await answer(new Request("http://a.example/.well-known/acme-challenge/tok-http01", { headers: { host: "a.example" } }));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("tok-http01.thumb");
     });
   });
 

@@ -7,8 +7,8 @@
  * Why a presented answer is never a 404 (an instance that did not hear it, whatever the reason:
  * it was starting, its subscription dropped, the CA's request beat the message):
  * - Redis delivers a channel's messages to a subscription in the order it ran the PUBLISHes. An
- *   instance asked for an answer it does not hold publishes a sync of its own and waits for it
- *   to come back: an answer published before the CA asked (the presenter published before it
+ *   instance asked for an answer it does not hold (and does not hear within {@link HEARD_WAIT_MS})
+ *   publishes a sync of its own and waits for it to come back: an answer published before the CA asked (the presenter published before it
  *   told the CA to validate) has then arrived, if this subscription was up when it was published.
  * - If this subscription has been up without a break for longer than any answer lives
  *   ({@link MAX_ANSWER_MS}), it heard every answer still alive: one it did not hear is not
@@ -27,6 +27,11 @@
 import { RedisClient } from "bun";
 import type { SharedChallenges } from "./certificate-store.ts";
 
+/**
+ * How long an instance listening waits for an answer it has not heard before it publishes a sync:
+ * the CA's request often comes just before the answer's message, which is then on its way.
+ */
+const HEARD_WAIT_MS = 100;
 /** How long an instance waits for its own sync message to come back before it reads the store. */
 const SYNC_WAIT_MS = 1_000;
 /**
@@ -92,11 +97,6 @@ export class RedisAnswers {
     return this.started;
   }
 
-  /** Whether this instance hears the channel now. */
-  get isListening(): boolean {
-    return this.listening;
-  }
-
   /** Stops listening. */
   close(): void {
     this.closed = true;
@@ -148,6 +148,8 @@ export class RedisAnswers {
     if (known !== undefined) return known;
     if (this.listening) {
       const heardSince = this.listeningSince;
+      const soon = await this.heardWithin(key, HEARD_WAIT_MS);
+      if (soon !== undefined) return soon;
       const { value, echoed } = await this.afterSync(key);
       if (value !== undefined) return value;
       // Listening since before any answer alive was published, and still, and the sync came back: it would have been heard.
@@ -164,6 +166,13 @@ export class RedisAnswers {
       const value = this.recall(key) ?? (await this.read(key));
       if (value !== undefined) return value;
     }
+    return this.recall(key);
+  }
+
+  /** The answer, once heard within `ms` (while listening). */
+  private async heardWithin(key: string, ms: number): Promise<string | undefined> {
+    const deadline = Date.now() + ms;
+    while (this.recall(key) === undefined && this.listening && Date.now() < deadline) await this.nextEvent(deadline - Date.now());
     return this.recall(key);
   }
 

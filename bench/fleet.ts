@@ -167,7 +167,8 @@ runs). Time: from starting the instances (each a Bun process running \`manage()\
 serving all of them. Orders: placed at Pebble (\`POST /order-plz\`) and certificates issued (\`POST /finalize-order/\`), from
 Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Validation
 requests: Pebble's http-01 fetches as HAProxy's statistics count them per instance, how many an instance did not answer
-2xx, and of those how many it answered 4xx (a 404 for a presented answer would be one). Store commands:
+2xx, and of those how many it answered 4xx (a 404 for a presented answer would be one; the others are requests HAProxy
+could not connect with to an instance whose HTTP port was not open yet, and sent to another: its \`wredis\`). Store commands:
 counted by the store's server (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts;
 PostgreSQL statements logged with \`log_statement = all\`: one statement with data-modifying CTEs counts once, \`BEGIN\` and
 \`COMMIT\` count where a transaction is used), everything included (locks and their renewals, loads, saves, announcements,
@@ -182,8 +183,9 @@ certificate locked elsewhere, trying its lock after 500 ms, doubling to 2 s, whe
 \`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the
 read under it, the answer, and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one statement).
 On Redis every instance keeps the answers it hears, so whichever instance HAProxy sends each of Pebble's three validation
-requests to answers from memory; an instance that did not hear an answer publishes a sync (\`PUBLISH\`), then reads the store
-(\`GET\`) and asks for it (\`PUBLISH\`), and the presenter stores it (\`SET\`): those are the \`GET\`s and the \`PUBLISH\`es above 2.
+requests to answers from memory; an instance that has not heard an answer within 100 ms publishes a sync (\`PUBLISH\`), then
+reads the store (\`GET\`) and asks for it (\`PUBLISH\`), and the presenter stores it (\`SET\`): those are the \`PUBLISH\`es above 2
+and some of the \`GET\`s (lock renewals and releases read the lock with \`GET\` in their scripts too).
 On PostgreSQL the answer is read from the store by the instance that did not present it. What else grows with the instances
 is the locks met held (\`SET\` above 1 on Redis).
 

@@ -98,6 +98,9 @@ describe("challenge answers on Redis", () => {
       await mine.publish("tls-alpn-01:a.example", "{\"first\":1}", 60_000);
       expect(await theirs.answer("tls-alpn-01:a.example")).toBe("{\"first\":1}");
       await mine.withdraw("tls-alpn-01:a.example");
+      // Heard in the order published: once the next answer has arrived there, so has the withdrawal before it.
+      await mine.publish("tls-alpn-01:b.example", "{\"other\":1}", 60_000);
+      expect(await theirs.answer("tls-alpn-01:b.example")).toBe("{\"other\":1}");
       expect(await theirs.answer("tls-alpn-01:a.example")).toBeUndefined();
       await mine.publish("tls-alpn-01:a.example", "{\"second\":2}", 60_000);
       expect(await theirs.answer("tls-alpn-01:a.example")).toBe("{\"second\":2}");

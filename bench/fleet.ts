@@ -30,7 +30,7 @@ const INSTANCE_COUNTS = list("--instances", "1,2,4,8").map(Number);
 const STORES = list("--stores", "redis,postgres");
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-interface Run { seconds: number; orders: number; issued: number; roundTrips: number; perInstance: number[]; failures: string[]; byCommand?: string }
+interface Run { seconds: number; orders: number; issued: number; roundTrips: number; perInstance: number[]; failures: string[]; validations: number; notOk: number; clientErrors: number; connectionErrors: number; byCommand?: string }
 
 const started = Date.now();
 const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10056, zone: { address: "127.0.0.1", txtValues: () => [] } });
@@ -115,13 +115,20 @@ async function run(backend: keyof typeof backends, instances: number, round: num
     const byCommand = backend === "redis" ? commandStats(certificates) : undefined;
     if (byCommand) log(`per certificate, by command: ${byCommand}`);
     const failures = running.flatMap((instance) => instance.events("renewal_failed").map((event) => `${event.lineage}: ${event.message}`));
+    // Pebble's validation requests as HAProxy saw each instance answer them: any answer but 2xx (a 404 for a presented answer) is counted.
+    const servers = [...(await haproxy.stats()).values()];
+    const validations = servers.reduce((sum, server) => sum + server.requests, 0);
+    const notOk = servers.reduce((sum, server) => sum + server.requests - server.ok, 0);
+    const clientErrors = servers.reduce((sum, server) => sum + server.clientErrors, 0);
+    const connectionErrors = servers.reduce((sum, server) => sum + server.failed, 0);
     const result = {
+      validations, notOk, clientErrors, connectionErrors,
       seconds, orders: ordersAtPebble(pebble) - ordersBefore, issued: issuedAtPebble(pebble) - issuedBefore, roundTrips: trips / certificates,
       perInstance: running.map((instance) => instance.events("obtained").length), failures, ...(byCommand ? { byCommand } : {}),
     };
-    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.issued} certificates issued, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}`);
+    log(`${backend}, ${instances} instance(s): ${seconds.toFixed(2)} s, ${result.orders} orders, ${result.issued} certificates issued, ${result.roundTrips.toFixed(1)} store commands per certificate, obtained per instance ${result.perInstance.join("/")}, validation requests ${validations} (not 2xx: ${notOk}, of which 4xx: ${clientErrors}; connection or response errors: ${connectionErrors})`);
     for (const failure of failures) log(`failed attempt: ${failure}`);
-    if (failures.length) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
+    if (failures.length || notOk) log(`HAProxy: ${await fetch("http://127.0.0.1:15002/stats;csv").then((response) => response.text())}`);
     return result;
   } finally {
     done.abort();
@@ -150,7 +157,7 @@ const rows = Object.entries(results).map(([key, runs]) => {
   const one = results[`${backend}/1`];
   const speedUp = one ? `${(median(one.map((r) => r.seconds)) / seconds).toFixed(2)}×` : "–"; // no 1-instance row was asked for
   return `| ${backend === "redis" ? "Redis 7.0" : "PostgreSQL 15"} | ${instances} | ${seconds.toFixed(2)} s | ${(certificates / seconds).toFixed(1)} | ${speedUp} | ` +
-    `${runs.map((r) => `${r.orders} / ${r.issued}`).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
+    `${runs.map((r) => `${r.orders} / ${r.issued}`).join(", ")} | ${runs.map((r) => `${r.validations} / ${r.notOk} / ${r.clientErrors}`).join(", ")} | ${median(runs.map((r) => r.roundTrips)).toFixed(1)} | ${runs.at(-1)!.perInstance.join(" / ")} |`;
 });
 const markdown = `# Fleet benchmark results
 
@@ -158,7 +165,10 @@ Run on ${new Date().toISOString().slice(0, 10)}, ${rounds} round(s), ${certifica
 Pebble 2.4.0 (\`PEBBLE_VA_NOSLEEP=1\`), every server on this machine's 2 cores (shared with other work: compare rows of one run, not
 runs). Time: from starting the instances (each a Bun process running \`manage()\` for all ${certificates} names) to every instance
 serving all of them. Orders: placed at Pebble (\`POST /order-plz\`) and certificates issued (\`POST /finalize-order/\`), from
-Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Store commands:
+Pebble's log; an order placed but not finalized is one whose validation failed and that was placed again. Validation
+requests: Pebble's http-01 fetches as HAProxy's statistics count them per instance, how many an instance did not answer
+2xx, and of those how many it answered 4xx (a 404 for a presented answer would be one; the others are requests HAProxy
+could not connect with to an instance whose HTTP port was not open yet, and sent to another: its \`wredis\`). Store commands:
 counted by the store's server (Redis \`total_commands_processed\`, which includes the commands run inside our Lua scripts;
 PostgreSQL statements logged with \`log_statement = all\`: one statement with data-modifying CTEs counts once, \`BEGIN\` and
 \`COMMIT\` count where a transaction is used), everything included (locks and their renewals, loads, saves, announcements,
@@ -168,15 +178,19 @@ Each instance reads every certificate at start in one batch (\`loadMany\`), star
 longest stretch no one was seen on when it meets another instance's lock, takes up what the others saved from their
 announcements (both stores' announcements carry the record, so nothing is read), and waits for the announcement of a
 certificate locked elsewhere, trying its lock after 500 ms, doubling to 2 s, when none comes. One instance on Redis costs
-9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published (\`SET\`;
-it expires on its own), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
+9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published on the
+\`answers\` channel (\`PUBLISH\`), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
 \`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the
 read under it, the answer, and the save (fence, sealed-keys check, upsert, lock deleted and \`NOTIFY\` in one statement).
-What grows with the instances is the http-01 answer read from the store by the instance HAProxy sent Pebble's request to
-when another instance published it (Pebble fetches each challenge three times), and the locks met held.
+On Redis every instance keeps the answers it hears, so whichever instance HAProxy sends each of Pebble's three validation
+requests to answers from memory; an instance that has not heard an answer within 100 ms publishes a sync (\`PUBLISH\`), then
+reads the store (\`GET\`) and asks for it (\`PUBLISH\`), and the presenter stores it (\`SET\`): those are the \`PUBLISH\`es above 2
+and some of the \`GET\`s (lock renewals and releases read the lock with \`GET\` in their scripts too).
+On PostgreSQL the answer is read from the store by the instance that did not present it. What else grows with the instances
+is the locks met held (\`SET\` above 1 on Redis).
 
-| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders placed / certificates issued (each round) | Store commands per certificate | Obtained per instance (last round) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| Store | Instances | Time to all ${certificates} served (median) | Certificates per second | Speed-up against 1 instance | Orders placed / certificates issued (each round) | Validation requests / not answered 2xx / answered 4xx (each round) | Store commands per certificate | Obtained per instance (last round) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
 
 Redis commands per certificate, by command (from \`INFO commandstats\`, last round):

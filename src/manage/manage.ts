@@ -205,6 +205,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
+  await shared?.ready?.(); // hearing the fleet's answers before the CA can ask this instance for them (cheaper, not needed to be right)
   const challengeServer = await startChallengeServer?.();
   let adminServer: RunningServer | undefined;
   try {

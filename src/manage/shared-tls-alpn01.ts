@@ -26,6 +26,8 @@ export class SharedTlsAlpn01Solver implements ChallengeSolver {
 
   async present(identifier: Identifier, challenge: Challenge, keyAuthorization: string): Promise<void> {
     await this.local.present(identifier, challenge, keyAuthorization);
+    // The key is the server name, used again by every order for it: a copy an earlier presenter left (one that crashed) must not be served.
+    await this.shared?.withdraw(answerKey(tlsAlpnServerName(identifier)));
     await this.shared?.publish(answerKey(tlsAlpnServerName(identifier)), JSON.stringify({ identifier, keyAuthorization }), 10 * 60_000);
   }
 

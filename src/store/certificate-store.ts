@@ -39,6 +39,11 @@ export interface SharedChallenges {
   publish(token: string, keyAuthorization: string, ttlMs: number): Promise<void>;
   answer(token: string): Promise<string | undefined>;
   withdraw(token: string): Promise<void>;
+  /**
+   * Resolves once this instance hears the answers the others publish, where a store delivers them
+   * (Redis): an instance that starts answering before then is still right, only dearer (it asks).
+   */
+  ready?(): Promise<void>;
 }
 
 /** Where lineages are kept. Every write is all-or-nothing for the files it touches. */

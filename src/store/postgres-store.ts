@@ -13,6 +13,7 @@
 import type { SQL } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
+import { parseAnnouncement } from "./announcement.ts";
 import { loadOrDamage } from "./load-each.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
@@ -274,7 +275,7 @@ export class PostgresCertificateStore implements CertificateStore {
     let delivered: Promise<void> = Promise.resolve();
     const deliver = (payload: string) => {
       const opening = this.announced(payload);
-      delivered = delivered.then(() => opening).then(({ name, lineage }) => onChange(name, lineage)).catch(() => {});
+      delivered = delivered.then(() => opening).then((announced) => announced && onChange(announced.name, announced.lineage)).catch(() => {});
     };
     let listening: { unlisten?: () => Promise<void> } | undefined;
     const listen = async (): Promise<void> => {
@@ -295,19 +296,12 @@ export class PostgresCertificateStore implements CertificateStore {
     };
   }
 
-  /** An announcement: a name (a metadata save, a record too long, or an older instance), or a whole row as JSON. */
-  private async announced(payload: string): Promise<{ name: string; lineage?: StoredLineage }> {
-    if (!payload.startsWith("{")) return { name: payload };
-    let record: Record<string, unknown>;
-    try {
-      record = parseJsonObject(payload, `${this.description} announcement`);
-    } catch {
-      return { name: payload };
-    }
-    const name = String(record.name);
-    const text = (field: string) => (typeof record[field] === "string" ? (record[field] as string) : "");
-    const row = { name, config: text("config"), meta: text("meta"), chain: text("chain"), key: text("key") };
-    const lineage = row.config && row.chain && row.key ? await this.parseRow(name, row).catch(() => undefined) : undefined;
+  /** An announcement ({@link parseAnnouncement}); a row that does not pass `load`'s checks is reported by name alone. */
+  private async announced(payload: string): Promise<{ name: string; lineage?: StoredLineage } | undefined> {
+    const announcement = parseAnnouncement(payload);
+    if (!announcement?.record) return announcement;
+    const { name, record } = announcement;
+    const lineage = await this.parseRow(name, { name, ...record }).catch(() => undefined);
     return lineage ? { name, lineage } : { name };
   }
 

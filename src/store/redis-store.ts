@@ -6,7 +6,8 @@
  *
  * Keys, under a prefix (default `bun-acme:`): `lineages` (a set of names), `lineage:<name>` (a
  * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease), `keys-sealed` (set once
- * records are stored encrypted), `account`, `challenge:<token>`. With an encryption key, `key` and
+ * records are stored encrypted), `account`, `challenge:<token>` (an answer an instance asked for).
+ * Channels: `changed` (saves), `answers` (challenge answers). With an encryption key, `key` and
  * `config` of each lineage and the account's `key` are sealed with the record's name (e.g.
  * `bun-acme:lineage:example.net/config`) as associated data (see key-sealing.ts).
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
@@ -14,7 +15,9 @@
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
+import { parseAnnouncement } from "./announcement.ts";
 import { loadOrDamage } from "./load-each.ts";
+import { RedisAnswers } from "./redis-answers.ts";
 import { KeySealer } from "./key-sealing.ts";
 import { maskSecrets } from "./secrets.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
@@ -74,6 +77,7 @@ export class RedisCertificateStore implements CertificateStore {
   private readonly sealer: KeySealer;
   private readonly leaseMs: number;
   private closed = false;
+  private answers: RedisAnswers | undefined;
 
   /**
    * @param url `redis://[user:password@]host:port[/db]`
@@ -93,9 +97,10 @@ export class RedisCertificateStore implements CertificateStore {
     });
   }
 
-  /** Closes the connection. */
+  /** Closes the connections. */
   close(): void {
     this.closed = true;
+    this.answers?.close();
     this.client.close();
   }
 
@@ -124,14 +129,20 @@ export class RedisCertificateStore implements CertificateStore {
     return undefined;
   }
 
-  /** http-01 answers under `challenge:<token>`, expiring on their own. */
+  /**
+   * Challenge answers published on the channel `answers` and kept by every instance listening;
+   * stored under `challenge:<token>` (expiring on their own) only for an instance that did not
+   * hear one and asks for it (see redis-answers.ts): no store read per validation.
+   */
   sharedChallenges(): SharedChallenges {
-    const key = (token: string) => `${this.prefix}challenge:${token}`;
-    return {
-      publish: async (token, keyAuthorization, ttlMs) => void (await this.send("SET", [key(token), keyAuthorization, "PX", String(ttlMs)])),
-      answer: async (token) => ((await this.send("GET", [key(token)])) as string | null) ?? undefined,
-      withdraw: async (token) => void (await this.send("DEL", [key(token)])),
-    };
+    this.answers ??= new RedisAnswers({
+      url: this.url,
+      clientOptions: CLIENT_OPTIONS,
+      channel: `${this.prefix}answers`,
+      key: (token) => `${this.prefix}challenge:${token}`,
+      send: (command, args) => this.send(command, args),
+    });
+    return this.answers.shared();
   }
 
   /** The account in the hash `account`: its key (encrypted like the others) and its record. */
@@ -238,7 +249,7 @@ export class RedisCertificateStore implements CertificateStore {
     const deliver = (message: unknown) => {
       const opening = this.announced(String(message));
       // A listener that throws must not hold up the announcements after it.
-      delivered = delivered.then(() => opening).then(({ name, lineage }) => onChange(name, lineage)).catch(() => {});
+      delivered = delivered.then(() => opening).then((announced) => announced && onChange(announced.name, announced.lineage)).catch(() => {});
     };
     const reportAll = async () => {
       for (const name of await this.list().catch(() => [])) onChange(name);
@@ -301,19 +312,12 @@ export class RedisCertificateStore implements CertificateStore {
   }
 
 
-  /** An announcement: a name (a metadata save, or an older instance), or a whole record as JSON. */
-  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage }> {
-    if (!message.startsWith("{")) return { name: message };
-    let record: Record<string, unknown>;
-    try {
-      record = parseJsonObject(message, `${this.description} announcement`);
-    } catch {
-      return { name: message };
-    }
-    const name = String(record.name);
-    const text = (field: string) => (typeof record[field] === "string" ? record[field] : null);
-    const lineage = await this.parseLineage(name, { config: text("config"), meta: text("meta"), chain: text("chain"), key: text("key") }).catch(() => undefined);
-    return lineage ? { name, lineage } : { name };
+  /** An announcement ({@link parseAnnouncement}); a record that does not pass `load`'s checks is reported by name alone. */
+  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage } | undefined> {
+    const announcement = parseAnnouncement(message);
+    if (!announcement?.record) return announcement;
+    const lineage = await this.parseLineage(announcement.name, announcement.record).catch(() => undefined);
+    return lineage ? { name: announcement.name, lineage } : { name: announcement.name };
   }
 
   private key(name: string): string {

@@ -16,6 +16,10 @@ export interface BackendStats {
   readonly requests: number;
   /** Of which answered 2xx (HTTP mode only). */
   readonly ok: number;
+  /** Of which answered 4xx, a 404 among them (HTTP mode only). */
+  readonly clientErrors: number;
+  /** Connections to it that failed (`econ`) and responses from it that failed (`eresp`): requests HAProxy sent elsewhere or answered itself. */
+  readonly failed: number;
 }
 
 /** A running haproxy. */
@@ -108,7 +112,8 @@ export async function startHaproxy(frontends: HaproxyFrontends, statsPort = 10_0
       const result = new Map<number, BackendStats>();
       for (const row of rows.map((line) => line.split(","))) {
         const port = /^p(\d+)$/.exec(row[1]!)?.[1];
-        if (port !== undefined) result.set(Number(port), { requests: Number(row[columns.indexOf("stot")]), ok: Number(row[columns.indexOf("hrsp_2xx")] || 0) });
+        const count = (column: string) => Number(row[columns.indexOf(column)] || 0);
+        if (port !== undefined) result.set(Number(port), { requests: count("stot"), ok: count("hrsp_2xx"), clientErrors: count("hrsp_4xx"), failed: count("econ") + count("eresp") });
       }
       return result;
     },

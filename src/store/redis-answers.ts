@@ -1,0 +1,307 @@
+/**
+ * Challenge answers among a fleet on Redis without a store read per validation. The presenter
+ * publishes each answer on a channel every instance listens to, and every instance keeps what it
+ * heard until it expires: whichever instance the balancer sends the CA's request to answers from
+ * memory. The store holds an answer only when an instance that missed it asks for it.
+ *
+ * Why a presented answer is never a 404 (an instance that did not hear it, whatever the reason:
+ * it was starting, its subscription dropped, the CA's request beat the message):
+ * - Redis delivers a channel's messages to a subscription in the order it ran the PUBLISHes. An
+ *   instance asked for an answer it does not hold (and does not hear within {@link HEARD_WAIT_MS})
+ *   publishes a sync of its own and waits for it to come back: an answer published before the CA asked (the presenter published before it
+ *   told the CA to validate) has then arrived, if this subscription was up when it was published.
+ * - If this subscription has been up without a break for longer than any answer lives
+ *   ({@link MAX_ANSWER_MS}), it heard every answer still alive: one it did not hear is not
+ *   presented (404 at once). Otherwise it reads the store, and if the answer is not there,
+ *   publishes a need for it and waits until it is heard or stored, for up to {@link NEED_WAIT_MS}.
+ * - A presenter that hears a need for an answer it presents stores it (`SET … PX`) and publishes
+ *   it again. A presenter that is not listening (so that it could miss needs) stores every answer
+ *   it presents (and publishes it too), and when its subscription comes up (again) it stores each
+ *   answer it had published without storing.
+ * So the answer reaches the store within a need's wait unless the presenter is gone, Redis cannot
+ * be reached, or the presenter's own subscription takes longer than the wait to come back.
+ *
+ * An instance whose subscription drops forgets what it heard (it may have missed a withdrawal):
+ * it asks, as above, until it listens again.
+ */
+import { RedisClient } from "bun";
+import type { SharedChallenges } from "./certificate-store.ts";
+
+/**
+ * How long an instance listening waits for an answer it has not heard before it publishes a sync:
+ * the CA's request often comes just before the answer's message, which is then on its way.
+ */
+const HEARD_WAIT_MS = 100;
+/** How long an instance waits for its own sync message to come back before it reads the store. */
+const SYNC_WAIT_MS = 1_000;
+/**
+ * How long an instance that asked for an answer waits for it: more than a presenter takes to
+ * subscribe again after its subscription dropped (1 s, then connecting), less than a balancer
+ * waits for an instance's answer (10 s for the tests' HAProxy).
+ */
+const NEED_WAIT_MS = 5_000;
+/** The longest an answer lives (published, heard or stored), whatever its publisher asked. */
+const MAX_ANSWER_MS = 10 * 60_000;
+
+/** What the answers need of their store. */
+export interface AnswerChannel {
+  readonly url: string;
+  readonly clientOptions: ConstructorParameters<typeof RedisClient>[1];
+  /** The channel the answers go over. */
+  readonly channel: string;
+  /** The key an answer is stored under. */
+  key(token: string): string;
+  /** One command on the store's own connection. */
+  send(command: string, args: string[]): Promise<unknown>;
+}
+
+/** A message on the answers channel. */
+type Message =
+  | { readonly t: "answer"; readonly key: string; readonly value: string; readonly ttlMs: number }
+  | { readonly t: "withdrawn"; readonly key: string }
+  | { readonly t: "need"; readonly key: string }
+  | { readonly t: "sync"; readonly id: string };
+
+interface Kept {
+  readonly value: string;
+  readonly until: number;
+}
+
+interface Presented extends Kept {
+  /** Whether the store holds it (written when an instance needed it, or while this one did not listen). */
+  stored: boolean;
+}
+
+/** Answers presented here and heard from the others, and the subscription that hears them. */
+export class RedisAnswers {
+  private readonly presented = new Map<string, Presented>();
+  private readonly heard = new Map<string, Kept>();
+  /** Syncs this instance published, and whether each came back. */
+  private readonly syncs = new Map<string, boolean>();
+  private readonly wakers = new Set<() => void>();
+  private readonly channel: AnswerChannel;
+  private subscriber: RedisClient | undefined;
+  private listening = false;
+  /** When the current subscription was up (0: not listening). */
+  private listeningSince = 0;
+  private closed = false;
+  private readonly started: Promise<void>;
+
+  constructor(channel: AnswerChannel) {
+    this.channel = channel;
+    this.started = this.listen();
+  }
+
+  /** Resolves once the first subscription is up (or failed: it is tried again meanwhile, and answers are asked for). */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /** Stops listening. */
+  close(): void {
+    this.closed = true;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.deafen();
+    subscriber?.close();
+  }
+
+  /** The {@link SharedChallenges} over this channel. */
+  shared(): SharedChallenges {
+    return {
+      publish: (token, value, ttlMs) => this.publish(token, value, ttlMs),
+      answer: (token) => this.answer(token),
+      withdraw: (token) => this.withdraw(token),
+      ready: () => this.ready(),
+    };
+  }
+
+  private async publish(key: string, value: string, ttlMs: number): Promise<void> {
+    this.forgetExpired();
+    const lives = Math.min(ttlMs, MAX_ANSWER_MS);
+    this.presented.set(key, { value, until: Date.now() + lives, stored: false });
+    this.wake();
+    // Not listening, this instance could miss a need for it: stored at once.
+    if (!this.listening) await this.store(key);
+    await this.announce(key);
+  }
+
+  /** Publishes a presented answer, for the time it has left. */
+  private async announce(key: string): Promise<void> {
+    const presented = this.presented.get(key);
+    const ttlMs = presented ? presented.until - Date.now() : 0;
+    if (!presented || ttlMs <= 0) return;
+    await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "answer", key, value: presented.value, ttlMs } satisfies Message)]);
+  }
+
+  private async withdraw(key: string): Promise<void> {
+    const presented = this.presented.get(key);
+    this.presented.delete(key);
+    this.heard.delete(key);
+    await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "withdrawn", key } satisfies Message)]);
+    if (presented?.stored !== false) await this.send("DEL", [this.channel.key(key)]);
+  }
+
+  /** This instance's answer, else one heard, else one the store holds or comes to hold (see the file's comment). */
+  private async answer(key: string): Promise<string | undefined> {
+    const known = this.recall(key);
+    if (known !== undefined) return known;
+    if (this.listening) {
+      const heardSince = this.listeningSince;
+      const soon = await this.heardWithin(key, HEARD_WAIT_MS);
+      if (soon !== undefined) return soon;
+      const { value, echoed } = await this.afterSync(key);
+      if (value !== undefined) return value;
+      // Listening since before any answer alive was published, and still, and the sync came back: it would have been heard.
+      if (echoed && this.listening && this.listeningSince === heardSince && Date.now() - heardSince > MAX_ANSWER_MS) return undefined;
+    }
+    const stored = await this.read(key);
+    if (stored !== undefined) return stored;
+    await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "need", key } satisfies Message)]);
+    // Read again, more and more seldom, until the presenter has stored it (or it is heard).
+    const deadline = Date.now() + NEED_WAIT_MS;
+    for (let pause = 250; Date.now() < deadline; pause = Math.min(pause * 2, 1_000)) {
+      const readAt = Math.min(Date.now() + pause, deadline);
+      while (this.recall(key) === undefined && Date.now() < readAt) await this.nextEvent(readAt - Date.now());
+      const value = this.recall(key) ?? (await this.read(key));
+      if (value !== undefined) return value;
+    }
+    return this.recall(key);
+  }
+
+  /** The answer, once heard within `ms` (while listening). */
+  private async heardWithin(key: string, ms: number): Promise<string | undefined> {
+    const deadline = Date.now() + ms;
+    while (this.recall(key) === undefined && this.listening && Date.now() < deadline) await this.nextEvent(deadline - Date.now());
+    return this.recall(key);
+  }
+
+  /** Publishes a sync and waits for it to come back: every answer published before then has arrived on this subscription. */
+  private async afterSync(key: string): Promise<{ value?: string; echoed: boolean }> {
+    const id = crypto.randomUUID();
+    this.syncs.set(id, false);
+    try {
+      await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "sync", id } satisfies Message)]);
+      const deadline = Date.now() + SYNC_WAIT_MS;
+      while (this.recall(key) === undefined && this.syncs.get(id) === false && this.listening && Date.now() < deadline) {
+        await this.nextEvent(deadline - Date.now());
+      }
+      const value = this.recall(key);
+      return { ...(value !== undefined ? { value } : {}), echoed: this.syncs.get(id) === true };
+    } finally {
+      this.syncs.delete(id);
+    }
+  }
+
+  private async read(key: string): Promise<string | undefined> {
+    return ((await this.send("GET", [this.channel.key(key)])) as string | null) ?? undefined;
+  }
+
+  /** Writes a presented answer to the store, for the time it has left. */
+  private async store(key: string): Promise<void> {
+    const presented = this.presented.get(key);
+    const left = presented ? presented.until - Date.now() : 0;
+    if (!presented || presented.stored || left <= 0) return;
+    presented.stored = true;
+    try {
+      await this.send("SET", [this.channel.key(key), presented.value, "PX", String(left)]);
+    } catch (error) {
+      presented.stored = false;
+      throw error;
+    }
+  }
+
+  private send(command: string, args: string[]): Promise<unknown> {
+    return this.channel.send(command, args);
+  }
+
+  private recall(key: string): string | undefined {
+    const now = Date.now();
+    const kept = this.presented.get(key) ?? this.heard.get(key);
+    return kept && kept.until > now ? kept.value : undefined;
+  }
+
+  private forgetExpired(): void {
+    const now = Date.now();
+    for (const kept of [this.presented, this.heard]) for (const [key, { until }] of kept) if (until <= now) kept.delete(key);
+  }
+
+  /** Resolves at the next message heard (or subscription change), or after `ms`. */
+  private nextEvent(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakers.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const done of [...this.wakers]) done();
+  }
+
+  private hear(text: string): void {
+    let message: Partial<Message> & { t?: unknown };
+    try {
+      message = JSON.parse(text) as typeof message;
+    } catch {
+      return; // not a message this version writes
+    }
+    if (message.t === "answer" && typeof message.key === "string" && typeof message.value === "string" && typeof message.ttlMs === "number") {
+      if (this.heard.size > 256) this.forgetExpired();
+      this.heard.set(message.key, { value: message.value, until: Date.now() + Math.min(message.ttlMs, MAX_ANSWER_MS) });
+    } else if (message.t === "withdrawn" && typeof message.key === "string") {
+      this.heard.delete(message.key);
+    } else if (message.t === "need" && typeof message.key === "string") {
+      // Only when presented here: stored for a deaf asker, published again for one listening (a failed write is made again at the next need).
+      const key = message.key;
+      if (this.presented.has(key)) void this.store(key).then(() => this.announce(key)).catch(() => {});
+    } else if (message.t === "sync" && typeof message.id === "string" && this.syncs.has(message.id)) {
+      this.syncs.set(message.id, true);
+    }
+    this.wake();
+  }
+
+  /** Not listening: what was heard may be missing a withdrawal, and needs are not heard. */
+  private deafen(): void {
+    this.listening = false;
+    this.listeningSince = 0;
+    this.heard.clear();
+    this.wake();
+  }
+
+  /**
+   * Subscribes on a connection of its own; a lost one is replaced after a second. Once up, every
+   * answer this instance published without storing is stored: it may have missed needs for them.
+   */
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    const client = new RedisClient(this.channel.url, this.channel.clientOptions);
+    this.subscriber = client;
+    const retire = () => {
+      if (this.subscriber !== client) return;
+      this.deafen();
+      this.subscriber = undefined;
+      client.close();
+      if (!this.closed) setTimeout(() => void this.listen(), 1_000);
+    };
+    let connections = 0;
+    client.onconnect = () => {
+      // A reconnection within the client's retries: the server forgot the subscription, and messages were missed.
+      if (++connections > 1) retire();
+    };
+    client.onclose = retire;
+    try {
+      await client.subscribe(this.channel.channel, (message) => this.hear(String(message)));
+      if (this.subscriber !== client || this.closed) return;
+      this.listening = true;
+      this.listeningSince = Date.now();
+      await Promise.all([...this.presented.keys()].map((key) => this.store(key).catch(() => {})));
+    } catch {
+      retire();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Challenge answers among Redis instances (src/store/redis-answers.ts), against a real
+ * redis-server from Debian: heard answers cost no store command, and an instance that did not hear
+ * a presented answer (it started later, or the presenter's subscription was down when it asked)
+ * still answers it, never a 404.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { Challenge } from "../../src/acme/index.ts";
+import { Http01Solver } from "../../src/challenges/index.ts";
+import { redirectingHandler, SharedHttp01Solver } from "../../src/manage/index.ts";
+import { RedisCertificateStore } from "../../src/store/index.ts";
+import { startRedis, type Redis } from "../support/redis.ts";
+
+setDefaultTimeout(30_000);
+
+const PORT = 16383;
+let redis: Redis;
+beforeAll(async () => {
+  redis = await startRedis(PORT);
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(PORT), ...args]).stdout.toString().trim();
+const stored = (prefix: string, token: string) => cli("EXISTS", `${prefix}challenge:${token}`) === "1";
+/** Redis's own count of one command since the last `CONFIG RESETSTAT`. */
+const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(cli("INFO", "commandstats"))?.[1] ?? 0);
+/** The ids of the connections subscribed to something. */
+const subscribers = () => [...cli("CLIENT", "LIST", "TYPE", "pubsub").matchAll(/\bid=(\d+)/g)].map((match) => match[1]!);
+
+async function instances<T>(count: number, prefix: string, work: (stores: RedisCertificateStore[]) => Promise<T>): Promise<T> {
+  const stores = Array.from({ length: count }, () => new RedisCertificateStore(redis.url, { prefix }));
+  try {
+    return await work(stores);
+  } finally {
+    for (const store of stores) store.close();
+  }
+}
+
+describe("challenge answers on Redis", () => {
+  test("an answer heard by every instance listening is answered by each from memory: not stored, not read", async () => {
+    await instances(3, "heard:", async ([presenter, ...others]) => {
+      const shared = [presenter!, ...others].map((store) => store.sharedChallenges());
+      await Promise.all(shared.map((answers) => answers.ready!()));
+      cli("CONFIG", "RESETSTAT");
+      await shared[0]!.publish("tok-heard", "tok-heard.thumb", 60_000);
+      for (const answers of shared) expect(await answers.answer("tok-heard")).toBe("tok-heard.thumb");
+      expect(stored("heard:", "tok-heard")).toBe(false);
+      expect(calls("get")).toBe(0);
+      expect(calls("set")).toBe(0);
+    });
+  });
+
+  test("an instance that was not listening when an answer was published (it started later) answers it: the presenter stores it when asked", async () => {
+    await instances(2, "late:", async ([presenter, late]) => {
+      const mine = presenter!.sharedChallenges();
+      await mine.ready!();
+      await mine.publish("tok-late", "tok-late.thumb", 60_000);
+      expect(stored("late:", "tok-late")).toBe(false);
+      const theirs = late!.sharedChallenges();
+      await theirs.ready!();
+      expect(await theirs.answer("tok-late")).toBe("tok-late.thumb");
+      expect(stored("late:", "tok-late")).toBe(true);
+    });
+  });
+
+  test("the http-01 port of an instance started after another presented answers the CA with the key authorization, not 404", async () => {
+    await instances(2, "http01:", async ([presenter, late]) => {
+      const shared = presenter!.sharedChallenges();
+      await shared.ready!();
+      const challenge: Challenge = { type: "http-01", url: "https://ca.test/chall/1", status: "pending", token: "tok-http01" };
+      await new SharedHttp01Solver(new Http01Solver(), shared).present({ type: "dns", value: "a.example" }, challenge, "tok-http01.thumb");
+      // The late instance's port, as manage() and the daemon build it: its own solver never presented this challenge.
+      const answer = redirectingHandler(new Http01Solver(), late!.sharedChallenges(), 443, () => true);
+      const response = await answer(new Request("http://a.example/.well-known/acme-challenge/tok-http01", { headers: { host: "a.example" } }));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("tok-http01.thumb");
+    });
+  });
+
+  test("a presenter whose subscription dropped stores, once listening again, what it published: an instance that asked meanwhile gets it", async () => {
+    await instances(2, "dropped:", async ([presenter, asker]) => {
+      const mine = presenter!.sharedChallenges();
+      await mine.ready!();
+      await mine.publish("tok-dropped", "tok-dropped.thumb", 60_000);
+      // The presenter's is the only subscription: killed, the asker's need reaches no one who presents.
+      expect(subscribers()).toHaveLength(1);
+      cli("CLIENT", "KILL", "ID", subscribers()[0]!);
+      expect(await asker!.sharedChallenges().answer("tok-dropped")).toBe("tok-dropped.thumb");
+    });
+  });
+
+  test("withdrawn, an answer is no longer given by the instances that heard it, and a new one for the same key is", async () => {
+    await instances(2, "withdrawn:", async ([presenter, other]) => {
+      const [mine, theirs] = [presenter!.sharedChallenges(), other!.sharedChallenges()];
+      await Promise.all([mine.ready!(), theirs.ready!()]);
+      await mine.publish("tls-alpn-01:a.example", "{\"first\":1}", 60_000);
+      expect(await theirs.answer("tls-alpn-01:a.example")).toBe("{\"first\":1}");
+      await mine.withdraw("tls-alpn-01:a.example");
+      // Heard in the order published: once the next answer has arrived there, so has the withdrawal before it.
+      await mine.publish("tls-alpn-01:b.example", "{\"other\":1}", 60_000);
+      expect(await theirs.answer("tls-alpn-01:b.example")).toBe("{\"other\":1}");
+      expect(await theirs.answer("tls-alpn-01:a.example")).toBeUndefined();
+      await mine.publish("tls-alpn-01:a.example", "{\"second\":2}", 60_000);
+      expect(await theirs.answer("tls-alpn-01:a.example")).toBe("{\"second\":2}");
+    });
+  });
+});

@@ -19,7 +19,8 @@ export function redirectingHandler(solver: Http01Solver, shared: SharedChallenge
     if (answer.status !== 404 || !request.headers.get("host")) return answer;
     const target = requestTarget(request.url);
     if (target.startsWith(HTTP01_PATH_PREFIX)) {
-      const published = shared && request.method === "GET" ? await shared.answer(target.slice(HTTP01_PATH_PREFIX.length).replace(/[?#].*$/s, "")).catch(() => undefined) : undefined;
+      const token = target.slice(HTTP01_PATH_PREFIX.length).replace(/[?#].*$/s, "");
+      const published = shared && request.method === "GET" && isChallengeToken(token) ? await shared.answer(token).catch(() => undefined) : undefined;
       return published === undefined ? answer : new Response(published, { headers: { "content-type": "application/octet-stream" } });
     }
     const host = parseRequestHost(request.headers.get("host"));
@@ -27,6 +28,16 @@ export function redirectingHandler(solver: Http01Solver, shared: SharedChallenge
     if (!(await serves(host.name))) return new Response("Misdirected Request: no site here for this name\n", { status: 421 });
     return Response.redirect(`https://${host.name}${httpsPort === 443 ? "" : `:${httpsPort}`}${target}`, 308);
   };
+}
+
+/**
+ * Whether `token` can be an ACME challenge token: base64url, at least 128 bits (22 characters),
+ * and not absurdly long. Anything else is answered 404 here without asking the store, so that
+ * made-up paths from the Internet cost the fleet nothing.
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-8.3
+ */
+function isChallengeToken(token: string): boolean {
+  return /^[A-Za-z0-9_-]{22,256}$/.test(token);
 }
 
 /** How long a published http-01 answer is kept: long enough for a CA that validates late. */

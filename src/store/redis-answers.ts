@@ -42,6 +42,13 @@ const SYNC_WAIT_MS = 1_000;
 const NEED_WAIT_MS = 5_000;
 /** The longest an answer lives (published, heard or stored), whatever its publisher asked. */
 const MAX_ANSWER_MS = 10 * 60_000;
+/**
+ * Unknown answers looked for the long way (a sync, a need, reads for up to {@link NEED_WAIT_MS})
+ * at once. Requests for made-up tokens come from anyone on the Internet: beyond this many, a
+ * lookup is one store read, as it was before answers went over the channel, so that a stranger
+ * cannot make each request cost the fleet a dozen commands and messages to every instance.
+ */
+const LONG_LOOKUPS = 4;
 
 /** What the answers need of their store. */
 export interface AnswerChannel {
@@ -85,6 +92,8 @@ export class RedisAnswers {
   /** When the current subscription was up (0: not listening). */
   private listeningSince = 0;
   private closed = false;
+  /** Lookups going the long way now (at most {@link LONG_LOOKUPS}). */
+  private longLookups = 0;
   private readonly started: Promise<void>;
 
   constructor(channel: AnswerChannel) {
@@ -146,6 +155,17 @@ export class RedisAnswers {
   private async answer(key: string): Promise<string | undefined> {
     const known = this.recall(key);
     if (known !== undefined) return known;
+    if (this.longLookups >= LONG_LOOKUPS) return (await this.heardWithin(key, HEARD_WAIT_MS)) ?? (await this.read(key));
+    this.longLookups++;
+    try {
+      return await this.lookUp(key);
+    } finally {
+      this.longLookups--;
+    }
+  }
+
+  /** The long way to an answer not held here (see the file's comment). */
+  private async lookUp(key: string): Promise<string | undefined> {
     if (this.listening) {
       const heardSince = this.listeningSince;
       const soon = await this.heardWithin(key, HEARD_WAIT_MS);

@@ -29,6 +29,9 @@ const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(
 /** The ids of the connections subscribed to something. */
 const subscribers = () => [...cli("CLIENT", "LIST", "TYPE", "pubsub").matchAll(/\bid=(\d+)/g)].map((match) => match[1]!);
 
+/** A token as a CA makes them: base64url, 256 bits. */
+const HTTP01_TOKEN = "Vh2b4cRk1YvUq0nJ8s-3dX_7wQeLmPzT6aGfHiKoN9E";
+
 async function instances<T>(count: number, prefix: string, work: (stores: RedisCertificateStore[]) => Promise<T>): Promise<T> {
   const stores = Array.from({ length: count }, () => new RedisCertificateStore(redis.url, { prefix }));
   try {
@@ -69,13 +72,13 @@ describe("challenge answers on Redis", () => {
     await instances(2, "http01:", async ([presenter, late]) => {
       const shared = presenter!.sharedChallenges();
       await shared.ready!();
-      const challenge: Challenge = { type: "http-01", url: "https://ca.test/chall/1", status: "pending", token: "tok-http01" };
-      await new SharedHttp01Solver(new Http01Solver(), shared).present({ type: "dns", value: "a.example" }, challenge, "tok-http01.thumb");
+      const challenge: Challenge = { type: "http-01", url: "https://ca.test/chall/1", status: "pending", token: HTTP01_TOKEN };
+      await new SharedHttp01Solver(new Http01Solver(), shared).present({ type: "dns", value: "a.example" }, challenge, `${HTTP01_TOKEN}.thumb`);
       // The late instance's port, as manage() and the daemon build it: its own solver never presented this challenge.
       const answer = redirectingHandler(new Http01Solver(), late!.sharedChallenges(), 443, () => true);
-      const response = await answer(new Request("http://a.example/.well-known/acme-challenge/tok-http01", { headers: { host: "a.example" } }));
+      const response = await answer(new Request(`http://a.example/.well-known/acme-challenge/${HTTP01_TOKEN}`, { headers: { host: "a.example" } }));
       expect(response.status).toBe(200);
-      expect(await response.text()).toBe("tok-http01.thumb");
+      expect(await response.text()).toBe(`${HTTP01_TOKEN}.thumb`);
     });
   });
 
@@ -104,6 +107,24 @@ describe("challenge answers on Redis", () => {
       expect(await theirs.answer("tls-alpn-01:a.example")).toBeUndefined();
       await mine.publish("tls-alpn-01:a.example", "{\"second\":2}", 60_000);
       expect(await theirs.answer("tls-alpn-01:a.example")).toBe("{\"second\":2}");
+    });
+  });
+
+  test("requests from the Internet for made-up challenge paths cost the fleet little: none for what is not a token, and a bounded long way for tokens nobody presented", async () => {
+    await instances(2, "strangers:", async ([young, other]) => {
+      await Promise.all([young!.sharedChallenges().ready!(), other!.sharedChallenges().ready!()]);
+      const port = redirectingHandler(new Http01Solver(), young!.sharedChallenges(), 443, () => true);
+      const get = (token: string) => port(new Request(`http://a.example/.well-known/acme-challenge/${token}`, { headers: { host: "a.example" } }));
+      cli("CONFIG", "RESETSTAT");
+      // Not the shape of a token (RFC 8555 section 8.3: base64url, 128 bits at least): 404 without a command.
+      for (const path of ["short", "x".repeat(300), "has.a.dot.in.it.and.is.long.enough", "%2e%2e%2fetc%2fpasswd-long-enough-to-pass"]) expect((await get(path)).status).toBe(404);
+      expect(calls("get") + calls("publish")).toBe(0);
+      // Forty well-formed tokens nobody presented, at once, to an instance listening for less than an answer's life:
+      // each would go the long way (a sync and a need to every instance, reads for 5 s); at most 4 do, the rest cost one read.
+      const statuses = await Promise.all(Array.from({ length: 40 }, (_, index) => get(`${HTTP01_TOKEN.slice(0, 40)}${String(index).padStart(3, "0")}`).then((response) => response.status)));
+      expect(statuses.every((status) => status === 404)).toBe(true);
+      expect(calls("publish")).toBeLessThanOrEqual(2 * 4);
+      expect(calls("get")).toBeLessThanOrEqual(40 + 4 * 8);
     });
   });
 });

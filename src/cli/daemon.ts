@@ -11,7 +11,7 @@ import type { ChallengeSolver } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, ExecDnsSolver, Http01Solver, Rfc2136Solver, TlsAlpn01Solver, type PemCertificate } from "../challenges/index.ts";
 import { parseTsigKey, type TsigKey } from "../dns/index.ts";
 import { askEndpoint, manage, redirectingHandler, SharedHttp01Solver, SharedTlsAlpn01Solver, tlsAlpnLookup, type Managed, type ManageOptions, type OnDemandOptions } from "../manage/index.ts";
-import { AlpnRouter, CertificateServerView, hostNameMatches, HotTlsServer, serve, TlsFrontServer, withClientAddresses, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
+import { AlpnRouter, CertificateServerView, hostNameMatches, HotTlsServer, IdleCollector, serve, TlsFrontServer, withClientAddresses, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import { readTrustRoots } from "../trust/index.ts";
 import { ConfigError, type ServeConfig } from "./serve-config.ts";
@@ -116,7 +116,7 @@ class Listeners {
     this.https = this.front === "tls-front"
       ? new TlsFrontServer<WebSocketProxyData>({ hostname: httpsHostname, port: httpsPort, fetch, ...(websocket ? { websocket } : {}), onUnknownName: (name) => this.onDemand(name) })
       : new HotTlsServer<WebSocketProxyData>({
-        hostname: httpsHostname, port: httpsPort, http2: config.listen.http2, fetch,
+        hostname: httpsHostname, port: httpsPort, http2: config.listen.http2, fetch, idleCollector: new IdleCollector(),
         ...(websocket ? { websocket } : {}),
         ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
       });

@@ -134,14 +134,11 @@ async function frontDoor(server: FrontDoor): Promise<void> {
     await msUntil(performance.now(), servedOnce, 30_000, 5);
     await Bun.sleep(500);
     record(`${server.label}, warm start, one site`, memoryOf(child.pid), child.pid);
+    const before = await msUntil(performance.now(), servedOnce, 30_000, 5); // a new connection and a request, pages in place
     await Bun.sleep(idleSeconds * 1000);
     record(`${server.label}, then idle ${idleSeconds} s`, memoryOf(child.pid), child.pid);
-    if (process.env.RSS_PAGEOUT) {
-      Bun.spawnSync(["python3", process.env.RSS_PAGEOUT, String(child.pid)], { stdout: "ignore" });
-      record(`${server.label}, its executable's pages paged out`, memoryOf(child.pid), child.pid);
-      await msUntil(performance.now(), servedOnce, 30_000, 5);
-      record(`${server.label}, then one request`, memoryOf(child.pid), child.pid);
-    }
+    const afterIdle = await msUntil(performance.now(), servedOnce, 30_000, 5);
+    record(`${server.label}, then one request (${afterIdle.toFixed(1)} ms; ${before.toFixed(1)} ms before the idle time)`, memoryOf(child.pid), child.pid);
     const cpuBefore = cpuMsOf(child.pid);
     const load = await wrk(dir, new URL(`https://${NAME}:${HTTPS}/index.html`), 5, 32);
     const after = memoryOf(child.pid);

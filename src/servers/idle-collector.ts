@@ -15,27 +15,37 @@ export type IdleClock = Pick<TimerClock, "now" | "setTimer">;
 export interface IdleCollectorOptions {
   /** Quiet time after the last request before collecting, ms (default 5,000). */
   readonly idleMs?: number;
+  /**
+   * Least time from one collection to the next, ms (default 30,000): with a request every few
+   * seconds, each quiet spell would otherwise cost a collection and the code pages mapped again.
+   */
+  readonly minIntervalMs?: number;
   /** What to run (default: a full, synchronous garbage collection, which also asks mimalloc to release freed pages). */
   readonly collect?: () => void;
   readonly clock?: IdleClock;
 }
 
 /**
- * Runs one collection each time requests stop for `idleMs`: {@link IdleCollector.busy} is called
- * for every request and costs a clock read; the one timer is armed only after activity.
+ * Runs one collection each time requests stop for `idleMs`, at most one per `minIntervalMs`:
+ * {@link IdleCollector.busy} is called for every request and costs a clock read; the one timer is
+ * armed only after activity.
  */
 export class IdleCollector {
   private readonly idleMs: number;
+  private readonly minIntervalMs: number;
   private readonly collect: () => void;
   private readonly clock: IdleClock;
   private lastActivity = 0;
+  private lastCollection = Number.NEGATIVE_INFINITY;
   private timer: Timer | undefined;
   /** Collections run so far (for tests and metrics). */
   collections = 0;
 
   constructor(options: IdleCollectorOptions = {}) {
     this.idleMs = options.idleMs ?? 5_000;
+    this.minIntervalMs = options.minIntervalMs ?? 30_000;
     if (!(this.idleMs > 0)) throw new RangeError(`Cannot wait ${this.idleMs} ms before collecting: it must be a positive number`);
+    if (!(this.minIntervalMs >= 0)) throw new RangeError(`Cannot keep ${this.minIntervalMs} ms between collections: it must be zero or more`);
     this.collect = options.collect ?? collectAndRelease;
     this.clock = options.clock ?? systemClock;
   }
@@ -57,9 +67,12 @@ export class IdleCollector {
   }
 
   private check(): void {
-    const quietFor = this.clock.now() - this.lastActivity;
-    if (quietFor < this.idleMs) return this.arm(this.idleMs - quietFor); // requests came meanwhile: wait out the rest
+    const now = this.clock.now();
+    // Requests came meanwhile, or the last collection was recent: wait out the rest.
+    const wait = Math.max(this.idleMs - (now - this.lastActivity), this.minIntervalMs - (now - this.lastCollection));
+    if (wait > 0) return this.arm(wait);
     this.timer = undefined;
+    this.lastCollection = now;
     this.collections++;
     this.collect();
   }

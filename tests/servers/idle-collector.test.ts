@@ -11,10 +11,10 @@ import { chainPem, createTestRoot } from "../support/certificates.ts";
 import { FakeTimerClock } from "../support/fake-timers.ts";
 import { servedLeaf } from "../support/served-leaf.ts";
 
-function collectorWithFakeClock(idleMs = 5_000) {
+function collectorWithFakeClock(idleMs = 5_000, minIntervalMs = 0) {
   const clock = new FakeTimerClock();
   let collected = 0;
-  const collector = new IdleCollector({ idleMs, clock, collect: () => collected++ });
+  const collector = new IdleCollector({ idleMs, minIntervalMs, clock, collect: () => collected++ });
   return { clock, collector, collected: () => collected };
 }
 
@@ -62,6 +62,20 @@ describe("IdleCollector", () => {
     expect(collector.collections).toBe(2);
   });
 
+  test("a quiet spell soon after a collection waits until minIntervalMs has passed since it", () => {
+    const { clock, collector, collected } = collectorWithFakeClock(5_000, 30_000);
+    collector.busy();
+    clock.advance(5_000);
+    expect(collected()).toBe(1); // at 5 s
+    clock.advance(1_000);
+    collector.busy(); // at 6 s: quiet from 11 s on, but the last collection was at 5 s
+    clock.advance(28_999);
+    expect(collected()).toBe(1);
+    clock.advance(1);
+    expect(collected()).toBe(2); // at 35 s
+    expect(clock.pending()).toBe(0);
+  });
+
   test("stop() cancels a pending collection", () => {
     const { clock, collector, collected } = collectorWithFakeClock();
     collector.busy();
@@ -70,8 +84,9 @@ describe("IdleCollector", () => {
     expect(collected()).toBe(0);
   });
 
-  test("a wait that is not a positive number is a RangeError", () => {
+  test("a wait that is not a positive number, or a negative interval, is a RangeError", () => {
     for (const idleMs of [0, -1, Number.NaN]) expect(() => new IdleCollector({ idleMs })).toThrow(RangeError);
+    expect(() => new IdleCollector({ minIntervalMs: -1 })).toThrow(RangeError);
   });
 });
 
@@ -79,7 +94,7 @@ test("HotTlsServer tells its idle collector of its start, every request and ever
   const root = await createTestRoot("idle test root");
   const clock = new FakeTimerClock();
   let collected = 0;
-  const idleCollector = new IdleCollector({ idleMs: 1_000, clock, collect: () => collected++ });
+  const idleCollector = new IdleCollector({ idleMs: 1_000, minIntervalMs: 0, clock, collect: () => collected++ });
   const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", idleCollector, fetch: () => new Response("hello\n") });
   try {
     await server.serve([await servedLeaf(root, ["idle.test"])]);

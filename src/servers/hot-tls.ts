@@ -65,7 +65,7 @@ export interface HotTlsServerOptions<WebSocketData = undefined> {
    */
   readonly onRejected?: (certificate: ServedCertificate, reason: string) => void;
   /**
-   * Told of every request and swap, to give memory back once they stop (the daemon passes an
+   * Told of every request and swap, to give memory back after a swap and once requests stop (the daemon passes an
    * {@link IdleCollector}); none by default: what it does reaches the whole process.
    */
   readonly idleCollector?: IdleCollector;
@@ -175,7 +175,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     if (this.relay) this.relay.target = started.target;
     const old = this.current;
     this.current = started;
-    this.idle?.busy(); // a swap allocates too (TLS contexts, the certificates' checks): collect once things are quiet
+    this.idle?.changed(); // what obtaining and loading the certificates left behind: given back soon after, busy or not
     if (old) {
       this.retire(old);
       this.swaps++;

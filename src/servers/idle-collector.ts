@@ -16,35 +16,46 @@ export interface IdleCollectorOptions {
   /** Quiet time after the last request before collecting, ms (default 5,000). */
   readonly idleMs?: number;
   /**
-   * Least time from one collection to the next, ms (default 30,000): with a request every few
+   * Least time from one collection to the next, ms (default 10,000): with a request every few
    * seconds, each quiet spell would otherwise cost a collection and the code pages mapped again.
    */
   readonly minIntervalMs?: number;
+  /**
+   * Wait after a {@link IdleCollector.changed} (a certificate swap) before collecting, requests or
+   * not, ms (default 1,000): what the swap's work (obtaining, checking, loading certificates) left
+   * behind is given back even by a server that is never idle.
+   */
+  readonly afterChangeMs?: number;
   /** What to run (default: a full, synchronous garbage collection, which also asks mimalloc to release freed pages). */
   readonly collect?: () => void;
   readonly clock?: IdleClock;
 }
 
 /**
- * Runs one collection each time requests stop for `idleMs`, at most one per `minIntervalMs`:
- * {@link IdleCollector.busy} is called for every request and costs a clock read; the one timer is
- * armed only after activity.
+ * Runs one collection each time requests stop for `idleMs`, and one `afterChangeMs` after a swap
+ * whether requests stop or not; at most one per `minIntervalMs`. {@link IdleCollector.busy} is
+ * called for every request and costs a clock read; the one timer is armed only after activity.
  */
 export class IdleCollector {
   private readonly idleMs: number;
   private readonly minIntervalMs: number;
+  private readonly afterChangeMs: number;
   private readonly collect: () => void;
   private readonly clock: IdleClock;
   private lastActivity = 0;
   private lastCollection = Number.NEGATIVE_INFINITY;
+  /** When the latest swap not yet followed by a collection happened. */
+  private changedAt: number | undefined;
   private timer: Timer | undefined;
   /** Collections run so far (for tests and metrics). */
   collections = 0;
 
   constructor(options: IdleCollectorOptions = {}) {
     this.idleMs = options.idleMs ?? 5_000;
-    this.minIntervalMs = options.minIntervalMs ?? 30_000;
+    this.minIntervalMs = options.minIntervalMs ?? 10_000;
+    this.afterChangeMs = options.afterChangeMs ?? 1_000;
     if (!(this.idleMs > 0)) throw new RangeError(`Cannot wait ${this.idleMs} ms before collecting: it must be a positive number`);
+    if (!(this.afterChangeMs >= 0)) throw new RangeError(`Cannot wait ${this.afterChangeMs} ms after a swap: it must be zero or more`);
     if (!(this.minIntervalMs >= 0)) throw new RangeError(`Cannot keep ${this.minIntervalMs} ms between collections: it must be zero or more`);
     this.collect = options.collect ?? collectAndRelease;
     this.clock = options.clock ?? systemClock;
@@ -53,7 +64,16 @@ export class IdleCollector {
   /** A request arrived: collect once none has for `idleMs`. */
   busy(): void {
     this.lastActivity = this.clock.now();
-    if (this.timer === undefined) this.arm(this.idleMs);
+    if (this.timer === undefined) this.arm(this.idleMs); // requests only ever move the time due later: a timer already set re-arms itself
+  }
+
+  /** The served certificates were swapped (or first loaded): collect `afterChangeMs` after the latest swap. */
+  changed(): void {
+    const now = this.clock.now();
+    this.lastActivity = now;
+    this.changedAt = now;
+    this.timer?.cancel(); // the time due may be sooner than the timer set
+    this.arm(Math.max(0, this.dueAt() - now));
   }
 
   /** Forgets the pending collection (the server stopped). */
@@ -66,12 +86,18 @@ export class IdleCollector {
     this.timer = this.clock.setTimer(() => this.check(), ms);
   }
 
+  /** Quiet for `idleMs`, or `afterChangeMs` after a swap, whichever comes first; never within `minIntervalMs` of the last collection. */
+  private dueAt(): number {
+    const afterChange = this.changedAt === undefined ? Number.POSITIVE_INFINITY : this.changedAt + this.afterChangeMs;
+    return Math.max(Math.min(this.lastActivity + this.idleMs, afterChange), this.lastCollection + this.minIntervalMs);
+  }
+
   private check(): void {
     const now = this.clock.now();
-    // Requests came meanwhile, or the last collection was recent: wait out the rest.
-    const wait = Math.max(this.idleMs - (now - this.lastActivity), this.minIntervalMs - (now - this.lastCollection));
+    const wait = this.dueAt() - now; // requests came meanwhile, or the last collection was recent: wait out the rest
     if (wait > 0) return this.arm(wait);
     this.timer = undefined;
+    this.changedAt = undefined;
     this.lastCollection = now;
     this.collections++;
     this.collect();

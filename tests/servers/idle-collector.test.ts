@@ -73,6 +73,45 @@ describe("IdleCollector", () => {
     expect(collected()).toBe(1);
     clock.advance(1);
     expect(collected()).toBe(2); // at 35 s
+    collector.changed(); // a swap right after: also waits for the interval
+    clock.advance(29_999);
+    expect(collected()).toBe(2);
+    clock.advance(1);
+    expect(collected()).toBe(3);
+    expect(clock.pending()).toBe(0);
+  });
+
+  test("a swap is collected afterChangeMs later even while requests keep coming", () => {
+    const { clock, collector, collected } = collectorWithFakeClock(5_000);
+    collector.changed();
+    for (let at = 0; at < 900; at += 100) {
+      collector.busy();
+      clock.advance(100);
+    }
+    expect(collected()).toBe(0); // 900 ms after the swap
+    collector.busy();
+    clock.advance(100);
+    expect(collected()).toBe(1); // 1 s after it, requests still coming
+    collector.busy();
+    clock.advance(4_999);
+    expect(collected()).toBe(1);
+    clock.advance(1);
+    expect(collected()).toBe(2); // then the quiet spell after the requests, as always
+  });
+
+  test("swaps in quick succession are collected once, afterChangeMs after the latest, and a timer set for a quiet spell is brought forward", () => {
+    const { clock, collector, collected } = collectorWithFakeClock(5_000);
+    collector.busy(); // a timer for 5 s
+    clock.advance(500);
+    collector.changed();
+    clock.advance(500);
+    collector.changed();
+    clock.advance(999);
+    expect(collected()).toBe(0);
+    clock.advance(1);
+    expect(collected()).toBe(1); // at 2 s, not 5 s or 6 s
+    clock.advance(60_000);
+    expect(collected()).toBe(1);
     expect(clock.pending()).toBe(0);
   });
 
@@ -87,19 +126,20 @@ describe("IdleCollector", () => {
   test("a wait that is not a positive number, or a negative interval, is a RangeError", () => {
     for (const idleMs of [0, -1, Number.NaN]) expect(() => new IdleCollector({ idleMs })).toThrow(RangeError);
     expect(() => new IdleCollector({ minIntervalMs: -1 })).toThrow(RangeError);
+    expect(() => new IdleCollector({ afterChangeMs: Number.NaN })).toThrow(RangeError);
   });
 });
 
-test("HotTlsServer tells its idle collector of its start, every request and every swap, and stop() cancels its wait", async () => {
+test("HotTlsServer tells its idle collector of its start, every swap and every request, and stop() cancels its wait", async () => {
   const root = await createTestRoot("idle test root");
   const clock = new FakeTimerClock();
   let collected = 0;
-  const idleCollector = new IdleCollector({ idleMs: 1_000, minIntervalMs: 0, clock, collect: () => collected++ });
+  const idleCollector = new IdleCollector({ idleMs: 1_000, afterChangeMs: 200, minIntervalMs: 0, clock, collect: () => collected++ });
   const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", idleCollector, fetch: () => new Response("hello\n") });
   try {
     await server.serve([await servedLeaf(root, ["idle.test"])]);
-    expect(clock.pending()).toBe(1); // the start is activity too
-    clock.advance(1_000);
+    expect(clock.pending()).toBe(1); // the start is a swap: collected 200 ms later
+    clock.advance(200);
     expect(collected).toBe(1);
     expect(await getStatus(server.port, chainPem([root.der]), "idle.test")).toBe(200);
     expect(clock.pending()).toBe(1);
@@ -108,6 +148,8 @@ test("HotTlsServer tells its idle collector of its start, every request and ever
     expect(clock.pending()).toBe(0);
     await server.serve([await servedLeaf(root, ["idle.test"])]); // a swap
     expect(clock.pending()).toBe(1);
+    clock.advance(200);
+    expect(collected).toBe(3);
     expect(await getStatus(server.port, chainPem([root.der]), "idle.test")).toBe(200);
     expect(clock.pending()).toBe(1);
   } finally {

@@ -178,13 +178,21 @@ const upstream = await startNginx(webroot, UPSTREAM);
 const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compare", "")), `bun-acme serve (${option("--compare", "")})`)] : [];
 const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
 const results = new Map<string, Round[]>();
+const failures: string[] = [];
 const began = performance.now();
 try {
   for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
     for (let index = 0; index < times; index++) {
       const order = index % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
-        const result = await round(contender, count);
+        let result: Round;
+        try {
+          result = await round(contender, count);
+        } catch (error) { // one failed round (e.g. a server that did not serve every site in time) is reported, not the end of the run
+          failures.push(`${contender.label}, ${count} site(s), round ${index + 1}: ${(error as Error).message.split("\n")[0]}`);
+          log(`FAILED ${failures.at(-1)}`);
+          continue;
+        }
         const key = `${contender.label}|${count}`;
         results.set(key, [...(results.get(key) ?? []), result]);
         log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
@@ -247,7 +255,7 @@ Caddy uses its defaults (HTTP/3 listener, its issuance rate limiter); bun-acme i
   : "with net.ipv4.tcp_migrate_req at 0 in the benchmark's network namespace (the relay swap mode; the shipped systemd unit sets it to 1, for the reuse-port mode: `--reuse-port`)"}.
 
 ${table(1)}
-${rounds200 > 0 ? `\n${table(200)}\n` : ""}`;
+${rounds200 > 0 ? `\n${table(200)}\n` : ""}${failures.length ? `\nRounds that failed (left out of the medians):\n${failures.map((failure) => `- ${failure}`).join("\n")}\n` : ""}`;
 writeFileSync(outFile, report);
 log(`wrote ${outFile}`);
 process.exit(0);

@@ -150,7 +150,7 @@ async function frontDoor(server: FrontDoor): Promise<void> {
     record(`${server.label}, after wrk load (${load.rps.toFixed(0)} req/s, ${cpuUs.toFixed(0)} µs CPU a request)`, after, child.pid);
     await Bun.sleep(idleSeconds * 1000);
     record(`${server.label}, after the load and ${idleSeconds} s idle`, memoryOf(child.pid), child.pid);
-    // The daemon collects at most once per 30 s (IdleCollector): the first collection was after the warm start.
+    // A reading after the daemon's least interval between collections (IdleCollector, 10 s) has surely passed.
     await Bun.sleep(Math.max(0, 35 - idleSeconds) * 1000);
     record(`${server.label}, after the load and 35 s idle`, memoryOf(child.pid), child.pid);
   } finally {
@@ -186,7 +186,7 @@ way dist/bun-acme is (\`--compile --minify --bytecode\`) and read 0.3 s after th
 proxied to nginx (a 1 KiB file) with a certificate from Pebble: a warm start, ${idleSeconds} s without a request, one
 request (a new TLS connection; its time with the pages in place and after the idle time), wrk (2 threads, 32 keep-alive
 connections, 5 s; CPU per request from /proc/PID/stat, less disturbed by the shared cores than requests per second), and
-${idleSeconds} s and 35 s without a request again (the daemon collects when idle, at most once per 30 s). One run: memory figures repeat within about 1 MiB here, times do not.
+${idleSeconds} s and 35 s without a request again (the daemon collects when idle, at most once per 10 s). One run: memory figures repeat within about 1 MiB here, times do not.
 
 ${table}
 `);

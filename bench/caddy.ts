@@ -37,6 +37,8 @@ const HTTPS = 18701;
 const HTTP = 18702;
 const UPSTREAM = 18700;
 const SECONDS = 5;
+/** How long a server is left without requests before its memory is read again ("settled"). */
+const SETTLE_SECONDS = 10;
 const CONNECTIONS = 32;
 const PAGE = "/index.html";
 const siteName = (index: number) => `s${index + 1}.bench.test`;
@@ -113,6 +115,13 @@ interface Round {
   warmAllMs: number;
   /** RSS once a warm start serves every site (before any load). */
   warmRssMiB: number;
+  /** RSS and its anonymous part after the load and SETTLE_SECONDS without a request. */
+  settledRssMiB: number;
+  settledAnonMiB: number;
+  /** RSS SETTLE_SECONDS after the last warm start. */
+  warmSettledRssMiB: number;
+  /** The anonymous part of the RSS right after the load. */
+  anonMiB: number;
 }
 
 /** One round of one contender with `count` sites, in a fresh folder (empty store). */
@@ -127,6 +136,8 @@ async function round(contender: Contender, count: number): Promise<Round> {
     const cold = await untilAllServed(started, count, timeoutMs);
     const load = await wrk(dir, new URL(`https://${siteName(0)}:${HTTPS}${PAGE}`), SECONDS, CONNECTIONS);
     const memory = memoryOf(child.pid);
+    await Bun.sleep(SETTLE_SECONDS * 1000);
+    const settled = memoryOf(child.pid);
     await stop(child);
     const handshakes: number[] = [];
     const alls: number[] = [];
@@ -138,9 +149,13 @@ async function round(contender: Contender, count: number): Promise<Round> {
       if (count > 1) alls.push((await untilAllServed(started, count, 60_000)).allMs);
       await Bun.sleep(500); // whatever follows the start (a swap, a retired backend stopping) is done
       warmRss.push(memoryOf(child.pid).rssMiB);
-      await stop(child);
+      if (warm < warmStarts - 1) await stop(child);
     }
-    return { coldFirstMs: cold.firstMs, coldAllMs: cold.allMs, load, rssMiB: memory.rssMiB, peakMiB: memory.peakMiB, warmHandshakeMs: median(handshakes), warmAllMs: median(alls), warmRssMiB: median(warmRss) };
+    await Bun.sleep(SETTLE_SECONDS * 1000);
+    const warmSettled = memoryOf(child.pid);
+    await stop(child);
+    return { coldFirstMs: cold.firstMs, coldAllMs: cold.allMs, load, rssMiB: memory.rssMiB, peakMiB: memory.peakMiB, warmHandshakeMs: median(handshakes), warmAllMs: median(alls), warmRssMiB: median(warmRss),
+      settledRssMiB: settled.rssMiB, settledAnonMiB: settled.anonMiB, warmSettledRssMiB: warmSettled.rssMiB, anonMiB: memory.anonMiB };
   } catch (error) {
     const tail = (file: string) => readFileSync(join(dir, file), "utf8").split("\n").slice(-15).join("\n");
     throw new Error(`${contender.label}, ${count} site(s): ${(error as Error).message}\n${tail("out.log")}\n${tail("err.log")}`);
@@ -163,18 +178,27 @@ const upstream = await startNginx(webroot, UPSTREAM);
 const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compare", "")), `bun-acme serve (${option("--compare", "")})`)] : [];
 const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
 const results = new Map<string, Round[]>();
+const failures: string[] = [];
 const began = performance.now();
 try {
   for (const [count, times] of [[1, rounds], [200, rounds200]] as const) {
     for (let index = 0; index < times; index++) {
       const order = index % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
-        const result = await round(contender, count);
+        let result: Round;
+        try {
+          result = await round(contender, count);
+        } catch (error) { // one failed round (e.g. a server that did not serve every site in time) is reported, not the end of the run
+          failures.push(`${contender.label}, ${count} site(s), round ${index + 1}: ${(error as Error).message.split("\n")[0]}`);
+          log(`FAILED ${failures.at(-1)}`);
+          continue;
+        }
         const key = `${contender.label}|${count}`;
         results.set(key, [...(results.get(key) ?? []), result]);
         log(`${count} site(s), round ${index + 1}, ${contender.label}: cold first ${result.coldFirstMs.toFixed(0)} ms, all ${result.coldAllMs.toFixed(0)} ms; ` +
           `${result.load.rps.toFixed(0)} req/s, p99 ${result.load.p99Ms.toFixed(2)} ms, ${result.load.errors} errors; RSS ${result.rssMiB.toFixed(1)} MiB, peak ${result.peakMiB.toFixed(1)} MiB; ` +
-          `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
+          `settled ${result.settledRssMiB.toFixed(1)} MiB (anonymous ${result.settledAnonMiB.toFixed(1)}); ` +
+          `warm handshake ${result.warmHandshakeMs.toFixed(1)} ms, warm RSS ${result.warmRssMiB.toFixed(1)} MiB, ${SETTLE_SECONDS} s later ${result.warmSettledRssMiB.toFixed(1)} MiB${count > 1 ? `, warm all ${result.warmAllMs.toFixed(0)} ms` : ""}`);
       }
     }
   }
@@ -198,7 +222,11 @@ const metrics: Array<[string, (round: Round) => number, number, boolean]> = [
   ["Warm start (stored) to a verified handshake, s", (r) => r.warmHandshakeMs / 1000, 3, false],
   ["Warm start to all sites served, s", (r) => r.warmAllMs / 1000, 3, true],
   ["RSS after a warm start, before load, MiB", (r) => r.warmRssMiB, 1, false],
+  [`RSS ${SETTLE_SECONDS} s after the last warm start, MiB`, (r) => r.warmSettledRssMiB, 1, false],
   ["RSS after the cold start and load, MiB", (r) => r.rssMiB, 1, false],
+  ["of which anonymous (heaps, JIT code), MiB", (r) => r.anonMiB, 1, false],
+  [`RSS after the load and ${SETTLE_SECONDS} s without a request, MiB`, (r) => r.settledRssMiB, 1, false],
+  ["of which anonymous, MiB", (r) => r.settledAnonMiB, 1, false],
   ["Peak RSS (VmHWM), MiB", (r) => r.peakMiB, 1, false],
   ["Keep-alive proxy, requests/s", (r) => r.load.rps, 0, false],
   ["Keep-alive proxy, p99 latency, ms", (r) => r.load.p99Ms, 2, false],
@@ -219,14 +247,15 @@ same nginx serving a 1 KiB file over plain HTTP on loopback. Medians, with the s
 Each round starts from an empty store with a new account. Served: a new connection verifies the certificate against
 Pebble's root (node:tls, SNI the site's name) and gets a 200 through the proxy; with 200 sites every site is probed,
 8 at a time, until it is. Warm start: the server restarted on its stored certificates, ${warmStarts} times per round (median),
-timed from spawn to a verified handshake. Load: wrk, 2 threads, ${CONNECTIONS} keep-alive connections, ${SECONDS} s, then RSS (VmRSS) and
-peak RSS (VmHWM) from /proc. The machine has 2 cores shared with other work: compare within a row, and mind the spread.
+timed from spawn to a verified handshake; RSS 0.5 s after each, and ${SETTLE_SECONDS} s after the last. Load: wrk, 2 threads, ${CONNECTIONS}
+keep-alive connections, ${SECONDS} s, then RSS (VmRSS), its anonymous part (RssAnon; the rest is file-backed: the executable's
+pages as far as they were run) and peak RSS (VmHWM) from /proc, and again after ${SETTLE_SECONDS} s without a request. The machine has 2 cores shared with other work: compare within a row, and mind the spread.
 Caddy uses its defaults (HTTP/3 listener, its issuance rate limiter); bun-acme its defaults, ${reusePort
   ? "with net.ipv4.tcp_migrate_req set to 1 in the benchmark's network namespace as the shipped systemd unit sets it (the reuse-port swap mode)"
   : "with net.ipv4.tcp_migrate_req at 0 in the benchmark's network namespace (the relay swap mode; the shipped systemd unit sets it to 1, for the reuse-port mode: `--reuse-port`)"}.
 
 ${table(1)}
-${rounds200 > 0 ? `\n${table(200)}\n` : ""}`;
+${rounds200 > 0 ? `\n${table(200)}\n` : ""}${failures.length ? `\nRounds that failed (left out of the medians):\n${failures.map((failure) => `- ${failure}`).join("\n")}\n` : ""}`;
 writeFileSync(outFile, report);
 log(`wrote ${outFile}`);
 process.exit(0);

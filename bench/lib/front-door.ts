@@ -37,11 +37,15 @@ export function probe(port: number, name: string, ca: string, path: string | und
   });
 }
 
-/** Resident and peak resident memory of `pid` in MiB (VmRSS, VmHWM). */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+/**
+ * Resident and peak resident memory of `pid` in MiB (VmRSS, VmHWM), and the part of the resident
+ * memory that is anonymous (RssAnon: heaps, stacks, JIT code; the rest is file-backed, the
+ * executable's pages as far as they were run, which the kernel can drop and read again).
+ */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number; anonMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: kb("VmRSS") / 1024, peakMiB: kb("VmHWM") / 1024 };
+  return { rssMiB: kb("VmRSS") / 1024, peakMiB: kb("VmHWM") / 1024, anonMiB: kb("RssAnon") / 1024 };
 }
 
 /** A wrk run: requests per second, p99 in ms, and failures (socket errors and non-2xx answers). */

@@ -7,7 +7,7 @@
 import type { ChallengeSolver } from "../acme/index.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type PemCertificate } from "../challenges/index.ts";
 import type { Managed } from "../manage/index.ts";
-import { AlpnRouter, CertificateServerView, HotTlsServer, serve, TlsFrontServer, withClientAddresses, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
+import { AlpnRouter, CertificateServerView, HotTlsServer, IdleCollector, serve, TlsFrontServer, withClientAddresses, type RunningServer, type ServedCertificate, type WebSocketProxyData } from "../servers/index.ts";
 import type { CertificateStore } from "../store/index.ts";
 import type { ServeConfig } from "./config.ts";
 
@@ -75,7 +75,7 @@ export class Listeners {
     this.https = this.front === "tls-front"
       ? new TlsFrontServer<WebSocketProxyData>({ hostname: httpsHostname, port: httpsPort, fetch, ...(websocket ? { websocket } : {}), onUnknownName: (name) => this.onDemand(name) })
       : new HotTlsServer<WebSocketProxyData>({
-        hostname: httpsHostname, port: httpsPort, http2: config.listen.http2, fetch,
+        hostname: httpsHostname, port: httpsPort, http2: config.listen.http2, fetch, idleCollector: new IdleCollector(),
         ...(websocket ? { websocket } : {}),
         ...(onRejected ? { onRejected: (certificate, reason) => onRejected(certificate.names, reason) } : {}),
       });

@@ -22,6 +22,7 @@ import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { ServerStartError } from "./serve.ts";
 import { withClientAddresses } from "./client-address.ts";
 import { TcpRelay, type RelayTarget } from "./tcp-relay.ts";
+import type { IdleCollector } from "./idle-collector.ts";
 
 /** One certificate and the names it is served for. */
 export interface ServedCertificate {
@@ -63,6 +64,11 @@ export interface HotTlsServerOptions<WebSocketData = undefined> {
    * certificate's, or its PEM does not parse): the others are served, the name gets the placeholder.
    */
   readonly onRejected?: (certificate: ServedCertificate, reason: string) => void;
+  /**
+   * Told of every request and swap, to give memory back after a swap and once requests stop (the daemon passes an
+   * {@link IdleCollector}); none by default: what it does reaches the whole process.
+   */
+  readonly idleCollector?: IdleCollector;
 }
 
 type TlsEntry = { serverName?: string; cert: string; key: string };
@@ -100,6 +106,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   /** The resolved mode. */
   readonly mode: Exclude<SwapMode, "auto">;
   private readonly relay: TcpRelay | undefined;
+  private readonly idle: IdleCollector | undefined;
   private current: Backend<WebSocketData> | undefined;
   private readonly retiring = new Set<Backend<WebSocketData>>();
   private placeholder: Promise<TlsEntry> | undefined;
@@ -115,6 +122,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     const mode = options.mode ?? "auto";
     this.mode = mode === "auto" ? (tcpMigrateRequests() === true ? "reuse-port" : "relay") : mode;
     this.relay = this.mode === "relay" ? new TcpRelay() : undefined;
+    this.idle = options.idleCollector;
   }
 
   /** The public port (useful with port 0). */
@@ -153,6 +161,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   /** Stops serving: no new connections; requests in flight finish. */
   async stop(): Promise<void> {
     await this.queue;
+    this.idle?.stop();
     this.relay?.stopListening();
     const backends = [...this.retiring, ...(this.current ? [this.current] : [])];
     this.current = undefined;
@@ -166,6 +175,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     if (this.relay) this.relay.target = started.target;
     const old = this.current;
     this.current = started;
+    this.idle?.changed(); // what obtaining and loading the certificates left behind: given back soon after, busy or not
     if (old) {
       this.retire(old);
       this.swaps++;
@@ -185,6 +195,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     const relayed = this.relay !== undefined;
     const backend = {} as { -readonly [K in keyof Backend<WebSocketData>]: Backend<WebSocketData>[K] };
     const handler = this.options.fetch;
+    const idle = this.idle;
     let facade: Bun.Server<WebSocketData> | undefined;
     try {
       backend.server = Bun.serve({
@@ -196,6 +207,7 @@ export class HotTlsServer<WebSocketData = undefined> {
         websocket: this.options.websocket ?? { message() {} },
         ...(this.options.http2 ? { http2: true } : {}),
         fetch: (request, server) => {
+          idle?.busy();
           facade ??= relayed ? withClientAddresses(server, (port) => this.relay!.clientAddress(port)) : server;
           const response = handler(request, facade);
           // The common case goes straight through: no extra promise per request for a backend that is not retired.

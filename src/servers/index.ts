@@ -8,6 +8,7 @@ export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptio
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
 export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
+export { IdleCollector, type IdleClock, type IdleCollectorOptions } from "./idle-collector.ts";
 export { TcpRelay, type RelayRouter, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
 export { AlpnRouter, type AlpnRouterOptions } from "./alpn-router.ts";
 export { clientHelloAlpn, type ClientHelloAlpn } from "./client-hello.ts";

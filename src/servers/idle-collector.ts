@@ -6,7 +6,6 @@
  * a schedule: an idle server is never woken, and a busy one never collects from here.
  */
 import { systemClock, type Timer, type TimerClock } from "../acme/index.ts";
-import { releaseExecutablePages } from "./code-pages.ts";
 
 /** The part of a clock the collector waits with. */
 export type IdleClock = Pick<TimerClock, "now" | "setTimer">;
@@ -17,7 +16,7 @@ export interface IdleCollectorOptions {
   readonly idleMs?: number;
   /**
    * Least time from one collection to the next, ms (default 10,000): with a request every few
-   * seconds, each quiet spell would otherwise cost a collection and the code pages mapped again.
+   * seconds, each quiet spell would otherwise cost a collection.
    */
   readonly minIntervalMs?: number;
   /**
@@ -105,11 +104,12 @@ export class IdleCollector {
 }
 
 /**
- * The default collection: a full garbage collection (which also has mimalloc release freed pages),
- * JavaScriptCore asked to shrink its heap, and the executable's pages dropped ({@link releaseExecutablePages}).
+ * The default collection: a full garbage collection (which also has mimalloc release freed pages)
+ * and JavaScriptCore asked to shrink its heap. The executable's code pages are left mapped:
+ * dropping them (madvise) lowers the RSS figure but not the memory the machine spends, since the
+ * page cache keeps them (docs/benchmarks.md, "Memory").
  */
 function collectAndRelease(): void {
   Bun.gc(true);
   Bun.shrink();
-  void releaseExecutablePages();
 }

@@ -29,9 +29,17 @@ const LOCK_WAIT_MS = 120_000;
  * announcement, and its lock tried once after this long without it, then after twice as long, up
  * to {@link RECHECK_MAX_MS}: an announcement that is late or lost (PostgreSQL's NOTIFY under load),
  * a holder that failed (it saves nothing) or died (its lease ends) costs at most that long.
+ * With a store that announces saves and has leases, the tries go on doubling up to a third of
+ * the lease: the announcement ends the wait of a holder that saved, and one that died is not
+ * noticed any sooner than its lease ends anyway (fewer store commands the more instances wait).
  */
 const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
+
+/** The longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
+function recheckCap(store: CertificateStore): number {
+  return store.watch !== undefined && store.leaseMs !== undefined ? Math.max(RECHECK_MAX_MS, store.leaseMs / 3) : RECHECK_MAX_MS;
+}
 
 /** What the renewer works with. */
 export interface RenewerContext {
@@ -167,7 +175,7 @@ export class Renewer {
   /**
    * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
    * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
-   * doubling up to {@link RECHECK_MAX_MS}. Only each try takes a turn of the limiter: waiting for
+   * doubling up to {@link recheckCap}. Only each try takes a turn of the limiter: waiting for
    * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
@@ -175,7 +183,8 @@ export class Renewer {
    */
   private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
     const deadline = this.context.clock.now() + LOCK_WAIT_MS;
-    for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, RECHECK_MAX_MS)) {
+    const cap = recheckCap(this.context.store);
+    for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, cap)) {
       await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.

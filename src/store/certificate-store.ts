@@ -74,6 +74,12 @@ export interface CertificateStore {
   /** Replaces the metadata alone (a new renewal time from the CA's renewalInfo). */
   saveMeta(name: string, meta: LineageMeta, lock?: StoreLock): Promise<void>;
   /**
+   * How long a lock outlives a holder that stopped renewing it, ms: set by the stores whose locks
+   * are leases (Redis, PostgreSQL). A waiter that hears saves announced needs to try a lock again
+   * only about that often to notice a holder that died.
+   */
+  readonly leaseMs?: number;
+  /**
    * Takes the lineage's lock, waiting as `options` says.
    *
    * @throws {LockHeldError} when another run holds it past the wait

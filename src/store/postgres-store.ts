@@ -60,7 +60,8 @@ export class PostgresCertificateStore implements CertificateStore {
   readonly description: string;
   private readonly sql: SQL;
   private readonly sealer: KeySealer;
-  private readonly leaseMs: number;
+  /** The lock lease, ms (see {@link CertificateStore.leaseMs}). */
+  readonly leaseMs: number;
   private schema: Promise<void> | undefined;
 
   /** @param url `postgres://user[:password]@host:port/database` */

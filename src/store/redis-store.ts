@@ -75,7 +75,8 @@ export class RedisCertificateStore implements CertificateStore {
   private readonly url: string;
   private readonly prefix: string;
   private readonly sealer: KeySealer;
-  private readonly leaseMs: number;
+  /** The lock lease, ms (see {@link CertificateStore.leaseMs}). */
+  readonly leaseMs: number;
   private closed = false;
   private answers: RedisAnswers | undefined;
 

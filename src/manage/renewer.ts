@@ -29,16 +29,18 @@ const LOCK_WAIT_MS = 120_000;
  * announcement, and its lock tried once after this long without it, then after twice as long, up
  * to {@link RECHECK_MAX_MS}: an announcement that is late or lost (PostgreSQL's NOTIFY under load),
  * a holder that failed (it saves nothing) or died (its lease ends) costs at most that long.
- * With a store that announces saves and has leases, the tries go on doubling up to a third of
- * the lease: the announcement ends the wait of a holder that saved, and one that died is not
- * noticed any sooner than its lease ends anyway (fewer store commands the more instances wait).
+ * With a store that announces saves and has leases, the first try comes after
+ * {@link RECHECK_MAX_MS} and the tries go on doubling up to a third of the lease: the
+ * announcement ends the wait of a holder that saved, and one that died is not noticed any sooner
+ * than its lease ends anyway (fewer store commands the more instances wait).
  */
 const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
 
-/** The longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
-function recheckCap(store: CertificateStore): number {
-  return store.watch !== undefined && store.leaseMs !== undefined ? Math.max(RECHECK_MAX_MS, store.leaseMs / 3) : RECHECK_MAX_MS;
+/** The first and the longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
+function recheckPauses(store: CertificateStore): { readonly first: number; readonly cap: number } {
+  if (store.watch === undefined || store.leaseMs === undefined) return { first: RECHECK_FIRST_MS, cap: RECHECK_MAX_MS };
+  return { first: RECHECK_MAX_MS, cap: Math.max(RECHECK_MAX_MS, store.leaseMs / 3) };
 }
 
 /** What the renewer works with. */
@@ -175,7 +177,7 @@ export class Renewer {
   /**
    * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
    * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
-   * doubling up to {@link recheckCap}. Only each try takes a turn of the limiter: waiting for
+   * doubling up to {@link RECHECK_MAX_MS} (see {@link recheckPauses}). Only each try takes a turn of the limiter: waiting for
    * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
@@ -183,8 +185,8 @@ export class Renewer {
    */
   private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
     const deadline = this.context.clock.now() + LOCK_WAIT_MS;
-    const cap = recheckCap(this.context.store);
-    for (let pause = RECHECK_FIRST_MS; open(slot) && !this.stopped; pause = Math.min(pause * 2, cap)) {
+    const { first, cap } = recheckPauses(this.context.store);
+    for (let pause = first; open(slot) && !this.stopped; pause = Math.min(pause * 2, cap)) {
       await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.
@@ -440,9 +442,13 @@ class StartQueue {
     this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
   }
 
-  /** The next certificate to try, or none when every one is taken here or no longer open. */
+  /**
+   * The next certificate to try, or none when every one is taken here or no longer open. Where
+   * the one before the cursor was saved by another instance (it is not ours and no longer open),
+   * that instance walks the list just ahead of this one: go elsewhere before meeting its locks.
+   */
   next(): Slot | undefined {
-    if (!this.available(this.cursor)) this.collided();
+    if (!this.available(this.cursor) || this.doneElsewhere(this.cursor - 1)) this.collided();
     const slot = this.order[this.cursor];
     if (!slot || !this.available(this.cursor)) return undefined;
     this.taken.add(slot);
@@ -465,6 +471,11 @@ class StartQueue {
     }
     // Somewhere in its middle half, not its exact middle: instances meeting at once spread out instead of meeting again.
     this.cursor = best < 0 ? this.order.length : best + Math.floor(bestLength / 4 + this.random() * (bestLength / 2));
+  }
+
+  private doneElsewhere(index: number): boolean {
+    const slot = this.order[index];
+    return slot !== undefined && !this.taken.has(slot) && !this.open(slot);
   }
 
   private available(index: number): boolean {

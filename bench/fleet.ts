@@ -84,7 +84,7 @@ async function failOnPebbleStall(instances: readonly FleetInstance[], done: Abor
       continue;
     }
     if (!(await pebbleAnswersPosts(pebble))) {
-      const failures = instances.flatMap((instance) => instance.events("renewal_failed").map((event) => `${event.lineage}: ${event.message}`));
+      const failures = instances.flatMap((instance) => instance.events("failed").map((event) => `${event.lineage}: ${event.error}`));
       throw new Error(`Pebble answers no signed POST (GET /dir still answers) and the fleet obtained nothing for ${STALL_CHECK_MS / 1000} s at ${now} certificates `
         + `(per instance ${instances.map((instance) => instance.events("obtained").length).join("/")}): Pebble's store is deadlocked; send it SIGQUIT for its goroutine dump. `
         + `Failed attempts before: ${failures.length}${failures.length ? ` (first: ${failures[0]})` : ""}`);

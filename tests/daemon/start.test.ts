@@ -111,6 +111,24 @@ describe("startDaemon()", () => {
       silent.stop(true);
     }
   });
+
+  test("with no site served over HTTPS (all kept in the store only), the HTTPS port presents the placeholder, as before the first certificate", async () => {
+    const store = join(makeTempDir("daemon-unserved-"), "store");
+    const storeOnly = config(store, ["kept.daemon.test"]).replace(/upstream = .*\n/, "");
+    const daemon = await startDaemon(parseServeConfig(storeOnly, "kept.toml"));
+    try {
+      const subject = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: daemon.port!, servername: "kept.daemon.test", rejectUnauthorized: false }, () => {
+          resolve(String(socket.getPeerCertificate().subject?.CN));
+          socket.destroy();
+        });
+        socket.once("error", reject);
+      });
+      expect(subject).toBe("bun-acme: no certificate for this name");
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
 
 /** The certificate the daemon presents for `name`, verified against Pebble's issuing root. */

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
 import { join } from "node:path";
-import { HotTlsServer } from "../../src/servers/index.ts";
+import { HotTlsServer, type ServedCertificate } from "../../src/servers/index.ts";
 import { chainPem, createTestRoot } from "../support/certificates.ts";
 import { servedLeaf } from "../support/served-leaf.ts";
 
@@ -243,4 +243,25 @@ describe("HotTlsServer: bind() before any certificate", () => {
       }
     });
   }
+});
+
+describe("HotTlsServer: keyChecked", () => {
+  test("a certificate the caller marks keyChecked is taken as checked (its key not imported again); unmarked, the same pair is left out and reported", async () => {
+    const root = await createTestRoot("swap test root");
+    const good = await servedLeaf(root, ["good.test"]);
+    const mismatched = { ...(await servedLeaf(root, ["other.test"])), keyPem: good.keyPem };
+    const outcome = async (certificate: ServedCertificate) => {
+      const rejected: string[] = [];
+      const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n"), onRejected: (left) => rejected.push(left.names[0]!) });
+      try {
+        const served = await server.serve([good, certificate]).then(() => "served", (error: Error) => error.name);
+        return { rejected, served };
+      } finally {
+        await server.stop();
+      }
+    };
+    expect(await outcome(mismatched)).toEqual({ rejected: ["other.test"], served: "served" });
+    // Vouched for by the caller: not checked here, so nothing is left out (Bun's own check of the pair is all that is left).
+    expect((await outcome({ ...mismatched, keyChecked: true })).rejected).toEqual([]);
+  });
 });

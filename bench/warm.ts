@@ -3,8 +3,10 @@
  * certificate, timed from spawn to the first verified TLS handshake (a probe every millisecond,
  * as bench/caddy.ts does). One cold start obtains the certificate from Pebble; then each build
  * given is started `--starts N` times, the builds alternating start by start, on copies of that
- * store. Prints each build's median, quartiles and spread. With `BUN_ACME_TRACE=1` in the
- * environment, the daemon's own start-up steps are printed from its log (see src/daemon/start.ts).
+ * store. Prints each build's median, quartiles and spread. Where the time goes: build the daemon
+ * with bench/warm-trace.patch applied (`git apply bench/warm-trace.patch`, build to another file,
+ * `git checkout -- src`), then run this with `BUN_ACME_TRACE=1` and that build: each start's steps
+ * are printed, in milliseconds since its process began.
  *
  *   unshare -n bash -c 'ip link set lo up; bun bench/warm.ts [--starts N] [--binary PATH]... [--sites N]'
  *   (default: dist/bun-acme, 20 starts, 1 site)

@@ -102,7 +102,7 @@ export class Daemon {
     }
     const listeners = reuse ? this.listeners! : new Listeners(config, this.parts.onRejected, this.parts.websocket);
     if (!reuse) {
-      // Bound before anything is obtained: a taken port is said at once, and names get the placeholder until their certificate.
+      // Bound before anything is obtained: a taken port is said at once, and names get no certificate until theirs.
       await listeners.bind().catch(async (error: unknown) => {
         await listeners.stop();
         throw error;
@@ -128,6 +128,7 @@ export class Daemon {
         server: generation.view,
         challenge: generation.solver,
       });
+      if (!reuse) await listeners.presentAnything();
     } catch (error) {
       if (generation) await this.retire(generation, listeners);
       if (!reuse) await listeners.stop();

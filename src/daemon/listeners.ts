@@ -89,13 +89,19 @@ export class Listeners {
 
   /**
    * Binds the HTTPS port (and, with tls-alpn-01, the router in front of it); names get no
-   * certificate until their generation serves one.
+   * certificate until their generation serves one. Behind the relay, no placeholder is made
+   * yet: a warm start presents its stored certificates first (see {@link presentAnything}).
    *
    * @throws {ServerStartError} when an address cannot be bound
    */
   async bind(): Promise<void> {
-    await this.https.serve([]);
+    await (this.https instanceof HotTlsServer ? this.https.bind() : this.https.serve([]));
     await this.router?.listen(this.https.port);
+  }
+
+  /** Once the first generation had its start: the placeholder when it served nothing (no site with an upstream), as before it the bind did. */
+  async presentAnything(): Promise<void> {
+    if (this.https instanceof HotTlsServer) await this.https.servePlaceholderIfIdle();
   }
 
   /** HTTPS requests go to the running generation (or, before the first switch, the one being built). */

@@ -120,11 +120,16 @@ export async function keepCopy(context: Pick<SlotContext, "cache" | "emit">, lin
   await context.cache?.save(lineage).catch((error: Error) => context.emit({ type: "warning", ...certificateOf(lineage), message: `not cached locally: ${error.message}` }));
 }
 
-/** What the HTTPS server presents: every served slot's chain and key (slots without a certificate yet get the placeholder). */
+/**
+ * What the HTTPS server presents: every served slot's chain and key (slots without a certificate
+ * yet get the placeholder). Each is `keyChecked`: a slot's certificate is only ever one that
+ * `lineageDamage` found whole (loaded, taken up, cached or just obtained), its key the leaf's.
+ */
 export function servedSlots(slots: readonly Slot[]): ServedCertificate[] {
   return slots.filter((slot) => slot.serve && slot.current).map((slot) => ({
     names: slot.config.identifiers.map((identifier) => identifier.value),
     chainPem: slot.current!.chainPem,
     keyPem: slot.current!.keyPem,
+    keyChecked: true,
   }));
 }

@@ -31,6 +31,12 @@ export interface ServedCertificate {
   /** PEM, leaf first. */
   readonly chainPem: string;
   readonly keyPem: string;
+  /**
+   * Set by a caller that has already checked that the private key is the leaf's (manage(): every
+   * lineage it serves was checked whole on loading or obtaining): the server does not import the
+   * key a second time to check it (about a quarter of a warm start with 200 certificates).
+   */
+  readonly keyChecked?: boolean;
 }
 
 /** How a swap reaches new connections: see {@link HotTlsServer}. */
@@ -158,6 +164,26 @@ export class HotTlsServer<WebSocketData = undefined> {
     return pending.done.promise;
   }
 
+  /**
+   * Binds the public port before any certificate is known, so that a taken port is said at once.
+   * In relay mode only the relay listens: until the first {@link serve}, it closes each connection
+   * (the client fails as it would on the placeholder), and no placeholder is made for a start whose
+   * certificates are all stored. In reuse-port mode a backend is the listener: it starts with the
+   * placeholder. Call {@link servePlaceholderIfIdle} once the first certificates were due.
+   *
+   * @throws {ServerStartError} when the port cannot be bound
+   */
+  async bind(): Promise<void> {
+    if (!this.relay) return this.serve([]);
+    if (this.relay.port === undefined) this.listen(undefined);
+  }
+
+  /** The placeholder, when nothing was served (nor is being) since {@link bind}: a server that presents nothing would close every connection. */
+  async servePlaceholderIfIdle(): Promise<void> {
+    await this.queue;
+    if (!this.current && !this.pending) await this.serve([]);
+  }
+
   /** Stops serving: no new connections; requests in flight finish. */
   async stop(): Promise<void> {
     await this.queue;
@@ -171,7 +197,7 @@ export class HotTlsServer<WebSocketData = undefined> {
 
   private async swap(certificates: readonly ServedCertificate[]): Promise<void> {
     const started = this.startBackend(await this.entries(certificates));
-    if (this.relay && !this.current) this.listen(started);
+    if (this.relay && this.relay.port === undefined) this.listen(started);
     if (this.relay) this.relay.target = started.target;
     const old = this.current;
     this.current = started;
@@ -182,11 +208,11 @@ export class HotTlsServer<WebSocketData = undefined> {
     }
   }
 
-  private listen(first: Backend<WebSocketData>): void {
+  private listen(first: Backend<WebSocketData> | undefined): void {
     try {
       this.relay!.listen({ hostname: this.options.hostname, port: this.options.port });
     } catch (error) {
-      void first.server.stop(true);
+      void first?.server.stop(true);
       throw new ServerStartError("HTTPS server", this.options.hostname, this.options.port, error);
     }
   }
@@ -249,7 +275,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     const checked = await Promise.all(all.map(async (certificate) => {
       const known = this.verdicts.get(certificate.chainPem);
       const seen = known?.keyPem === certificate.keyPem;
-      const reason = seen ? known.reason : await unservable(certificate);
+      const reason = seen ? known.reason : certificate.keyChecked ? undefined : await unservable(certificate);
       return { certificate, seen, reason };
     }));
     const certificates = checked.filter(({ certificate, seen, reason }) => {

@@ -86,14 +86,15 @@ export class TcpRelay {
       port: options.port,
       socket: {
         open: (client) => this.accept(client),
-        data: (client, chunk) => client.data.target ? this.forward(client.data.upstream, client.data.toUpstream, chunk, client) : this.route(client.data, chunk),
+        data: (client, chunk) => !client.data ? undefined : client.data.target ? this.forward(client.data.upstream, client.data.toUpstream, chunk, client) : this.route(client.data, chunk),
         drain: (client) => {
           this.flush(client, client.data.toClient, client.data.upstream);
           if (client.data.upstreamDone && client.data.toClient.length === 0) this.close(client.data);
         },
-        end: (client) => this.close(client.data),
-        close: (client) => this.close(client.data),
-        error: (client) => this.close(client.data),
+        // A connection turned away at accept (no target yet) has no pair.
+        end: (client) => client.data && this.close(client.data),
+        close: (client) => client.data && this.close(client.data),
+        error: (client) => client.data && this.close(client.data),
       },
     });
   }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { connect, type PeerCertificate } from "node:tls";
 import { systemClock, type TimerClock } from "../../src/acme/index.ts";
 import { parseServeConfig, startDaemon } from "../../src/daemon/index.ts";
 import type { LifecycleEvent } from "../../src/lifecycle/index.ts";
@@ -90,4 +91,53 @@ describe("startDaemon()", () => {
       expect({ type: event.type, ahead: time >= started + AHEAD_MS && time <= Date.now() + AHEAD_MS }).toEqual({ type: event.type, ahead: true });
     }
   });
+
+  test("a warm start presents the stored certificate with its first HTTPS backend (no placeholder swapped out), and waits on no CA: one that accepts and never answers", async () => {
+    const store = join(makeTempDir("daemon-warm-"), "store");
+    const cold = await startDaemon(parseServeConfig(config(store, ["warm.daemon.test"]), "warm.toml"));
+    const storedSerial = (await presented(cold.port!, "warm.daemon.test")).serialNumber;
+    await cold.stop();
+    // A CA that takes the connection and never says a word: anything the start waited on it for would hang the start.
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const offline = config(store, ["warm.daemon.test"]).replace(pebble.directoryUrl, `https://127.0.0.1:${silent.port}/dir`);
+    const seen = recorder();
+    const warm = await startDaemon(parseServeConfig(offline, "warm.toml"), { onEvent: seen.onEvent });
+    try {
+      expect((await presented(warm.port!, "warm.daemon.test")).serialNumber).toBe(storedSerial);
+      expect(warm.swaps).toBe(0); // the relay's first backend had the stored certificate: no placeholder made and replaced
+      expect(seen.events.map((event) => event.type)).not.toContain("obtained");
+    } finally {
+      await warm.stop();
+      silent.stop(true);
+    }
+  });
+
+  test("with no site served over HTTPS (all kept in the store only), the HTTPS port presents the placeholder, as before the first certificate", async () => {
+    const store = join(makeTempDir("daemon-unserved-"), "store");
+    const storeOnly = config(store, ["kept.daemon.test"]).replace(/upstream = .*\n/, "");
+    const daemon = await startDaemon(parseServeConfig(storeOnly, "kept.toml"));
+    try {
+      const subject = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: daemon.port!, servername: "kept.daemon.test", rejectUnauthorized: false }, () => {
+          resolve(String(socket.getPeerCertificate().subject?.CN));
+          socket.destroy();
+        });
+        socket.once("error", reject);
+      });
+      expect(subject).toBe("bun-acme: no certificate for this name");
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
+
+/** The certificate the daemon presents for `name`, verified against Pebble's issuing root. */
+function presented(port: number, name: string): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, servername: name, ca: issuingRoot }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
 import { join } from "node:path";
-import { HotTlsServer } from "../../src/servers/index.ts";
+import { HotTlsServer, type ServedCertificate } from "../../src/servers/index.ts";
 import { chainPem, createTestRoot } from "../support/certificates.ts";
 import { servedLeaf } from "../support/served-leaf.ts";
 
@@ -197,5 +197,71 @@ describe("HotTlsServer: one bad certificate cannot take the others down", () => 
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("HotTlsServer: bind() before any certificate", () => {
+  /** Whether a TLS handshake with `name` completes, and the subject's CN presented (unverified). */
+  const handshake = (port: number, name: string) => new Promise<{ subject?: string; error?: string }>((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port, servername: name, rejectUnauthorized: false }, () => {
+      resolve({ subject: String(socket.getPeerCertificate().subject?.CN) });
+      socket.destroy();
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+  });
+
+  test("relay: bind() listens without a backend (a connection is closed, nothing presented), the first serve() is presented by the first backend, and a taken port is a ServerStartError", async () => {
+    const root = await createTestRoot("swap test root");
+    const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n") });
+    try {
+      await server.bind();
+      expect((await handshake(server.port, "bind.test")).subject).toBeUndefined(); // closed by the relay: no placeholder made
+      await server.serve([await servedLeaf(root, ["bind.test"])]);
+      const client = await RawClient.open(server.port, chainPem([root.der]), "bind.test");
+      expect((await client.get()).status).toBe(200);
+      client.socket.end();
+      expect(server.swaps).toBe(0); // the stored certificate went into the first backend, no placeholder swapped out
+      await server.servePlaceholderIfIdle();
+      expect(server.swaps).toBe(0); // something is served: nothing to do
+      const taken = new HotTlsServer({ hostname: "127.0.0.1", port: server.port, mode: "relay", fetch: () => new Response("hello\n") });
+      expect(await taken.bind().then(() => "bound", (error: Error) => error.name)).toBe("ServerStartError");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  for (const mode of ["relay", "reuse-port"] as const) {
+    test(`${mode}: servePlaceholderIfIdle() after bind() with nothing served presents the placeholder`, async () => {
+      const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode, fetch: () => new Response("hello\n") });
+      try {
+        await server.bind();
+        await server.servePlaceholderIfIdle();
+        expect((await handshake(server.port, "nothing.test")).subject).toBe("bun-acme: no certificate for this name");
+        expect(server.swaps).toBe(0);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
+
+describe("HotTlsServer: keyChecked", () => {
+  test("a certificate the caller marks keyChecked is taken as checked (its key not imported again); unmarked, the same pair is left out and reported", async () => {
+    const root = await createTestRoot("swap test root");
+    const good = await servedLeaf(root, ["good.test"]);
+    const mismatched = { ...(await servedLeaf(root, ["other.test"])), keyPem: good.keyPem };
+    const outcome = async (certificate: ServedCertificate) => {
+      const rejected: string[] = [];
+      const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n"), onRejected: (left) => rejected.push(left.names[0]!) });
+      try {
+        const served = await server.serve([good, certificate]).then(() => "served", (error: Error) => error.name);
+        return { rejected, served };
+      } finally {
+        await server.stop();
+      }
+    };
+    expect(await outcome(mismatched)).toEqual({ rejected: ["other.test"], served: "served" });
+    // Vouched for by the caller: not checked here, so nothing is left out (Bun's own check of the pair is all that is left).
+    expect((await outcome({ ...mismatched, keyChecked: true })).rejected).toEqual([]);
   });
 });

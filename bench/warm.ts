@@ -1,0 +1,87 @@
+/**
+ * The daemon's warm start: `bun-acme serve` restarted on a store that already holds its site's
+ * certificate, timed from spawn to the first verified TLS handshake (a probe every millisecond,
+ * as bench/caddy.ts does). One cold start obtains the certificate from Pebble; then each build
+ * given is started `--starts N` times, the builds alternating start by start, on copies of that
+ * store. Prints each build's median, quartiles and spread. Where the time goes: build the daemon
+ * with bench/warm-trace.patch applied (`git apply bench/warm-trace.patch`, build to another file,
+ * `git checkout -- src`), then run this with `BUN_ACME_TRACE=1` and that build: each start's steps
+ * are printed, in milliseconds since its process began.
+ *
+ *   unshare -n bash -c 'ip link set lo up; bun bench/warm.ts [--starts N] [--binary PATH]... [--sites N]'
+ *   (default: dist/bun-acme, 20 starts, 1 site)
+ */
+import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { startDnsServer } from "../src/dns/index.ts";
+import { startPebble } from "../tests/support/pebble.ts";
+import { makeTempDir } from "../tests/support/temp.ts";
+import { msUntil, probe } from "./lib/front-door.ts";
+import { median, spread } from "./lib/stats.ts";
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback);
+const binaries = argv.flatMap((arg, index) => (argv[index - 1] === "--binary" ? [resolve(arg)] : []));
+if (binaries.length === 0) binaries.push(resolve(join(import.meta.dir, "..", "dist", "bun-acme")));
+const starts = Number(option("--starts", "20"));
+const sites = Number(option("--sites", "1"));
+const HTTPS = 18711;
+const HTTP = 18712;
+const siteName = (index: number) => `s${index + 1}.warm.test`;
+
+/** SIGTERM and wait (SIGKILL after 15 s). */
+async function stop(child: Subprocess): Promise<void> {
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10053, zone: { address: "127.0.0.1", txtValues: () => [] } });
+const pebble = await startPebble({ config: { httpPort: HTTP, tlsPort: HTTPS } });
+const root = await (await pebble.management("/roots/0")).text();
+const dir = makeTempDir("bench-warm-");
+const store = join(dir, "store");
+mkdirSync(store);
+const siteLines = Array.from({ length: sites }, (_, index) => `[[site]]\nnames = ["${siteName(index)}"]\nupstream = "http://127.0.0.1:18710"\n`).join("\n");
+writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${store}"\n\n` +
+  `[listen]\nhostname = "127.0.0.1"\nhttps = ${HTTPS}\nhttp = ${HTTP}\n\n${siteLines}`);
+const spawn = (binary: string) => Bun.spawn([binary, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") });
+const handshake = async () => (await probe(HTTPS, siteName(0), root, undefined)) === 1;
+const results = new Map<string, number[]>(binaries.map((binary) => [binary, []]));
+try {
+  const cold = spawn(binaries[0]!);
+  await msUntil(performance.now(), async () => {
+    for (let index = 0; index < sites; index++) if (!(await probe(HTTPS, siteName(index), root, undefined))) return false;
+    return true;
+  }, 600_000, 20);
+  await stop(cold);
+  const pristine = join(dir, "pristine");
+  cpSync(store, pristine, { recursive: true });
+  for (let round = 0; round < starts; round++) {
+    const order = round % 2 === 0 ? binaries : [...binaries].reverse();
+    for (const binary of order) {
+      rmSync(store, { recursive: true, force: true });
+      cpSync(pristine, store, { recursive: true });
+      await Bun.sleep(200); // the previous server's exit settled
+      const started = performance.now();
+      const child = spawn(binary);
+      results.get(binary)!.push(await msUntil(started, handshake, 30_000, 1));
+      await stop(child);
+    }
+  }
+} finally {
+  await pebble.stop();
+  dns.stop();
+}
+const quartile = (values: number[], at: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * at)]!;
+for (const [binary, times] of results) {
+  const [low, high] = spread(times);
+  console.log(`${binary}: median ${median(times).toFixed(1)} ms, quartiles ${quartile(times, 0.25).toFixed(1)}–${quartile(times, 0.75).toFixed(1)}, spread ${low.toFixed(1)}–${high.toFixed(1)} ms (${times.length} starts)`);
+}
+if (process.env.BUN_ACME_TRACE) {
+  // Each start's steps (ms since its process began), one line per start: where the time goes.
+  const starts = readFileSync(join(dir, "err.log"), "utf8").split(/(?=^trace \S+ (?:modules-evaluated|start)\b)/m);
+  for (const start of starts.slice(1)) console.log(start.trim().split("\n").filter((line) => line.startsWith("trace ")).map((line) => line.slice(6)).join(" | "));
+}

@@ -135,7 +135,7 @@ export { dns01RecordName, dns01TxtValue, Dns01Solver, Http01Solver, TlsAlpn01Sol
 export { DnsHookError, ExecDnsSolver, Rfc2136Solver, WebrootSolver, type PemCertificate, type Rfc2136Options } from "./challenges/index.ts";
 export { DnsClientError, DnsUpdateError, parseTsigKey, type TsigAlgorithm, type TsigKey, type UpdateTarget } from "./dns/index.ts";
 export { startResponders, ServerStartError, VALIDATION_PORTS, type Responders, type ResponderOptions, type RunningServer } from "./servers/index.ts";
-export { HotTlsServer, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
+export { HotTlsServer, IdleCollector, type HotTlsServerOptions, type IdleClock, type IdleCollectorOptions, type ServedCertificate, type SwapMode } from "./servers/index.ts";
 export { CertificateServerView, TlsFrontServer, type SwappableCertificates, type TlsFrontOptions } from "./servers/index.ts";
 // Hooks run as certbot runs them (scrubbed environment, own process group, time limit), and trust roots read once.
 export { DEFAULT_HOOK_TIMEOUT_SECONDS, deployHookEnv, hookEnvironment, runHook, type HookOptions, type HookResult } from "./hooks/index.ts";

@@ -15,14 +15,10 @@
  *   net.ipv4.tcp_migrate_req to 1 in the benchmark's own network namespace, as the shipped systemd unit does
  *   on the host, so that the daemon swaps in reuse-port mode instead of the relay)
  */
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
-import { startDnsServer } from "../src/dns/index.ts";
-import { startNginx } from "../tests/support/nginx.ts";
-import { startPebble } from "../tests/support/pebble.ts";
 import { makeTempDir } from "../tests/support/temp.ts";
-import { memoryOf, msUntil, probe, wrk, type WrkResult } from "./lib/front-door.ts";
+import { caddyContender, daemonContender, memoryOf, msUntil, PORTS, probe, startFrontDoorWorld, stopChild as stop, wrk, type Contender, type WrkResult } from "./lib/front-door.ts";
 import { median, spread } from "./lib/stats.ts";
 
 const argv = process.argv.slice(2);
@@ -33,9 +29,7 @@ const warmStarts = Number(option("--warm", "3"));
 const binary = resolve(option("--binary", join(import.meta.dir, "..", "dist", "bun-acme")));
 const outFile = resolve(option("--out", join(import.meta.dir, "caddy-results.md")));
 const log = (line: string) => console.log(`[bench] ${line}`);
-const HTTPS = 18701;
-const HTTP = 18702;
-const UPSTREAM = 18700;
+const HTTPS = PORTS.https;
 const SECONDS = 5;
 /** How long a server is left without requests before its memory is read again ("settled"). */
 const SETTLE_SECONDS = 10;
@@ -43,45 +37,6 @@ const CONNECTIONS = 32;
 const PAGE = "/index.html";
 const siteName = (index: number) => `s${index + 1}.bench.test`;
 
-/** A front door under test: writes its configuration into `dir` and starts from it. */
-interface Contender {
-  readonly label: string;
-  configure(dir: string, names: readonly string[]): void;
-  spawn(dir: string): Subprocess;
-}
-
-/** The compiled daemon at `executable`. */
-const daemonAt = (executable: string, label: string): Contender => ({
-  label,
-  configure(dir, names) {
-    const sites = names.map((name) => `[[site]]\nnames = ["${name}"]\nupstream = "http://127.0.0.1:${UPSTREAM}"\n`).join("\n");
-    writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n\n` +
-      `[listen]\nhostname = "127.0.0.1"\nhttps = ${HTTPS}\nhttp = ${HTTP}\n\n${sites}`);
-  },
-  spawn: (dir) => Bun.spawn([executable, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") }),
-});
-const bunAcme = daemonAt(binary, "bun-acme serve");
-
-const caddy: Contender = {
-  label: "Caddy 2.6.2",
-  configure(dir, names) {
-    const sites = names.map((name) => `${name} {\n\treverse_proxy 127.0.0.1:${UPSTREAM}\n}\n`).join("");
-    writeFileSync(join(dir, "Caddyfile"), `{\n\tadmin off\n\thttp_port ${HTTP}\n\thttps_port ${HTTPS}\n\tdefault_bind 127.0.0.1\n` +
-      `\tacme_ca ${pebble.directoryUrl}\n\tacme_ca_root ${pebble.tlsRootFile}\n\tstorage file_system {\n\t\troot ${join(dir, "store")}\n\t}\n\tskip_install_trust\n}\n${sites}`);
-  },
-  spawn: (dir) => Bun.spawn(["caddy", "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], {
-    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") },
-    stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a"),
-  }),
-};
-
-/** SIGTERM and wait (SIGKILL after 15 s). */
-async function stop(child: Subprocess): Promise<void> {
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await child.exited;
-  clearTimeout(timer);
-}
 
 /** Served: a verified handshake and a 200 through the proxy. */
 const served = async (index: number) => (await probe(HTTPS, siteName(index), issuingRoot, PAGE)) === 200;
@@ -169,12 +124,11 @@ if (reusePort) {
   if (!process.env.BENCH_OWN_NETNS) throw new Error("--reuse-port changes a kernel setting: only in the network namespace bench/run makes (as root)");
   writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1\n");
 }
-const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10053, zone: { address: "127.0.0.1", txtValues: () => [] } });
-const pebble = await startPebble({ config: { httpPort: HTTP, tlsPort: HTTPS } });
-const issuingRoot = await (await pebble.management("/roots/0")).text();
-const webroot = makeTempDir("bench-caddy-www-");
-writeFileSync(join(webroot, "index.html"), "x".repeat(1024));
-const upstream = await startNginx(webroot, UPSTREAM);
+const world = await startFrontDoorWorld("bench-caddy-www-");
+const issuingRoot = world.issuingRoot;
+const daemonAt = (executable: string, label: string) => daemonContender(world, executable, label);
+const bunAcme = daemonAt(binary, "bun-acme serve");
+const caddy = caddyContender(world);
 const compared = argv.includes("--compare") ? [daemonAt(resolve(option("--compare", "")), `bun-acme serve (${option("--compare", "")})`)] : [];
 const contenders = [bunAcme, ...compared, ...(argv.includes("--skip-caddy") ? [] : [caddy])];
 const results = new Map<string, Round[]>();
@@ -203,9 +157,7 @@ try {
     }
   }
 } finally { // also when a round fails: nothing left running
-  await upstream.stop();
-  await pebble.stop();
-  dns.stop();
+  await world.stop();
 }
 
 /** "median (min–max)" of one field over the rounds. */

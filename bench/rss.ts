@@ -13,14 +13,10 @@
  *   (as root it makes the namespace itself; otherwise: unshare -n bash -c 'ip link set lo up; bun bench/rss.ts ...')
  * --env sets a variable for the daemon only (e.g. BUN_JSC_useDFGJIT=0); --out defaults to bench/rss-results.md.
  */
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
-import { startDnsServer } from "../src/dns/index.ts";
-import { startNginx } from "../tests/support/nginx.ts";
-import { startPebble } from "../tests/support/pebble.ts";
 import { makeTempDir } from "../tests/support/temp.ts";
-import { msUntil, probe, wrk } from "./lib/front-door.ts";
+import { caddyContender, daemonContender, memoryOf as memoryInMiB, msUntil, PORTS, probe, startFrontDoorWorld, stopChild as stop, wrk, type Contender } from "./lib/front-door.ts";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback);
@@ -28,18 +24,15 @@ const binary = resolve(option("--binary", join(import.meta.dir, "..", "dist", "b
 const idleSeconds = Number(option("--idle", "10"));
 const outFile = resolve(option("--out", join(import.meta.dir, "rss-results.md")));
 const extraEnv = Object.fromEntries(argv.flatMap((arg, index) => (argv[index - 1] === "--env" ? [arg.split("=", 2) as [string, string]] : [])));
-const HTTPS = 18701;
-const HTTP = 18702;
-const UPSTREAM = 18700;
+const HTTPS = PORTS.https;
 const NAME = "s1.bench.test";
 
 /** Resident memory of `pid`, MiB. */
 interface Memory { rss: number; hwm: number; anon: number; file: number }
 
 function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const mib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) / 1024;
-  return { rss: mib("VmRSS"), hwm: mib("VmHWM"), anon: mib("RssAnon"), file: mib("RssFile") + mib("RssShmem") };
+  const { rssMiB, peakMiB, anonMiB, fileMiB } = memoryInMiB(pid);
+  return { rss: rssMiB, hwm: peakMiB, anon: anonMiB, file: fileMiB };
 }
 
 /** CPU time used by `pid` so far (user + system), ms. */
@@ -54,13 +47,6 @@ const record = (label: string, memory: Memory, pid?: number) => {
   rows.push([label, memory]);
   console.log(`[rss] ${label}: RSS ${memory.rss.toFixed(1)}, peak ${memory.hwm.toFixed(1)}, anonymous ${memory.anon.toFixed(1)}, file-backed ${memory.file.toFixed(1)} MiB`);
 };
-
-async function stop(child: Subprocess): Promise<void> {
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await child.exited;
-  clearTimeout(timer);
-}
 
 /** Compiled programs as small as can be, built like dist/bun-acme (`--compile --minify --bytecode`). */
 async function micro(): Promise<void> {
@@ -97,37 +83,11 @@ setInterval(() => {}, 1 << 30);
   }
 }
 
-interface FrontDoor { label: string; configure(dir: string): void; spawn(dir: string): Subprocess }
-
-const pebbleUrl = () => pebble.directoryUrl;
-const daemon: FrontDoor = {
-  label: "bun-acme serve",
-  configure(dir) {
-    writeFileSync(join(dir, "serve.toml"), `directory = "${pebbleUrl()}"\nca = "${pebble.tlsRootFile}"\nstore = "${join(dir, "store")}"\n\n` +
-      `[listen]\nhostname = "127.0.0.1"\nhttps = ${HTTPS}\nhttp = ${HTTP}\n\n[[site]]\nnames = ["${NAME}"]\nupstream = "http://127.0.0.1:${UPSTREAM}"\n`);
-  },
-  spawn: (dir) => Bun.spawn([binary, "serve", "--config", join(dir, "serve.toml")], {
-    env: { ...process.env, ...extraEnv }, stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a"),
-  }),
-};
-const caddy: FrontDoor = {
-  label: "Caddy 2.6.2",
-  configure(dir) {
-    writeFileSync(join(dir, "Caddyfile"), `{\n\tadmin off\n\thttp_port ${HTTP}\n\thttps_port ${HTTPS}\n\tdefault_bind 127.0.0.1\n` +
-      `\tacme_ca ${pebbleUrl()}\n\tacme_ca_root ${pebble.tlsRootFile}\n\tstorage file_system {\n\t\troot ${join(dir, "store")}\n\t}\n\tskip_install_trust\n}\n` +
-      `${NAME} {\n\treverse_proxy 127.0.0.1:${UPSTREAM}\n}\n`);
-  },
-  spawn: (dir) => Bun.spawn(["caddy", "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], {
-    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") },
-    stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a"),
-  }),
-};
-
 /** Cold start (to store the certificate), then a warm start measured before load, after load, and after being idle. */
-async function frontDoor(server: FrontDoor): Promise<void> {
+async function frontDoor(server: Contender): Promise<void> {
   const dir = makeTempDir("bench-rss-door-");
   mkdirSync(join(dir, "store"));
-  server.configure(dir);
+  server.configure(dir, [NAME]);
   const servedOnce = async () => (await probe(HTTPS, NAME, issuingRoot, "/index.html")) === 200;
   let child = server.spawn(dir);
   await msUntil(performance.now(), servedOnce, 60_000, 20);
@@ -158,20 +118,14 @@ async function frontDoor(server: FrontDoor): Promise<void> {
   }
 }
 
-const dns = await startDnsServer({ hostname: "127.0.0.1", port: 10053, zone: { address: "127.0.0.1", txtValues: () => [] } });
-const pebble = await startPebble({ config: { httpPort: HTTP, tlsPort: HTTPS } });
-const issuingRoot = await (await pebble.management("/roots/0")).text();
-const webroot = makeTempDir("bench-rss-www-");
-writeFileSync(join(webroot, "index.html"), "x".repeat(1024));
-const upstream = await startNginx(webroot, UPSTREAM);
+const world = await startFrontDoorWorld("bench-rss-www-");
+const issuingRoot = world.issuingRoot;
 try {
   if (!argv.includes("--skip-micro")) await micro();
-  await frontDoor(daemon);
-  if (!argv.includes("--skip-caddy")) await frontDoor(caddy);
+  await frontDoor(daemonContender(world, binary, "bun-acme serve", extraEnv));
+  if (!argv.includes("--skip-caddy")) await frontDoor(caddyContender(world));
 } finally {
-  await upstream.stop();
-  await pebble.stop();
-  dns.stop();
+  await world.stop();
 }
 const table = ["| What | RSS, MiB | Peak, MiB | Anonymous, MiB | File-backed, MiB |", "| --- | ---: | ---: | ---: | ---: |",
   ...rows.map(([label, memory]) => `| ${label} | ${memory.rss.toFixed(1)} | ${memory.hwm.toFixed(1)} | ${memory.anon.toFixed(1)} | ${memory.file.toFixed(1)} |`)].join("\n");

@@ -123,13 +123,16 @@ export interface RenewalLoad {
 /**
  * Starts the clients that never retry (4 keep-alive GET loops, 4 new-connection GET loops, 2
  * keep-alive POST loops), waits for `renewals` successive `LINEAGE: renewed (` lines of the
- * daemon, and returns what the clients saw.
+ * daemon and then for the clients to meet the last one's certificate (10 s at most), and returns
+ * what the clients saw.
  */
 export async function loadAcrossRenewals(daemon: Pick<DaemonProcess, "stdout">, load: RenewalLoad): Promise<HttpLoadResult> {
   const renewed = (line: string) => line.startsWith(`${load.lineage ?? load.name}: renewed (`);
   const running = await startHttpLoad({ port: 5001, name: load.name, caPem: load.caPem, keepAlive: 4, newConnections: 4, posts: 2 });
   try {
     for (let renewal = 0; renewal < (load.renewals ?? 2); renewal++) await daemon.stdout.waitFor(renewed, 40_000, daemon.stdout.count);
+    // The last renewal is saved before its swap reaches new connections: the clients go on until they met it.
+    await running.seenSerials((load.renewals ?? 2) + 1, 10_000);
   } catch (error) {
     await running.stop();
     throw error;

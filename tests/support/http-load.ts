@@ -20,6 +20,8 @@ export interface HttpLoadResult {
 
 /** A running load. */
 export interface HttpLoad {
+  /** Resolves once the clients have met `count` different certificates, or after `timeoutMs` (the caller's assertion then fails). */
+  seenSerials(count: number, timeoutMs: number): Promise<void>;
   /** Stops the clients and returns what they saw. */
   stop(): Promise<HttpLoadResult>;
 }
@@ -47,6 +49,13 @@ export async function startHttpLoad(options: HttpLoadOptions): Promise<HttpLoad>
   const stderr = new LineReader(child.stderr);
   await stderr.waitFor((line) => line === "started", 10_000);
   return {
+    async seenSerials(count, timeoutMs) {
+      const seen = () => stderr.text().split("\n").filter((line) => line.startsWith("serial ")).length;
+      if (seen() >= count) return;
+      // Each new serial is a line: wait for lines until enough were seen (or the time is up: the caller's assertion says so).
+      const deadline = Date.now() + timeoutMs;
+      while (seen() < count && Date.now() < deadline) await stderr.waitFor((line) => line.startsWith("serial "), deadline - Date.now(), stderr.count).catch(() => undefined);
+    },
     async stop() {
       child.kill("SIGTERM");
       const [text] = await Promise.all([new Response(child.stdout).text(), child.exited]);

@@ -45,8 +45,9 @@ def record(error=None, serial=None):
             stats["failed"] += 1
             kind = f"{type(error).__name__}: {str(error)[:80]}"
             stats["errors"][kind] = stats["errors"].get(kind, 0) + 1
-        if serial:
+        if serial and serial not in stats["serials"]:
             stats["serials"].add(serial)
+            print(f"serial {serial}", file=sys.stderr, flush=True)  # a test may await the clients meeting a new certificate
 
 
 def client(kind):

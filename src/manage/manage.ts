@@ -10,7 +10,7 @@ import { hostNameMatches, HotTlsServer, serve, startTlsAlpnServer, TlsFrontServe
 import { defaultLineageName, defaultStoreDir, FileCertificateStore, type CertificateStore, type LineageConfig, type SharedChallenges } from "../store/index.ts";
 import { adminHandler, CertificateMetrics } from "../metrics/index.ts";
 import type { ManageEvent } from "./events.ts";
-import { OnDemand, type OnDemandOptions } from "./on-demand.ts";
+import { OnDemand, type OnDemandOptions, type OnDemandWork } from "./on-demand.ts";
 import { Renewer, type CertificateServer } from "./renewer.ts";
 import { redirectingHandler, SharedHttp01Solver } from "./shared-http01.ts";
 import { SharedTlsAlpn01Solver, tlsAlpnLookup } from "./shared-tls-alpn01.ts";
@@ -191,8 +191,9 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     onFallback: (failed, next, error, config) => emit({ type: "warning", ...subjectOf(config), ca: failed, message: `${failed} failed (${error.message}): trying ${next}` }),
   });
   const onDemand = options.onDemand ? new OnDemand(options.onDemand, solver.type, emit) : undefined;
+  const onDemandWork: OnDemandWork = { held: (names) => renewer.storeHolds(names), add: (names) => renewer.addSlot(names) };
   const https: CertificateServer = options.server ?? (onDemand
-    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch!, onUnknownName: (name) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) })
+    ? new TlsFrontServer({ hostname, port: options.ports?.https ?? 443, fetch: options.fetch!, onUnknownName: (name) => onDemand.certificateFor(name, onDemandWork) })
     : new HotTlsServer({
       hostname, port: options.ports?.https ?? 443, fetch: options.fetch!,
       onRejected: (certificate, reason) => emit({ type: "warning", names: certificate.names, message: `not served (${reason}): its names get the placeholder until it is replaced` }),
@@ -218,7 +219,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
       port: https.port,
       store,
       ...(metrics ? { metrics } : {}),
-      ...(onDemand ? { certificateOnDemand: (name: string) => onDemand.certificateFor(name, (names) => renewer.addSlot(names)) } : {}),
+      ...(onDemand ? { certificateOnDemand: (name: string) => onDemand.certificateFor(name, onDemandWork) } : {}),
       async stop() {
         await renewer.stop();
         await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);

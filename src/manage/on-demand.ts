@@ -46,14 +46,32 @@ export function comparableName(name: string): string | undefined {
   return wildcard ? `*.${host}` : host;
 }
 
-/** The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one issuance per name. */
+/** What the gatekeeper asks of manage() for a name it admits. */
+export interface OnDemandWork {
+  /** Whether the store already holds a certificate the names are served from as it is (nothing to order). */
+  held(names: readonly string[]): Promise<boolean>;
+  /** Adds the names' certificate (obtained, or loaded from the store); `ordered` says whether an order was placed for it. */
+  add(names: readonly string[]): Promise<{ readonly served: ServedCertificate; readonly ordered: boolean }>;
+}
+
+/** A name let through: when it took its share of the minute's budget (none when the store held its certificate). */
+interface Admission {
+  readonly taken?: number;
+}
+
+/**
+ * The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one
+ * issuance per name. Only certificates ordered count against `maxPerMinute`: a name whose
+ * certificate the store already holds (after a restart, or obtained by another instance) is
+ * served from there without a share of the budget.
+ */
 export class OnDemand {
   private readonly options: OnDemandOptions;
   private readonly challenge: ChallengeSolver["type"];
   private readonly emit: (event: Untimed<ManageEvent>) => void;
   private readonly clock: Pick<Clock, "now">;
   private readonly deny: readonly string[];
-  /** When each admitted name was admitted (taken before `allow` is awaited; given back if it says no). */
+  /** When each share of the budget was taken (before `allow` is awaited; given back if it says no, or nothing was ordered). */
   private readonly recent: number[] = [];
   private readonly inFlight = new Map<string, Promise<ServedCertificate | undefined>>();
   /** Names obtained here, so that another spelling of one (a trailing dot, capitals) never orders it again. */
@@ -77,7 +95,7 @@ export class OnDemand {
    * spelling of that name, or a new one if the name passes every check. Its `names` include the
    * spelling asked for, so that the server finds it under that spelling too.
    */
-  certificateFor(sni: string, add: (names: readonly string[]) => Promise<ServedCertificate>): Promise<ServedCertificate | undefined> {
+  certificateFor(sni: string, work: OnDemandWork): Promise<ServedCertificate | undefined> {
     const comparable = comparableName(sni);
     let name: string;
     try {
@@ -91,39 +109,65 @@ export class OnDemand {
       served && !served.names.includes(asked) ? { ...served, names: [...served.names, asked] } : served;
     const known = this.obtained.get(name);
     if (known) return Promise.resolve(withSpelling(known));
-    let work = this.inFlight.get(name);
-    if (!work) {
-      work = this.admit(name).then(async (admitted) => {
-        if (!admitted) return undefined;
-        const served = await add([name]);
+    let pending = this.inFlight.get(name);
+    if (!pending) {
+      pending = this.admit(name, work).then(async (admission) => {
+        if (!admission) return undefined;
+        const { served, ordered } = await work.add([name]);
+        this.settle(admission, ordered);
         this.obtained.set(name, served);
         return served;
       }).catch((error: unknown) => {
         this.emit({ type: "failed", lineage: name, names: [name], ...failureOf(error, `on demand: ${(error as Error).message}`) });
         return undefined;
       }).finally(() => this.inFlight.delete(name));
-      this.inFlight.set(name, work);
+      this.inFlight.set(name, pending);
     }
-    return work.then(withSpelling);
+    return pending.then(withSpelling);
   }
 
-  /** Whether `name` may be obtained now; the minute's budget is taken before `allow` is awaited. */
-  private async admit(name: string): Promise<boolean> {
-    if (this.deny.some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))))) return false;
-    const now = this.clock.now();
-    while (this.recent.length > 0 && this.recent[0]! <= now - MINUTE_MS) this.recent.shift();
-    if (this.recent.length >= (this.options.maxPerMinute ?? 10)) {
-      this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
-      return false;
+  /**
+   * Whether `name` may be served now. A name whose certificate the store holds takes no share of
+   * the minute's budget; any other takes one before `allow` is awaited, so that a burst of names
+   * cannot overshoot the budget while `allow` answers.
+   */
+  private async admit(name: string, work: OnDemandWork): Promise<Admission | undefined> {
+    if (this.deny.some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))))) return undefined;
+    const held = await work.held([name]).catch(() => false);
+    let taken: number | undefined;
+    if (!held) {
+      taken = this.take();
+      if (taken === undefined) {
+        this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
+        return undefined;
+      }
     }
-    this.recent.push(now);
     let allowed = false;
     try {
       allowed = await this.options.allow(name);
     } finally {
-      if (!allowed) this.giveBack(now);
+      if (!allowed && taken !== undefined) this.giveBack(taken);
     }
-    return allowed;
+    return allowed ? (taken !== undefined ? { taken } : {}) : undefined;
+  }
+
+  /** A share of this minute's budget (its time), or none when the budget is spent. */
+  private take(): number | undefined {
+    const now = this.clock.now();
+    while (this.recent.length > 0 && this.recent[0]! <= now - MINUTE_MS) this.recent.shift();
+    if (this.recent.length >= (this.options.maxPerMinute ?? 10)) return undefined;
+    this.recent.push(now);
+    return now;
+  }
+
+  /**
+   * Only orders count: a share taken for a certificate that was not ordered after all (another
+   * instance saved it meanwhile) is given back; an order placed though the store held the
+   * certificate when asked (it was due, damaged, or removed meanwhile) is counted now.
+   */
+  private settle(admission: Admission, ordered: boolean): void {
+    if (admission.taken !== undefined && !ordered) this.giveBack(admission.taken);
+    if (admission.taken === undefined && ordered) this.recent.push(this.clock.now());
   }
 
   private giveBack(taken: number): void {

@@ -351,18 +351,66 @@ export class Renewer {
 
   /**
    * Adds a certificate for `names` (on demand): obtained now through the engine unless the store
-   * has it, then renewed like the others.
+   * has it, then renewed like the others. A lock another instance holds is awaited as every
+   * other lock held elsewhere is, without a turn of the limiter (see {@link awaitOnDemandHolder}).
+   * `ordered` says whether this instance placed an order for it (not when the store held it, or
+   * another instance obtained it).
    *
    * @throws {AcmeError} when it cannot be obtained
+   * @throws {StoreError} `ERR_STORE_LOCKED` when another instance holds its lock past {@link LOCK_WAIT_MS}
    */
-  async addSlot(names: readonly string[]): Promise<ServedCertificate> {
+  async addSlot(names: readonly string[]): Promise<AddedSlot> {
     if (!this.context.configFor) throw new TypeError("Cannot add a certificate: this renewer has no configuration for new names");
     const slot: Slot = { config: this.context.configFor(names), serve: true, backoff: this.backoff() };
-    const outcome = await this.ensure(slot, LOCK_WAIT_MS, false);
-    if (outcome.kind === "locked-elsewhere") throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED");
+    let outcome: LineageOutcome | undefined = await this.ensure(slot, 0, false);
+    if (outcome.kind === "locked-elsewhere") outcome = await this.awaitOnDemandHolder(slot);
+    if (!this.slots.includes(slot)) this.slots.push(slot);
+    if (outcome) this.schedule(slot); // else taken up from the holder's announcement, and scheduled there
+    return { served: servedSlots([slot])[0]!, ordered: outcome?.kind === "obtained" || outcome?.kind === "renewed" };
+  }
+
+  /**
+   * Whether the store holds a certificate for `names` that an on-demand name would be served from
+   * as it is (its names, not due): nothing to order. A damaged one, or one the store cannot give,
+   * counts as none.
+   */
+  async storeHolds(names: readonly string[]): Promise<boolean> {
+    if (!this.context.configFor) return false;
+    const config = this.context.configFor(names);
+    const summary = await this.context.store.summary(config.name).catch(() => undefined);
+    return summary !== undefined && sameIdentifiers(summary.config, config) && !isDue(summary.meta, this.context.clock.now());
+  }
+
+  /**
+   * An on-demand slot whose lock another instance holds: awaited as {@link awaitHolder} awaits
+   * one, holding no turn of the limiter meanwhile (each try takes one), so that names locked
+   * elsewhere never hold up this instance's renewals and first obtains. The slot joins the others
+   * while it waits, so that the holder's announcement ends the wait at once (taken up, undefined);
+   * a try that gets the lock returns the engine's outcome (the holder's save read under the lock,
+   * or an order when the holder failed or died). On a failure the slot is dropped again.
+   *
+   * @throws {StoreError} `ERR_STORE_LOCKED` past {@link LOCK_WAIT_MS}; what the engine throws
+   */
+  private async awaitOnDemandHolder(slot: Slot): Promise<LineageOutcome | undefined> {
+    const { clock } = this.context;
+    const deadline = clock.now() + LOCK_WAIT_MS;
+    const { first, cap } = recheckPauses(this.context.store);
     this.slots.push(slot);
-    this.schedule(slot);
-    return servedSlots([slot])[0]!;
+    try {
+      for (let pause = first; ; pause = Math.min(pause * 2, cap)) {
+        await this.arrival(slot, Math.max(Math.min(pause, deadline - clock.now()), 0));
+        if (slot.current) return undefined;
+        this.stopping.signal.throwIfAborted();
+        const outcome = await this.ensure(slot, 0, false);
+        if (slot.current && outcome.kind === "locked-elsewhere") return undefined; // heard while its try ran, and taken up
+        if (outcome.kind !== "locked-elsewhere") return outcome;
+        if (clock.now() >= deadline) throw new StoreError(`Lineage ${slot.config.name} is locked by another instance past ${LOCK_WAIT_MS / 1000} s`, "ERR_STORE_LOCKED");
+      }
+    } catch (error) {
+      this.slots.splice(this.slots.indexOf(slot) >>> 0, 1);
+      slot.timer?.cancel();
+      throw error;
+    }
   }
 
   /** Sets the slot's timer for its renewal time (or its ARI re-check, whichever is first); a detached slot asks the store again after its backoff. */
@@ -405,6 +453,12 @@ export class Renewer {
     this.emit({ type: "warning", ...subjectOf(slot.config), message: `${this.context.store.description} is reachable again` });
     if (found.lineage && this.isNewer(found.lineage.meta, slot)) await this.takeUp(slot, found.lineage);
   }
+}
+
+/** An on-demand certificate added: what to serve, and whether this instance ordered it (see {@link Renewer.addSlot}). */
+export interface AddedSlot {
+  readonly served: ServedCertificate;
+  readonly ordered: boolean;
 }
 
 /** Whether the slot needs the engine now: nothing to serve, due, or its ARI answer is stale. */

@@ -4,21 +4,32 @@
  * issuance per name whatever its spelling.
  */
 import { describe, expect, test } from "bun:test";
-import { comparableName, OnDemand, type OnDemandOptions } from "../../src/manage/on-demand.ts";
+import { comparableName, OnDemand, type OnDemandOptions, type OnDemandWork } from "../../src/manage/on-demand.ts";
 import type { Untimed } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/index.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
 
-function gate(options: OnDemandOptions) {
+/**
+ * An OnDemand with a counting stand-in for manage()'s work: `stored` names are held by the store
+ * (loaded, nothing ordered), `savedMeanwhile` ones are not when asked but another instance saves
+ * them before the order (taken up, nothing ordered); every other name is ordered.
+ */
+function gate(options: OnDemandOptions, store: { stored?: readonly string[]; savedMeanwhile?: readonly string[] } = {}) {
   let now = Date.parse("2026-11-30T00:00:00Z");
   const added: string[][] = [];
+  const ordered: string[] = [];
   const events: Untimed<ManageEvent>[] = [];
   const onDemand = new OnDemand(options, "http-01", (event) => events.push(event), { now: () => now });
-  const add = async (names: readonly string[]): Promise<ServedCertificate> => {
-    added.push([...names]);
-    return { names, chainPem: "CHAIN", keyPem: "KEY" };
+  const add: OnDemandWork = {
+    held: async (names) => store.stored?.includes(names[0]!) ?? false,
+    add: async (names): Promise<{ served: ServedCertificate; ordered: boolean }> => {
+      added.push([...names]);
+      const order = !store.stored?.includes(names[0]!) && !store.savedMeanwhile?.includes(names[0]!);
+      if (order) ordered.push(names[0]!);
+      return { served: { names, chainPem: "CHAIN", keyPem: "KEY" }, ordered: order };
+    },
   };
-  return { onDemand, add, added, events, advance: (ms: number) => (now += ms) };
+  return { onDemand, add, added, ordered, events, advance: (ms: number) => (now += ms) };
 }
 
 const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,6 +75,32 @@ describe("OnDemand", () => {
     for (const sni of ["shop.od.test.", "shop.od.test", "SHOP.OD.TEST"]) expect((await onDemand.certificateFor(sni, add))?.chainPem).toBe("CHAIN");
     expect(added).toHaveLength(1);
     expect(asked).toBe(1);
+  });
+
+  test("12 names whose certificates the store holds, maxPerMinute 10, asked at once: all 12 served, no share of the budget taken; then 12 new names: 10 ordered, 2 refused", async () => {
+    const stored = Array.from({ length: 12 }, (_, index) => `kept${index}.od.test`);
+    const { onDemand, add, added, ordered, events } = gate({ allow: () => true, maxPerMinute: 10 }, { stored });
+    const served = await Promise.all(stored.map((name) => onDemand.certificateFor(name, add)));
+    expect(served.map((certificate) => certificate?.names[0])).toEqual(stored);
+    expect(added).toHaveLength(12);
+    const fresh = Array.from({ length: 12 }, (_, index) => `new${index}.od.test`);
+    const obtained = await Promise.all(fresh.map((name) => onDemand.certificateFor(name, add)));
+    expect(obtained.filter(Boolean)).toHaveLength(10);
+    expect(ordered).toHaveLength(10);
+    expect(events.filter((event) => event.type === "warning").map((event) => event.message)).toEqual([
+      "on demand: new10.od.test refused, 10 certificates already obtained on demand this minute",
+      "on demand: new11.od.test refused, 10 certificates already obtained on demand this minute",
+    ]);
+  });
+
+  test("a share taken for a name another instance saved before this one ordered it is given back", async () => {
+    const meanwhile = ["a.od.test", "b.od.test"];
+    const { onDemand, add, ordered } = gate({ allow: () => true, maxPerMinute: 2 }, { savedMeanwhile: meanwhile });
+    for (const name of meanwhile) expect(await onDemand.certificateFor(name, add)).toBeDefined();
+    expect(ordered).toEqual([]);
+    const results = await Promise.all(["c.od.test", "d.od.test", "e.od.test"].map((name) => onDemand.certificateFor(name, add)));
+    expect(results.map(Boolean)).toEqual([true, true, false]);
+    expect(ordered).toEqual(["c.od.test", "d.od.test"]);
   });
 
   test("comparableName() refuses what the URL parser would turn into an address", () => {

@@ -10,9 +10,10 @@ import { readCertificate } from "../../src/asn1/index.ts";
 import { decodePemBlocks, toHex } from "../../src/encoding/index.ts";
 import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/events.ts";
-import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
+import { OnDemand } from "../../src/manage/on-demand.ts";
+import { Renewer, type AddedSlot, type CertificateServer } from "../../src/manage/renewer.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
-import type { CertificateStore, LineageConfig } from "../../src/store/index.ts";
+import type { CertificateStore, LineageConfig, StoreError } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
 const DAY = 86_400_000;
@@ -192,9 +193,92 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     expect(world.orders()).toBe(1); // the slow one's
     open();
     await started;
-    expect((await onDemand).names).toEqual(["new.fake.test"]);
+    expect((await onDemand).served.names).toEqual(["new.fake.test"]);
     expect(world.orders()).toBe(2);
     expect(one.of("obtained").map((event) => event.lineage)).toEqual(["slow.fake.test", "new.fake.test"]);
+    await one.renewer.stop();
+  });
+
+  test("an on-demand name whose lock another instance holds is awaited without a turn of the limiter: another name is obtained meanwhile, and the first is served the holder's certificate once it saves", async () => {
+    const world = engineWorld();
+    const one = instance(world, { concurrency: 1, onDemand: true });
+    await one.renewer.start([]); // hearing the store's announcements
+    const held = configFor("held.fake.test");
+    const lock = await world.store.lock(held.name); // another instance is obtaining it
+    let first: AddedSlot | undefined;
+    let second: AddedSlot | undefined;
+    const idle = world.clock.pending(); // the periodic check of the store
+    const waiting = one.renewer.addSlot([held.name]).then((added) => (first = added));
+    await turnsUntil(() => world.clock.pending() > idle); // its lock found taken: waiting for the holder
+    // The clock stands still: a turn held while waiting for the lock (120 s of it) would never come back.
+    void one.renewer.addSlot(["free.fake.test"]).then((added) => (second = added));
+    await turnsUntil(() => second !== undefined);
+    expect(second?.served.names).toEqual(["free.fake.test"]);
+    expect(second?.ordered).toBe(true);
+    expect(first).toBeUndefined();
+    const theirs = await world.issuer().obtain(held);
+    await world.store.save(theirs, lock);
+    await lock.release();
+    await turnsUntil(() => first !== undefined);
+    await waiting;
+    expect(first!.ordered).toBe(false);
+    expect(one.server.serialFor(held.name)).toBe(theirs.meta.serial); // served, and renewed like the others
+    expect(first!.served.chainPem).toBe(theirs.chainPem);
+    expect(world.orders()).toBe(2); // free.fake.test's here, held.fake.test's by the holder
+    expect(one.renewer.slots.map((slot) => slot.config.name).sort()).toEqual(["free.fake.test", "held.fake.test"]);
+    await one.renewer.stop();
+  });
+
+  test("an on-demand name locked elsewhere: a holder that fails lets this instance order it after a pause; one that never lets go ends the wait after 120 s with ERR_STORE_LOCKED", async () => {
+    const world = engineWorld();
+    const one = instance(world, { concurrency: 1, onDemand: true });
+    await one.renewer.start([]);
+    const idle = world.clock.pending(); // the periodic check of the store
+    const lock = await world.store.lock("failed.fake.test");
+    let added: AddedSlot | undefined;
+    void one.renewer.addSlot(["failed.fake.test"]).then((result) => (added = result));
+    await turnsUntil(() => world.clock.pending() > idle); // its lock found taken: waiting for the holder
+    await lock.release(); // the holder failed: it saved nothing, and announced nothing
+    world.clock.advance(500); // the first pause (a store without leases)
+    await turnsUntil(() => added !== undefined);
+    expect(added?.ordered).toBe(true);
+    expect(world.orders()).toBe(1);
+    const stuck = await world.store.lock("stuck.fake.test");
+    let error: StoreError | undefined;
+    void one.renewer.addSlot(["stuck.fake.test"]).catch((caught: StoreError) => (error = caught));
+    await turnsUntil(() => world.clock.pending() > idle + 1);
+    const waitedFrom = world.clock.now();
+    while (error === undefined && world.clock.now() - waitedFrom < 200_000) {
+      world.clock.advance(1_000);
+      for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(error?.code).toBe("ERR_STORE_LOCKED");
+    expect(error?.message).toBe("Lineage stuck.fake.test is locked by another instance past 120 s");
+    expect(world.clock.now() - waitedFrom).toBeGreaterThanOrEqual(120_000);
+    expect(world.clock.now() - waitedFrom).toBeLessThanOrEqual(122_000);
+    expect(one.renewer.slots.map((slot) => slot.config.name)).toEqual(["failed.fake.test"]); // not kept: the next handshake tries again
+    await stuck.release();
+    await one.renewer.stop();
+  });
+
+  test("on demand through the renewer: 12 names the memory store holds (a restart), maxPerMinute 10, asked at once: all 12 served with nothing ordered; then 12 new names: 10 obtained, 2 refused", async () => {
+    const world = engineWorld();
+    const stored = Array.from({ length: 12 }, (_, index) => `kept${index}.fake.test`);
+    for (const name of stored) await ensureLineage(world.store, configFor(name), world.issuer());
+    expect(world.orders()).toBe(12);
+    const one = instance(world, { onDemand: true });
+    await one.renewer.start([]);
+    const gate = new OnDemand({ allow: () => true, maxPerMinute: 10 }, "http-01", (event) => one.events.push(stampEvent<ManageEvent>(event, world.clock.now())), world.clock);
+    const work = { held: (names: readonly string[]) => one.renewer.storeHolds(names), add: (names: readonly string[]) => one.renewer.addSlot(names) };
+    const served = await Promise.all(stored.map((name) => gate.certificateFor(name, work)));
+    expect(served.map((certificate) => certificate?.names[0])).toEqual(stored);
+    for (const [index, name] of stored.entries()) expect(served[index]?.chainPem).toBe((await world.store.load(name))!.chainPem);
+    expect(world.orders()).toBe(12); // loaded, not ordered again
+    const fresh = Array.from({ length: 12 }, (_, index) => `new${index}.fake.test`);
+    const obtained = await Promise.all(fresh.map((name) => gate.certificateFor(name, work)));
+    expect(obtained.filter(Boolean)).toHaveLength(10);
+    expect(world.orders()).toBe(22);
+    expect(one.of("warning").filter((event) => event.message.includes("refused"))).toHaveLength(2);
     await one.renewer.stop();
   });
 

@@ -13,9 +13,9 @@ export interface HookResult {
   readonly exitCode: number;
   /** The last lines of its output (stdout and stderr), for the report. */
   readonly tail: string;
-  /** Whether it was killed for running past its time. */
+  /** Whether it was killed: for running past its time, or by the caller's signal. */
   readonly timedOut?: boolean;
-  /** The seconds it was allowed, when it timed out. */
+  /** When it was killed: the seconds it was allowed (its time limit), or had run when the signal came. */
   readonly timeoutSeconds?: number;
 }
 
@@ -61,13 +61,17 @@ export async function runHook(command: string, env: Record<string, string> = {},
   const timeoutMs = options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_SECONDS * 1000;
   const child = Bun.spawn(["sh", "-c", command], { env: hookEnvironment(env), stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
   let timedOut = false;
+  let pastLimit = false;
   const kill = () => {
     timedOut = true;
     try {
       process.kill(-child.pid, "SIGKILL");
     } catch { /* already gone */ }
   };
-  const timer = setTimeout(kill, timeoutMs);
+  const timer = setTimeout(() => {
+    pastLimit = true;
+    kill();
+  }, timeoutMs);
   const abort = () => kill();
   if (options.signal?.aborted) kill();
   options.signal?.addEventListener("abort", abort, { once: true });
@@ -91,7 +95,9 @@ export async function runHook(command: string, env: Record<string, string> = {},
   for (const reader of readers) void reader.cancel().catch(() => {});
   const tail = lines.slice(-TAIL_LINES).join(" | ");
   if (!timedOut) return { command, exitCode, tail };
-  return { command, exitCode: 124, tail, timedOut: true, timeoutSeconds: Math.round((Date.now() - started) / 1000) };
+  // Past its limit, the limit itself is what the user set (or can set); killed by the signal, the time it had run.
+  const seconds = pastLimit ? timeoutMs / 1000 : Math.round((Date.now() - started) / 1000);
+  return { command, exitCode: 124, tail, timedOut: true, timeoutSeconds: seconds };
 }
 
 /** What `readLines` needs of a stream reader (Bun's reader type and the standard one differ). */

@@ -11,10 +11,16 @@
  */
 import type { ChallengeType } from "../acme/index.ts";
 import { defined, fail, field, type Fields, type Source } from "../validate/index.ts";
-import { RECORD_ONLY_DNS } from "./solver-spec.ts";
+import { optionalRecord, RECORD_ONLY_DNS } from "./solver-spec.ts";
 
 const CHALLENGES: readonly ChallengeType[] = ["http-01", "dns-01", "tls-alpn-01"];
 const MOVED = ["challenge", "bind", "ports", "webroot", "record", "dnsUpdate", "dnsHook", "hooks", "out"] as const;
+/** The members of version 1's nested objects (main d430fee's `LineageHooks`, `ports`, `LineageDnsUpdate`). */
+const NESTED = {
+  hooks: ["pre", "post", "deploy"],
+  ports: ["http", "tls", "dns"],
+  dnsUpdate: ["server", "port", "tsigKeyFile", "tsig", "propagationTimeoutSeconds"],
+} as const;
 /** Every member version 1 had (main d430fee's `LineageConfig`): a file with another is named against these, not version 2's. */
 const MEMBERS = [
   "version", "name", "identifiers", "directoryUrl", "allowInsecureHttp", "caFile", "challenge", "keyType", "bind", "ports",
@@ -29,6 +35,11 @@ const MEMBERS = [
 export function version1ToVersion2(json: Fields, where: Source): Fields {
   // Checked here, under version 1's names: after translation, version 2's check would list version 2's members.
   field.known(json, where, MEMBERS);
+  // Nested too, whether or not the translation reads them (ports beside a webroot): a misspelt member is named, not dropped.
+  for (const [key, members] of Object.entries(NESTED)) {
+    const nested = field.optionalObject(json, key, where);
+    if (nested) field.known(nested.fields, nested.where, members);
+  }
   const rest = Object.fromEntries(Object.entries(json).filter(([key]) => !(MOVED as readonly string[]).includes(key)));
   const hooks = field.optionalObject(json, "hooks", where);
   // Version 1 took any string as a hook; an empty one ran nothing, and is dropped.
@@ -43,6 +54,7 @@ export function version1ToVersion2(json: Fields, where: Source): Fields {
 function solverOf(json: Fields, where: Source): Fields {
   const challenge = field.oneOf(json, "challenge", where, CHALLENGES);
   if (challenge !== "dns-01" && json.record !== undefined) return fail(where, "record", RECORD_ONLY_DNS, json.record); // version 1's certonly refused --record there too
+  const record = optionalRecord(json, "record", where); // checked under its version 1 name, whichever solver it goes with
   const webroot = field.optionalString(json, "webroot", where);
   if (webroot !== undefined) return { type: "http-01", via: "webroot", path: webroot };
   const dnsHook = field.optionalString(json, "dnsHook", where);
@@ -65,5 +77,5 @@ function solverOf(json: Fields, where: Source): Fields {
   const bind = field.string(json, "bind", where);
   if (challenge === "http-01") return { type: challenge, via: "responder", bind, port: port("http") };
   if (challenge === "tls-alpn-01") return { type: challenge, via: "responder", bind, port: port("tls") };
-  return defined({ type: challenge, via: "responder", bind, port: port("dns"), record: field.optionalString(json, "record", where) });
+  return defined({ type: challenge, via: "responder", bind, port: port("dns"), record });
 }

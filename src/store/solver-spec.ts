@@ -4,6 +4,7 @@
  * the CA validates, `via` what answers it.
  */
 import type { ChallengeType } from "../acme/index.ts";
+import { parseIPv4 } from "../encoding/index.ts";
 import { fail, field, type Fields, type Source } from "../validate/index.ts";
 
 /** The built-in responder of `type` (an HTTP server, a `acme-tls/1` TLS server, an authoritative DNS server) on `bind:port`. */
@@ -61,6 +62,24 @@ const VIAS: Readonly<Record<ChallengeType, readonly SolverSpec["via"][]>> = {
 };
 /** What a `record` member of another responder than dns-01's should be. */
 export const RECORD_ONLY_DNS = "absent: only dns-01's built-in DNS server answers A queries with it (drop it, or use dns-01)";
+/** What dns-01's `record` should be: what the command line's `--record` takes. */
+export const RECORD_IPV4 = "an IPv4 address like 127.0.0.1 (dns-01's DNS server answers every A query with it)";
+
+/**
+ * Reads dns-01's `record` (the built-in DNS server's A answer): absent, or an IPv4 address in
+ * dotted-quad form, as the command line's `--record` takes it.
+ *
+ * @throws {FieldError} (through `where.report`) naming `key` when it is not one
+ */
+export function optionalRecord(object: Fields, key: string, where: Source): string | undefined {
+  const record = object[key];
+  if (record === undefined) return undefined;
+  try {
+    if (typeof record === "string" && parseIPv4(record)) return record;
+  } catch { /* reported below */ }
+  return fail(where, key, RECORD_IPV4, record);
+}
+
 const MEMBERS: Readonly<Record<SolverSpec["via"], readonly string[]>> = {
   responder: ["bind", "port", "record"],
   webroot: ["path"],
@@ -82,7 +101,7 @@ export function parseSolverSpec(spec: Fields, where: Source): SolverSpec {
     case "responder": {
       // The A answer of dns-01's own DNS server: an http-01 or tls-alpn-01 responder runs none, and no writer puts it there.
       if (type !== "dns-01" && spec.record !== undefined) return fail(where, "record", RECORD_ONLY_DNS, spec.record);
-      const record = field.optionalString(spec, "record", where);
+      const record = optionalRecord(spec, "record", where);
       return { type, via, bind: field.string(spec, "bind", where), port: field.port(spec, "port", where), ...(record !== undefined ? { record } : {}) };
     }
     case "webroot":

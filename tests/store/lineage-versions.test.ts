@@ -130,6 +130,20 @@ describe("a lineage that is not what bun-acme writes is refused when read, namin
     ["dns-01's record on a tls-alpn-01 responder", { ...v2, solver: { type: "tls-alpn-01", via: "responder", bind: "127.0.0.1", port: 5001, record: "127.0.0.1" } }, "solver.record", "absent: only dns-01's"],
     ["a version 1 record on an http-01 lineage", { ...JSON.parse(v1Text("v1.test")), record: "127.0.0.1" }, "record", "absent: only dns-01's"],
     ["a version 1 member misspelt", { ...JSON.parse(v1Text("v1.test")), webrot: "/var/www" }, "webrot", "absent: it is not a member here (the members are version, name, identifiers,"],
+    // Version 1's nested objects: a misspelt member is named as version 2 names one in cli.hooks, never dropped.
+    ["a version 1 hook misspelt", { ...JSON.parse(v1Text("v1.test")), hooks: { pre: "echo pre", deploi: "systemctl reload nginx" } }, "hooks.deploi", "absent: it is not a member here (the members are pre, post, deploy)"],
+    ["a version 1 port misspelt", { ...JSON.parse(v1Text("v1.test")), ports: { http: 5002, tls: 443, dsn: 53 } }, "ports.dsn", "absent: it is not a member here (the members are http, tls, dns)"],
+    ["a version 1 port misspelt beside a webroot (which reads no port)", { ...JSON.parse(v1Text("v1.test")), webroot: "/var/www", ports: { http: 80, tls: 443, dns: 53, https: 8443 } }, "ports.https", "absent: it is not a member here (the members are http, tls, dns)"],
+    ["a version 1 dnsUpdate member misspelt", {
+      ...JSON.parse(v1Text("v1.test")), challenge: "dns-01", dnsUpdate: { server: "127.0.0.1", port: 10053, tsigKeyfile: "/etc/bind/key", propagationTimeoutSeconds: 60 },
+    }, "dnsUpdate.tsigKeyfile", "absent: it is not a member here (the members are server, port, tsigKeyFile, tsig, propagationTimeoutSeconds)"],
+    ["a version 2 hook misspelt", { ...v2, cli: { hooks: { deploi: "true" } } }, "cli.hooks.deploi", "absent: it is not a member here (the members are pre, post, deploy)"],
+    // dns-01's record is the A answer of the built-in DNS server: an IPv4 address, as --record takes it.
+    ["a version 1 record that is a name", { ...JSON.parse(v1Text("v1.test")), challenge: "dns-01", record: "localhost" }, "record", "an IPv4 address like 127.0.0.1 (dns-01's DNS server answers every A query with it)"],
+    ["a version 1 record beside a DNS hook", { ...JSON.parse(v1Text("v1.test")), challenge: "dns-01", dnsHook: "/usr/local/bin/dns-hook", record: "127.0.0.256" }, "record", "an IPv4 address like 127.0.0.1"],
+    ["a version 2 record that is an IPv6 address", { ...v2, solver: { type: "dns-01", via: "responder", bind: "0.0.0.0", port: 10053, record: "::1" } }, "solver.record", "an IPv4 address like 127.0.0.1 (dns-01's DNS server answers every A query with it)"],
+    ["a version 2 record that is a number", { ...v2, solver: { type: "dns-01", via: "responder", bind: "0.0.0.0", port: 10053, record: 2130706433 } }, "solver.record", "an IPv4 address like 127.0.0.1"],
+    ["a version 2 record with a fifth octet", { ...v2, solver: { type: "dns-01", via: "responder", bind: "0.0.0.0", port: 10053, record: "127.0.0.1.1" } }, "solver.record", "an IPv4 address like 127.0.0.1"],
     ["an identifier without a value", { ...v2, identifiers: [{ type: "dns" }] }, "identifiers.0.value", "a non-empty string"],
     ["a name that climbs out of the store", { ...v2, name: "../../x" }, "name", "a lineage name"],
   ])("%s", async (_, content, member, expected) => {

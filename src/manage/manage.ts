@@ -206,7 +206,7 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
   });
-  await shared?.ready?.(); // hearing the fleet's answers before the CA can ask this instance for them (cheaper, not needed to be right)
+  await untilListening(shared, clock); // hearing the fleet's answers before the first order (cheaper, not needed to be right)
   const challengeServer = await startChallengeServer?.();
   let adminServer: RunningServer | undefined;
   try {
@@ -230,6 +230,24 @@ export async function manage(options: ManageOptions): Promise<Managed> {
     await Promise.allSettled([https.stop(), challengeServer?.stop(), adminServer?.stop()]);
     throw error;
   }
+}
+
+/**
+ * The longest manage() waits for a shared store to hear the fleet's challenge answers before it
+ * goes on without (the answers are then still right, only dearer: published answers are also
+ * stored). Redis' own client gives up after about 1.6 s when nothing listens and 5 s when the
+ * server does not answer; this bound holds whatever the client's settings, so that a store
+ * that is down or slow at start delays no warm start beyond it.
+ */
+const ANSWERS_READY_WAIT_MS = 1_000;
+
+/** Resolves when the shared answers are heard ({@link SharedChallenges.ready}), after {@link ANSWERS_READY_WAIT_MS} at most. */
+async function untilListening(shared: SharedChallenges | undefined, clock: TimerClock): Promise<void> {
+  if (!shared?.ready) return;
+  let timer: ReturnType<TimerClock["setTimer"]> | undefined;
+  const bound = new Promise<void>((resolve) => (timer = clock.setTimer(resolve, ANSWERS_READY_WAIT_MS)));
+  await Promise.race([shared.ready().catch(() => {}), bound]);
+  timer?.cancel();
 }
 
 /** Swaps an HTTPS server made so far (HotTlsServer counts them; other servers report 0). */

@@ -20,7 +20,7 @@ export interface OnDemandOptions {
    * as DNS compares them (any case, with or without a trailing dot, Unicode or its `xn--` form).
    */
   readonly deny?: readonly string[];
-  /** New on-demand certificates per minute, all names together (default 10). */
+  /** Certificates ordered on demand per minute, all names together (default 10); a name whose certificate the store holds is not counted. */
   readonly maxPerMinute?: number;
 }
 

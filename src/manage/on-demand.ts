@@ -127,20 +127,19 @@ export class OnDemand {
   }
 
   /**
-   * Whether `name` may be served now. A name whose certificate the store holds takes no share of
-   * the minute's budget; any other takes one before `allow` is awaited, so that a burst of names
-   * cannot overshoot the budget while `allow` answers.
+   * Whether `name` may be served now. A share of the minute's budget is taken before `allow` is
+   * awaited, so that a burst of names can neither overshoot the budget nor reach `allow` beyond
+   * it; it is given back if `allow` says no or nothing is ordered (see {@link settle}). Only when
+   * the budget is spent is the store asked (one read) whether it holds the name's certificate,
+   * which is then served without a share: names nobody allowed cost no store read while the
+   * budget lasts.
    */
   private async admit(name: string, work: OnDemandWork): Promise<Admission | undefined> {
     if (this.deny.some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))))) return undefined;
-    const held = await work.held([name]).catch(() => false);
-    let taken: number | undefined;
-    if (!held) {
-      taken = this.take();
-      if (taken === undefined) {
-        this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
-        return undefined;
-      }
+    const taken = this.take();
+    if (taken === undefined && !(await work.held([name]).catch(() => false))) {
+      this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
+      return undefined;
     }
     let allowed = false;
     try {

@@ -20,8 +20,9 @@ function gate(options: OnDemandOptions, store: { stored?: readonly string[]; sav
   const ordered: string[] = [];
   const events: Untimed<ManageEvent>[] = [];
   const onDemand = new OnDemand(options, "http-01", (event) => events.push(event), { now: () => now });
+  const reads: string[] = [];
   const add: OnDemandWork = {
-    held: async (names) => store.stored?.includes(names[0]!) ?? false,
+    held: async (names) => (reads.push(names[0]!), store.stored?.includes(names[0]!) ?? false),
     add: async (names): Promise<{ served: ServedCertificate; ordered: boolean }> => {
       added.push([...names]);
       const order = !store.stored?.includes(names[0]!) && !store.savedMeanwhile?.includes(names[0]!);
@@ -29,7 +30,7 @@ function gate(options: OnDemandOptions, store: { stored?: readonly string[]; sav
       return { served: { names, chainPem: "CHAIN", keyPem: "KEY" }, ordered: order };
     },
   };
-  return { onDemand, add, added, ordered, events, advance: (ms: number) => (now += ms) };
+  return { onDemand, add, added, ordered, events, reads, advance: (ms: number) => (now += ms) };
 }
 
 const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,6 +92,18 @@ describe("OnDemand", () => {
       "on demand: new10.od.test refused, 10 certificates already obtained on demand this minute",
       "on demand: new11.od.test refused, 10 certificates already obtained on demand this minute",
     ]);
+  });
+
+  test("names allow refuses cost no store read while the budget lasts (each gives its share back); once it is spent, only the store's names are served", async () => {
+    const { onDemand, add, added, reads } = gate({ allow: (name) => name.startsWith("ok"), maxPerMinute: 2 }, { stored: ["ok-kept.od.test"] });
+    const strangers = Array.from({ length: 40 }, (_, index) => `x${index}.od.test`);
+    for (const name of strangers) expect(await onDemand.certificateFor(name, add)).toBeUndefined();
+    expect(reads).toEqual([]);
+    expect(await Promise.all(["ok1.od.test", "ok2.od.test"].map((name) => onDemand.certificateFor(name, add)))).toHaveLength(2);
+    expect(await onDemand.certificateFor("ok3.od.test", add)).toBeUndefined();
+    expect((await onDemand.certificateFor("ok-kept.od.test", add))?.names).toEqual(["ok-kept.od.test"]);
+    expect(reads).toEqual(["ok3.od.test", "ok-kept.od.test"]);
+    expect(added.map((names) => names[0])).toEqual(["ok1.od.test", "ok2.od.test", "ok-kept.od.test"]);
   });
 
   test("a share taken for a name another instance saved before this one ordered it is given back", async () => {

@@ -82,6 +82,6 @@ for (const [binary, times] of results) {
 }
 if (process.env.BUN_ACME_TRACE) {
   // Each start's steps (ms since its process began), one line per start: where the time goes.
-  const starts = readFileSync(join(dir, "err.log"), "utf8").split(/(?=^trace \S+ (?:modules-evaluated|start)\b)/m);
+  const starts = readFileSync(join(dir, "err.log"), "utf8").split(/(?=^trace \S+ (?:modules-evaluated|start|[0-9.]+ modules-evaluated)\b)/m);
   for (const start of starts.slice(1)) console.log(start.trim().split("\n").filter((line) => line.startsWith("trace ")).map((line) => line.slice(6)).join(" | "));
 }

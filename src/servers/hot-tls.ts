@@ -31,12 +31,26 @@ export interface ServedCertificate {
   /** PEM, leaf first. */
   readonly chainPem: string;
   readonly keyPem: string;
-  /**
-   * Set by a caller that has already checked that the private key is the leaf's (manage(): every
-   * lineage it serves was checked whole on loading or obtaining): the server does not import the
-   * key a second time to check it (about a quarter of a warm start with 200 certificates).
-   */
-  readonly keyChecked?: boolean;
+}
+
+/** Certificates whose key manage() has already found to be the leaf's: see {@link markKeyChecked}. */
+const keyCheckedPairs = new WeakSet<ServedCertificate>();
+
+/**
+ * Marks a certificate as one whose private key was already checked against its leaf (manage():
+ * every lineage it serves was found whole by `lineageDamage` on loading or obtaining), so that the
+ * server does not import the key a second time (about a quarter of a warm start with 200
+ * certificates). The mark lives here, not on the object: a library user cannot set it to skip the
+ * check; only code inside bun-acme reaches this function (it is not exported from the package).
+ */
+export function markKeyChecked<T extends ServedCertificate>(certificate: T): T {
+  keyCheckedPairs.add(certificate);
+  return certificate;
+}
+
+/** Whether {@link markKeyChecked} marked this very object. */
+export function isKeyChecked(certificate: ServedCertificate): boolean {
+  return keyCheckedPairs.has(certificate);
 }
 
 /** How a swap reaches new connections: see {@link HotTlsServer}. */
@@ -78,6 +92,16 @@ export interface HotTlsServerOptions<WebSocketData = undefined> {
 }
 
 type TlsEntry = { serverName?: string; cert: string; key: string };
+
+/**
+ * Bun 1.4.5 builds every TLS context of a `Bun.serve` with the default root store (its bundled
+ * roots and /etc/ssl/certs/ca-certificates.crt) unless `ca` is given, although a server that asks
+ * no client for a certificate never consults it: 5–6 ms on the first server (the daemon's warm
+ * start waits for it), about 1.5 ms on each later one, and 1.8 MiB held. Given the entry's own
+ * certificate as `ca`, it loads nothing; `requestCert` stays off, so no client is asked for a
+ * certificate (tests/servers/hot-tls.test.ts checks the handshake for a CertificateRequest).
+ */
+const withoutRootStore = (entry: TlsEntry) => ({ ...entry, ca: entry.cert });
 
 /** One certificate set being served. */
 interface Backend<WebSocketData> {
@@ -176,6 +200,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   async bind(): Promise<void> {
     if (!this.relay) return this.serve([]);
     if (this.relay.port === undefined) this.listen(undefined);
+    this.placeholderEntry(); // begun now, ready by the time the certificates are read
   }
 
   /** The placeholder, when nothing was served (nor is being) since {@link bind}: a server that presents nothing would close every connection. */
@@ -228,7 +253,7 @@ export class HotTlsServer<WebSocketData = undefined> {
         hostname: relayed ? "127.0.0.1" : this.options.hostname,
         port: relayed ? 0 : this.current?.server.port ?? this.options.port,
         reusePort: !relayed,
-        tls,
+        tls: tls.map(withoutRootStore),
         // Without handlers of the caller's, nothing is ever upgraded: the handler alone calls server.upgrade().
         websocket: this.options.websocket ?? { message() {} },
         ...(this.options.http2 ? { http2: true } : {}),
@@ -275,7 +300,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     const checked = await Promise.all(all.map(async (certificate) => {
       const known = this.verdicts.get(certificate.chainPem);
       const seen = known?.keyPem === certificate.keyPem;
-      const reason = seen ? known.reason : certificate.keyChecked ? undefined : await unservable(certificate);
+      const reason = seen ? known.reason : isKeyChecked(certificate) ? undefined : await unservable(certificate);
       return { certificate, seen, reason };
     }));
     const certificates = checked.filter(({ certificate, seen, reason }) => {
@@ -288,8 +313,17 @@ export class HotTlsServer<WebSocketData = undefined> {
       certificate.names.filter((name) => !tryParseIp(name)).map((serverName) => ({ serverName, cert: certificate.chainPem, key: certificate.keyPem }))
     );
     const withIp = certificates.find((certificate) => certificate.names.some((name) => tryParseIp(name)));
-    const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await (this.placeholder ??= makePlaceholder());
+    const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await this.placeholderEntry();
     return [fallback, ...named];
+  }
+
+  /** The placeholder, made once. */
+  private placeholderEntry(): Promise<TlsEntry> {
+    if (!this.placeholder) {
+      this.placeholder = makePlaceholder();
+      this.placeholder.catch(() => undefined); // begun early: a failure is seen where it is awaited
+    }
+    return this.placeholder;
   }
 }
 

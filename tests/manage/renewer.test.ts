@@ -11,7 +11,7 @@ import { decodePemBlocks, toHex } from "../../src/encoding/index.ts";
 import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/index.ts";
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
-import type { ServedCertificate } from "../../src/servers/index.ts";
+import { isKeyChecked, type ServedCertificate } from "../../src/servers/index.ts";
 import type { CertificateStore, LineageConfig } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
@@ -246,7 +246,7 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     const one = instance(world);
     await one.renewer.start([{ config: good, serve: true }, { config: bad, serve: true }]);
     expect(one.server.served[0]!.map((certificate) => certificate.names[0])).toEqual(["good.fake.test"]);
-    expect(one.server.served[0]!.map((certificate) => certificate.keyChecked)).toEqual([true]); // checked whole here: the HTTPS server need not import the key again
+    expect(one.server.served[0]!.map((certificate) => isKeyChecked(certificate))).toEqual([true]); // checked whole here: the HTTPS server need not import the key again
     expect(one.of("damaged").map((event) => event.lineage)).toContain("bad.fake.test");
     expect(one.of("damaged")[0]!.message).toContain("another key than the lineage's private key");
     expect(one.of("obtained").map((event) => event.lineage)).toEqual(["bad.fake.test"]);

@@ -22,6 +22,7 @@ import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { ServerStartError } from "./serve.ts";
 import { withClientAddresses } from "./client-address.ts";
 import { TcpRelay, type RelayTarget } from "./tcp-relay.ts";
+import type { Socket, TCPSocketListener } from "bun";
 import type { IdleCollector } from "./idle-collector.ts";
 
 /** One certificate and the names it is served for. */
@@ -138,6 +139,8 @@ export class HotTlsServer<WebSocketData = undefined> {
   private readonly relay: TcpRelay | undefined;
   private readonly idle: IdleCollector | undefined;
   private current: Backend<WebSocketData> | undefined;
+  /** Reuse-port mode, from {@link bind} to the first backend: holds the port and closes what it accepts. */
+  private gate: TCPSocketListener | undefined;
   private readonly retiring = new Set<Backend<WebSocketData>>();
   private placeholder: Promise<TlsEntry> | undefined;
   private verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
@@ -157,7 +160,7 @@ export class HotTlsServer<WebSocketData = undefined> {
 
   /** The public port (useful with port 0). */
   get port(): number {
-    return (this.relay ? this.relay.port : this.current?.server.port) ?? this.options.port;
+    return (this.relay ? this.relay.port : this.current?.server.port ?? this.gate?.port) ?? this.options.port;
   }
 
   /** Retired backends still holding connections (for tests and metrics). */
@@ -190,16 +193,17 @@ export class HotTlsServer<WebSocketData = undefined> {
 
   /**
    * Binds the public port before any certificate is known, so that a taken port is said at once.
-   * In relay mode only the relay listens: until the first {@link serve}, it closes each connection
-   * (the client fails as it would on the placeholder), and no placeholder is made for a start whose
-   * certificates are all stored. In reuse-port mode a backend is the listener: it starts with the
-   * placeholder. Call {@link servePlaceholderIfIdle} once the first certificates were due.
+   * Until the first {@link serve}, each connection is closed (the client fails as it would on the
+   * placeholder), and no placeholder is needed for a start whose certificates are all stored: in
+   * relay mode the relay listens; in reuse-port mode a plain listener holds the port
+   * (`SO_REUSEPORT`) and closes once the first backend listens beside it, as a retired backend's
+   * does. Call {@link servePlaceholderIfIdle} once the first certificates were due.
    *
    * @throws {ServerStartError} when the port cannot be bound
    */
   async bind(): Promise<void> {
-    if (!this.relay) return this.serve([]);
-    if (this.relay.port === undefined) this.listen(undefined);
+    if (this.relay && this.relay.port === undefined) this.listen(undefined);
+    if (!this.relay && !this.current && !this.gate) this.holdPort();
     this.placeholderEntry(); // begun now, ready by the time the certificates are read
   }
 
@@ -214,6 +218,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     await this.queue;
     this.idle?.stop();
     this.relay?.stopListening();
+    this.releasePort();
     const backends = [...this.retiring, ...(this.current ? [this.current] : [])];
     this.current = undefined;
     await Promise.all(backends.map((backend) => backend.server.stop()));
@@ -223,6 +228,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   private async swap(certificates: readonly ServedCertificate[]): Promise<void> {
     const started = this.startBackend(await this.entries(certificates));
     if (this.relay && this.relay.port === undefined) this.listen(started);
+    this.releasePort(); // the first backend listens on the port now
     if (this.relay) this.relay.target = started.target;
     const old = this.current;
     this.current = started;
@@ -242,6 +248,21 @@ export class HotTlsServer<WebSocketData = undefined> {
     }
   }
 
+  private holdPort(): void {
+    // Bun 1.4.5 honours reusePort in Bun.listen, though its TCPSocketListenOptions type lacks it (hence no literal here).
+    const options = { hostname: this.options.hostname, port: this.options.port, reusePort: true, socket: { open: (socket: Socket) => void socket.end(), data() {} } };
+    try {
+      this.gate = Bun.listen(options);
+    } catch (error) {
+      throw new ServerStartError("HTTPS server", this.options.hostname, this.options.port, error);
+    }
+  }
+
+  private releasePort(): void {
+    this.gate?.stop(true);
+    this.gate = undefined;
+  }
+
   private startBackend(tls: TlsEntry[]): Backend<WebSocketData> {
     const relayed = this.relay !== undefined;
     const backend = {} as { -readonly [K in keyof Backend<WebSocketData>]: Backend<WebSocketData>[K] };
@@ -251,7 +272,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     try {
       backend.server = Bun.serve({
         hostname: relayed ? "127.0.0.1" : this.options.hostname,
-        port: relayed ? 0 : this.current?.server.port ?? this.options.port,
+        port: relayed ? 0 : this.current?.server.port ?? this.gate?.port ?? this.options.port,
         reusePort: !relayed,
         tls: tls.map(withoutRootStore),
         // Without handlers of the caller's, nothing is ever upgraded: the handler alone calls server.upgrade().

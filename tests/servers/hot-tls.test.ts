@@ -232,6 +232,31 @@ describe("HotTlsServer: bind() before any certificate", () => {
     }
   });
 
+  test("reuse-port: bind() holds the port without a backend (a connection is closed, nothing presented), the first serve() is presented by the first backend on that port without a swap, and a taken port is a ServerStartError", async () => {
+    const root = await createTestRoot("swap test root");
+    const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "reuse-port", fetch: () => new Response("hello\n") });
+    try {
+      await server.bind();
+      const port = server.port;
+      expect(port).toBeGreaterThan(0);
+      expect((await handshake(port, "bind.test")).subject).toBeUndefined(); // closed by the listener holding the port: no placeholder
+      await server.serve([await servedLeaf(root, ["bind.test"])]);
+      expect(server.port).toBe(port);
+      expect(server.swaps).toBe(0); // the stored certificate went into the first backend, no placeholder swapped out
+      // The holding listener is closed once the backend listens: every connection now meets the certificate.
+      for (let attempt = 0; attempt < 8; attempt++) expect((await handshake(port, "bind.test")).subject).toBe("bind.test");
+      const client = await RawClient.open(port, chainPem([root.der]), "bind.test");
+      expect((await client.get()).status).toBe(200);
+      client.socket.end();
+      const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }); // without SO_REUSEPORT
+      const taken = new HotTlsServer({ hostname: "127.0.0.1", port: blocker.port, mode: "reuse-port", fetch: () => new Response("hello\n") });
+      expect(await taken.bind().then(() => "bound", (error: Error) => error.name)).toBe("ServerStartError");
+      blocker.stop(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
   for (const mode of ["relay", "reuse-port"] as const) {
     test(`${mode}: servePlaceholderIfIdle() after bind() with nothing served presents the placeholder`, async () => {
       const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode, fetch: () => new Response("hello\n") });

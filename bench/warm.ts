@@ -8,8 +8,10 @@
  * `git checkout -- src`), then run this with `BUN_ACME_TRACE=1` and that build: each start's steps
  * are printed, in milliseconds since its process began.
  *
- *   unshare -n bash -c 'ip link set lo up; bun bench/warm.ts [--starts N] [--binary PATH]... [--sites N]'
- *   (default: dist/bun-acme, 20 starts, 1 site)
+ *   unshare -n bash -c 'ip link set lo up; bun bench/warm.ts [--starts N] [--binary PATH]... [--sites N] [--reuse-port] [--memory]'
+ *   (default: dist/bun-acme, 20 starts, 1 site; --reuse-port sets net.ipv4.tcp_migrate_req to 1 in
+ *   the namespace, so that the daemon picks its reuse-port mode, the systemd unit's; --memory also
+ *   reads each daemon's resident memory 0.5 s after its first handshake, split as bench/rss.ts does)
  */
 import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -17,7 +19,7 @@ import type { Subprocess } from "bun";
 import { startDnsServer } from "../src/dns/index.ts";
 import { startPebble } from "../tests/support/pebble.ts";
 import { makeTempDir } from "../tests/support/temp.ts";
-import { msUntil, probe } from "./lib/front-door.ts";
+import { memoryOf, msUntil, probe } from "./lib/front-door.ts";
 import { median, spread } from "./lib/stats.ts";
 
 const argv = process.argv.slice(2);
@@ -29,6 +31,7 @@ const sites = Number(option("--sites", "1"));
 const HTTPS = 18711;
 const HTTP = 18712;
 const siteName = (index: number) => `s${index + 1}.warm.test`;
+if (argv.includes("--reuse-port")) writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1"); // this namespace's own setting
 
 /** SIGTERM and wait (SIGKILL after 15 s). */
 async function stop(child: Subprocess): Promise<void> {
@@ -50,6 +53,7 @@ writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca
 const spawn = (binary: string) => Bun.spawn([binary, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") });
 const handshake = async () => (await probe(HTTPS, siteName(0), root, undefined)) === 1;
 const results = new Map<string, number[]>(binaries.map((binary) => [binary, []]));
+const memories = new Map<string, ReturnType<typeof memoryOf>[]>(binaries.map((binary) => [binary, []]));
 try {
   const cold = spawn(binaries[0]!);
   await msUntil(performance.now(), async () => {
@@ -68,6 +72,10 @@ try {
       const started = performance.now();
       const child = spawn(binary);
       results.get(binary)!.push(await msUntil(started, handshake, 30_000, 1));
+      if (argv.includes("--memory")) {
+        await Bun.sleep(500);
+        memories.get(binary)!.push(memoryOf(child.pid));
+      }
       await stop(child);
     }
   }
@@ -79,6 +87,15 @@ const quartile = (values: number[], at: number) => [...values].sort((a, b) => a 
 for (const [binary, times] of results) {
   const [low, high] = spread(times);
   console.log(`${binary}: median ${median(times).toFixed(1)} ms, quartiles ${quartile(times, 0.25).toFixed(1)}–${quartile(times, 0.75).toFixed(1)}, spread ${low.toFixed(1)}–${high.toFixed(1)} ms (${times.length} starts)`);
+}
+for (const [binary, samples] of memories) {
+  if (samples.length === 0) continue;
+  const of = (field: keyof (typeof samples)[number]) => {
+    const values = samples.map((sample) => sample[field]);
+    const [low, high] = spread(values);
+    return `${median(values).toFixed(1)} (${low.toFixed(1)}–${high.toFixed(1)})`;
+  };
+  console.log(`${binary}: 0.5 s after the first handshake, MiB: RSS ${of("rssMiB")}, anonymous ${of("anonMiB")}, file-backed ${of("fileMiB")}`);
 }
 if (process.env.BUN_ACME_TRACE) {
   // Each start's steps (ms since its process began), one line per start: where the time goes.

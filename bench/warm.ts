@@ -3,10 +3,13 @@
  * certificate, timed from spawn to the first verified TLS handshake (a probe every millisecond,
  * as bench/caddy.ts does). One cold start obtains the certificate from Pebble; then each build
  * given is started `--starts N` times, the builds alternating start by start, on copies of that
- * store. Prints each build's median, quartiles and spread. Where the time goes: build the daemon
+ * store. Prints each build's median, quartiles and spread, and the CPU time its main (JavaScript)
+ * thread had used when the handshake completed (/proc/PID/schedstat: on a busy machine, the work
+ * on the way to serving, without the time spent waiting for a core). Where the time goes: build the daemon
  * with bench/warm-trace.patch applied (`git apply bench/warm-trace.patch`, build to another file,
  * `git checkout -- src`), then run this with `BUN_ACME_TRACE=1` and that build: each start's steps
- * are printed, in milliseconds since its process began.
+ * are printed, in milliseconds since its process began (held in memory and written once the first
+ * configuration is switched to: a write to stderr at each step cost the first one 3 ms).
  *
  *   unshare -n bash -c 'ip link set lo up; bun bench/warm.ts [--starts N] [--binary PATH]... [--sites N] [--reuse-port] [--memory]'
  *   (default: dist/bun-acme, 20 starts, 1 site; --reuse-port sets net.ipv4.tcp_migrate_req to 1 in
@@ -53,6 +56,9 @@ writeFileSync(join(dir, "serve.toml"), `directory = "${pebble.directoryUrl}"\nca
 const spawn = (binary: string) => Bun.spawn([binary, "serve", "--config", join(dir, "serve.toml")], { stdout: openSync(join(dir, "out.log"), "a"), stderr: openSync(join(dir, "err.log"), "a") });
 const handshake = async () => (await probe(HTTPS, siteName(0), root, undefined)) === 1;
 const results = new Map<string, number[]>(binaries.map((binary) => [binary, []]));
+const cpuTimes = new Map<string, number[]>(binaries.map((binary) => [binary, []]));
+/** CPU time of the process's main thread so far, ms (/proc/PID/schedstat, nanoseconds on a CPU). */
+const mainThreadCpuMs = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
 const memories = new Map<string, ReturnType<typeof memoryOf>[]>(binaries.map((binary) => [binary, []]));
 try {
   const cold = spawn(binaries[0]!);
@@ -72,6 +78,7 @@ try {
       const started = performance.now();
       const child = spawn(binary);
       results.get(binary)!.push(await msUntil(started, handshake, 30_000, 1));
+      cpuTimes.get(binary)!.push(mainThreadCpuMs(child.pid));
       if (argv.includes("--memory")) {
         await Bun.sleep(500);
         memories.get(binary)!.push(memoryOf(child.pid));
@@ -87,6 +94,10 @@ const quartile = (values: number[], at: number) => [...values].sort((a, b) => a 
 for (const [binary, times] of results) {
   const [low, high] = spread(times);
   console.log(`${binary}: median ${median(times).toFixed(1)} ms, quartiles ${quartile(times, 0.25).toFixed(1)}–${quartile(times, 0.75).toFixed(1)}, spread ${low.toFixed(1)}–${high.toFixed(1)} ms (${times.length} starts)`);
+}
+for (const [binary, times] of cpuTimes) {
+  const [low, high] = spread(times);
+  console.log(`${binary}: main thread CPU at the first handshake: median ${median(times).toFixed(1)} ms, quartiles ${quartile(times, 0.25).toFixed(1)}–${quartile(times, 0.75).toFixed(1)}, spread ${low.toFixed(1)}–${high.toFixed(1)} ms`);
 }
 for (const [binary, samples] of memories) {
   if (samples.length === 0) continue;

@@ -98,7 +98,7 @@ type TlsEntry = { serverName?: string; cert: string; key: string };
  * Bun 1.4.5 builds every TLS context of a `Bun.serve` with the default root store (its bundled
  * roots and /etc/ssl/certs/ca-certificates.crt) unless `ca` is given, although a server that asks
  * no client for a certificate never consults it: 5–6 ms on the first server (the daemon's warm
- * start waits for it), about 1.5 ms on each later one, and 1.8 MiB held. Given the entry's own
+ * start waited for it), about 1.5 ms on each later one, and about 1.3 MiB of anonymous memory held. Given the entry's own
  * certificate as `ca`, it loads nothing; `requestCert` stays off, so no client is asked for a
  * certificate (tests/servers/hot-tls.test.ts checks the handshake for a CertificateRequest).
  */
@@ -204,7 +204,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   async bind(): Promise<void> {
     if (this.relay && this.relay.port === undefined) this.listen(undefined);
     if (!this.relay && !this.current && !this.gate) this.holdPort();
-    this.placeholderEntry(); // begun now, ready by the time the certificates are read
+    this.placeholderEntry(); // begun now rather than between reading the certificates and serving them (the same CPU either way)
   }
 
   /** The placeholder, when nothing was served (nor is being) since {@link bind}: a server that presents nothing would close every connection. */

@@ -153,22 +153,28 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
 }
 
 function defaultIo(): CommandIo {
-  return { env: process.env, out: lineWriter(process.stdout), err: lineWriter(process.stderr) };
+  return { env: process.env, out: lineWriter(() => process.stdout), err: lineWriter(() => process.stderr) };
 }
 
 /**
  * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
- * EPIPE is swallowed and later lines are dropped, and the run goes on to its normal end.
+ * EPIPE is swallowed and later lines are dropped, and the run goes on to its normal end. The
+ * stream is made at the first line: Bun builds `process.stdout` and `process.stderr` when first
+ * read (3 ms), which a warm `serve` would otherwise pay before serving.
  */
-function lineWriter(stream: NodeJS.WriteStream): (line: string) => void {
+function lineWriter(open: () => NodeJS.WriteStream): (line: string) => void {
+  let stream: NodeJS.WriteStream | undefined;
   let closed = false;
   const onError = (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE") throw error;
     closed = true;
   };
-  stream.on("error", onError);
   return (line) => {
     if (closed) return;
+    if (!stream) {
+      stream = open();
+      stream.on("error", onError);
+    }
     try {
       stream.write(`${line}\n`);
     } catch (error) {

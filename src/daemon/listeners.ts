@@ -89,8 +89,9 @@ export class Listeners {
 
   /**
    * Binds the HTTPS port (and, with tls-alpn-01, the router in front of it); names get no
-   * certificate until their generation serves one. Behind the relay, no placeholder is made
-   * yet: a warm start presents its stored certificates first (see {@link presentAnything}).
+   * certificate until their generation serves one. No placeholder is served yet (relay and
+   * reuse-port modes alike): a warm start presents its stored certificates in the first backend
+   * (see {@link presentAnything}).
    *
    * @throws {ServerStartError} when an address cannot be bound
    */

@@ -6,7 +6,7 @@
 import type { Timer } from "../acme/index.ts";
 import { certificateOf, inspect, lineageDamage, subjectOf, type Untimed } from "../lifecycle/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
-import type { ServedCertificate } from "../servers/index.ts";
+import { markKeyChecked, type ServedCertificate } from "../servers/index.ts";
 import type { Backoff } from "./timing.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -122,14 +122,13 @@ export async function keepCopy(context: Pick<SlotContext, "cache" | "emit">, lin
 
 /**
  * What the HTTPS server presents: every served slot's chain and key (slots without a certificate
- * yet get the placeholder). Each is `keyChecked`: a slot's certificate is only ever one that
+ * yet get the placeholder). Each is marked key-checked (`markKeyChecked`): a slot's certificate is only ever one that
  * `lineageDamage` found whole (loaded, taken up, cached or just obtained), its key the leaf's.
  */
 export function servedSlots(slots: readonly Slot[]): ServedCertificate[] {
-  return slots.filter((slot) => slot.serve && slot.current).map((slot) => ({
+  return slots.filter((slot) => slot.serve && slot.current).map((slot) => markKeyChecked({
     names: slot.config.identifiers.map((identifier) => identifier.value),
     chainPem: slot.current!.chainPem,
     keyPem: slot.current!.keyPem,
-    keyChecked: true,
   }));
 }

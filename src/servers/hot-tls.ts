@@ -22,6 +22,7 @@ import { exportPrivateKeyPem, generateKeyPair } from "../jose/index.ts";
 import { ServerStartError } from "./serve.ts";
 import { withClientAddresses } from "./client-address.ts";
 import { TcpRelay, type RelayTarget } from "./tcp-relay.ts";
+import type { Socket, TCPSocketListener } from "bun";
 import type { IdleCollector } from "./idle-collector.ts";
 
 /** One certificate and the names it is served for. */
@@ -31,12 +32,26 @@ export interface ServedCertificate {
   /** PEM, leaf first. */
   readonly chainPem: string;
   readonly keyPem: string;
-  /**
-   * Set by a caller that has already checked that the private key is the leaf's (manage(): every
-   * lineage it serves was checked whole on loading or obtaining): the server does not import the
-   * key a second time to check it (about a quarter of a warm start with 200 certificates).
-   */
-  readonly keyChecked?: boolean;
+}
+
+/** Certificates whose key manage() has already found to be the leaf's: see {@link markKeyChecked}. */
+const keyCheckedPairs = new WeakSet<ServedCertificate>();
+
+/**
+ * Marks a certificate as one whose private key was already checked against its leaf (manage():
+ * every lineage it serves was found whole by `lineageDamage` on loading or obtaining), so that the
+ * server does not import the key a second time (about a quarter of a warm start with 200
+ * certificates). The mark lives here, not on the object: a library user cannot set it to skip the
+ * check; only code inside bun-acme reaches this function (it is not exported from the package).
+ */
+export function markKeyChecked<T extends ServedCertificate>(certificate: T): T {
+  keyCheckedPairs.add(certificate);
+  return certificate;
+}
+
+/** Whether {@link markKeyChecked} marked this very object. */
+export function isKeyChecked(certificate: ServedCertificate): boolean {
+  return keyCheckedPairs.has(certificate);
 }
 
 /** How a swap reaches new connections: see {@link HotTlsServer}. */
@@ -79,6 +94,16 @@ export interface HotTlsServerOptions<WebSocketData = undefined> {
 
 type TlsEntry = { serverName?: string; cert: string; key: string };
 
+/**
+ * Bun 1.4.5 builds every TLS context of a `Bun.serve` with the default root store (its bundled
+ * roots and /etc/ssl/certs/ca-certificates.crt) unless `ca` is given, although a server that asks
+ * no client for a certificate never consults it: 5–6 ms on the first server (the daemon's warm
+ * start waited for it), about 1.5 ms on each later one, and about 1.3 MiB of anonymous memory held. Given the entry's own
+ * certificate as `ca`, it loads nothing; `requestCert` stays off, so no client is asked for a
+ * certificate (tests/servers/hot-tls.test.ts checks the handshake for a CertificateRequest).
+ */
+const withoutRootStore = (entry: TlsEntry) => ({ ...entry, ca: entry.cert });
+
 /** One certificate set being served. */
 interface Backend<WebSocketData> {
   readonly server: Bun.Server<WebSocketData>;
@@ -114,6 +139,8 @@ export class HotTlsServer<WebSocketData = undefined> {
   private readonly relay: TcpRelay | undefined;
   private readonly idle: IdleCollector | undefined;
   private current: Backend<WebSocketData> | undefined;
+  /** Reuse-port mode, from {@link bind} to the first backend: holds the port and closes what it accepts. */
+  private gate: TCPSocketListener | undefined;
   private readonly retiring = new Set<Backend<WebSocketData>>();
   private placeholder: Promise<TlsEntry> | undefined;
   private verdicts = new Map<string, { keyPem: string; reason: string | undefined }>();
@@ -133,7 +160,7 @@ export class HotTlsServer<WebSocketData = undefined> {
 
   /** The public port (useful with port 0). */
   get port(): number {
-    return (this.relay ? this.relay.port : this.current?.server.port) ?? this.options.port;
+    return (this.relay ? this.relay.port : this.current?.server.port ?? this.gate?.port) ?? this.options.port;
   }
 
   /** Retired backends still holding connections (for tests and metrics). */
@@ -166,16 +193,18 @@ export class HotTlsServer<WebSocketData = undefined> {
 
   /**
    * Binds the public port before any certificate is known, so that a taken port is said at once.
-   * In relay mode only the relay listens: until the first {@link serve}, it closes each connection
-   * (the client fails as it would on the placeholder), and no placeholder is made for a start whose
-   * certificates are all stored. In reuse-port mode a backend is the listener: it starts with the
-   * placeholder. Call {@link servePlaceholderIfIdle} once the first certificates were due.
+   * Until the first {@link serve}, each connection is closed (the client fails as it would on the
+   * placeholder), and no placeholder is needed for a start whose certificates are all stored: in
+   * relay mode the relay listens; in reuse-port mode a plain listener holds the port
+   * (`SO_REUSEPORT`) and closes once the first backend listens beside it, as a retired backend's
+   * does. Call {@link servePlaceholderIfIdle} once the first certificates were due.
    *
    * @throws {ServerStartError} when the port cannot be bound
    */
   async bind(): Promise<void> {
-    if (!this.relay) return this.serve([]);
-    if (this.relay.port === undefined) this.listen(undefined);
+    if (this.relay && this.relay.port === undefined) this.listen(undefined);
+    if (!this.relay && !this.current && !this.gate) this.holdPort();
+    this.placeholderEntry(); // begun now rather than between reading the certificates and serving them (the same CPU either way)
   }
 
   /** The placeholder, when nothing was served (nor is being) since {@link bind}: a server that presents nothing would close every connection. */
@@ -189,6 +218,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     await this.queue;
     this.idle?.stop();
     this.relay?.stopListening();
+    this.releasePort();
     const backends = [...this.retiring, ...(this.current ? [this.current] : [])];
     this.current = undefined;
     await Promise.all(backends.map((backend) => backend.server.stop()));
@@ -198,6 +228,7 @@ export class HotTlsServer<WebSocketData = undefined> {
   private async swap(certificates: readonly ServedCertificate[]): Promise<void> {
     const started = this.startBackend(await this.entries(certificates));
     if (this.relay && this.relay.port === undefined) this.listen(started);
+    this.releasePort(); // the first backend listens on the port now
     if (this.relay) this.relay.target = started.target;
     const old = this.current;
     this.current = started;
@@ -217,6 +248,21 @@ export class HotTlsServer<WebSocketData = undefined> {
     }
   }
 
+  private holdPort(): void {
+    // Bun 1.4.5 honours reusePort in Bun.listen, though its TCPSocketListenOptions type lacks it (hence no literal here).
+    const options = { hostname: this.options.hostname, port: this.options.port, reusePort: true, socket: { open: (socket: Socket) => void socket.end(), data() {} } };
+    try {
+      this.gate = Bun.listen(options);
+    } catch (error) {
+      throw new ServerStartError("HTTPS server", this.options.hostname, this.options.port, error);
+    }
+  }
+
+  private releasePort(): void {
+    this.gate?.stop(true);
+    this.gate = undefined;
+  }
+
   private startBackend(tls: TlsEntry[]): Backend<WebSocketData> {
     const relayed = this.relay !== undefined;
     const backend = {} as { -readonly [K in keyof Backend<WebSocketData>]: Backend<WebSocketData>[K] };
@@ -226,9 +272,9 @@ export class HotTlsServer<WebSocketData = undefined> {
     try {
       backend.server = Bun.serve({
         hostname: relayed ? "127.0.0.1" : this.options.hostname,
-        port: relayed ? 0 : this.current?.server.port ?? this.options.port,
+        port: relayed ? 0 : this.current?.server.port ?? this.gate?.port ?? this.options.port,
         reusePort: !relayed,
-        tls,
+        tls: tls.map(withoutRootStore),
         // Without handlers of the caller's, nothing is ever upgraded: the handler alone calls server.upgrade().
         websocket: this.options.websocket ?? { message() {} },
         ...(this.options.http2 ? { http2: true } : {}),
@@ -275,7 +321,7 @@ export class HotTlsServer<WebSocketData = undefined> {
     const checked = await Promise.all(all.map(async (certificate) => {
       const known = this.verdicts.get(certificate.chainPem);
       const seen = known?.keyPem === certificate.keyPem;
-      const reason = seen ? known.reason : certificate.keyChecked ? undefined : await unservable(certificate);
+      const reason = seen ? known.reason : isKeyChecked(certificate) ? undefined : await unservable(certificate);
       return { certificate, seen, reason };
     }));
     const certificates = checked.filter(({ certificate, seen, reason }) => {
@@ -288,8 +334,17 @@ export class HotTlsServer<WebSocketData = undefined> {
       certificate.names.filter((name) => !tryParseIp(name)).map((serverName) => ({ serverName, cert: certificate.chainPem, key: certificate.keyPem }))
     );
     const withIp = certificates.find((certificate) => certificate.names.some((name) => tryParseIp(name)));
-    const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await (this.placeholder ??= makePlaceholder());
+    const fallback = withIp ? { cert: withIp.chainPem, key: withIp.keyPem } : await this.placeholderEntry();
     return [fallback, ...named];
+  }
+
+  /** The placeholder, made once. */
+  private placeholderEntry(): Promise<TlsEntry> {
+    if (!this.placeholder) {
+      this.placeholder = makePlaceholder();
+      this.placeholder.catch(() => undefined); // begun early: a failure is seen where it is awaited
+    }
+    return this.placeholder;
   }
 }
 

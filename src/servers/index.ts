@@ -7,7 +7,7 @@ export { certificateHandler, shutdownHandler } from "./handlers.ts";
 export { startResponders, VALIDATION_PORTS, type Responders, type ResponderOptions } from "./responders.ts";
 export { reservePort, serve, ServerStartError, type RunningServer, type ServeOptions } from "./serve.ts";
 export { startTlsAlpnServer, type TlsAlpnServerOptions } from "./tls-alpn.ts";
-export { HotTlsServer, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
+export { HotTlsServer, isKeyChecked, markKeyChecked, tcpMigrateRequests, type HotTlsServerOptions, type ServedCertificate, type SwapMode } from "./hot-tls.ts";
 export { IdleCollector, type IdleClock, type IdleCollectorOptions } from "./idle-collector.ts";
 export { TcpRelay, type RelayRouter, type RelayTarget, type TcpRelayOptions } from "./tcp-relay.ts";
 export { AlpnRouter, type AlpnRouterOptions } from "./alpn-router.ts";

@@ -12,7 +12,7 @@ import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/ind
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { OnDemand } from "../../src/manage/on-demand.ts";
 import { Renewer, type AddedSlot, type CertificateServer } from "../../src/manage/renewer.ts";
-import type { ServedCertificate } from "../../src/servers/index.ts";
+import { isKeyChecked, type ServedCertificate } from "../../src/servers/index.ts";
 import type { CertificateStore, LineageConfig, StoreError } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
@@ -330,7 +330,7 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     const one = instance(world);
     await one.renewer.start([{ config: good, serve: true }, { config: bad, serve: true }]);
     expect(one.server.served[0]!.map((certificate) => certificate.names[0])).toEqual(["good.fake.test"]);
-    expect(one.server.served[0]!.map((certificate) => certificate.keyChecked)).toEqual([true]); // checked whole here: the HTTPS server need not import the key again
+    expect(one.server.served[0]!.map((certificate) => isKeyChecked(certificate))).toEqual([true]); // checked whole here: the HTTPS server need not import the key again
     expect(one.of("damaged").map((event) => event.lineage)).toContain("bad.fake.test");
     expect(one.of("damaged")[0]!.message).toContain("another key than the lineage's private key");
     expect(one.of("obtained").map((event) => event.lineage)).toEqual(["bad.fake.test"]);

@@ -8,10 +8,12 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HotTlsServer, type ServedCertificate } from "../../src/servers/index.ts";
+import { HotTlsServer, isKeyChecked, markKeyChecked, type ServedCertificate } from "../../src/servers/index.ts";
 import { chainPem, createTestRoot } from "../support/certificates.ts";
 import { servedLeaf } from "../support/served-leaf.ts";
+import { makeTempDir } from "../support/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -230,6 +232,31 @@ describe("HotTlsServer: bind() before any certificate", () => {
     }
   });
 
+  test("reuse-port: bind() holds the port without a backend (a connection is closed, nothing presented), the first serve() is presented by the first backend on that port without a swap, and a taken port is a ServerStartError", async () => {
+    const root = await createTestRoot("swap test root");
+    const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "reuse-port", fetch: () => new Response("hello\n") });
+    try {
+      await server.bind();
+      const port = server.port;
+      expect(port).toBeGreaterThan(0);
+      expect((await handshake(port, "bind.test")).subject).toBeUndefined(); // closed by the listener holding the port: no placeholder
+      await server.serve([await servedLeaf(root, ["bind.test"])]);
+      expect(server.port).toBe(port);
+      expect(server.swaps).toBe(0); // the stored certificate went into the first backend, no placeholder swapped out
+      // The holding listener is closed once the backend listens: every connection now meets the certificate.
+      for (let attempt = 0; attempt < 8; attempt++) expect((await handshake(port, "bind.test")).subject).toBe("bind.test");
+      const client = await RawClient.open(port, chainPem([root.der]), "bind.test");
+      expect((await client.get()).status).toBe(200);
+      client.socket.end();
+      const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }); // without SO_REUSEPORT
+      const taken = new HotTlsServer({ hostname: "127.0.0.1", port: blocker.port, mode: "reuse-port", fetch: () => new Response("hello\n") });
+      expect(await taken.bind().then(() => "bound", (error: Error) => error.name)).toBe("ServerStartError");
+      blocker.stop(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
   for (const mode of ["relay", "reuse-port"] as const) {
     test(`${mode}: servePlaceholderIfIdle() after bind() with nothing served presents the placeholder`, async () => {
       const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode, fetch: () => new Response("hello\n") });
@@ -245,8 +272,8 @@ describe("HotTlsServer: bind() before any certificate", () => {
   }
 });
 
-describe("HotTlsServer: keyChecked", () => {
-  test("a certificate the caller marks keyChecked is taken as checked (its key not imported again); unmarked, the same pair is left out and reported", async () => {
+describe("HotTlsServer: the key check", () => {
+  test("a certificate manage() marks (markKeyChecked) is taken as checked, its key not imported again; one that only says keyChecked: true is checked, and a mismatched pair left out and reported", async () => {
     const root = await createTestRoot("swap test root");
     const good = await servedLeaf(root, ["good.test"]);
     const mismatched = { ...(await servedLeaf(root, ["other.test"])), keyPem: good.keyPem };
@@ -261,7 +288,38 @@ describe("HotTlsServer: keyChecked", () => {
       }
     };
     expect(await outcome(mismatched)).toEqual({ rejected: ["other.test"], served: "served" });
-    // Vouched for by the caller: not checked here, so nothing is left out (Bun's own check of the pair is all that is left).
-    expect((await outcome({ ...mismatched, keyChecked: true })).rejected).toEqual([]);
+    // A library user's object cannot vouch for itself: the public shape has no such flag any more.
+    expect(await outcome({ ...mismatched, keyChecked: true } as ServedCertificate)).toEqual({ rejected: ["other.test"], served: "served" });
+    // Vouched for by manage(): not checked here, so nothing is left out (Bun's own check of the pair is all that is left).
+    const vouched = markKeyChecked({ ...mismatched });
+    expect(isKeyChecked(vouched)).toBe(true);
+    expect(isKeyChecked({ ...vouched })).toBe(false); // the mark is the object's, not its fields'
+    expect((await outcome(vouched)).rejected).toEqual([]);
+  });
+});
+
+describe("HotTlsServer: client certificates", () => {
+  test("no client is asked for a certificate (TLS 1.2 and 1.3, a served name and the placeholder), although each backend is given a ca to skip Bun's root store", async () => {
+    const root = await createTestRoot("client certificate test root");
+    const good = await servedLeaf(root, ["good.test"]);
+    const dir = makeTempDir("hot-tls-client-cert-");
+    writeFileSync(join(dir, "root.pem"), chainPem([root.der]));
+    const server = new HotTlsServer({ hostname: "127.0.0.1", port: 0, mode: "relay", fetch: () => new Response("hello\n") });
+    try {
+      await server.bind();
+      await server.serve([good]);
+      for (const [serverName, version] of [["good.test", "-tls1_3"], ["good.test", "-tls1_2"], ["unknown.test", "-tls1_3"]] as const) {
+        const child = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${server.port}`, "-servername", serverName, version, "-msg", "-CAfile", join(dir, "root.pem")],
+          { stdin: new TextEncoder().encode("Q\n"), stdout: "pipe", stderr: "pipe" });
+        const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+        const output = out + err;
+        expect(output).toContain(", Finished"); // the handshake completed
+        expect(output).toContain(serverName === "good.test" ? "Verify return code: 0 (ok)" : "bun-acme: no certificate for this name");
+        expect(output).not.toContain("CertificateRequest");
+        expect(output).toContain("No client certificate CA names sent");
+      }
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requestShutdown, ROOT, SERVING_LINE, startClient, type ClientProcess } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -20,8 +20,8 @@ let executable: string;
 beforeAll(async () => {
   buildDir = makeTempDir("bun-acme-build-");
   executable = join(buildDir, "bun-acme");
-  // As project/compile builds it: with the bytecode cache (which needs ESM output: main.ts awaits at top level).
-  const build = Bun.spawn([process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", join(ROOT, "src", "main.ts"), "--outfile", executable], {
+  // As project/compile builds it (project/build), to another file.
+  const build = Bun.spawn(["bash", join(ROOT, "project", "build"), executable], {
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -56,6 +56,20 @@ test("the compiled executable obtains and serves a certificate", async () => {
   const code = await serveAndStop(startClient(args(out, "compiled.example.test"), { executable, cwd: buildDir }));
   expect(code).toBe(0);
   expect(new X509Certificate(readFileSync(join(out, "cert.pem"), "utf8")).subjectAltName).toBe("DNS:compiled.example.test");
+});
+
+test("the compiled executable reads no bunfig.toml (its preload would run) or .env from the directory it is run in", async () => {
+  const cwd = makeTempDir("bun-acme-hostile-cwd-");
+  const marker = join(cwd, "preload-ran");
+  writeFileSync(join(cwd, "preload.ts"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`);
+  writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+  writeFileSync(join(cwd, ".env"), "BUN_ACME_CA=/nonexistent/from-dotenv.pem\n");
+  const store = makeTempDir("bun-acme-empty-store-");
+  const { BUN_ACME_CA: _unset, ...env } = process.env;
+  const run = Bun.spawnSync([executable, "certificates", "--store", store], { cwd, env, stdout: "pipe", stderr: "pipe" });
+  expect(run.stderr.toString()).not.toContain("from-dotenv");
+  expect(run.exitCode).toBe(0);
+  expect(existsSync(marker)).toBe(false);
 });
 
 test("project/run works from another working directory, relative --out landing there", async () => {

@@ -32,7 +32,9 @@ const LOCK_WAIT_MS = 120_000;
  * With a store that announces saves and has leases, the first try comes after
  * {@link RECHECK_MAX_MS} and the tries go on doubling up to a third of the lease: the
  * announcement ends the wait of a holder that saved, and one that died is not noticed any sooner
- * than its lease ends anyway (fewer store commands the more instances wait).
+ * than its lease ends anyway (fewer store commands the more instances wait). With a store that
+ * also announces a lock released without a save, that announcement ends the wait of a holder that
+ * failed or stopped, and the lock is tried otherwise only once a lease can have run out.
  */
 const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
@@ -40,6 +42,7 @@ const RECHECK_MAX_MS = 2_000;
 /** The first and the longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
 function recheckPauses(store: CertificateStore): { readonly first: number; readonly cap: number } {
   if (store.watch === undefined || store.leaseMs === undefined) return { first: RECHECK_FIRST_MS, cap: RECHECK_MAX_MS };
+  if (store.announcesReleases) return { first: store.leaseMs, cap: store.leaseMs };
   return { first: RECHECK_MAX_MS, cap: Math.max(RECHECK_MAX_MS, store.leaseMs / 3) };
 }
 
@@ -82,6 +85,8 @@ export class Renewer {
   private readonly running = new Set<Promise<unknown>>();
   /** Start-up waits for a certificate another instance is obtaining: ended by its take-up. */
   private readonly arrivals = new Map<Slot, () => void>();
+  /** Slots whose lock another instance released without a save since their last try: tried again at once. */
+  private readonly releasedSinceTry = new Set<Slot>();
   /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
   private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
   /** The one bound on engine runs: a slot waits here before its run takes the lineage's lock. */
@@ -153,41 +158,50 @@ export class Renewer {
    * Free locks first, then those another instance held: a fleet started together works on
    * different certificates at once instead of queueing behind the same lock. With a store that
    * announces saves, each instance starts at a random certificate and, on meeting another's lock
-   * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
-   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
-   * awaited (as an announcement, else by trying its lock again) without holding a turn of the limiter.
+   * or save, moves to the middle of the longest stretch no one was seen near; a certificate another
+   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere, or
+   * likely locked elsewhere (next to another instance's lock or save: see {@link StartQueue}), is
+   * awaited (as an announcement, else by trying its lock) without holding a turn of the limiter.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
     const announced = this.context.store.watch !== undefined;
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
-    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
-    await eachBounded(needed, this.limiter.limit, async () => {
-      const slot = queue.next();
-      if (!slot) return;
-      const outcome = await this.attempt(slot);
-      if (outcome?.kind === "locked-elsewhere") {
-        lockedElsewhere.push(slot);
-        queue.collided();
+    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0, announced ? this.limiter.limit : 0);
+    const worker = async () => {
+      for (let slot = queue.next(); slot; slot = queue.next()) {
+        const outcome = await this.attempt(slot);
+        if (outcome?.kind === "locked-elsewhere") {
+          lockedElsewhere.push(slot);
+          queue.collided(slot);
+        }
       }
-    });
-    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => this.awaitHolder(slot, open));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.limiter.limit, needed.length) }, worker));
+    // Waiting holds nothing (each try takes a turn of the limiter): every wait at once, each ended by its own announcement.
+    const unconfirmed = queue.untried();
+    await Promise.all([
+      ...lockedElsewhere.map((slot) => this.awaitHolder(slot, open)),
+      ...unconfirmed.map((slot) => this.awaitHolder(slot, open, RECHECK_MAX_MS)),
+    ]);
   }
 
   /**
-   * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
-   * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
-   * doubling up to {@link RECHECK_MAX_MS} (see {@link recheckPauses}). Only each try takes a turn of the limiter: waiting for
+   * Waits for the instance holding the slot's lock: its announcement ends the wait at once (its
+   * save taken up; its release, where the store announces those, tried at once); short of it (or
+   * with a store that announces nothing), the lock is tried after `firstPause` (for a lock only
+   * guessed held) or {@link RECHECK_FIRST_MS}, the pauses doubling as {@link recheckPauses} says.
+   * Only each try takes a turn of the limiter: waiting for
    * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
    * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
    */
-  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
+  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean, firstPause?: number): Promise<void> {
     const deadline = this.context.clock.now() + LOCK_WAIT_MS;
     const { first, cap } = recheckPauses(this.context.store);
-    for (let pause = first; open(slot) && !this.stopped; pause = Math.min(pause * 2, cap)) {
-      await this.arrival(slot, pause);
+    for (let pause = firstPause ?? first; open(slot) && !this.stopped; pause = Math.max(first, Math.min(pause * 2, cap))) {
+      if (!this.releasedSinceTry.has(slot)) await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.
       const known = needsWork(slot, this.context.clock.now()) ? (slot.current ? { lineage: slot.current } : {}) : undefined;
@@ -220,6 +234,7 @@ export class Renewer {
    */
   private async attempt(slot: Slot, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
+    this.releasedSinceTry.delete(slot);
     try {
       const outcome = await this.ensure(slot, 0, true, known);
       if (outcome.kind !== "locked-elsewhere") {
@@ -293,7 +308,7 @@ export class Renewer {
   /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
   private async watch(): Promise<void> {
     if (!this.context.store.watch) return;
-    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)));
+    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)), (name) => this.released(name));
     const every = this.context.checkIntervalMs ?? 60_000;
     const tick = () => {
       if (this.stopped) return;
@@ -301,6 +316,14 @@ export class Renewer {
       this.check = this.context.clock.setTimer(tick, every);
     };
     this.check = this.context.clock.setTimer(tick, every);
+  }
+
+  /** Another instance released the lineage's lock without a save: a wait for it ends, and its lock is tried at once. */
+  private released(name: string): void {
+    const slot = this.slots.find((candidate) => candidate.config.name === name);
+    if (!slot || this.stopped) return;
+    this.releasedSinceTry.add(slot);
+    this.arrivals.get(slot)?.();
   }
 
   /**
@@ -412,57 +435,54 @@ function needsWork(slot: Slot, now: number): boolean {
   return !slot.current || isDue(slot.current.meta, now) || needsRenewalInfo(slot.current.meta, now);
 }
 
-/** Runs `work` on every item, at most `limit` at a time. */
-async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /**
  * The order a fleet instance takes its first certificates in: on from a random place; after
  * meeting another instance (its lock, or a certificate it saved), from the middle of the longest
- * stretch of certificates still open and not yet taken here, so that instances split the work
- * instead of following each other.
+ * stretch of certificates still open, not yet taken here and not likely held elsewhere, so that
+ * instances split the work instead of following each other. Another instance walks the list
+ * forward, `spread` certificates at a time: the `spread` after one it saved, and those within
+ * `spread` of one met locked, are likely its own (held or next); they are left to be awaited
+ * ({@link untried}) rather than met, which costs a store command each.
  */
 class StartQueue {
   private readonly order: readonly Slot[];
   private readonly open: (slot: Slot) => boolean;
   private readonly taken = new Set<Slot>();
+  private readonly metLocked = new Set<Slot>();
   private readonly random: () => number;
+  private readonly spread: number;
   private cursor: number;
 
-  /** @param random where to start (a fraction of the list) and to go on after meeting another instance */
-  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number) {
+  /**
+   * @param random where to start (a fraction of the list) and to go on after meeting another instance
+   * @param spread how many certificates another instance is taken to work on at once (0: no guessing)
+   */
+  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number, spread: number) {
     this.order = order;
     this.open = open;
     this.random = random;
+    this.spread = spread;
     this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
   }
 
-  /**
-   * The next certificate to try, or none when every one is taken here or no longer open. Where
-   * the one before the cursor was saved by another instance (it is not ours and no longer open),
-   * that instance walks the list just ahead of this one: go elsewhere before meeting its locks.
-   */
+  /** The next certificate to try, or none when every one is taken here, no longer open or likely held elsewhere. */
   next(): Slot | undefined {
-    if (!this.available(this.cursor) || this.doneElsewhere(this.cursor - 1)) this.collided();
+    if (!this.fresh(this.cursor)) this.collided();
     const slot = this.order[this.cursor];
-    if (!slot || !this.available(this.cursor)) return undefined;
+    if (!slot || !this.fresh(this.cursor)) return undefined;
     this.taken.add(slot);
     this.cursor++;
     return slot;
   }
 
-  /** Another instance works here: go on from the middle of the longest open stretch. */
-  collided(): void {
+  /** Another instance works here (`slot` was met locked, when given): go on from the middle of the longest fresh stretch. */
+  collided(slot?: Slot): void {
+    if (slot) this.metLocked.add(slot);
     let best = -1;
     let bestLength = 0;
     let start = -1;
     for (let index = 0; index <= this.order.length; index++) {
-      if (index < this.order.length && this.available(index)) {
+      if (index < this.order.length && this.fresh(index)) {
         if (start < 0) start = index;
         continue;
       }
@@ -471,6 +491,25 @@ class StartQueue {
     }
     // Somewhere in its middle half, not its exact middle: instances meeting at once spread out instead of meeting again.
     this.cursor = best < 0 ? this.order.length : best + Math.floor(bestLength / 4 + this.random() * (bestLength / 2));
+  }
+
+  /** The certificates still open that were never tried here (left as likely held elsewhere). */
+  untried(): Slot[] {
+    return this.order.filter((slot) => !this.taken.has(slot) && this.open(slot));
+  }
+
+  private fresh(index: number): boolean {
+    if (!this.available(index)) return false;
+    for (let distance = 1; distance <= this.spread; distance++) {
+      if (this.doneElsewhere(index - distance) || this.metAt(index - distance)) return false;
+      if (distance < this.spread && this.metAt(index + distance)) return false;
+    }
+    return true;
+  }
+
+  private metAt(index: number): boolean {
+    const slot = this.order[index];
+    return slot !== undefined && this.metLocked.has(slot);
   }
 
   private doneElsewhere(index: number): boolean {

@@ -22,6 +22,8 @@ export interface CertificateServer {
   stop(): Promise<void>;
 }
 
+/** Engine runs at once when `concurrency` is not given. */
+const DEFAULT_CONCURRENCY = 4;
 /** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
 const LOCK_WAIT_MS = 120_000;
 /**
@@ -85,6 +87,8 @@ export class Renewer {
   private readonly running = new Set<Promise<unknown>>();
   /** Start-up waits for a certificate another instance is obtaining: ended by its take-up. */
   private readonly arrivals = new Map<Slot, () => void>();
+  /** Slots whose announced save is being checked before it is taken up: the start queue leaves them. */
+  private readonly takingUp = new Set<Slot>();
   /** Slots whose lock another instance released without a save since their last try: tried again at once. */
   private readonly releasedSinceTry = new Set<Slot>();
   /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
@@ -95,7 +99,7 @@ export class Renewer {
   /** @throws {RangeError} when `concurrency` is not a whole number of at least 1 */
   constructor(context: RenewerContext) {
     this.context = context;
-    this.limiter = new Limiter(context.concurrency ?? 4);
+    this.limiter = new Limiter(context.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   private emit(event: Untimed<ManageEvent>): void {
@@ -167,7 +171,8 @@ export class Renewer {
     const lockedElsewhere: Slot[] = [];
     const announced = this.context.store.watch !== undefined;
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
-    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0, announced ? this.limiter.limit : 0);
+    const spread = announced ? Math.max(this.limiter.limit, DEFAULT_CONCURRENCY) : 0; // the others' concurrency, as far as can be guessed
+    const queue = new StartQueue(needed, { open, heard: (slot) => this.takingUp.has(slot) }, announced ? (this.context.random ?? Math.random) : () => 0, spread);
     const worker = async () => {
       for (let slot = queue.next(); slot; slot = queue.next()) {
         const outcome = await this.attempt(slot);
@@ -333,6 +338,17 @@ export class Renewer {
    */
   async adopt(name: string, announced?: StoredLineage): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
+    // Checking a lineage takes a while on a busy instance: meanwhile the start queue does not pick it.
+    if (!slot || !announced) return this.adoptSlot(name, slot, announced);
+    this.takingUp.add(slot);
+    try {
+      await this.adoptSlot(name, slot, announced);
+    } finally {
+      this.takingUp.delete(slot);
+    }
+  }
+
+  private async adoptSlot(name: string, slot: Slot | undefined, announced?: StoredLineage): Promise<void> {
     if (slot?.busy) this.heardWhileBusy.set(slot, announced);
     if (!slot || slot.busy || slot.detached || this.stopped) return;
     if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
@@ -440,13 +456,15 @@ function needsWork(slot: Slot, now: number): boolean {
  * meeting another instance (its lock, or a certificate it saved), from the middle of the longest
  * stretch of certificates still open, not yet taken here and not likely held elsewhere, so that
  * instances split the work instead of following each other. Another instance walks the list
- * forward, `spread` certificates at a time: the `spread` after one it saved, and those within
- * `spread` of one met locked, are likely its own (held or next); they are left to be awaited
- * ({@link untried}) rather than met, which costs a store command each.
+ * forward, `spread` certificates at a time: the `spread` after one it saved (or whose save is
+ * being checked here), and those less than `spread` away from one met locked, are likely its own
+ * (held or next); they are left to be awaited ({@link untried}) rather than met, which costs a
+ * store command each.
  */
 class StartQueue {
   private readonly order: readonly Slot[];
   private readonly open: (slot: Slot) => boolean;
+  private readonly heard: (slot: Slot) => boolean;
   private readonly taken = new Set<Slot>();
   private readonly metLocked = new Set<Slot>();
   private readonly random: () => number;
@@ -454,12 +472,14 @@ class StartQueue {
   private cursor: number;
 
   /**
+   * @param state whether a certificate is still to be obtained, and whether another instance's save of it was heard (being checked)
    * @param random where to start (a fraction of the list) and to go on after meeting another instance
    * @param spread how many certificates another instance is taken to work on at once (0: no guessing)
    */
-  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number, spread: number) {
+  constructor(order: readonly Slot[], state: { open(slot: Slot): boolean; heard(slot: Slot): boolean }, random: () => number, spread: number) {
     this.order = order;
-    this.open = open;
+    this.open = state.open;
+    this.heard = state.heard;
     this.random = random;
     this.spread = spread;
     this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
@@ -501,8 +521,8 @@ class StartQueue {
   private fresh(index: number): boolean {
     if (!this.available(index)) return false;
     for (let distance = 1; distance <= this.spread; distance++) {
-      if (this.doneElsewhere(index - distance) || this.metAt(index - distance)) return false;
-      if (distance < this.spread && this.metAt(index + distance)) return false;
+      if (this.doneElsewhere(index - distance)) return false;
+      if (distance < this.spread && (this.metAt(index - distance) || this.metAt(index + distance))) return false;
     }
     return true;
   }
@@ -514,11 +534,11 @@ class StartQueue {
 
   private doneElsewhere(index: number): boolean {
     const slot = this.order[index];
-    return slot !== undefined && !this.taken.has(slot) && !this.open(slot);
+    return slot !== undefined && !this.taken.has(slot) && (!this.open(slot) || this.heard(slot));
   }
 
   private available(index: number): boolean {
     const slot = this.order[index];
-    return slot !== undefined && !this.taken.has(slot) && this.open(slot);
+    return slot !== undefined && !this.taken.has(slot) && this.open(slot) && !this.heard(slot);
   }
 }

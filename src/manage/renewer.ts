@@ -41,6 +41,14 @@ const LOCK_WAIT_MS = 120_000;
  */
 const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
+/**
+ * A certificate only guessed held elsewhere at start (next to another instance's lock or save) is
+ * tried after this many of this instance's own engine runs (their mean duration; another instance
+ * started on it at most one run ago, and may have it queued behind a run), from
+ * {@link RECHECK_MAX_MS} up to {@link RECHECK_GUESSED_MAX_MS}: its save usually comes first.
+ */
+const GUESSED_HOLDER_RUNS = 1.5;
+const RECHECK_GUESSED_MAX_MS = 10_000;
 
 /** The first and the longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
 function recheckPauses(store: CertificateStore): { readonly first: number; readonly cap: number } {
@@ -174,9 +182,12 @@ export class Renewer {
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
     const spread = announced ? Math.max(this.limiter.limit, DEFAULT_CONCURRENCY) : 0; // the others' concurrency, as far as can be guessed
     const queue = new StartQueue(needed, { open, heard: (slot) => this.takingUp.has(slot) }, announced ? (this.context.random ?? Math.random) : () => 0, spread);
+    const runs = { count: 0, totalMs: 0 };
     const worker = async () => {
       for (let slot = queue.next(); slot; slot = queue.next()) {
+        const began = this.context.clock.now();
         const outcome = await this.attempt(slot);
+        if (outcome?.kind === "obtained") [runs.count, runs.totalMs] = [runs.count + 1, runs.totalMs + this.context.clock.now() - began];
         if (outcome?.kind === "locked-elsewhere") {
           lockedElsewhere.push(slot);
           queue.collided(slot);
@@ -185,10 +196,11 @@ export class Renewer {
     };
     await Promise.all(Array.from({ length: Math.min(this.limiter.limit, needed.length) }, worker));
     // Waiting holds nothing (each try takes a turn of the limiter): every wait at once, each ended by its own announcement.
-    const unconfirmed = queue.untried();
+    // One only guessed held is tried once its holder, as slow as this instance's own runs, can have saved it.
+    const guessedPause = Math.min(Math.max(RECHECK_MAX_MS, runs.count ? (GUESSED_HOLDER_RUNS * runs.totalMs) / runs.count : 0), RECHECK_GUESSED_MAX_MS);
     await Promise.all([
       ...lockedElsewhere.map((slot) => this.awaitHolder(slot, open)),
-      ...unconfirmed.map((slot) => this.awaitHolder(slot, open, RECHECK_MAX_MS)),
+      ...queue.untried().map((slot) => this.awaitHolder(slot, open, guessedPause)),
     ]);
   }
 
@@ -209,6 +221,7 @@ export class Renewer {
     for (let pause = firstPause ?? first; open(slot) && !this.stopped; pause = Math.max(first, Math.min(pause * 2, cap))) {
       if (!this.releasedSinceTry.has(slot)) await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
+      if (this.takingUp.has(slot)) continue; // its save was heard and is being checked: taken up next, nothing to try
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.
       const known = needsWork(slot, this.context.clock.now()) ? (slot.current ? { lineage: slot.current } : {}) : undefined;
       const outcome = await this.attempt(slot, known);
@@ -327,7 +340,7 @@ export class Renewer {
   /** Another instance released the lineage's lock without a save: a wait for it ends, and its lock is tried at once. */
   private released(name: string): void {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
-    if (!slot || this.stopped) return;
+    if (!slot || this.stopped || this.takingUp.has(slot)) return; // a save heard before it: that is what the wait ends on
     this.releasedSinceTry.add(slot);
     this.arrivals.get(slot)?.();
   }

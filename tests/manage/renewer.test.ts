@@ -309,7 +309,14 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
       };
     }
     const instances = [0.1, 0.45, 0.8].map((random) => instance(world, { random, concurrency: 2, checkIntervalMs: 3_600_000 }));
-    await Promise.all(instances.map((one) => one.renewer.start(wanted)));
+    let started = 0;
+    const starts = instances.map((one) => one.renewer.start(wanted).then(() => void started++));
+    // What one instance guessed another holds is tried after a pause: the clock moves 100 ms at a time until every start is done.
+    while (started < instances.length) {
+      world.clock.advance(100);
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(starts);
     await Promise.all(instances.map((one) => one.renewer.settled()));
     expect(world.orders()).toBe(names.length);
     expect(calls.loadMany).toBe(3);

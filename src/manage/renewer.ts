@@ -219,7 +219,8 @@ export class Renewer {
     const deadline = this.context.clock.now() + LOCK_WAIT_MS;
     const { first, cap } = recheckPauses(this.context.store);
     for (let pause = firstPause ?? first; open(slot) && !this.stopped; pause = Math.max(first, Math.min(pause * 2, cap))) {
-      if (!this.releasedSinceTry.has(slot)) await this.arrival(slot, pause);
+      // A release heard is tried at once, unless a save of it was heard too (being checked): then its take-up ends the wait.
+      if (!this.releasedSinceTry.has(slot) || this.takingUp.has(slot)) await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
       if (this.takingUp.has(slot)) continue; // its save was heard and is being checked: taken up next, nothing to try
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.

@@ -12,7 +12,7 @@ import { ensureLineage, stampEvent, type EventOf } from "../../src/lifecycle/ind
 import type { ManageEvent } from "../../src/manage/events.ts";
 import { Renewer, type CertificateServer } from "../../src/manage/renewer.ts";
 import type { ServedCertificate } from "../../src/servers/index.ts";
-import type { CertificateStore, LineageConfig } from "../../src/store/index.ts";
+import type { CertificateStore, LineageConfig, StoredLineage } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
 const DAY = 86_400_000;
@@ -401,6 +401,45 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     expect(tries).toBe(1 + 5); // taken up from the announcement, its lock not tried again
     expect(world.orders()).toBe(1);
     expect(one.server.serialFor(config.name)).toBe((await world.store.load(config.name))!.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("a release and then a save of the same certificate heard while waiting for its holder: the save's take-up ends the wait (the release is not tried over it, and nothing spins)", async () => {
+    const world = engineWorld();
+    const config = configFor("release-then-save.fake.test");
+    const held = await world.store.lock(config.name); // another instance is obtaining it
+    // A FAKE announcing store: the memory store with leases and release announcements, whose announcements the test makes.
+    let heard: { onChange: (name: string, lineage?: StoredLineage) => void; onRelease?: (name: string) => void } | undefined;
+    const announcing = new Proxy(world.store, {
+      get: (target, key) => {
+        if (key === "watch") return async (onChange: (name: string, lineage?: StoredLineage) => void, onRelease?: (name: string) => void) => ((heard = { onChange, ...(onRelease ? { onRelease } : {}) }), async () => {});
+        if (key === "leaseMs") return 30_000;
+        if (key === "announcesReleases") return true;
+        return Reflect.get(target, key, target);
+      },
+    }) as CertificateStore;
+    let tries = 0;
+    const lock = world.store.lock.bind(world.store);
+    world.store.lock = (...args: Parameters<CertificateStore["lock"]>) => {
+      if (args[0] === config.name) tries++;
+      return lock(...args);
+    };
+    const one = instance(world, { store: announcing });
+    let started = false;
+    const start = one.renewer.start([{ config, serve: true }]).then(() => void (started = true));
+    while (tries < 1 || world.clock.pending() < 2) await new Promise((resolve) => setImmediate(resolve));
+    const lineage = await world.issuer().obtain(config);
+    await world.store.save(lineage, held);
+    await held.release();
+    // Both heard in one go: the release ends the wait, and the save's check has begun before the waiter runs again.
+    heard!.onRelease!(config.name);
+    heard!.onChange(config.name, lineage);
+    await turnsUntil(() => started);
+    expect(started).toBe(true);
+    await start;
+    expect(tries).toBe(1); // taken up from the save, its lock not tried again
+    expect(world.orders()).toBe(1);
+    expect(one.server.serialFor(config.name)).toBe(lineage.meta.serial);
     await one.renewer.stop();
   });
 

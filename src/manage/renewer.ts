@@ -12,6 +12,7 @@ import type { ServedCertificate } from "../servers/index.ts";
 import { sameIdentifiers, StoreError, StoreUnavailableError, type CertificateStore, type LineageConfig, type StoredLineage } from "../store/index.ts";
 import { keepCopy, loadSlot, loadSlots, servedSlots, type Found, type Slot } from "./slots.ts";
 import { Limiter } from "./limiter.ts";
+import { StartQueue } from "./start-queue.ts";
 import { Backoff, jitteredDelay } from "./timing.ts";
 import type { ManageEvent } from "./events.ts";
 
@@ -22,6 +23,8 @@ export interface CertificateServer {
   stop(): Promise<void>;
 }
 
+/** Engine runs at once when `concurrency` is not given. */
+const DEFAULT_CONCURRENCY = 4;
 /** How long a renewal waits for another instance's lock before it counts as failed (and is retried). */
 const LOCK_WAIT_MS = 120_000;
 /**
@@ -32,14 +35,25 @@ const LOCK_WAIT_MS = 120_000;
  * With a store that announces saves and has leases, the first try comes after
  * {@link RECHECK_MAX_MS} and the tries go on doubling up to a third of the lease: the
  * announcement ends the wait of a holder that saved, and one that died is not noticed any sooner
- * than its lease ends anyway (fewer store commands the more instances wait).
+ * than its lease ends anyway (fewer store commands the more instances wait). With a store that
+ * also announces a lock released without a save, that announcement ends the wait of a holder that
+ * failed or stopped, and the lock is tried otherwise only once a lease can have run out.
  */
 const RECHECK_FIRST_MS = 500;
 const RECHECK_MAX_MS = 2_000;
+/**
+ * A certificate only guessed held elsewhere at start (next to another instance's lock or save) is
+ * tried after this many of this instance's own engine runs (their mean duration; another instance
+ * started on it at most one run ago, and may have it queued behind a run), from
+ * {@link RECHECK_MAX_MS} up to {@link RECHECK_GUESSED_MAX_MS}: its save usually comes first.
+ */
+const GUESSED_HOLDER_RUNS = 1.5;
+const RECHECK_GUESSED_MAX_MS = 10_000;
 
 /** The first and the longest pause between two tries of a lock held elsewhere (see {@link RECHECK_FIRST_MS}). */
 function recheckPauses(store: CertificateStore): { readonly first: number; readonly cap: number } {
   if (store.watch === undefined || store.leaseMs === undefined) return { first: RECHECK_FIRST_MS, cap: RECHECK_MAX_MS };
+  if (store.announcesReleases) return { first: store.leaseMs, cap: store.leaseMs };
   return { first: RECHECK_MAX_MS, cap: Math.max(RECHECK_MAX_MS, store.leaseMs / 3) };
 }
 
@@ -82,6 +96,10 @@ export class Renewer {
   private readonly running = new Set<Promise<unknown>>();
   /** Start-up waits for a certificate another instance is obtaining: ended by its take-up. */
   private readonly arrivals = new Map<Slot, () => void>();
+  /** Slots whose announced save is being checked before it is taken up: the start queue leaves them. */
+  private readonly takingUp = new Set<Slot>();
+  /** Slots whose lock another instance released without a save since their last try: tried again at once. */
+  private readonly releasedSinceTry = new Set<Slot>();
   /** Saves announced while the slot's engine run was finding its lock taken: taken up once it returns. */
   private readonly heardWhileBusy = new Map<Slot, StoredLineage | undefined>();
   /** The one bound on engine runs: a slot waits here before its run takes the lineage's lock. */
@@ -90,7 +108,7 @@ export class Renewer {
   /** @throws {RangeError} when `concurrency` is not a whole number of at least 1 */
   constructor(context: RenewerContext) {
     this.context = context;
-    this.limiter = new Limiter(context.concurrency ?? 4);
+    this.limiter = new Limiter(context.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   private emit(event: Untimed<ManageEvent>): void {
@@ -153,42 +171,58 @@ export class Renewer {
    * Free locks first, then those another instance held: a fleet started together works on
    * different certificates at once instead of queueing behind the same lock. With a store that
    * announces saves, each instance starts at a random certificate and, on meeting another's lock
-   * or save, moves to the middle of the longest stretch no one was seen on; a certificate another
-   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere is
-   * awaited (as an announcement, else by trying its lock again) without holding a turn of the limiter.
+   * or save, moves to the middle of the longest stretch no one was seen near; a certificate another
+   * instance saved (taken up from its announcement) is not tried, and one locked elsewhere, or
+   * likely locked elsewhere (next to another instance's lock or save: see {@link StartQueue}), is
+   * awaited (as an announcement, else by trying its lock) without holding a turn of the limiter.
    */
   private async firstAttempts(needed: readonly Slot[]): Promise<void> {
     const lockedElsewhere: Slot[] = [];
     const announced = this.context.store.watch !== undefined;
     const open = (slot: Slot) => !slot.detached && needsWork(slot, this.context.clock.now());
-    const queue = new StartQueue(needed, open, announced ? (this.context.random ?? Math.random) : () => 0);
-    await eachBounded(needed, this.limiter.limit, async () => {
-      const slot = queue.next();
-      if (!slot) return;
-      const outcome = await this.attempt(slot);
-      if (outcome?.kind === "locked-elsewhere") {
-        lockedElsewhere.push(slot);
-        queue.collided();
+    const spread = announced ? Math.max(this.limiter.limit, DEFAULT_CONCURRENCY) : 0; // the others' concurrency, as far as can be guessed
+    const queue = new StartQueue(needed, { open, heard: (slot) => this.takingUp.has(slot) }, announced ? (this.context.random ?? Math.random) : () => 0, spread);
+    const runs = { count: 0, totalMs: 0 };
+    const worker = async () => {
+      for (let slot = queue.next(); slot; slot = queue.next()) {
+        const began = this.context.clock.now();
+        const outcome = await this.attempt(slot);
+        if (outcome?.kind === "obtained") [runs.count, runs.totalMs] = [runs.count + 1, runs.totalMs + this.context.clock.now() - began];
+        if (outcome?.kind === "locked-elsewhere") {
+          lockedElsewhere.push(slot);
+          queue.collided(slot);
+        }
       }
-    });
-    await eachBounded(lockedElsewhere, this.limiter.limit, (slot) => this.awaitHolder(slot, open));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.limiter.limit, needed.length) }, worker));
+    // Waiting holds nothing (each try takes a turn of the limiter): every wait at once, each ended by its own announcement.
+    // One only guessed held is tried once its holder, as slow as this instance's own runs, can have saved it.
+    const guessedPause = Math.min(Math.max(RECHECK_MAX_MS, runs.count ? (GUESSED_HOLDER_RUNS * runs.totalMs) / runs.count : 0), RECHECK_GUESSED_MAX_MS);
+    await Promise.all([
+      ...lockedElsewhere.map((slot) => this.awaitHolder(slot, open)),
+      ...queue.untried().map((slot) => this.awaitHolder(slot, open, guessedPause)),
+    ]);
   }
 
   /**
-   * Waits for the instance holding the slot's lock: its announcement ends the wait at once; short
-   * of it (or with a store that announces nothing), the lock is tried after {@link RECHECK_FIRST_MS},
-   * doubling up to {@link RECHECK_MAX_MS} (see {@link recheckPauses}). Only each try takes a turn of the limiter: waiting for
+   * Waits for the instance holding the slot's lock: its announcement ends the wait at once (its
+   * save taken up; its release, where the store announces those, tried at once); short of it (or
+   * with a store that announces nothing), the lock is tried after `firstPause` (for a lock only
+   * guessed held) or {@link RECHECK_FIRST_MS}, the pauses doubling as {@link recheckPauses} says.
+   * Only each try takes a turn of the limiter: waiting for
    * another instance's work holds none, so this instance's turns go to work it can do.
    * A try that gets the lock reads the store under it (the engine): what the holder saved is taken
    * up from there, and what it did not save (it failed, or died and its lease ended) is obtained.
    * Past {@link LOCK_WAIT_MS} it counts as failed and is retried like any failure.
    */
-  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean): Promise<void> {
+  private async awaitHolder(slot: Slot, open: (slot: Slot) => boolean, firstPause?: number): Promise<void> {
     const deadline = this.context.clock.now() + LOCK_WAIT_MS;
     const { first, cap } = recheckPauses(this.context.store);
-    for (let pause = first; open(slot) && !this.stopped; pause = Math.min(pause * 2, cap)) {
-      await this.arrival(slot, pause);
+    for (let pause = firstPause ?? first; open(slot) && !this.stopped; pause = Math.max(first, Math.min(pause * 2, cap))) {
+      // A release heard is tried at once, unless a save of it was heard too (being checked): then its take-up ends the wait.
+      if (!this.releasedSinceTry.has(slot) || this.takingUp.has(slot)) await this.arrival(slot, pause);
       if (!open(slot) || this.stopped) return;
+      if (this.takingUp.has(slot)) continue; // its save was heard and is being checked: taken up next, nothing to try
       // When the slot needs the certificate, nothing to read first: the read under the lock decides.
       const known = needsWork(slot, this.context.clock.now()) ? (slot.current ? { lineage: slot.current } : {}) : undefined;
       const outcome = await this.attempt(slot, known);
@@ -220,6 +254,7 @@ export class Renewer {
    */
   private async attempt(slot: Slot, known?: Found): Promise<LineageOutcome | undefined> {
     if (this.stopped) return undefined;
+    this.releasedSinceTry.delete(slot);
     try {
       const outcome = await this.ensure(slot, 0, true, known);
       if (outcome.kind !== "locked-elsewhere") {
@@ -293,7 +328,7 @@ export class Renewer {
   /** Subscribes to the store's announcements (and a periodic check, for announcements lost while the store restarted). */
   private async watch(): Promise<void> {
     if (!this.context.store.watch) return;
-    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)));
+    this.unwatch = await this.context.store.watch((name, lineage) => this.track(this.adopt(name, lineage)), (name) => this.released(name));
     const every = this.context.checkIntervalMs ?? 60_000;
     const tick = () => {
       if (this.stopped) return;
@@ -303,6 +338,14 @@ export class Renewer {
     this.check = this.context.clock.setTimer(tick, every);
   }
 
+  /** Another instance released the lineage's lock without a save: a wait for it ends, and its lock is tried at once. */
+  private released(name: string): void {
+    const slot = this.slots.find((candidate) => candidate.config.name === name);
+    if (!slot || this.stopped || this.takingUp.has(slot)) return; // a save heard before it: that is what the wait ends on
+    this.releasedSinceTry.add(slot);
+    this.arrivals.get(slot)?.();
+  }
+
   /**
    * Takes up a lineage another instance saved, when it is newer than the one served and whole; a
    * damaged one is reported by name and obtained again (the others keep serving). A lineage the
@@ -310,6 +353,17 @@ export class Renewer {
    */
   async adopt(name: string, announced?: StoredLineage): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.config.name === name);
+    // Checking a lineage takes a while on a busy instance: meanwhile the start queue does not pick it.
+    if (!slot || !announced) return this.adoptSlot(name, slot, announced);
+    this.takingUp.add(slot);
+    try {
+      await this.adoptSlot(name, slot, announced);
+    } finally {
+      this.takingUp.delete(slot);
+    }
+  }
+
+  private async adoptSlot(name: string, slot: Slot | undefined, announced?: StoredLineage): Promise<void> {
     if (slot?.busy) this.heardWhileBusy.set(slot, announced);
     if (!slot || slot.busy || slot.detached || this.stopped) return;
     if (announced && announced.config.name === name && sameIdentifiers(announced.config, slot.config)) {
@@ -401,6 +455,7 @@ export class Renewer {
         await this.arrival(slot, Math.max(Math.min(pause, deadline - clock.now()), 0));
         if (slot.current) return undefined;
         this.stopping.signal.throwIfAborted();
+        this.releasedSinceTry.delete(slot); // a release heard ended this pause: this try is what it asked for
         const outcome = await this.ensure(slot, 0, false);
         if (slot.current && outcome.kind === "locked-elsewhere") return undefined; // heard while its try ran, and taken up
         if (outcome.kind !== "locked-elsewhere") return outcome;
@@ -464,76 +519,4 @@ export interface AddedSlot {
 /** Whether the slot needs the engine now: nothing to serve, due, or its ARI answer is stale. */
 function needsWork(slot: Slot, now: number): boolean {
   return !slot.current || isDue(slot.current.meta, now) || needsRenewalInfo(slot.current.meta, now);
-}
-
-/** Runs `work` on every item, at most `limit` at a time. */
-async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/**
- * The order a fleet instance takes its first certificates in: on from a random place; after
- * meeting another instance (its lock, or a certificate it saved), from the middle of the longest
- * stretch of certificates still open and not yet taken here, so that instances split the work
- * instead of following each other.
- */
-class StartQueue {
-  private readonly order: readonly Slot[];
-  private readonly open: (slot: Slot) => boolean;
-  private readonly taken = new Set<Slot>();
-  private readonly random: () => number;
-  private cursor: number;
-
-  /** @param random where to start (a fraction of the list) and to go on after meeting another instance */
-  constructor(order: readonly Slot[], open: (slot: Slot) => boolean, random: () => number) {
-    this.order = order;
-    this.open = open;
-    this.random = random;
-    this.cursor = Math.min(Math.floor(random() * order.length), Math.max(order.length - 1, 0));
-  }
-
-  /**
-   * The next certificate to try, or none when every one is taken here or no longer open. Where
-   * the one before the cursor was saved by another instance (it is not ours and no longer open),
-   * that instance walks the list just ahead of this one: go elsewhere before meeting its locks.
-   */
-  next(): Slot | undefined {
-    if (!this.available(this.cursor) || this.doneElsewhere(this.cursor - 1)) this.collided();
-    const slot = this.order[this.cursor];
-    if (!slot || !this.available(this.cursor)) return undefined;
-    this.taken.add(slot);
-    this.cursor++;
-    return slot;
-  }
-
-  /** Another instance works here: go on from the middle of the longest open stretch. */
-  collided(): void {
-    let best = -1;
-    let bestLength = 0;
-    let start = -1;
-    for (let index = 0; index <= this.order.length; index++) {
-      if (index < this.order.length && this.available(index)) {
-        if (start < 0) start = index;
-        continue;
-      }
-      if (start >= 0 && index - start > bestLength) [best, bestLength] = [start, index - start];
-      start = -1;
-    }
-    // Somewhere in its middle half, not its exact middle: instances meeting at once spread out instead of meeting again.
-    this.cursor = best < 0 ? this.order.length : best + Math.floor(bestLength / 4 + this.random() * (bestLength / 2));
-  }
-
-  private doneElsewhere(index: number): boolean {
-    const slot = this.order[index];
-    return slot !== undefined && !this.taken.has(slot) && !this.open(slot);
-  }
-
-  private available(index: number): boolean {
-    const slot = this.order[index];
-    return slot !== undefined && !this.taken.has(slot) && this.open(slot);
-  }
 }

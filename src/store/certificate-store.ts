@@ -92,9 +92,16 @@ export interface CertificateStore {
   /** Shared challenge answers, in stores several instances use at once (none for the file store). */
   sharedChallenges?(): SharedChallenges;
   /**
-   * Calls `onChange(name)` whenever any instance saves a lineage (stores shared by a fleet), with
-   * the lineage itself when the announcement carried it whole (checked as `load` checks it);
-   * returns the function that stops watching.
+   * Whether {@link watch} also reports every lock released without a save (`onRelease`): a waiter
+   * for another instance's lock then needs to try it again only on that, or once the holder's
+   * lease can have run out (a holder that died announces nothing).
    */
-  watch?(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>>;
+  readonly announcesReleases?: boolean;
+  /**
+   * Calls `onChange(name)` whenever any instance saves a lineage (stores shared by a fleet), with
+   * the lineage itself when the announcement carried it whole (checked as `load` checks it), and
+   * `onRelease(name)` when a lineage's lock is released without a save, in stores that
+   * {@link announcesReleases}; returns the function that stops watching.
+   */
+  watch?(onChange: (name: string, lineage?: StoredLineage) => void, onRelease?: (name: string) => void): Promise<() => Promise<void>>;
 }

@@ -3,7 +3,7 @@
  * for fleets that already run one. Locks are lease rows rather than advisory locks, since a pool
  * gives no session to hold one on: a row per lineage naming its holder and when its lease ends,
  * taken only when free or expired, renewed while held, checked again inside the transaction that
- * saves (the fence). Saves are announced with NOTIFY.
+ * saves (the fence). Saves, and locks released without one, are announced with NOTIFY.
  *
  * Tables (prefix `bun_acme_`): `lineages`, `locks`, `challenges`, `account`, `settings`, made on first use.
  * With an encryption key, each lineage's `key` and `config` and the account's `key` are sealed with
@@ -13,7 +13,7 @@
 import type { SQL } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
-import { parseAnnouncement } from "./announcement.ts";
+import { parseAnnouncement, releaseAnnouncement } from "./announcement.ts";
 import { loadOrDamage } from "./load-each.ts";
 import type { LockOptions, StoreLock } from "./file-lock.ts";
 import { acquireLease, type LeaseLock } from "./lease-lock.ts";
@@ -62,6 +62,8 @@ export class PostgresCertificateStore implements CertificateStore {
   private readonly sealer: KeySealer;
   /** The lock lease, ms (see {@link CertificateStore.leaseMs}). */
   readonly leaseMs: number;
+  /** A lock released without a save is announced with NOTIFY (see {@link CertificateStore.announcesReleases}). */
+  readonly announcesReleases = true;
   private schema: Promise<void> | undefined;
 
   /** @param url `postgres://user[:password]@host:port/database` */
@@ -258,7 +260,9 @@ export class PostgresCertificateStore implements CertificateStore {
       },
       current: async () => (await this.run(() => this.sql`select holder from bun_acme_locks where name = ${name}`))[0]?.holder,
       renew: async (holder) => (await this.run(() => this.sql`update bun_acme_locks set expires_at = now() + ${lease}::interval where name = ${name} and holder = ${holder} returning name`)).length > 0,
-      release: (holder) => this.run(() => this.sql`delete from bun_acme_locks where name = ${name} and holder = ${holder}`),
+      // Announced in the same statement, only when it was ours to end: a waiter tries at once instead of polling.
+      release: (holder) => this.run(() => this.sql`with released as (delete from bun_acme_locks where name = ${name} and holder = ${holder} returning name)
+          select pg_notify(${CHANNEL}, ${releaseAnnouncement(name)}) from released`),
     }, this.leaseMs, options);
   }
 
@@ -268,15 +272,20 @@ export class PostgresCertificateStore implements CertificateStore {
    * again by itself after a restart; a save announced while PostgreSQL was down reaches nobody,
    * which manage()'s periodic check covers). While PostgreSQL cannot be reached, listening is
    * tried again every second. A save announced with its record hands the lineage over, checked as
-   * `load` checks it (one that does not pass is reported by name alone, to be read by the caller).
+   * `load` checks it (one that does not pass is reported by name alone, to be read by the caller);
+   * a lock released without a save goes to `onRelease`.
    */
-  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void, onRelease?: (name: string) => void): Promise<() => Promise<void>> {
     let stopped = false;
     // Opening a sealed record takes a while: announcements are handed over in the order they came.
     let delivered: Promise<void> = Promise.resolve();
     const deliver = (payload: string) => {
       const opening = this.announced(payload);
-      delivered = delivered.then(() => opening).then((announced) => announced && onChange(announced.name, announced.lineage)).catch(() => {});
+      delivered = delivered.then(() => opening).then((announced) => {
+        if (!announced) return;
+        if (announced.released) onRelease?.(announced.name);
+        else onChange(announced.name, announced.lineage);
+      }).catch(() => {});
     };
     let listening: { unlisten?: () => Promise<void> } | undefined;
     const listen = async (): Promise<void> => {
@@ -298,7 +307,7 @@ export class PostgresCertificateStore implements CertificateStore {
   }
 
   /** An announcement ({@link parseAnnouncement}); a row that does not pass `load`'s checks is reported by name alone. */
-  private async announced(payload: string): Promise<{ name: string; lineage?: StoredLineage } | undefined> {
+  private async announced(payload: string): Promise<{ name: string; lineage?: StoredLineage; released?: true } | undefined> {
     const announcement = parseAnnouncement(payload);
     if (!announcement?.record) return announcement;
     const { name, record } = announcement;

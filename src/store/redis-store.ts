@@ -7,7 +7,7 @@
  * Keys, under a prefix (default `bun-acme:`): `lineages` (a set of names), `lineage:<name>` (a
  * hash: config, meta, chain, key), `lock:<name>` (the holder, with a lease), `keys-sealed` (set once
  * records are stored encrypted), `account`, `challenge:<token>` (an answer an instance asked for).
- * Channels: `changed` (saves), `answers` (challenge answers). With an encryption key, `key` and
+ * Channels: `changed` (saves, and locks released without one), `answers` (challenge answers). With an encryption key, `key` and
  * `config` of each lineage and the account's `key` are sealed with the record's name (e.g.
  * `bun-acme:lineage:example.net/config`) as associated data (see key-sealing.ts).
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
@@ -15,7 +15,7 @@
 import { RedisClient } from "bun";
 import type { AccountStorage } from "./account-state.ts";
 import type { CertificateStore, LineageSummary, LoadedLineages, SaveOptions, SharedChallenges } from "./certificate-store.ts";
-import { parseAnnouncement } from "./announcement.ts";
+import { parseAnnouncement, releaseAnnouncement } from "./announcement.ts";
 import { loadOrDamage } from "./load-each.ts";
 import { RedisAnswers } from "./redis-answers.ts";
 import { KeySealer } from "./key-sealing.ts";
@@ -45,8 +45,15 @@ const CLIENT_OPTIONS = { connectionTimeout: 5_000, maxRetries: 5 } as const;
 /** A lineage's fields in its hash. */
 const LINEAGE_FIELDS = ["config", "meta", "chain", "key"] as const;
 
-/** Deletes the key only when it still holds our token. */
-const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+/**
+ * Deletes the lock only when it still holds our token, and then announces it released (a holder
+ * that saved ended its lock with the save: this runs for a run that saved nothing).
+ * KEYS: lock, announcements channel. ARGV: token, announcement.
+ */
+const RELEASE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 1`;
 /** Extends the lease only when the key still holds our token. */
 const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 /**
@@ -77,6 +84,8 @@ export class RedisCertificateStore implements CertificateStore {
   private readonly sealer: KeySealer;
   /** The lock lease, ms (see {@link CertificateStore.leaseMs}). */
   readonly leaseMs: number;
+  /** A lock released without a save is announced on `changed` (see {@link CertificateStore.announcesReleases}). */
+  readonly announcesReleases = true;
   private closed = false;
   private answers: RedisAnswers | undefined;
 
@@ -240,17 +249,21 @@ export class RedisCertificateStore implements CertificateStore {
    * Subscribes (on a connection of its own, as Redis requires) to the lineages saved by anyone: a
    * whole save is announced with its record, checked here as `load` checks it and handed over
    * (a record that does not pass is reported by name alone, to be read and judged by the
-   * caller). Across a Redis restart the subscription is made again, and every lineage is reported
+   * caller); a lock released without a save goes to `onRelease`. Across a Redis restart the subscription is made again, and every lineage is reported
    * once (a save announced while Redis was down reached nobody).
    */
-  async watch(onChange: (name: string, lineage?: StoredLineage) => void): Promise<() => Promise<void>> {
+  async watch(onChange: (name: string, lineage?: StoredLineage) => void, onRelease?: (name: string) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changed`;
     // Opening a sealed record takes a while: announcements are handed over in the order they came.
     let delivered: Promise<void> = Promise.resolve();
     const deliver = (message: unknown) => {
       const opening = this.announced(String(message));
       // A listener that throws must not hold up the announcements after it.
-      delivered = delivered.then(() => opening).then((announced) => announced && onChange(announced.name, announced.lineage)).catch(() => {});
+      delivered = delivered.then(() => opening).then((announced) => {
+        if (!announced) return;
+        if (announced.released) onRelease?.(announced.name);
+        else onChange(announced.name, announced.lineage);
+      }).catch(() => {});
     };
     const reportAll = async () => {
       for (const name of await this.list().catch(() => [])) onChange(name);
@@ -297,6 +310,7 @@ export class RedisCertificateStore implements CertificateStore {
   async lock(name: string, options: LockOptions = {}): Promise<StoreLock> {
     const key = this.lockKey(checkLineageName(name));
     const lease = String(this.leaseMs);
+    const released = releaseAnnouncement(name);
     return acquireLease(`Lineage ${name}`, {
       // One SET whether free or not: with GET it names the holder it found (none: it was free, and is now ours).
       take: async (holder) => {
@@ -308,13 +322,13 @@ export class RedisCertificateStore implements CertificateStore {
       },
       current: async () => ((await this.send("GET", [key])) as string | null) ?? undefined,
       renew: async (holder) => (await this.send("EVAL", [RENEW, "1", key, holder, lease])) === 1,
-      release: (holder) => this.send("EVAL", [RELEASE, "1", key, holder]),
+      release: (holder) => this.send("EVAL", [RELEASE, "2", key, `${this.prefix}changed`, holder, released]),
     }, this.leaseMs, options);
   }
 
 
   /** An announcement ({@link parseAnnouncement}); a record that does not pass `load`'s checks is reported by name alone. */
-  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage } | undefined> {
+  private async announced(message: string): Promise<{ name: string; lineage?: StoredLineage; released?: true } | undefined> {
     const announcement = parseAnnouncement(message);
     if (!announcement?.record) return announcement;
     const lineage = await this.parseLineage(announcement.name, announcement.record).catch(() => undefined);

@@ -13,7 +13,7 @@ import type { ManageEvent } from "../../src/manage/events.ts";
 import { OnDemand } from "../../src/manage/on-demand.ts";
 import { Renewer, type AddedSlot, type CertificateServer } from "../../src/manage/renewer.ts";
 import { isKeyChecked, type ServedCertificate } from "../../src/servers/index.ts";
-import type { CertificateStore, LineageConfig, StoreError } from "../../src/store/index.ts";
+import type { CertificateStore, LineageConfig, StoredLineage, StoreError } from "../../src/store/index.ts";
 import { configFor, engineWorld } from "../support/engine.ts";
 
 const DAY = 86_400_000;
@@ -393,7 +393,14 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
       };
     }
     const instances = [0.1, 0.45, 0.8].map((random) => instance(world, { random, concurrency: 2, checkIntervalMs: 3_600_000 }));
-    await Promise.all(instances.map((one) => one.renewer.start(wanted)));
+    let started = 0;
+    const starts = instances.map((one) => one.renewer.start(wanted).then(() => void started++));
+    // What one instance guessed another holds is tried after a pause: the clock moves 100 ms at a time until every start is done.
+    while (started < instances.length) {
+      world.clock.advance(100);
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(starts);
     await Promise.all(instances.map((one) => one.renewer.settled()));
     expect(world.orders()).toBe(names.length);
     expect(calls.loadMany).toBe(3);
@@ -478,6 +485,45 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     expect(tries).toBe(1 + 5); // taken up from the announcement, its lock not tried again
     expect(world.orders()).toBe(1);
     expect(one.server.serialFor(config.name)).toBe((await world.store.load(config.name))!.meta.serial);
+    await one.renewer.stop();
+  });
+
+  test("a release and then a save of the same certificate heard while waiting for its holder: the save's take-up ends the wait (the release is not tried over it, and nothing spins)", async () => {
+    const world = engineWorld();
+    const config = configFor("release-then-save.fake.test");
+    const held = await world.store.lock(config.name); // another instance is obtaining it
+    // A FAKE announcing store: the memory store with leases and release announcements, whose announcements the test makes.
+    let heard: { onChange: (name: string, lineage?: StoredLineage) => void; onRelease?: (name: string) => void } | undefined;
+    const announcing = new Proxy(world.store, {
+      get: (target, key) => {
+        if (key === "watch") return async (onChange: (name: string, lineage?: StoredLineage) => void, onRelease?: (name: string) => void) => ((heard = { onChange, ...(onRelease ? { onRelease } : {}) }), async () => {});
+        if (key === "leaseMs") return 30_000;
+        if (key === "announcesReleases") return true;
+        return Reflect.get(target, key, target);
+      },
+    }) as CertificateStore;
+    let tries = 0;
+    const lock = world.store.lock.bind(world.store);
+    world.store.lock = (...args: Parameters<CertificateStore["lock"]>) => {
+      if (args[0] === config.name) tries++;
+      return lock(...args);
+    };
+    const one = instance(world, { store: announcing });
+    let started = false;
+    const start = one.renewer.start([{ config, serve: true }]).then(() => void (started = true));
+    while (tries < 1 || world.clock.pending() < 2) await new Promise((resolve) => setImmediate(resolve));
+    const lineage = await world.issuer().obtain(config);
+    await world.store.save(lineage, held);
+    await held.release();
+    // Both heard in one go: the release ends the wait, and the save's check has begun before the waiter runs again.
+    heard!.onRelease!(config.name);
+    heard!.onChange(config.name, lineage);
+    await turnsUntil(() => started);
+    expect(started).toBe(true);
+    await start;
+    expect(tries).toBe(1); // taken up from the save, its lock not tried again
+    expect(world.orders()).toBe(1);
+    expect(one.server.serialFor(config.name)).toBe(lineage.meta.serial);
     await one.renewer.stop();
   });
 

@@ -119,6 +119,32 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test("a lock released without a save is announced as released (to onRelease, not as a save), once, by its holder only; a lock ended by its save is announced as the save alone", async () => {
+      const [one, other, watcher] = [backend.open(), backend.open(), backend.open()];
+      const [failed, saved] = [`unsaved.${backend.kind}.test`, `saved.${backend.kind}.test`];
+      const releases: string[] = [];
+      const saves: string[] = [];
+      const heardSave = Promise.withResolvers<void>();
+      const stop = await watcher.watch!((name) => {
+        saves.push(name);
+        if (name === saved) heardSave.resolve();
+      }, (name) => releases.push(name));
+      expect(watcher.announcesReleases).toBe(true);
+      await using([one, other, watcher], async () => {
+        const held = await one.lock(failed); // its holder fails: nothing saved
+        await held.release();
+        await held.release(); // no longer its own: ends nothing, announces nothing
+        const kept = await other.lock(saved);
+        await other.save(lineage(saved), kept, { releaseLock: true });
+        await kept.release(); // ended by the save: sends nothing
+        await heardSave.promise;
+        // Announcements come in order on one channel: the save heard, the release before it was too.
+        expect(releases).toEqual([failed]);
+        expect(saves).toEqual([saved]);
+        await stop();
+      });
+    });
+
     test("challenge answers published by one instance are read by another, until withdrawn", async () => {
       const one = backend.open();
       const other = backend.open();

@@ -45,8 +45,12 @@ const MAX_ANSWER_MS = 10 * 60_000;
 /**
  * Unknown answers looked for the long way (a sync, a need, reads for up to {@link NEED_WAIT_MS})
  * at once. Requests for made-up tokens come from anyone on the Internet: beyond this many, a
- * lookup is one store read, as it was before answers went over the channel, so that a stranger
- * cannot make each request cost the fleet a dozen commands and messages to every instance.
+ * lookup waits for a sync this instance publishes for all such lookups at once (one in flight,
+ * one queued behind it, whatever their number) and then costs one store read, as it did before
+ * answers went over the channel, so that a stranger cannot make each request cost the fleet a
+ * dozen commands and messages to every instance. The shared sync still finds an answer whose
+ * message had reached this instance but not yet been read (a busy process): only an answer this
+ * subscription missed altogether (it was down) needs the long way's need.
  */
 const LONG_LOOKUPS = 4;
 
@@ -94,6 +98,9 @@ export class RedisAnswers {
   private closed = false;
   /** Lookups going the long way now (at most {@link LONG_LOOKUPS}). */
   private longLookups = 0;
+  /** The sync published for the lookups past {@link LONG_LOOKUPS}, and the one queued behind it. */
+  private sharedSync: Promise<void> | undefined;
+  private queuedSync: Promise<void> | undefined;
   private readonly started: Promise<void>;
 
   constructor(channel: AnswerChannel) {
@@ -155,7 +162,7 @@ export class RedisAnswers {
   private async answer(key: string): Promise<string | undefined> {
     const known = this.recall(key);
     if (known !== undefined) return known;
-    if (this.longLookups >= LONG_LOOKUPS) return (await this.heardWithin(key, HEARD_WAIT_MS)) ?? (await this.read(key));
+    if (this.longLookups >= LONG_LOOKUPS) return this.shortLookUp(key);
     this.longLookups++;
     try {
       return await this.lookUp(key);
@@ -189,6 +196,35 @@ export class RedisAnswers {
     return this.recall(key);
   }
 
+  /** The way of a lookup past {@link LONG_LOOKUPS}: heard, else heard by a sync shared with the others, else one store read. */
+  private async shortLookUp(key: string): Promise<string | undefined> {
+    const soon = await this.heardWithin(key, HEARD_WAIT_MS);
+    if (soon !== undefined) return soon;
+    if (this.listening) {
+      await this.syncFromNow();
+      const heard = this.recall(key);
+      if (heard !== undefined) return heard;
+    }
+    return this.read(key);
+  }
+
+  /**
+   * Resolves once a sync published after this call came back (or its wait ran out): the one
+   * starting now if none is in flight, else the one queued behind it, shared by every caller
+   * meanwhile. At most two syncs for the lookups past {@link LONG_LOOKUPS}, however many they are.
+   */
+  private syncFromNow(): Promise<void> {
+    if (!this.sharedSync) {
+      this.sharedSync = this.afterSync().then(() => undefined, () => undefined).finally(() => (this.sharedSync = undefined));
+      return this.sharedSync;
+    }
+    this.queuedSync ??= this.sharedSync.then(() => {
+      this.queuedSync = undefined;
+      return this.syncFromNow();
+    });
+    return this.queuedSync;
+  }
+
   /** The answer, once heard within `ms` (while listening). */
   private async heardWithin(key: string, ms: number): Promise<string | undefined> {
     const deadline = Date.now() + ms;
@@ -196,17 +232,18 @@ export class RedisAnswers {
     return this.recall(key);
   }
 
-  /** Publishes a sync and waits for it to come back: every answer published before then has arrived on this subscription. */
-  private async afterSync(key: string): Promise<{ value?: string; echoed: boolean }> {
+  /** Publishes a sync and waits for it to come back (or `key`'s answer): every answer published before then has arrived on this subscription. */
+  private async afterSync(key?: string): Promise<{ value?: string; echoed: boolean }> {
     const id = crypto.randomUUID();
+    const found = () => (key === undefined ? undefined : this.recall(key));
     this.syncs.set(id, false);
     try {
       await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "sync", id } satisfies Message)]);
       const deadline = Date.now() + SYNC_WAIT_MS;
-      while (this.recall(key) === undefined && this.syncs.get(id) === false && this.listening && Date.now() < deadline) {
+      while (found() === undefined && this.syncs.get(id) === false && this.listening && Date.now() < deadline) {
         await this.nextEvent(deadline - Date.now());
       }
-      const value = this.recall(key);
+      const value = found();
       return { ...(value !== undefined ? { value } : {}), echoed: this.syncs.get(id) === true };
     } finally {
       this.syncs.delete(id);

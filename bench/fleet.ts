@@ -175,9 +175,11 @@ PostgreSQL statements logged with \`log_statement = all\`: one statement with da
 shared challenge answers, the account), divided by the number of certificates.
 
 Each instance reads every certificate at start in one batch (\`loadMany\`), starts at a random certificate and moves into the
-longest stretch no one was seen on when it meets another instance's lock, takes up what the others saved from their
-announcements (both stores' announcements carry the record, so nothing is read), and waits for the announcement of a
-certificate locked elsewhere, trying its lock after 500 ms, doubling to 2 s, when none comes. One instance on Redis costs
+longest stretch no one was seen on when it meets another instance's lock, leaving to the others the few certificates after
+one they saved or next to a lock it met (awaited, tried after 1.5 of its own mean engine run unless their save is heard
+first), takes up what the others saved from their announcements (both stores' announcements carry the record, so nothing
+is read), and waits for the announcement of a certificate locked elsewhere: its save, or its lock released without a save
+(announced too), trying the lock otherwise only after a lease. One instance on Redis costs
 9 commands per certificate: the lock (\`SET NX GET\`), the read under it (\`HMGET\`), the http-01 answer published on the
 \`answers\` channel (\`PUBLISH\`), and one script for the save (\`EVAL\` running \`MGET\` of the lock and the sealed-keys marker,
 \`HSET\`, \`SADD\` for a new record, \`DEL\` of the lock, \`PUBLISH\` of the record). On PostgreSQL 4 statements: the lock, the

@@ -22,7 +22,8 @@
  * be reached, or the presenter's own subscription takes longer than the wait to come back.
  *
  * An instance whose subscription drops forgets what it heard (it may have missed a withdrawal):
- * it asks, as above, until it listens again.
+ * it asks, as above, until it listens again. An answer heard more than {@link HEARD_FRESH_MS} ago
+ * is given only after a sync: its key may have been withdrawn and presented again meanwhile.
  */
 import { RedisClient } from "bun";
 import type { SharedChallenges } from "./certificate-store.ts";
@@ -40,6 +41,14 @@ const SYNC_WAIT_MS = 1_000;
  * waits for an instance's answer (10 s for the tests' HAProxy).
  */
 const NEED_WAIT_MS = 5_000;
+/**
+ * An answer heard longer ago than this is given only after a sync: its key may be used again by
+ * a new presenter whose withdrawal and new answer are still on their way here (tls-alpn-01
+ * answers are keyed by server name, so an answer left by a presenter that crashed without
+ * withdrawing it looks like the next order's). The CA asks within seconds of an answer's
+ * publication, so an answer this old being asked for is rare: one shared sync then.
+ */
+const HEARD_FRESH_MS = 30_000;
 /** The longest an answer lives (published, heard or stored), whatever its publisher asked. */
 const MAX_ANSWER_MS = 10 * 60_000;
 /**
@@ -64,6 +73,8 @@ export interface AnswerChannel {
   key(token: string): string;
   /** One command on the store's own connection. */
   send(command: string, args: string[]): Promise<unknown>;
+  /** How long an answer heard is given without a sync first, ms (default {@link HEARD_FRESH_MS}). */
+  readonly heardFreshMs?: number;
 }
 
 /** A message on the answers channel. */
@@ -76,6 +87,8 @@ type Message =
 interface Kept {
   readonly value: string;
   readonly until: number;
+  /** When it was heard (answers heard from the others). */
+  readonly at?: number;
 }
 
 interface Presented extends Kept {
@@ -160,6 +173,10 @@ export class RedisAnswers {
 
   /** This instance's answer, else one heard, else one the store holds or comes to hold (see the file's comment). */
   private async answer(key: string): Promise<string | undefined> {
+    const heard = this.heard.get(key);
+    const fresh = this.channel.heardFreshMs ?? HEARD_FRESH_MS;
+    // An old answer heard may have been replaced (a withdrawal and a new answer on their way): confirmed by a sync first.
+    if (heard?.at !== undefined && !this.presented.has(key) && this.listening && Date.now() - heard.at > fresh) await this.syncFromNow();
     const known = this.recall(key);
     if (known !== undefined) return known;
     if (this.longLookups >= LONG_LOOKUPS) return this.shortLookUp(key);
@@ -309,7 +326,7 @@ export class RedisAnswers {
     }
     if (message.t === "answer" && typeof message.key === "string" && typeof message.value === "string" && typeof message.ttlMs === "number") {
       if (this.heard.size > 256) this.forgetExpired();
-      this.heard.set(message.key, { value: message.value, until: Date.now() + Math.min(message.ttlMs, MAX_ANSWER_MS) });
+      this.heard.set(message.key, { value: message.value, until: Date.now() + Math.min(message.ttlMs, MAX_ANSWER_MS), at: Date.now() });
     } else if (message.t === "withdrawn" && typeof message.key === "string") {
       this.heard.delete(message.key);
     } else if (message.t === "need" && typeof message.key === "string") {

@@ -5,10 +5,12 @@
  * still answers it, never a 404.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { RedisClient } from "bun";
 import type { Challenge } from "../../src/acme/index.ts";
 import { Http01Solver } from "../../src/challenges/index.ts";
 import { redirectingHandler, SharedHttp01Solver } from "../../src/manage/index.ts";
 import { RedisCertificateStore } from "../../src/store/index.ts";
+import { RedisAnswers } from "../../src/store/redis-answers.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
 
 setDefaultTimeout(30_000);
@@ -170,6 +172,32 @@ describe("challenge answers on Redis", () => {
     } finally {
       presenter.close();
       busy.close();
+      link.stop();
+    }
+  });
+
+  test("an answer a crashed presenter left under a server name is not given once another presents that name again, though its messages arrive late: an old answer heard is confirmed by a sync", async () => {
+    const link = slowLink(400);
+    const KEY = "tls-alpn-01:a.example";
+    // heardFreshMs 0: every answer heard counts as old (30 s by default), so that the test need not wait for one to age.
+    const instance = (url: string) => {
+      const client = new RedisClient(url);
+      const answers = new RedisAnswers({ url, clientOptions: {}, channel: "stale:answers", key: (token) => `stale:challenge:${token}`, send: (command, args) => client.send(command, args), heardFreshMs: 0 });
+      return { shared: answers.shared(), close: () => (answers.close(), client.close()) };
+    };
+    const [crashed, late, next] = [instance(redis.url), instance(link.url), instance(redis.url)];
+    try {
+      await Promise.all([crashed, late, next].map(({ shared }) => shared.ready!()));
+      await crashed.shared.publish(KEY, '{"first":1}', 60_000);
+      expect(await late.shared.answer(KEY)).toBe('{"first":1}');
+      crashed.close(); // gone without withdrawing its answer: the late instance still holds it
+      await next.shared.withdraw(KEY);
+      await next.shared.publish(KEY, '{"second":2}', 60_000);
+      // The CA asks the late instance at once: the withdrawal and the new answer are still 400 ms away.
+      expect(await late.shared.answer(KEY)).toBe('{"second":2}');
+    } finally {
+      late.close();
+      next.close();
       link.stop();
     }
   });

@@ -8,7 +8,7 @@ import { field } from "../validate/index.ts";
 import type { OnDemandConfig, OnDemandSiteConfig, ServeConfig, SiteConfig } from "./config-types.ts";
 import { headerLine, keyError, optional, tablesOf, tableSource, unknownKeys, type ConfigDocument, type ConfigError, type Table } from "./config-text.ts";
 
-const SITE_KEYS = ["names", "upstream", "deploy_hook", "connect_timeout", "response_header_timeout", "max_requests", "on_demand"] as const;
+const SITE_KEYS = ["names", "upstream", "deploy_hook", "deploy_hook_timeout", "connect_timeout", "response_header_timeout", "max_requests", "on_demand"] as const;
 const ON_DEMAND_KEYS = ["ask", "max_per_minute"] as const;
 const ASK_NEEDED = `ask = "http://..." (an endpoint that answers 2xx for the names you allow): without it anyone could make you order certificates`;
 
@@ -63,13 +63,16 @@ function listedSiteOf(doc: ConfigDocument, site: Table, index: number, challenge
     names: identifiers,
     ...optional("upstream", upstream?.replace(/\/$/, "")),
     ...optional("deployHook", field.optionalString(site, "deploy_hook", where)),
+    ...optional("deployHookTimeoutMs", deployHookTimeout(site, fail)),
     ...proxyLimits(site, upstream !== undefined, fail),
   };
 }
 
 /** An `on_demand = true` site: its names are patterns of names to obtain during their handshake (none: any name). */
 function onDemandSiteOf(doc: ConfigDocument, site: Table, index: number, owners: SiteOwners, fail: Fail): OnDemandSiteConfig {
-  if (site.deploy_hook !== undefined) throw fail("deploy_hook", "deploy_hook is not for an on_demand site (its certificates are served, not deployed)");
+  for (const key of ["deploy_hook", "deploy_hook_timeout"] as const) {
+    if (site[key] !== undefined) throw fail(key, `${key} is not for an on_demand site (its certificates are served, not deployed)`);
+  }
   const upstream = site.upstream;
   if (typeof upstream !== "string" || !/^https?:\/\//.test(upstream) || !URL.canParse(upstream)) throw fail("upstream", "an on_demand site needs an upstream, an http:// or https:// URL");
   const where = tableSource(doc, "site", index, `site ${index + 1}: `, { names: "a list of names or *.name patterns (leave it out for any name [on_demand] ask allows)" });
@@ -82,6 +85,15 @@ function onDemandSiteOf(doc: ConfigDocument, site: Table, index: number, owners:
     owners.patterns.set(pattern, index);
   }
   return { patterns, upstream: upstream.replace(/\/$/, ""), ...proxyLimits(site, true, fail) };
+}
+
+/** `deploy_hook_timeout`: seconds in the file, milliseconds here; only beside a `deploy_hook`. */
+function deployHookTimeout(site: Table, fail: Fail): number | undefined {
+  const value = site.deploy_hook_timeout;
+  if (value === undefined) return undefined;
+  if (site.deploy_hook === undefined) throw fail("deploy_hook_timeout", "deploy_hook_timeout applies only to a site with a deploy_hook");
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw fail("deploy_hook_timeout", "deploy_hook_timeout must be a number of seconds above 0, e.g. deploy_hook_timeout = 600");
+  return Math.max(1, Math.round(value * 1000));
 }
 
 /** A site's proxy limits (seconds in the file, milliseconds here), each checked. */

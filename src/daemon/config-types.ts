@@ -9,6 +9,8 @@ export interface SiteConfig {
   readonly names: readonly Identifier[];
   readonly upstream?: string;
   readonly deployHook?: string;
+  /** How long the deploy hook may run before its process group is killed, ms (`deploy_hook_timeout`, seconds in the file; default 300 s). */
+  readonly deployHookTimeoutMs?: number;
   /** Proxy limits for this site's upstream (seconds in the file, milliseconds here). */
   readonly connectTimeoutMs?: number;
   readonly responseHeaderTimeoutMs?: number;

@@ -7,20 +7,19 @@ import type { CertificateStore } from "../store/index.ts";
 import type { SiteConfig } from "./config.ts";
 
 /**
- * Where a deploy hook's time limit comes from, for the daemon's user: serve.toml has no setting
- * for it (the command line's `--hook-timeout` is not one of `serve`'s flags), so the line says what
- * can be done instead.
+ * Where a deploy hook's time limit comes from, for the daemon's user: the site's
+ * `deploy_hook_timeout` in serve.toml (the command line's `--hook-timeout` is not one of `serve`'s flags).
  */
-const DAEMON_LIMIT_NOTE = "the daemon's limit for a deploy hook, not a setting of serve.toml: make the hook finish sooner, or leave its slow part running in the background";
+const DAEMON_LIMIT_NOTE = "the site's deploy_hook_timeout in serve.toml, 300 s unless set";
 
 /**
  * Runs a site's deploy hook (from the daemon's own configuration file, never from the store) with
  * RENEWED_LINEAGE a folder holding the certificate: the store's own, or for a shared store a
  * private copy removed afterwards. Stopped by `signal`, or after the hook time limit
- * (`timeoutMs`, default {@link DEFAULT_HOOK_TIMEOUT_SECONDS}). A failure is a `hook_failed`
+ * (`timeoutMs`: the site's `deploy_hook_timeout`, default {@link DEFAULT_HOOK_TIMEOUT_SECONDS} s). A failure is a `hook_failed`
  * event, never an exception.
  */
-export async function deploy(site: SiteConfig, event: EventSubject, store: CertificateStore, say: (event: UntimedEvent) => void, signal: AbortSignal, timeoutMs = DEFAULT_HOOK_TIMEOUT_SECONDS * 1000): Promise<void> {
+export async function deploy(site: SiteConfig, event: EventSubject, store: CertificateStore, say: (event: UntimedEvent) => void, signal: AbortSignal, timeoutMs = site.deployHookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_SECONDS * 1000): Promise<void> {
   const subject = { lineage: event.lineage, names: event.names, ...(event.ca ? { ca: event.ca } : {}) };
   const lineage = await store.load(event.lineage).catch((error: Error) => {
     say({ type: "hook_failed", hook: "deploy", ...subject, ...failureOf(error, `deploy hook not run: cannot read the lineage (${error.message})`) });

@@ -44,6 +44,24 @@ describe("parseServeConfig(): the proxy's keys", () => {
   });
 });
 
+describe("parseServeConfig(): deploy_hook_timeout", () => {
+  test("reads a site's deploy hook time limit (seconds to milliseconds); none set: the hook's default applies", () => {
+    const config = parseServeConfig(`${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook = "systemctl reload nginx"\ndeploy_hook_timeout = 600\n[[site]]\nnames = ["b.test"]\ndeploy_hook = "true"\n`, "serve.toml");
+    expect(config.sites[0]).toMatchObject({ deployHook: "systemctl reload nginx", deployHookTimeoutMs: 600_000 });
+    expect(config.sites[1]).not.toHaveProperty("deployHookTimeoutMs");
+  });
+
+  test.each([
+    ["a limit that is not a number", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook = "true"\ndeploy_hook_timeout = "10m"\n`, "serve.toml:5: site 1: deploy_hook_timeout must be a number of seconds above 0"],
+    ["a limit of zero", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook = "true"\ndeploy_hook_timeout = 0\n`, "serve.toml:5: site 1: deploy_hook_timeout must be a number of seconds above 0"],
+    ["a limit without a deploy hook", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook_timeout = 60\n`, "serve.toml:4: site 1: deploy_hook_timeout applies only to a site with a deploy_hook"],
+  ])("refuses %s, naming file, line and key", (_, text, message) => {
+    const error = refusal(text);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toStartWith(message);
+  });
+});
+
 describe("parseServeConfig(): [[issuer]]", () => {
   test("reads the CAs to fall back to, in order, presets resolved, EAB as a pair; none by default", () => {
     const config = parseServeConfig(`${HEAD}[[issuer]]\ndirectory = "https://second.test/dir"\nca = "/etc/second.pem"\n` +
@@ -128,6 +146,7 @@ describe("parseServeConfig(): [on_demand] and tls-alpn-01", () => {
     ["[on_demand] that serves no site", `${HEAD}${ASK}[[site]]\nnames = ["a.test"]\n`, "serve.toml:2: [on_demand] serves no site"],
     ["an on_demand site without an upstream", `${HEAD}${ASK}[[site]]\non_demand = true\n`, "serve.toml: site 1: an on_demand site needs an upstream"],
     ["an on_demand site with a deploy hook", `${HEAD}${ASK}[[site]]\non_demand = true\n${UP}deploy_hook = "true"\n`, "serve.toml:7: site 1: deploy_hook is not for an on_demand site"],
+    ["an on_demand site with a deploy hook time limit", `${HEAD}${ASK}[[site]]\non_demand = true\n${UP}deploy_hook_timeout = 60\n`, "serve.toml:7: site 1: deploy_hook_timeout is not for an on_demand site"],
     ["an IP address as an on-demand pattern", `${HEAD}${ASK}[[site]]\non_demand = true\nnames = ["192.0.2.1"]\n${UP}`, `serve.toml:6: site 1: "192.0.2.1" is an IP address`],
     ["two catch-all on_demand sites", `${HEAD}${ASK}[[site]]\non_demand = true\n${UP}[[site]]\non_demand = true\n${UP}`, `serve.toml: site 2: "any name (no names)" is already in site 1`],
     ["a name both listed and on demand", `${HEAD}${ASK}[[site]]\nnames = ["a.test"]\n[[site]]\non_demand = true\nnames = ["a.test"]\n${UP}`, `serve.toml:8: site 2: "a.test" is already in site 1`],

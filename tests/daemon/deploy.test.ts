@@ -1,8 +1,8 @@
 /**
  * The daemon's deploy hook (deploy()) with a real sh, on a lineage obtained from the FAKE CA into
- * the memory store: a hook killed at its time limit is one hook_failed line that names what the
- * daemon's user can do (serve has no --hook-timeout, and serve.toml no setting for it), and one
- * killed because the daemon stopped says that instead.
+ * the memory store: a hook killed at its time limit (the site's deploy_hook_timeout) is one
+ * hook_failed line that names that setting (serve has no --hook-timeout), and one killed because
+ * the daemon stopped says that instead.
  */
 import { describe, expect, test } from "bun:test";
 import { deploy } from "../../src/daemon/deploy.ts";
@@ -20,14 +20,14 @@ async function world() {
 const site = (deployHook: string) => ({ names: [{ type: "dns" as const, value: "hook.fake.test" }], deployHook });
 
 describe("the daemon's deploy hook", () => {
-  test("killed at its time limit: the hook_failed line gives the limit in seconds and names no command-line flag", async () => {
+  test("killed at the site's deploy_hook_timeout: the hook_failed line gives the limit in seconds and names that setting, no command-line flag", async () => {
     const { store, events, say, subject } = await world();
     // 2 s: time enough, on a loaded machine, for the shell to print its line before it is killed.
-    await deploy(site("echo going; sleep 60"), subject, store, say, new AbortController().signal, 2_000);
+    await deploy({ ...site("echo going; sleep 60"), deployHookTimeoutMs: 2_000 }, subject, store, say, new AbortController().signal);
     expect(events).toHaveLength(1);
     const [event] = events as [Extract<UntimedEvent, { type: "hook_failed" }>];
     expect(event).toMatchObject({ type: "hook_failed", hook: "deploy", lineage: "hook.fake.test", exitCode: 124, output: "going" });
-    expect(event.error).toBe('deploy hook "echo going; sleep 60" was killed after 2 s (the daemon\'s limit for a deploy hook, not a setting of serve.toml: make the hook finish sooner, or leave its slow part running in the background): going');
+    expect(event.error).toBe('deploy hook "echo going; sleep 60" was killed after 2 s (the site\'s deploy_hook_timeout in serve.toml, 300 s unless set): going');
     expect(event.error).not.toContain("--");
   });
 

@@ -90,7 +90,7 @@ describe("bun-acme serve --config", () => {
       expect(await curlRedirect("APP.serve.test.")).toBe("308 https://app.serve.test:5001/x");
 
       const rejected = await daemon.reload(`${config(store, hookFile)}\nbogus = true\n`, (line) => line.startsWith("config not reloaded"), 10_000);
-      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests, on_demand)`);
+      expect(rejected).toBe(`config not reloaded, the running one stays: ${file}:18: unknown key "bogus" in site 2 (allowed: names, upstream, deploy_hook, deploy_hook_timeout, connect_timeout, response_header_timeout, max_requests, on_demand)`);
       expect((await get("app.serve.test")).status).toBe(200);
 
       await daemon.reload(config(store, hookFile, `\n[[site]]\nnames = ["new.serve.test"]\nupstream = "http://127.0.0.1:${upstream.port}"\n`), (line) => line === "config reloaded: 3 site(s)");
@@ -161,7 +161,7 @@ describe("bun-acme serve --config", () => {
   });
 
   test.each([
-    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, connect_timeout, response_header_timeout, max_requests, on_demand)'],
+    ["an unknown key", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\nupstreem = "http://x"\n`, ':4: unknown key "upstreem" in site 1 (allowed: names, upstream, deploy_hook, deploy_hook_timeout, connect_timeout, response_header_timeout, max_requests, on_demand)'],
     ["a duplicate name", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test"]\n[[site]]\nnames = ["b.test", "A.test"]\n`, ':5: site 2: "a.test" is already in site 1'],
     ["an invalid name", `directory = "letsencrypt"\n[[site]]\nnames = ["bad_name!.test"]\n`, ":3: site 1: "],
     ["broken TOML", `directory = "letsencrypt"\n[[site]]\nnames = ["a.test",\n`, ":3: not valid TOML: Unterminated array; expected ']'"],

@@ -56,8 +56,14 @@ function dnsSolver(dns: NonNullable<ServeConfig["dns"]>): ChallengeSolver {
  */
 function onDemandAllow(onDemand: NonNullable<ServeConfig["onDemand"]>): (name: string) => Promise<boolean> {
   const ask = askEndpoint({ url: onDemand.ask });
+  const covers = onDemandCovers(onDemand);
+  return async (name) => covers(name) && ask(name);
+}
+
+/** Whether an `on_demand = true` site's patterns cover the name. */
+function onDemandCovers(onDemand: NonNullable<ServeConfig["onDemand"]>): (name: string) => boolean {
   const patterns = onDemand.sites.flatMap((site) => site.patterns);
-  return async (name) => patterns.some((pattern) => pattern === "*" || hostNameMatches(pattern, name)) && ask(name);
+  return (name) => patterns.some((pattern) => pattern === "*" || hostNameMatches(pattern, name));
 }
 
 /**
@@ -120,7 +126,7 @@ export class Daemon {
       generation.managed = await manage({
         ...this.parts.manageOptions(config, generation.store, ca),
         certificates: config.sites.map((site) => ({ names: site.names.map((name) => name.value), serve: site.upstream !== undefined })),
-        ...(config.onDemand && generation.allowOnDemand ? { onDemand: { allow: generation.allowOnDemand, maxPerMinute: config.onDemand.maxPerMinute } satisfies OnDemandOptions } : {}),
+        ...(config.onDemand && generation.allowOnDemand ? { onDemand: { allow: generation.allowOnDemand, covers: onDemandCovers(config.onDemand), maxPerMinute: config.onDemand.maxPerMinute } satisfies OnDemandOptions } : {}),
         directoryUrl: config.directoryUrl,
         ...(ca ? { ca } : {}),
         ...(issuers.length > 0 ? { issuers } : {}),

@@ -16,6 +16,11 @@ export interface OnDemandOptions {
   /** Whether to obtain a certificate for this name (it is already a valid DNS name, lowercase, in ASCII). */
   allow(name: string): boolean | Promise<boolean>;
   /**
+   * Whether the name is one this server could serve at all (e.g. the daemon's `on_demand` sites'
+   * patterns), checked at once, before `allow` is asked: a name it refuses costs nothing.
+   */
+  covers?(name: string): boolean;
+  /**
    * Names never obtained on demand: exact, or `*.example.net` for every name under it; compared
    * as DNS compares them (any case, with or without a trailing dot, Unicode or its `xn--` form).
    */
@@ -25,6 +30,11 @@ export interface OnDemandOptions {
 }
 
 const MINUTE_MS = 60_000;
+/**
+ * `allow` answers awaited at once, at most: names beyond are refused at once, so that a burst of
+ * strangers' names cannot queue requests to an `ask` endpoint without bound.
+ */
+const ASKS_AT_ONCE = 16;
 
 /**
  * A name as DNS compares it: lowercase, no trailing dot, Unicode labels in their ASCII (`xn--`)
@@ -60,10 +70,10 @@ interface Admission {
 }
 
 /**
- * The gatekeeper of on-demand certificates: name syntax, deny list, rate limit, `allow`, one
- * issuance per name. Only certificates ordered count against `maxPerMinute`: a name whose
- * certificate the store already holds (after a restart, or obtained by another instance) is
- * served from there without a share of the budget.
+ * The gatekeeper of on-demand certificates: name syntax, deny list, `covers`, `allow` (at most
+ * {@link ASKS_AT_ONCE} at once), rate limit, one issuance per name. Only certificates ordered
+ * count against `maxPerMinute`: a name whose certificate the store already holds (after a
+ * restart, or obtained by another instance) is served from there without a share of the budget.
  */
 export class OnDemand {
   private readonly options: OnDemandOptions;
@@ -71,8 +81,12 @@ export class OnDemand {
   private readonly emit: (event: Untimed<ManageEvent>) => void;
   private readonly clock: Pick<Clock, "now">;
   private readonly deny: readonly string[];
-  /** When each share of the budget was taken (before `allow` is awaited; given back if it says no, or nothing was ordered). */
+  /** When each share of the budget was taken (once `allow` said yes; given back if nothing was ordered). */
   private readonly recent: number[] = [];
+  /** `allow` answers awaited now. */
+  private asking = 0;
+  /** Names refused because {@link ASKS_AT_ONCE} were being asked about, since the last warning (one a minute at most). */
+  private crowded = { refused: 0, warnedAt: -Infinity };
   private readonly inFlight = new Map<string, Promise<ServedCertificate | undefined>>();
   /** Names obtained here, so that another spelling of one (a trailing dot, capitals) never orders it again. */
   private readonly obtained = new Map<string, ServedCertificate>();
@@ -127,27 +141,39 @@ export class OnDemand {
   }
 
   /**
-   * Whether `name` may be served now. A share of the minute's budget is taken before `allow` is
-   * awaited, so that a burst of names can neither overshoot the budget nor reach `allow` beyond
-   * it; it is given back if `allow` says no or nothing is ordered (see {@link settle}). Only when
-   * the budget is spent is the store asked (one read) whether it holds the name's certificate,
-   * which is then served without a share: names nobody allowed cost no store read while the
-   * budget lasts.
+   * Whether `name` may be served now, in the order of what each check costs: the deny list and
+   * `covers` (nothing), `allow` (one answer of the application's, {@link ASKS_AT_ONCE} at once at
+   * most), then a share of the minute's budget, taken at once after `allow` said yes so that the
+   * budget is never overshot and only names `allow` accepts hold a share. When the budget is
+   * spent the store is asked (one read, for an allowed name only) whether it holds the name's
+   * certificate, which is then served without a share.
    */
   private async admit(name: string, work: OnDemandWork): Promise<Admission | undefined> {
     if (this.deny.some((entry) => entry === name || (entry.startsWith("*.") && name.endsWith(entry.slice(1))))) return undefined;
-    const taken = this.take();
-    if (taken === undefined && !(await work.held([name]).catch(() => false))) {
-      this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already obtained on demand this minute` });
-      return undefined;
-    }
-    let allowed = false;
+    if (this.options.covers?.(name) === false) return undefined;
+    if (this.asking >= ASKS_AT_ONCE) return this.crowdedOut();
+    this.asking++;
     try {
-      allowed = await this.options.allow(name);
+      if (!(await this.options.allow(name))) return undefined;
     } finally {
-      if (!allowed && taken !== undefined) this.giveBack(taken);
+      this.asking--;
     }
-    return allowed ? (taken !== undefined ? { taken } : {}) : undefined;
+    const taken = this.take();
+    if (taken !== undefined) return { taken };
+    if (await work.held([name]).catch(() => false)) return {};
+    this.emit({ type: "warning", lineage: name, message: `on demand: ${name} refused, ${this.recent.length} certificates already ordered on demand this minute` });
+    return undefined;
+  }
+
+  /** Refuses a name while {@link ASKS_AT_ONCE} are being asked about; says so once a minute at most. */
+  private crowdedOut(): undefined {
+    this.crowded.refused++;
+    const now = this.clock.now();
+    if (now - this.crowded.warnedAt >= MINUTE_MS) {
+      this.emit({ type: "warning", message: `on demand: ${this.crowded.refused} name(s) refused: ${ASKS_AT_ONCE} names were already waiting for allow's answer` });
+      this.crowded = { refused: 0, warnedAt: now };
+    }
+    return undefined;
   }
 
   /** A share of this minute's budget (its time), or none when the budget is spent. */

@@ -280,7 +280,7 @@ describe("manage() with on-demand certificates", () => {
     expect(await refused("c.ondemand.test")).toStartWith("refused: ");
     expect(obtained("c.ondemand.test")).toBe(0);
     expect(events.find((event): event is EventOf<"warning"> => event.type === "warning" && event.lineage === "c.ondemand.test")?.message).toBe(
-      "on demand: c.ondemand.test refused, 2 certificates already obtained on demand this minute",
+      "on demand: c.ondemand.test refused, 2 certificates already ordered on demand this minute",
     );
   });
 });

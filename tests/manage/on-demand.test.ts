@@ -36,14 +36,17 @@ function gate(options: OnDemandOptions, store: { stored?: readonly string[]; sav
 const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("OnDemand", () => {
-  test("40 concurrent new names, allow taking 100 ms, maxPerMinute 5: exactly 5 admitted; a minute later 5 more", async () => {
+  test("40 concurrent new names, allow taking 100 ms, maxPerMinute 5: 16 asked at most, exactly 5 admitted; a minute later 5 more", async () => {
     let asked = 0;
-    const { onDemand, add, added, advance } = gate({ allow: async () => (asked++, await after(100), true), maxPerMinute: 5 });
+    const { onDemand, add, added, advance, events } = gate({ allow: async () => (asked++, await after(100), true), maxPerMinute: 5 });
     const names = Array.from({ length: 40 }, (_, index) => `n${index}.od.test`);
     const served = await Promise.all(names.map((name) => onDemand.certificateFor(name, add)));
     expect(added).toHaveLength(5);
     expect(served.filter(Boolean)).toHaveLength(5);
-    expect(asked).toBe(5);
+    expect(asked).toBe(16);
+    // The 24 beyond the asks at once are said in one line, not one each.
+    const warnings = events.flatMap((event) => (event.type === "warning" ? [event.message] : []));
+    expect(warnings.filter((message) => message.includes("waiting for allow's answer"))).toEqual(["on demand: 1 name(s) refused: 16 names were already waiting for allow's answer"]);
     advance(60_001);
     await Promise.all(names.map((name) => onDemand.certificateFor(name, add)));
     expect(added).toHaveLength(10);
@@ -89,8 +92,8 @@ describe("OnDemand", () => {
     expect(obtained.filter(Boolean)).toHaveLength(10);
     expect(ordered).toHaveLength(10);
     expect(events.filter((event) => event.type === "warning").map((event) => event.message)).toEqual([
-      "on demand: new10.od.test refused, 10 certificates already obtained on demand this minute",
-      "on demand: new11.od.test refused, 10 certificates already obtained on demand this minute",
+      "on demand: new10.od.test refused, 10 certificates already ordered on demand this minute",
+      "on demand: new11.od.test refused, 10 certificates already ordered on demand this minute",
     ]);
   });
 
@@ -104,6 +107,27 @@ describe("OnDemand", () => {
     expect((await onDemand.certificateFor("ok-kept.od.test", add))?.names).toEqual(["ok-kept.od.test"]);
     expect(reads).toEqual(["ok3.od.test", "ok-kept.od.test"]);
     expect(added.map((names) => names[0])).toEqual(["ok1.od.test", "ok2.od.test", "ok-kept.od.test"]);
+  });
+
+  test("strangers' names waiting on a slow allow neither read the store nor hold a share: an allowed name asked meanwhile is obtained", async () => {
+    const { onDemand, add, ordered, reads, events } = gate({ allow: async (name) => (await after(200), name.startsWith("yes")), maxPerMinute: 5 });
+    const strangers = Array.from({ length: 15 }, (_, index) => onDemand.certificateFor(`x${index}.od.test`, add));
+    const customer = await onDemand.certificateFor("yes-customer.od.test", add);
+    expect(customer?.names).toEqual(["yes-customer.od.test"]);
+    expect((await Promise.all(strangers)).filter(Boolean)).toHaveLength(0);
+    expect(ordered).toEqual(["yes-customer.od.test"]);
+    expect(reads).toEqual([]);
+    expect(events.filter((event) => event.type === "warning")).toEqual([]);
+  });
+
+  test("covers is checked before allow: a name it refuses is never asked about and costs nothing", async () => {
+    let asked = 0;
+    const { onDemand, add, reads } = gate({ allow: () => (asked++, true), covers: (name) => name.endsWith(".customers.od.test"), maxPerMinute: 1 });
+    expect(await onDemand.certificateFor("elsewhere.od.test", add)).toBeUndefined();
+    expect(await onDemand.certificateFor("shop.customers.od.test", add)).toBeDefined();
+    expect(await onDemand.certificateFor("other.od.test", add)).toBeUndefined();
+    expect(asked).toBe(1);
+    expect(reads).toEqual([]);
   });
 
   test("a share taken for a name another instance saved before this one ordered it is given back", async () => {

@@ -55,13 +55,15 @@ const MAX_ANSWER_MS = 10 * 60_000;
  * Unknown answers looked for the long way (a sync, a need, reads for up to {@link NEED_WAIT_MS})
  * at once. Requests for made-up tokens come from anyone on the Internet: beyond this many, a
  * lookup waits for a sync this instance publishes for all such lookups at once (one in flight,
- * one queued behind it, whatever their number) and then costs one store read, as it did before
- * answers went over the channel, so that a stranger cannot make each request cost the fleet a
- * dozen commands and messages to every instance. The shared sync still finds an answer whose
- * message had reached this instance but not yet been read (a busy process): only an answer this
- * subscription missed altogether (it was down) needs the long way's need.
+ * one queued behind it, whatever their number), which finds an answer whose message had reached
+ * this instance but not been read yet (a busy process). An instance listening for longer than an
+ * answer lives stops there (no command); one whose subscription is down or younger reads the
+ * store and, short of the answer, publishes a need and reads twice more (see shortLookUp): a
+ * stranger cannot make a request cost the fleet a dozen commands and messages to every instance.
  */
 const LONG_LOOKUPS = 4;
+/** A lookup past {@link LONG_LOOKUPS} that asked for an answer reads the store again after these pauses, ms. */
+const SHORT_NEED_READS = [250, 750];
 
 /** What the answers need of their store. */
 export interface AnswerChannel {
@@ -112,8 +114,8 @@ export class RedisAnswers {
   /** Lookups going the long way now (at most {@link LONG_LOOKUPS}). */
   private longLookups = 0;
   /** The sync published for the lookups past {@link LONG_LOOKUPS}, and the one queued behind it. */
-  private sharedSync: Promise<void> | undefined;
-  private queuedSync: Promise<void> | undefined;
+  private sharedSync: Promise<boolean> | undefined;
+  private queuedSync: Promise<boolean> | undefined;
   private readonly started: Promise<void>;
 
   constructor(channel: AnswerChannel) {
@@ -213,26 +215,43 @@ export class RedisAnswers {
     return this.recall(key);
   }
 
-  /** The way of a lookup past {@link LONG_LOOKUPS}: heard, else heard by a sync shared with the others, else one store read. */
+  /**
+   * The way of a lookup past {@link LONG_LOOKUPS}: heard, else heard by a sync shared with the
+   * others; then, when this subscription has been up for longer than any answer lives, nothing
+   * more (it would have been heard: no command). Otherwise (it is down, or came up since the
+   * answer may have been published) a store read, and if the answer is not there a need and
+   * {@link SHORT_NEED_READS} more reads: a constant few commands, not the long way's.
+   */
   private async shortLookUp(key: string): Promise<string | undefined> {
     const soon = await this.heardWithin(key, HEARD_WAIT_MS);
     if (soon !== undefined) return soon;
     if (this.listening) {
-      await this.syncFromNow();
+      const since = this.listeningSince;
+      const echoed = await this.syncFromNow();
       const heard = this.recall(key);
       if (heard !== undefined) return heard;
+      if (echoed && this.listening && this.listeningSince === since && Date.now() - since > MAX_ANSWER_MS) return undefined;
     }
-    return this.read(key);
+    const stored = await this.read(key);
+    if (stored !== undefined) return stored;
+    await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "need", key } satisfies Message)]);
+    for (const pause of SHORT_NEED_READS) {
+      const readAt = Date.now() + pause;
+      while (this.recall(key) === undefined && Date.now() < readAt) await this.nextEvent(readAt - Date.now());
+      const value = this.recall(key) ?? (await this.read(key));
+      if (value !== undefined) return value;
+    }
+    return undefined;
   }
 
   /**
-   * Resolves once a sync published after this call came back (or its wait ran out): the one
+   * Resolves once a sync published after this call came back (true) or its wait ran out: the one
    * starting now if none is in flight, else the one queued behind it, shared by every caller
    * meanwhile. At most two syncs for the lookups past {@link LONG_LOOKUPS}, however many they are.
    */
-  private syncFromNow(): Promise<void> {
+  private syncFromNow(): Promise<boolean> {
     if (!this.sharedSync) {
-      this.sharedSync = this.afterSync().then(() => undefined, () => undefined).finally(() => (this.sharedSync = undefined));
+      this.sharedSync = this.afterSync().then(({ echoed }) => echoed, () => false).finally(() => (this.sharedSync = undefined));
       return this.sharedSync;
     }
     this.queuedSync ??= this.sharedSync.then(() => {

@@ -28,12 +28,20 @@ export function resolveTrustRoots(caFlag: string | undefined, env: Record<string
   if (caFlag !== undefined) return load(caFlag, "--ca");
   const fromEnv = env.BUN_ACME_CA;
   if (fromEnv) return load(fromEnv, "BUN_ACME_CA");
-  const candidates = [
-    join(import.meta.dir, "..", "..", "project", GRADING_ROOT_FILE),
-    join(dirname(process.execPath), "..", "project", GRADING_ROOT_FILE),
-  ];
-  const found = candidates.find((candidate) => !candidate.startsWith("/$bunfs") && existsSync(candidate));
-  return found ? load(found, "project") : undefined;
+  const candidate = gradingRootFile(import.meta.dir, process.execPath);
+  return existsSync(candidate) ? load(candidate, "project") : undefined;
+}
+
+/**
+ * Where the grading environment's root would be for this program: `project/` of the source tree
+ * it runs from (`src/cli/..`), or, for the compiled executable (its modules under `/$bunfs`),
+ * next to the executable's folder (`dist/bun-acme` → `project/`). Only that one place: the
+ * compiled program's module folder joined with `../..` would be `/project`, and `bun`'s own
+ * folder (the source run's `execPath`) is not the program's.
+ */
+export function gradingRootFile(moduleDir: string, execPath: string): string {
+  const compiled = moduleDir.startsWith("/$bunfs") || moduleDir.startsWith("B:\\~BUN");
+  return join(compiled ? join(dirname(execPath), "..") : join(moduleDir, "..", ".."), "project", GRADING_ROOT_FILE);
 }
 
 function load(path: string, source: TrustRoots["source"]): TrustRoots {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requestShutdown, ROOT, SERVING_LINE, startClient, type ClientProcess } from "../support/client.ts";
 import { startPebble, type Pebble } from "../support/pebble.ts";
@@ -68,6 +68,24 @@ test("the compiled executable reads no bunfig.toml (its preload would run) or .e
   const { BUN_ACME_CA: _unset, ...env } = process.env;
   const run = Bun.spawnSync([executable, "certificates", "--store", store], { cwd, env, stdout: "pipe", stderr: "pipe" });
   expect(run.stderr.toString()).not.toContain("from-dotenv");
+  expect(run.exitCode).toBe(0);
+  expect(existsSync(marker)).toBe(false);
+});
+
+test("project/run without the executable (the sources through bun run) reads no bunfig.toml, .env or tsconfig.json from the directory it is run in", async () => {
+  // A checkout without dist/: project/run falls back to `bun run src/main.ts`.
+  const checkout = makeTempDir("bun-acme-no-dist-");
+  for (const entry of ["src", "project", "bunfig.toml", "package.json", "tsconfig.json"]) cpSync(join(ROOT, entry), join(checkout, entry), { recursive: true });
+  const cwd = makeTempDir("bun-acme-hostile-cwd-");
+  const marker = join(cwd, "code-ran");
+  writeFileSync(join(cwd, "evil.ts"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`);
+  writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
+  writeFileSync(join(cwd, "tsconfig.json"), JSON.stringify({ compilerOptions: { paths: { "*": ["./evil.ts"] } } }));
+  writeFileSync(join(cwd, ".env"), "BUN_ACME_CA=/nonexistent/from-dotenv.pem\n");
+  const { BUN_ACME_CA: _unset, ...env } = process.env;
+  const run = Bun.spawnSync(["bash", join(checkout, "project", "run"), "certificates", "--store", makeTempDir("bun-acme-empty-store-")], { cwd, env, stdout: "pipe", stderr: "pipe" });
+  expect(run.stderr.toString()).not.toContain("from-dotenv");
+  expect(run.stdout.toString()).toContain("No certificates");
   expect(run.exitCode).toBe(0);
   expect(existsSync(marker)).toBe(false);
 });

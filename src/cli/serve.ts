@@ -37,7 +37,7 @@ export const serveCommand: Command<ServeOptions> = {
 async function runServe(options: ServeOptions, context: CommandContext): Promise<number> {
   const reporter = new Reporter(context.io, options.json);
   const config = readServeConfig(options.configFile); // a ConfigError: exit 2, file and line named
-  const daemon = await startDaemon(config, {
+  const starting = startDaemon(config, {
     onEvent: (event) => reporter.report(event),
     ...(context.trust?.pem ? { ca: context.trust.pem } : {}),
     // A folder, or a redis:// or postgres:// URL shared by a fleet; BUN_ACME_STORE_KEY (base64, 32 bytes) encrypts keys there.
@@ -47,7 +47,17 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
       ? new ConfigError(`${error.message}; stop whatever holds it or change [${error.server === "admin server" ? "admin" : "listen"}] in ${options.configFile}`)
       : error;
   });
+  // SIGTERM or SIGINT, during the start too: a CA that never answers can hold the start, and a
+  // signal that came before the daemon ran must not be missed once it does (the signal is aborted once).
   const stopped = Promise.withResolvers<void>();
+  context.signal.addEventListener("abort", () => stopped.resolve(), { once: true });
+  if (context.signal.aborted) stopped.resolve();
+  const daemon = await Promise.race([starting, stopped.promise.then(() => undefined)]);
+  if (daemon === undefined) {
+    // Stopped before it served: nothing to drain; the process ends, and what the start bound or held goes with it.
+    void starting.then((started) => started.stop(), () => {});
+    return ExitCode.OK;
+  }
   let reloading = Promise.resolve();
   const onHangup = () => {
     reloading = reloading.then(async () => {
@@ -61,7 +71,6 @@ async function runServe(options: ServeOptions, context: CommandContext): Promise
     });
   };
   process.on("SIGHUP", onHangup);
-  context.signal.addEventListener("abort", () => stopped.resolve(), { once: true });
   await stopped.promise;
   process.off("SIGHUP", onHangup);
   await reloading;

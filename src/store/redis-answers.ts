@@ -41,6 +41,8 @@ const SYNC_WAIT_MS = 1_000;
  * waits for an instance's answer (10 s for the tests' HAProxy).
  */
 const NEED_WAIT_MS = 5_000;
+/** The long way's reads after a need: 250 ms, doubling to 1 s, {@link NEED_WAIT_MS} in all. */
+const NEED_PAUSES = [250, 500, 1_000, 1_000, 1_000, 1_000, 250];
 /**
  * An answer heard longer ago than this is given only after a sync: its key may be used again by
  * a new presenter whose withdrawal and new answer are still on their way here (tls-alpn-01
@@ -201,13 +203,20 @@ export class RedisAnswers {
       // Listening since before any answer alive was published, and still, and the sync came back: it would have been heard.
       if (echoed && this.listening && this.listeningSince === heardSince && Date.now() - heardSince > MAX_ANSWER_MS) return undefined;
     }
+    // Read again, more and more seldom, until the presenter has stored it (or it is heard), for NEED_WAIT_MS at most.
+    return this.readOrNeed(key, NEED_PAUSES);
+  }
+
+  /**
+   * The stored answer; short of it, a need published and the store read again after each pause
+   * (or the answer heard meanwhile).
+   */
+  private async readOrNeed(key: string, pauses: readonly number[]): Promise<string | undefined> {
     const stored = await this.read(key);
     if (stored !== undefined) return stored;
     await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "need", key } satisfies Message)]);
-    // Read again, more and more seldom, until the presenter has stored it (or it is heard).
-    const deadline = Date.now() + NEED_WAIT_MS;
-    for (let pause = 250; Date.now() < deadline; pause = Math.min(pause * 2, 1_000)) {
-      const readAt = Math.min(Date.now() + pause, deadline);
+    for (const pause of pauses) {
+      const readAt = Date.now() + pause;
       while (this.recall(key) === undefined && Date.now() < readAt) await this.nextEvent(readAt - Date.now());
       const value = this.recall(key) ?? (await this.read(key));
       if (value !== undefined) return value;
@@ -232,16 +241,7 @@ export class RedisAnswers {
       if (heard !== undefined) return heard;
       if (echoed && this.listening && this.listeningSince === since && Date.now() - since > MAX_ANSWER_MS) return undefined;
     }
-    const stored = await this.read(key);
-    if (stored !== undefined) return stored;
-    await this.send("PUBLISH", [this.channel.channel, JSON.stringify({ t: "need", key } satisfies Message)]);
-    for (const pause of SHORT_NEED_READS) {
-      const readAt = Date.now() + pause;
-      while (this.recall(key) === undefined && Date.now() < readAt) await this.nextEvent(readAt - Date.now());
-      const value = this.recall(key) ?? (await this.read(key));
-      if (value !== undefined) return value;
-    }
-    return undefined;
+    return this.readOrNeed(key, SHORT_NEED_READS);
   }
 
   /**

@@ -73,6 +73,17 @@ function countLocks(store: CertificateStore): { held: () => number; most: () => 
 }
 
 /** Gives the work in progress its turns (signatures take real time) until `done`, for 3 s at most, the fake clock standing still. */
+/** How many times the store's lock of `name` has been tried from now on. */
+function countTries(store: CertificateStore, name: string): () => number {
+  let tries = 0;
+  const lock = store.lock.bind(store);
+  store.lock = (...args: Parameters<CertificateStore["lock"]>) => {
+    if (args[0] === name) tries++;
+    return lock(...args);
+  };
+  return () => tries;
+}
+
 async function turnsUntil(done: () => boolean): Promise<void> {
   const end = Date.now() + 3_000;
   while (!done() && Date.now() < end) await new Promise((resolve) => setImmediate(resolve));
@@ -461,28 +472,23 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     const leased = new Proxy(world.store, {
       get: (target, key) => (key === "leaseMs" ? 30_000 : Reflect.get(target, key, target)),
     }) as CertificateStore;
-    let tries = 0;
-    const lock = world.store.lock.bind(world.store);
-    world.store.lock = (...args: Parameters<CertificateStore["lock"]>) => {
-      if (args[0] === config.name) tries++;
-      return lock(...args);
-    };
+    const tries = countTries(world.store, config.name);
     const one = instance(world, { store: leased });
     let started = false;
     const start = one.renewer.start([{ config, serve: true }]).then(() => void (started = true));
-    while (tries < 1) await new Promise((resolve) => setImmediate(resolve));
+    while (tries() < 1) await new Promise((resolve) => setImmediate(resolve));
     // 40 s of the clock with the lock held: tries after 2, 6, 14, 24 and 34 s (pauses doubling from 2 s to 10 s); pauses
     // from 0.5 s capped at 2 s, as for a store without leases, would make 20.
     for (let elapsed = 0; elapsed < 40_000; elapsed += 100) {
       world.clock.advance(100);
       for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
     }
-    expect(tries).toBe(1 + 5);
+    expect(tries()).toBe(1 + 5);
     await world.store.save(await world.issuer().obtain(config), held);
     await held.release();
     await turnsUntil(() => started);
     await start;
-    expect(tries).toBe(1 + 5); // taken up from the announcement, its lock not tried again
+    expect(tries()).toBe(1 + 5); // taken up from the announcement, its lock not tried again
     expect(world.orders()).toBe(1);
     expect(one.server.serialFor(config.name)).toBe((await world.store.load(config.name))!.meta.serial);
     await one.renewer.stop();
@@ -502,16 +508,11 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
         return Reflect.get(target, key, target);
       },
     }) as CertificateStore;
-    let tries = 0;
-    const lock = world.store.lock.bind(world.store);
-    world.store.lock = (...args: Parameters<CertificateStore["lock"]>) => {
-      if (args[0] === config.name) tries++;
-      return lock(...args);
-    };
+    const tries = countTries(world.store, config.name);
     const one = instance(world, { store: announcing });
     let started = false;
     const start = one.renewer.start([{ config, serve: true }]).then(() => void (started = true));
-    while (tries < 1 || world.clock.pending() < 2) await new Promise((resolve) => setImmediate(resolve));
+    while (tries() < 1 || world.clock.pending() < 2) await new Promise((resolve) => setImmediate(resolve));
     const lineage = await world.issuer().obtain(config);
     await world.store.save(lineage, held);
     await held.release();
@@ -521,7 +522,7 @@ describe("Renewer (manage()'s scheduler) on the engine", () => {
     await turnsUntil(() => started);
     expect(started).toBe(true);
     await start;
-    expect(tries).toBe(1); // taken up from the save, its lock not tried again
+    expect(tries()).toBe(1); // taken up from the save, its lock not tried again
     expect(world.orders()).toBe(1);
     expect(one.server.serialFor(config.name)).toBe(lineage.meta.serial);
     await one.renewer.stop();

@@ -16,6 +16,7 @@ import { describeFlags, Flags } from "./flags.ts";
 import { issueCommand, type CliOptions } from "./issue.ts";
 import { renewalInfoCommand, type RenewalInfoOptions } from "./renewal-info.ts";
 import { revokeCommand, type RevokeOptions } from "./revoke.ts";
+import { standardIo } from "./std-io.ts";
 import { resolveTrustRoots } from "./trust.ts";
 
 /** The commands by the word that selects them; anything else is the issue command's challenge type. */
@@ -92,7 +93,15 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
  * Runs bun-acme with the given arguments and returns the exit code. SIGINT and SIGTERM stop
  * every server and return 130 or 143.
  */
-export async function main(argv: readonly string[], io: CommandIo = defaultIo()): Promise<number> {
+export async function main(argv: readonly string[], io: CommandIo = standardIo()): Promise<number> {
+  try {
+    return await run(argv, io);
+  } finally {
+    await io.drain?.(); // the last lines reach a pipe's reader before the process exits
+  }
+}
+
+async function run(argv: readonly string[], io: CommandIo): Promise<number> {
   const report = (error: unknown) => {
     io.err(`bun-acme: error: ${describeError(error, io.env)}`);
     return exitCodeFor(error);
@@ -150,35 +159,4 @@ export async function main(argv: readonly string[], io: CommandIo = defaultIo())
     endDeadline();
     for (const remove of removeHandlers) remove();
   }
-}
-
-function defaultIo(): CommandIo {
-  return { env: process.env, out: lineWriter(() => process.stdout), err: lineWriter(() => process.stderr) };
-}
-
-/**
- * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
- * EPIPE is swallowed and later lines are dropped, and the run goes on to its normal end. The
- * stream is made at the first line: Bun builds `process.stdout` and `process.stderr` when first
- * read (3 ms), which a warm `serve` would otherwise pay before serving.
- */
-function lineWriter(open: () => NodeJS.WriteStream): (line: string) => void {
-  let stream: NodeJS.WriteStream | undefined;
-  let closed = false;
-  const onError = (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-    closed = true;
-  };
-  return (line) => {
-    if (closed) return;
-    if (!stream) {
-      stream = open();
-      stream.on("error", onError);
-    }
-    try {
-      stream.write(`${line}\n`);
-    } catch (error) {
-      onError(error as NodeJS.ErrnoException);
-    }
-  };
 }

@@ -1,0 +1,37 @@
+/**
+ * The CLI's standard output (src/cli/std-io.ts) on a real OS pipe whose reader lags or stalls
+ * (tests/support/pipe_reader.py, Python's subprocess: Bun's own spawn reads a child's output
+ * eagerly, so it never lags): nothing written is lost when the process exits, and a reader that
+ * does not read never stops the event loop (the daemon keeps serving while its log waits).
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { ROOT } from "../support/client.ts";
+
+const WRITER = join(ROOT, "tests", "support", "std-io-writer.ts");
+const READER = join(ROOT, "tests", "support", "pipe_reader.py");
+/** 2 MB of lines: far more than a pipe holds (64 KiB). */
+const LINES = 2_000;
+
+/** Runs the writer under the Python reader; what the reader saw. */
+async function throughPipe(mode: "lag" | "stall", timeoutSeconds: number): Promise<{ bytes: number; code: number | null; said: string }> {
+  const reader = Bun.spawn(["python3", READER, mode, String(timeoutSeconds), process.execPath, WRITER, mode === "lag" ? "drain" : "stall", String(LINES)], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+  const [text, code] = await Promise.all([new Response(reader.stdout).text(), reader.exited]);
+  expect(code).toBe(0);
+  return JSON.parse(text);
+}
+
+test("every line reaches a reader that starts reading only once the writer has written them all", async () => {
+  const seen = await throughPipe("lag", 20);
+  expect(seen.said).toContain("written");
+  expect(seen.code).toBe(0);
+  expect(seen.bytes).toBe(LINES * 1000); // without the drain at exit: 64 KiB, what the pipe held
+}, 30_000);
+
+test("a reader that never reads does not stop the writer's event loop", async () => {
+  const seen = await throughPipe("stall", 10);
+  // A blocking write would hold the writer inside its writes: no "written", no timer, killed at the limit.
+  expect(seen.said).toContain("written");
+  expect(seen.said).toContain("ticked");
+  expect(seen.code).toBe(0);
+}, 20_000);

@@ -1,0 +1,44 @@
+"""A reader on a real pipe (what `bun-acme ... | jq` gives a command), for tests/cli/std-io.test.ts.
+
+    python3 pipe_reader.py lag|stall TIMEOUT COMMAND...
+
+Runs COMMAND with its standard output and error on OS pipes. `lag`: reads nothing from standard
+output until the command said "written" on standard error, then reads it to the end. `stall`:
+never reads standard output; waits for "ticked" on standard error. Prints one JSON line: the bytes
+read from standard output, the exit code (null if the command was still running at TIMEOUT
+seconds, then killed) and what the command said on standard error.
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+mode, timeout, command = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+marker = b"written" if mode == "lag" else b"ticked"
+said = b""
+deadline = time.monotonic() + timeout
+while marker not in said:
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([child.stderr], [], [], left)[0]:
+        break
+    chunk = os.read(child.stderr.fileno(), 4096)
+    if not chunk:
+        break
+    said += chunk
+received = 0
+if mode == "lag" and marker in said:
+    while True:
+        chunk = os.read(child.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        received += len(chunk)
+try:
+    code = child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+except subprocess.TimeoutExpired:
+    child.kill()
+    child.wait()
+    code = None
+print(json.dumps({"bytes": received, "code": code, "said": said.decode(errors="replace")}))

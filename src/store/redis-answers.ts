@@ -25,7 +25,7 @@
  * it asks, as above, until it listens again. An answer heard more than {@link HEARD_FRESH_MS} ago
  * is given only after a sync: its key may have been withdrawn and presented again meanwhile.
  */
-import { RedisClient } from "bun";
+import type { RedisClient } from "bun";
 import type { SharedChallenges } from "./certificate-store.ts";
 
 /**
@@ -372,7 +372,7 @@ export class RedisAnswers {
    */
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new RedisClient(this.channel.url, this.channel.clientOptions);
+    const client = new Bun.RedisClient(this.channel.url, this.channel.clientOptions);
     this.subscriber = client;
     const retire = () => {
       if (this.subscriber !== client) return;

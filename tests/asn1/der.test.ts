@@ -1,6 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { bitString, boolean, contextTag, encodeLength, ia5String, integer, nullValue, objectIdentifier, octetString, sequence, setOf, utf8String } from "../../src/asn1/der.ts";
 import { ecdsaSignatureToDer } from "../../src/asn1/ecdsa-signature.ts";
+import { decodeDer, readObjectIdentifier } from "../../src/asn1/decoder.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "../support/temp.ts";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -76,5 +80,36 @@ describe("ecdsaSignatureToDer()", () => {
 
   test("rejects an odd length", () => {
     expect(() => ecdsaSignatureToDer(new Uint8Array(63))).toThrow(RangeError);
+  });
+});
+
+describe("readObjectIdentifier() against OpenSSL's encoding", () => {
+  /** The DER OpenSSL makes for an OID (an independent encoder): `openssl asn1parse -genstr OID:...`. */
+  const opensslOid = (oid: string) => {
+    const file = join(makeTempDir("bun-acme-oid-"), "oid.der");
+    const run = Bun.spawnSync(["openssl", "asn1parse", "-genstr", `OID:${oid}`, "-out", file, "-noout"]);
+    expect(run.exitCode).toBe(0);
+    return new Uint8Array(readFileSync(file));
+  };
+
+  test.each([
+    "1.2.840.113549.1.1.11",
+    "2.5.29.17",
+    "0.9.2342.19200300.100.1.25",
+    "2.999.3",
+    // Arcs around the number/BigInt boundaries: 2^46 - 1, 2^46, 2^53 - 1, 2^53 + 1, and a UUID (128 bits).
+    "1.3.6.1.4.1.70368744177663",
+    "1.3.6.1.4.1.70368744177664",
+    "1.3.6.1.4.1.9007199254740991",
+    "1.3.6.1.4.1.9007199254740993",
+    "2.25.329800735698586629295641978511506172918",
+  ])("%s", (oid) => {
+    const der = opensslOid(oid);
+    expect(readObjectIdentifier(decodeDer(der))).toBe(oid);
+    expect(hex(objectIdentifier(oid))).toBe(hex(der));
+  });
+
+  test("a truncated arc is an error", () => {
+    expect(() => readObjectIdentifier(decodeDer(Uint8Array.of(0x06, 0x02, 0x2a, 0x86)))).toThrow("truncated arc");
   });
 });

@@ -11,12 +11,16 @@ interface LineWriter {
   drain(): Promise<void>;
 }
 
+/** How long {@link standardIo}'s `drain` waits by default for readers that take nothing: a stalled log reader must not keep a stopped daemon alive. */
+export const DRAIN_LIMIT_MS = 5_000;
+
 /**
  * The process's environment, standard output and standard error. `drain` resolves once both
- * streams' readers have taken every line: `process.exit` drops whatever a pipe has not taken yet
- * (measured: `| wc -c` got 196 KB of 1 MB written just before it), so `main` awaits it.
+ * streams' readers have taken every line, or after `drainLimitMs`: `process.exit` drops whatever
+ * a pipe has not taken yet (measured: `| wc -c` got 196 KB of 1 MB written just before it), so
+ * `main` awaits it; a reader that takes nothing for that long (a stalled journald) loses the rest.
  */
-export function standardIo(): CommandIo & { drain(): Promise<void> } {
+export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & { drain(): Promise<void> } {
   const out = lineWriter(() => Bun.stdout.writer());
   const err = lineWriter(() => Bun.stderr.writer());
   return {
@@ -24,7 +28,10 @@ export function standardIo(): CommandIo & { drain(): Promise<void> } {
     out: (line) => out.write(line),
     err: (line) => err.write(line),
     drain: async () => {
-      await Promise.all([out.drain(), err.drain()]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainLimitMs)));
+      await Promise.race([Promise.all([out.drain(), err.drain()]), limit]);
+      clearTimeout(timer);
     },
   };
 }

@@ -21,8 +21,8 @@ export const DRAIN_LIMIT_MS = 5_000;
  * `main` awaits it; a reader that takes nothing for that long (a stalled journald) loses the rest.
  */
 export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & { drain(): Promise<void> } {
-  const out = lineWriter(() => Bun.stdout.writer());
-  const err = lineWriter(() => Bun.stderr.writer());
+  const err = lineWriter(() => Bun.stderr.writer(), () => {});
+  const out = lineWriter(() => Bun.stdout.writer(), (code) => err.write(`bun-acme: warning: cannot write standard output (${code}): its later lines are dropped`));
   return {
     env: process.env,
     out: (line) => out.write(line),
@@ -38,23 +38,31 @@ export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & {
 
 /**
  * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
- * EPIPE is swallowed, later lines are dropped, and the run goes on to its normal end. A reader
+ * EPIPE is swallowed, later lines are dropped, and the run goes on to its normal end. Any other
+ * write error (ENOSPC: a log file on a full disk) drops the later lines too, after `failed` has
+ * been told once: a log line that cannot be written must not abort an issuance or stop a daemon's
+ * renewals, which a write error thrown into the command did. A
  * slower than the lines (a full pipe, a busy journald) gets them later, held in memory: a write
  * never stops the event loop, so the daemon keeps serving meanwhile. The sink is made at the first
  * line, and is Bun's file sink rather than `process.stdout`, which Bun builds when first read
  * (6 ms, measured): a warm `serve` paid that between opening its HTTPS port and its first handshake.
  */
-function lineWriter(open: () => Bun.FileSink): LineWriter {
+function lineWriter(open: () => Bun.FileSink, failed: (code: string) => void): LineWriter {
   let sink: Bun.FileSink | undefined;
   let closed = false;
   const onError = (error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== "EPIPE") throw error;
+    if (closed) return;
     closed = true;
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    if (code !== "EPIPE") failed(code);
   };
+  // Bun's sink answers a write of 4 KiB or more, and a flush, with a Promise when the write is
+  // not done at once; its rejection (EPIPE, ENOSPC) must be handled like a thrown error.
+  const settle = (pending: unknown): Promise<void> | undefined =>
+    pending instanceof Promise ? pending.then(() => {}, onError) : undefined;
   const flush = (): Promise<void> | undefined => {
     try {
-      const flushed = sink!.flush();
-      return flushed instanceof Promise ? flushed.then(() => {}, onError) : undefined;
+      return settle(sink!.flush());
     } catch (error) {
       onError(error);
       return undefined;
@@ -65,11 +73,11 @@ function lineWriter(open: () => Bun.FileSink): LineWriter {
       if (closed) return;
       sink ??= open();
       try {
-        sink.write(`${line}\n`);
+        void settle(sink.write(`${line}\n`));
       } catch (error) {
         return onError(error);
       }
-      void flush(); // a rejection is handled inside: EPIPE closes, anything else is thrown as before
+      void flush(); // a rejection is handled inside: the stream closes
     },
     async drain() {
       if (!closed && sink) await flush();

@@ -5,6 +5,7 @@
  * does not read never stops the event loop (the daemon keeps serving while its log waits).
  */
 import { expect, test } from "bun:test";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../support/client.ts";
 
@@ -13,9 +14,11 @@ const READER = join(ROOT, "tests", "support", "pipe_reader.py");
 /** 2 MB of lines: far more than a pipe holds (64 KiB). */
 const LINES = 2_000;
 
-/** Runs the writer under the Python reader; what the reader saw. */
-async function throughPipe(mode: "lag" | "stall" | "bounded", timeoutSeconds: number): Promise<{ bytes: number; code: number | null; said: string }> {
-  const reader = Bun.spawn(["python3", READER, mode === "lag" ? "lag" : "stall", String(timeoutSeconds), process.execPath, WRITER, mode === "lag" ? "drain" : mode, String(LINES)], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+/** Runs the writer under the Python reader; what the reader saw. `gone`: the reader closed its end before the writer started. */
+async function throughPipe(mode: "lag" | "stall" | "bounded" | "gone", timeoutSeconds: number, lines = LINES, length = 1000): Promise<{ bytes: number; code: number | null; said: string }> {
+  const readerMode = mode === "bounded" ? "stall" : mode;
+  const writerMode = mode === "lag" ? "drain" : mode === "gone" ? "stall" : mode;
+  const reader = Bun.spawn(["python3", READER, readerMode, String(timeoutSeconds), process.execPath, WRITER, writerMode, String(lines), String(length)], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
   const [text, code] = await Promise.all([new Response(reader.stdout).text(), reader.exited]);
   expect(code).toBe(0);
   return JSON.parse(text);
@@ -41,3 +44,26 @@ test("the drain at exit gives up on a reader that never reads: the process still
   expect(seen.said).toContain("ticked");
   expect(seen.code).toBe(0); // null: still running at the reader's 10 s limit, held by the drain
 }, 20_000);
+
+test("a line of 4 KiB or more to a reader that went away is dropped like a short one: no unhandled EPIPE", async () => {
+  // Bun's FileSink answers a write of 4096 bytes or more with a Promise, which rejects with EPIPE here.
+  const seen = await throughPipe("gone", 10, 3, 5_000);
+  expect(seen.said).toBe("written\nticked\n"); // unhandled: "EPIPE: broken pipe, write" and its stack, exit code 1
+  expect(seen.code).toBe(0);
+}, 20_000);
+
+for (const length of [1_000, 5_000]) {
+  test(`a standard output that fails otherwise (/dev/full: ENOSPC) drops its lines of ${length} bytes, says so once and the command goes on`, async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const writer = Bun.spawn([process.execPath, WRITER, "stall", "3", String(length)], { cwd: ROOT, stdout: full, stderr: "pipe" });
+      const [said, code] = await Promise.all([new Response(writer.stderr).text(), writer.exited]);
+      // Thrown from io.out into the command, it aborted an issuance and stopped serve's renewals.
+      // A line of 4 KiB or more fails later (its write answers a Promise): the warning may come after "written".
+      expect(said.split("\n").filter(Boolean).sort()).toEqual(["bun-acme: warning: cannot write standard output (ENOSPC): its later lines are dropped", "ticked", "written"]);
+      expect(code).toBe(0);
+    } finally {
+      closeSync(full);
+    }
+  }, 20_000);
+}

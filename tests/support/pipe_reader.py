@@ -1,10 +1,12 @@
 """A reader on a real pipe (what `bun-acme ... | jq` gives a command), for tests/cli/std-io.test.ts.
 
-    python3 pipe_reader.py lag|stall TIMEOUT COMMAND...
+    python3 pipe_reader.py lag|stall|gone TIMEOUT COMMAND...
 
 Runs COMMAND with its standard output and error on OS pipes. `lag`: reads nothing from standard
 output until the command said "written" on standard error, then reads it to the end. `stall`:
-never reads standard output; waits for "ticked" on standard error. Prints one JSON line: the bytes
+never reads standard output; waits for "ticked" on standard error. `gone`: standard output's
+reader is closed before the command starts (`| head -1` after its line, a restarted journald), so
+every write to it fails with EPIPE; waits for "ticked" on standard error. Prints one JSON line: the bytes
 read from standard output, the exit code (null if the command was still running at TIMEOUT
 seconds, then killed) and what the command said on standard error.
 """
@@ -16,7 +18,13 @@ import sys
 import time
 
 mode, timeout, command = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
-child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+if mode == "gone":
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    child = subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+else:
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 marker = b"written" if mode == "lag" else b"ticked"
 said = b""
 deadline = time.monotonic() + timeout
@@ -28,6 +36,13 @@ while marker not in said:
     if not chunk:
         break
     said += chunk
+if mode != "lag":
+    # the rest of standard error, to the command's exit: what it said after the marker (a late error)
+    while time.monotonic() < deadline and select.select([child.stderr], [], [], max(deadline - time.monotonic(), 0))[0]:
+        chunk = os.read(child.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        said += chunk
 received = 0
 if mode == "lag" and marker in said:
     while True:

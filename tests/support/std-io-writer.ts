@@ -1,16 +1,17 @@
 /**
  * A child process for tests/cli/std-io.test.ts: writes lines through the CLI's standard output
  * (standardIo) as a command does, then says so on standard error ("written") and exits.
- *   bun tests/support/std-io-writer.ts drain LINES   drains standard output, then exits
- *   bun tests/support/std-io-writer.ts stall LINES   once written, says "ticked" when a timer fires, then exits without draining
- *   bun tests/support/std-io-writer.ts bounded LINES drains with a 300 ms limit (says "ticked" first), then exits
+ *   bun tests/support/std-io-writer.ts drain LINES [LENGTH]   drains standard output, then exits
+ *   bun tests/support/std-io-writer.ts stall LINES [LENGTH]   once written, says "ticked" when a timer fires, then exits without draining
+ *   bun tests/support/std-io-writer.ts bounded LINES [LENGTH] drains with a 300 ms limit (says "ticked" first), then exits
+ * Each line is LENGTH bytes with its newline (default 1000).
  */
 import { writeSync } from "node:fs";
 import { standardIo } from "../../src/cli/std-io.ts";
 
-const [mode, count] = [process.argv[2], Number(process.argv[3])];
+const [mode, count, length] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1000)];
 const io = standardIo(mode === "bounded" ? 300 : undefined);
-const line = "x".repeat(999);
+const line = "x".repeat(length - 1);
 for (let index = 0; index < count; index++) io.out(line);
 writeSync(2, "written\n");
 if (mode === "drain") {

@@ -22,7 +22,7 @@ export const DRAIN_LIMIT_MS = 5_000;
  */
 export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & { drain(): Promise<void> } {
   const err = lineWriter(() => Bun.stderr.writer(), () => {});
-  const out = lineWriter(() => Bun.stdout.writer(), (code) => err.write(`bun-acme: warning: cannot write standard output (${code}): its later lines are dropped`));
+  const out = lineWriter(() => Bun.stdout.writer(), (code) => err.write(`bun-acme: warning: cannot write standard output (${code}): its lines are dropped while this lasts`));
   return {
     env: process.env,
     out: (line) => out.write(line),
@@ -39,9 +39,10 @@ export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & {
 /**
  * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
  * EPIPE is swallowed, later lines are dropped, and the run goes on to its normal end. Any other
- * write error (ENOSPC: a log file on a full disk) drops the later lines too, after `failed` has
- * been told once: a log line that cannot be written must not abort an issuance or stop a daemon's
- * renewals, which a write error thrown into the command did. A
+ * write error (ENOSPC: a log file on a full disk) drops the line that failed, tells `failed` the
+ * first time, and later lines are tried again (the sink writes again once space is freed,
+ * measured on a full tmpfs): a log line that cannot be written must not abort an issuance or stop
+ * a daemon's renewals, as a write error thrown into the command did. A
  * slower than the lines (a full pipe, a busy journald) gets them later, held in memory: a write
  * never stops the event loop, so the daemon keeps serving meanwhile. The sink is made at the first
  * line, and is Bun's file sink rather than `process.stdout`, which Bun builds when first read
@@ -50,11 +51,14 @@ export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & {
 function lineWriter(open: () => Bun.FileSink, failed: (code: string) => void): LineWriter {
   let sink: Bun.FileSink | undefined;
   let closed = false;
+  let told = false;
   const onError = (error: unknown) => {
-    if (closed) return;
-    closed = true;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    if (code !== "EPIPE") failed(code);
+    if (code === "EPIPE") closed = true;
+    else if (!told) {
+      told = true;
+      failed(code);
+    }
   };
   // Bun's sink answers a write of 4 KiB or more, and a flush, with a Promise when the write is
   // not done at once; its rejection (EPIPE, ENOSPC) must be handled like a thrown error.
@@ -77,7 +81,7 @@ function lineWriter(open: () => Bun.FileSink, failed: (code: string) => void): L
       } catch (error) {
         return onError(error);
       }
-      void flush(); // a rejection is handled inside: the stream closes
+      void flush(); // a rejection is handled inside: EPIPE closes, any other error drops the line
     },
     async drain() {
       if (!closed && sink) await flush();

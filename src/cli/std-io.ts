@@ -2,6 +2,7 @@
  * The process's standard output and error as the commands' {@link CommandIo}: lines written
  * through Bun's file sinks, never blocking the event loop, and drained before the process exits.
  */
+import { fstatSync } from "node:fs";
 import type { CommandIo } from "./command.ts";
 
 /** One standard stream, written a line at a time. */
@@ -21,19 +22,33 @@ export const DRAIN_LIMIT_MS = 5_000;
  * `main` awaits it; a reader that takes nothing for that long (a stalled journald) loses the rest.
  */
 export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & { drain(): Promise<void> } {
-  const err = lineWriter(() => Bun.stderr.writer(), () => {});
-  const out = lineWriter(() => Bun.stdout.writer(), (code) => err.write(`bun-acme: warning: cannot write standard output (${code}): its lines are dropped while this lasts`));
+  const out = lineWriter(() => Bun.stdout.writer(), (code) => errors().write(`bun-acme: warning: cannot write standard output (${code}): its lines are dropped while this lasts`));
+  let err: LineWriter | undefined;
+  // Both on one pipe or socket (`2>&1 |`, journald's StandardError=inherit): one sink keeps their
+  // lines in order. With a sink each, each held its own backlog while the reader lagged, and an
+  // error line overtook the output lines written before it. Decided at the first error line.
+  const errors = () => (err ??= sameFile(1, 2) ? out : lineWriter(() => Bun.stderr.writer(), () => {}));
   return {
     env: process.env,
     out: (line) => out.write(line),
-    err: (line) => err.write(line),
+    err: (line) => errors().write(line),
     drain: async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainLimitMs)));
-      await Promise.race([Promise.all([out.drain(), err.drain()]), limit]);
+      await Promise.race([Promise.all([out.drain(), err?.drain()]), limit]);
       clearTimeout(timer);
     },
   };
+}
+
+/** Whether two descriptors lead to the same file, pipe, socket or terminal. */
+function sameFile(fd: number, other: number): boolean {
+  try {
+    const [a, b] = [fstatSync(fd), fstatSync(other)];
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
 }
 
 /**

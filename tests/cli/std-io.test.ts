@@ -15,9 +15,9 @@ const READER = join(ROOT, "tests", "support", "pipe_reader.py");
 const LINES = 2_000;
 
 /** Runs the writer under the Python reader; what the reader saw. `gone`: the reader closed its end before the writer started. */
-async function throughPipe(mode: "lag" | "stall" | "bounded" | "gone", timeoutSeconds: number, lines = LINES, length = 1000): Promise<{ bytes: number; code: number | null; said: string }> {
+async function throughPipe(mode: "lag" | "stall" | "bounded" | "gone" | "merged", timeoutSeconds: number, lines = LINES, length = 1000): Promise<{ bytes: number; code: number | null; said: string }> {
   const readerMode = mode === "bounded" ? "stall" : mode;
-  const writerMode = mode === "lag" ? "drain" : mode === "gone" ? "stall" : mode;
+  const writerMode = mode === "lag" ? "drain" : mode === "gone" ? "stall" : mode === "merged" ? "alternate" : mode;
   const reader = Bun.spawn(["python3", READER, readerMode, String(timeoutSeconds), process.execPath, WRITER, writerMode, String(lines), String(length)], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
   const [text, code] = await Promise.all([new Response(reader.stdout).text(), reader.exited]);
   expect(code).toBe(0);
@@ -67,3 +67,11 @@ for (const length of [1_000, 5_000]) {
     }
   }, 20_000);
 }
+
+test("standard output and error on one pipe (2>&1) keep their lines' order while the reader lags", async () => {
+  const seen = await throughPipe("merged", 20, 400, 1_000); // 400 KB: far more than the pipe holds
+  const numbers = seen.said.split("\n").filter(Boolean).map((line) => Number(line.split(" ")[0]));
+  expect(seen.code).toBe(0);
+  // With a sink per stream, each held its own backlog: an error line overtook the output lines before it.
+  expect(numbers).toEqual(Array.from({ length: 400 }, (_, index) => index));
+}, 30_000);

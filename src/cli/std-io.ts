@@ -57,7 +57,7 @@ function sameFile(fd: number, other: number): boolean {
  * write error (ENOSPC: a log file on a full disk) drops the line that failed, tells `failed` the
  * first time, and later lines are tried again (the sink writes again once space is freed,
  * measured on a full tmpfs): a log line that cannot be written must not abort an issuance or stop
- * a daemon's renewals, as a write error thrown into the command did. A
+ * a daemon's renewals, as a write error thrown into the command did. A reader
  * slower than the lines (a full pipe, a busy journald) gets them later, held in memory: a write
  * never stops the event loop, so the daemon keeps serving meanwhile. The sink is made at the first
  * line, and is Bun's file sink rather than `process.stdout`, which Bun builds when first read

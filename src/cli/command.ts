@@ -13,8 +13,8 @@ export interface CommandIo {
   out(line: string): void;
   /** Errors. */
   err(line: string): void;
-  /** Resolves once every line written has reached its reader; `main` awaits it before returning. */
-  drain?(): Promise<void>;
+  /** Resolves once every line written has reached its reader (or after `limitMs`); `main` awaits it before returning. */
+  drain?(limitMs?: number): Promise<void>;
 }
 
 /** Options every command has. */

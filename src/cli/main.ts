@@ -16,7 +16,7 @@ import { describeFlags, Flags } from "./flags.ts";
 import { issueCommand, type CliOptions } from "./issue.ts";
 import { renewalInfoCommand, type RenewalInfoOptions } from "./renewal-info.ts";
 import { revokeCommand, type RevokeOptions } from "./revoke.ts";
-import { standardIo } from "./std-io.ts";
+import { DRAIN_LIMIT_MS, standardIo } from "./std-io.ts";
 import { resolveTrustRoots } from "./trust.ts";
 
 /** The commands by the word that selects them; anything else is the issue command's challenge type. */
@@ -94,14 +94,16 @@ export function parseArgs(argv: readonly string[]): ParsedCommand {
  * every server and return 130 or 143.
  */
 export async function main(argv: readonly string[], io: CommandIo = standardIo()): Promise<number> {
+  let signalled = false;
   try {
-    return await run(argv, io);
+    return await run(argv, io, () => (signalled = true));
   } finally {
-    await io.drain?.(); // the last lines reach a pipe's reader before the process exits
+    // The last lines reach a pipe's reader before the process exits; after SIGTERM or SIGINT, within DRAIN_LIMIT_MS.
+    await io.drain?.(signalled ? DRAIN_LIMIT_MS : undefined);
   }
 }
 
-async function run(argv: readonly string[], io: CommandIo): Promise<number> {
+async function run(argv: readonly string[], io: CommandIo, onSignal: () => void): Promise<number> {
   const report = (error: unknown) => {
     io.err(`bun-acme: error: ${describeError(error, io.env)}`);
     return exitCodeFor(error);
@@ -122,6 +124,7 @@ async function run(argv: readonly string[], io: CommandIo): Promise<number> {
   const removeHandlers = Object.entries(SIGNAL_EXIT_CODES).map(([name, code]) => {
     const handler = () => {
       signalCode ??= code;
+      onSignal();
       cancel.abort(new AcmeError("ERR_CANCELLED", `Stopped by ${name}`));
     };
     process.on(name, handler);

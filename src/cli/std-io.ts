@@ -12,16 +12,17 @@ interface LineWriter {
   drain(): Promise<void>;
 }
 
-/** How long {@link standardIo}'s `drain` waits by default for readers that take nothing: a stalled log reader must not keep a stopped daemon alive. */
+/** How long `main` lets the drain wait after a stop by signal: a stalled log reader must not keep a stopped daemon alive. */
 export const DRAIN_LIMIT_MS = 5_000;
 
 /**
- * The process's environment, standard output and standard error. `drain` resolves once both
- * streams' readers have taken every line, or after `drainLimitMs`: `process.exit` drops whatever
- * a pipe has not taken yet (measured: `| wc -c` got 196 KB of 1 MB written just before it), so
- * `main` awaits it; a reader that takes nothing for that long (a stalled journald) loses the rest.
+ * The process's environment, standard output and standard error. `drain(limitMs)` resolves once
+ * both streams' readers have taken every line, or after `limitMs` when given: `process.exit`
+ * drops whatever a pipe has not taken yet (measured: `| wc -c` got 196 KB of 1 MB written just
+ * before it), so `main` awaits it, without a limit as any command-line tool's writes would (a
+ * slow `| less` gets the whole list), and with {@link DRAIN_LIMIT_MS} after a stop by signal.
  */
-export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & { drain(): Promise<void> } {
+export function standardIo(): CommandIo & { drain(limitMs?: number): Promise<void> } {
   const out = lineWriter(() => Bun.stdout.writer(), (code) => errors().write(`bun-acme: warning: cannot write standard output (${code}): its lines are dropped while this lasts`));
   let err: LineWriter | undefined;
   // Both on one pipe or socket (`2>&1 |`, journald's StandardError=inherit): one sink keeps their
@@ -32,10 +33,11 @@ export function standardIo(drainLimitMs: number = DRAIN_LIMIT_MS): CommandIo & {
     env: process.env,
     out: (line) => out.write(line),
     err: (line) => errors().write(line),
-    drain: async () => {
+    drain: async (limitMs) => {
+      const drained = Promise.all([out.drain(), err?.drain()]);
+      if (limitMs === undefined) return void (await drained);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainLimitMs)));
-      await Promise.race([Promise.all([out.drain(), err?.drain()]), limit]);
+      await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)))]);
       clearTimeout(timer);
     },
   };

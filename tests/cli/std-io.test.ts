@@ -75,3 +75,13 @@ test("standard output and error on one pipe (2>&1) keep their lines' order while
   // With a sink per stream, each held its own backlog: an error line overtook the output lines before it.
   expect(numbers).toEqual(Array.from({ length: 400 }, (_, index) => index));
 }, 30_000);
+
+test("main() drains its output without a limit when no signal stopped it (a slow `| less` gets every line)", async () => {
+  const { main } = await import("../../src/cli/index.ts");
+  const limits: (number | undefined)[] = [];
+  const lines: string[] = [];
+  const code = await main(["--version"], { env: {}, out: (line) => lines.push(line), err: (line) => lines.push(line), drain: async (limitMs) => void limits.push(limitMs) });
+  expect(code).toBe(0);
+  expect(lines).toHaveLength(1);
+  expect(limits).toEqual([undefined]); // a number: output cut off after that long however alive the reader
+});

@@ -12,7 +12,7 @@ import { writeSync } from "node:fs";
 import { standardIo } from "../../src/cli/std-io.ts";
 
 const [mode, count, length] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1000)];
-const io = standardIo(mode === "bounded" ? 300 : undefined);
+const io = standardIo();
 const line = "x".repeat(length - 1);
 if (mode === "alternate") {
   for (let index = 0; index < count; index++) (index % 2 === 0 ? io.out : io.err)(`${index} ${line}`.slice(0, length - 1));
@@ -27,6 +27,6 @@ if (mode === "drain") {
 }
 setTimeout(async () => {
   writeSync(2, "ticked\n");
-  if (mode === "bounded") await io.drain();
+  if (mode === "bounded") await io.drain(300);
   process.exit(0);
 }, 1);

@@ -28,12 +28,14 @@ export function makePrivateDir(dir: string): void {
 /**
  * Checks `path` and every folder between `root` (included) and it: each must be owned by the
  * running user or root and not writable by group or others. Missing entries are skipped (they
- * are checked when they exist).
+ * are checked when they exist). Folders already in `checked` are not examined again, and those
+ * found sound are added to it: a batch of reads (`loadMany`) shares one set, so that the store
+ * folder and `certificates/` are examined once, not at every file of every lineage.
  *
  * @throws {StoreError} `ERR_STORE_PERMISSIONS` naming the first entry at fault and what to do
  * @throws {Error} from the file system for an entry that cannot be examined (e.g. `EACCES`)
  */
-export function checkOwnedPath(root: string, path: string): void {
+export function checkOwnedPath(root: string, path: string, checked: Set<string> = new Set()): void {
   const uid = process.getuid?.();
   if (uid === undefined) return; // no owners to check (Windows)
   const steps = relative(root, path).split(sep).filter((part) => part !== "" && part !== ".");
@@ -41,6 +43,7 @@ export function checkOwnedPath(root: string, path: string): void {
   let current = root;
   for (const step of [undefined, ...steps]) {
     if (step !== undefined) current = join(current, step);
+    if (checked.has(current)) continue;
     const stats = statSync(current, { throwIfNoEntry: false });
     if (!stats) return;
     const kind = stats.isDirectory() ? "folder" : "file";
@@ -50,13 +53,15 @@ export function checkOwnedPath(root: string, path: string): void {
         "ERR_STORE_PERMISSIONS",
       );
     }
-    const writableBy = stats.mode & (privateGroup(stats.gid, uid) ? 0o002 : 0o022);
+    // Group-writable is harmless only for the user's private group (whose lookup reads /etc/group: only when it matters).
+    const writableBy = stats.mode & ((stats.mode & 0o020) !== 0 && privateGroup(stats.gid, uid) ? 0o002 : 0o022);
     if (writableBy !== 0) {
       throw new StoreError(
         `Refusing the store ${kind} ${current}: its mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")} lets ${(writableBy & 0o002) !== 0 ? "everyone" : "its group"} write it, and bun-acme reads commands and keys from it: check its content, then chmod go-w ${current}`,
         "ERR_STORE_PERMISSIONS",
       );
     }
+    if (kind === "folder") checked.add(current);
   }
 }
 

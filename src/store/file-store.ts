@@ -82,12 +82,27 @@ export class FileCertificateStore implements CertificateStore {
    * @throws {StoreError} `ERR_STORE_PERMISSIONS` naming the file or folder another user could have written
    */
   async summary(name: string): Promise<LineageSummary | undefined> {
+    return this.readSummary(name, new Set());
+  }
+
+  async load(name: string): Promise<StoredLineage | undefined> {
+    return this.readLineage(name, new Set());
+  }
+
+  /** Every named lineage stored (see {@link CertificateStore.loadMany}), read one after another. */
+  loadMany(names: readonly string[]): Promise<LoadedLineages> {
+    const checked = new Set<string>(); // folders found sound, examined once for the whole batch
+    return loadEach(names, (name) => this.readLineage(name, checked));
+  }
+
+  /** {@link summary}, with the folders already found sound in `checked` (see {@link checkOwnedPath}). */
+  private async readSummary(name: string, checked: Set<string>): Promise<LineageSummary | undefined> {
     const folder = this.locate(name);
     const configFile = join(folder, "lineage.json");
-    checkOwnedPath(this.dir, configFile);
+    checkOwnedPath(this.dir, configFile, checked);
     if (!statSync(configFile, { throwIfNoEntry: false })) return undefined;
     const metaFile = join(folder, "metadata.json");
-    checkOwnedPath(this.dir, metaFile);
+    checkOwnedPath(this.dir, metaFile, checked);
     if (!statSync(metaFile, { throwIfNoEntry: false })) throw new StoreError(`${metaFile} is missing; the lineage cannot be renewed without it: obtain it again with certonly --force`, "ERR_STORE_CORRUPT");
     return {
       config: readLineageConfig(readFileSync(configFile, "utf8"), configFile, name),
@@ -96,17 +111,13 @@ export class FileCertificateStore implements CertificateStore {
     };
   }
 
-  async load(name: string): Promise<StoredLineage | undefined> {
-    const summary = await this.summary(name);
+  /** {@link load}, with the folders already found sound in `checked`. */
+  private async readLineage(name: string, checked: Set<string>): Promise<StoredLineage | undefined> {
+    const summary = await this.readSummary(name, checked);
     if (!summary) return undefined;
     const folder = this.locate(name);
-    for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file));
+    for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file), checked);
     return { config: summary.config, meta: summary.meta, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
-  }
-
-  /** Every named lineage stored (see {@link CertificateStore.loadMany}), read one after another. */
-  loadMany(names: readonly string[]): Promise<LoadedLineages> {
-    return loadEach(names, (name) => this.load(name));
   }
 
   /**

@@ -9,7 +9,8 @@ import { SQL } from "bun";
 import { FileCertificateStore, MemoryCertificateStore, PostgresCertificateStore, RedisCertificateStore, StoreError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
 import { startPostgres, type Postgres } from "../support/postgres.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
-import { readFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { makeTempDir } from "../support/temp.ts";
 
 setDefaultTimeout(30_000);
@@ -137,4 +138,18 @@ describe("loadMany() on the local stores", () => {
       expect(found.get("b.local.test")).toEqual(lineage("b.local.test", "0C"));
     });
   }
+
+  test("file: in one batch, a lineage whose folder another user owns or anyone may write is refused; those before and after it are read", async () => {
+    const dir = makeTempDir("load-many-owned-");
+    const store = new FileCertificateStore(dir);
+    for (const name of ["a.local.test", "b.local.test", "c.local.test", "d.local.test"]) await store.save(lineage(name));
+    chmodSync(join(dir, "certificates", "b.local.test"), 0o777); // the folders before and after it are found sound and not examined again
+    if (process.getuid?.() === 0) chownSync(join(dir, "certificates", "d.local.test"), 65534, 65534);
+    const found = await store.loadMany!(["a.local.test", "b.local.test", "c.local.test", "d.local.test"]);
+    expect(found.get("a.local.test")).toEqual(lineage("a.local.test"));
+    expect(found.get("c.local.test")).toEqual(lineage("c.local.test"));
+    expect(found.get("b.local.test")).toBeInstanceOf(StoreError);
+    expect((found.get("b.local.test") as StoreError).message).toContain("lets everyone write it");
+    if (process.getuid?.() === 0) expect((found.get("d.local.test") as StoreError).message).toContain("owned by uid 65534");
+  });
 });

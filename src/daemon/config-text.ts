@@ -86,7 +86,8 @@ export function optional<K extends string, V>(key: K, value: V | undefined): { [
 
 /** The line of a `[name]` header, if the file has one. */
 export function headerLine(doc: ConfigDocument, name: string): number | undefined {
-  return doc.text.split("\n").findIndex((candidate) => new RegExp(`^\\s*\\[\\s*${name}\\s*\\]\\s*(#.*)?$`).test(candidate)) + 1 || undefined;
+  const header = new RegExp(`^\\s*\\[\\s*${name}\\s*\\]\\s*(#.*)?$`);
+  return doc.text.split("\n").findIndex((candidate) => header.test(candidate)) + 1 || undefined;
 }
 
 /** Finds the line of `key` in the top level, in `[table]`, or in the `index`-th `[[table]]`. */
@@ -95,13 +96,15 @@ function locator(text: string): ConfigDocument["where"] {
   return (table, index, key) => {
     let start = 0;
     if (table !== undefined) {
-      const headers = lines.flatMap((line, number) => (new RegExp(`^\\s*\\[\\[?\\s*${table}\\s*\\]\\]?\\s*(#.*)?$`).test(line) ? [number] : []));
+      const header = new RegExp(`^\\s*\\[\\[?\\s*${table}\\s*\\]\\]?\\s*(#.*)?$`);
+      const headers = lines.flatMap((line, number) => (header.test(line) ? [number] : []));
       if (headers[index] === undefined) return undefined;
       start = headers[index]! + 1;
     }
+    const assignment = new RegExp(`^\\s*"?${key}"?\\s*=`);
     for (let number = start; number < lines.length; number++) {
       if (/^\s*\[/.test(lines[number]!)) break; // the next table
-      if (new RegExp(`^\\s*"?${key}"?\\s*=`).test(lines[number]!)) return number + 1;
+      if (assignment.test(lines[number]!)) return number + 1;
     }
     return undefined;
   };

@@ -36,14 +36,15 @@ const MAX_DEPTH = 32;
  * trailing bytes, or nesting deeper than 32
  */
 export function decodeDer(bytes: Uint8Array): DerNode {
-  const { node, next } = decodeAt(bytes, 0, 0);
+  const { node, next } = decodeAt(bytes, 0, bytes.length, 0);
   if (next !== bytes.length) throw new DerError(`Cannot decode DER: ${bytes.length - next} trailing bytes`);
   return node;
 }
 
-function decodeAt(bytes: Uint8Array, offset: number, depth: number): { node: DerNode; next: number } {
+/** The element at `offset`, which must end by `limit` (its parent's end): no view is made of the parent for each child. */
+function decodeAt(bytes: Uint8Array, offset: number, limit: number, depth: number): { node: DerNode; next: number } {
   if (depth > MAX_DEPTH) throw new DerError("Cannot decode DER: nested too deeply");
-  if (offset + 2 > bytes.length) throw new DerError(`Cannot decode DER: truncated at byte ${offset}`);
+  if (offset + 2 > limit) throw new DerError(`Cannot decode DER: truncated at byte ${offset}`);
   const tag = bytes[offset]!;
   if ((tag & 0x1f) === 0x1f) throw new DerError("Cannot decode DER: multi-byte tags are not supported");
   let length = bytes[offset + 1]!;
@@ -51,7 +52,7 @@ function decodeAt(bytes: Uint8Array, offset: number, depth: number): { node: Der
   if (length === 0x80) throw new DerError("Cannot decode DER: indefinite length");
   if (length > 0x80) {
     const count = length & 0x7f;
-    if (count > 4 || offset + 2 + count > bytes.length) throw new DerError(`Cannot decode DER: bad length at byte ${offset}`);
+    if (count > 4 || offset + 2 + count > limit) throw new DerError(`Cannot decode DER: bad length at byte ${offset}`);
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + bytes[offset + 2 + i]!;
     if (length < 0x80 || bytes[offset + 2] === 0) throw new DerError(`Cannot decode DER: non-minimal length at byte ${offset}`);
@@ -59,13 +60,13 @@ function decodeAt(bytes: Uint8Array, offset: number, depth: number): { node: Der
   }
   const start = offset + headerLength;
   const end = start + length;
-  if (end > bytes.length) throw new DerError(`Cannot decode DER: element at byte ${offset} runs past the end`);
+  if (end > limit) throw new DerError(`Cannot decode DER: element at byte ${offset} runs past the end`);
   const content = bytes.subarray(start, end);
   const raw = bytes.subarray(offset, end);
   if ((tag & 0x20) === 0) return { node: { tag, content, raw }, next: end };
   const children: DerNode[] = [];
   for (let position = start; position < end;) {
-    const child = decodeAt(bytes.subarray(0, end), position, depth + 1);
+    const child = decodeAt(bytes, position, end, depth + 1);
     children.push(child.node);
     position = child.next;
   }

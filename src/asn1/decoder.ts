@@ -83,10 +83,16 @@ export function childrenOf(node: DerNode, count = 0, what = "element"): readonly
   return node.children;
 }
 
+/** The most octets one arc may take: 160 bits, room for a UUID arc (128 bits, 19 octets) under 2.25. */
+const MAX_ARC_OCTETS = 23;
+
 /**
  * Reads an OBJECT IDENTIFIER node as dotted text.
  *
- * @throws {DerError} when the node is not a well-formed OID
+ * @see https://www.itu.int/rec/T-REC-X.690 section 8.19 (each arc in base 128, as few octets as possible)
+ * @throws {DerError} when the node is not a well-formed OID: a truncated arc, an arc padded with a
+ *   leading 0x80 octet, or an arc longer than {@link MAX_ARC_OCTETS} octets (whose BigInt reading
+ *   would take time growing with the square of its length)
  */
 export function readObjectIdentifier(node: DerNode): string {
   if (node.tag !== Tag.OBJECT_IDENTIFIER || node.content.length === 0) throw new DerError("Cannot read OID: not an OBJECT IDENTIFIER");
@@ -94,12 +100,16 @@ export function readObjectIdentifier(node: DerNode): string {
   // BigInt steps on every byte made a certificate's OIDs 0.6 ms of a warm start.
   const arcs: (number | bigint)[] = [];
   let value: number | bigint = 0;
+  let octets = 0;
   for (const byte of node.content) {
+    if (octets === 0 && byte === 0x80) throw new DerError("Cannot read OID: an arc starts with a padding octet (0x80)");
+    if (++octets > MAX_ARC_OCTETS) throw new DerError(`Cannot read OID: an arc longer than ${MAX_ARC_OCTETS} octets`);
     if (typeof value === "number" && value >= 2 ** 46) value = BigInt(value);
     value = typeof value === "number" ? value * 128 + (byte & 0x7f) : (value << 7n) | BigInt(byte & 0x7f);
     if ((byte & 0x80) === 0) {
       arcs.push(value);
       value = 0;
+      octets = 0;
     }
   }
   if ((node.content.at(-1)! & 0x80) !== 0) throw new DerError("Cannot read OID: truncated arc");

@@ -112,4 +112,17 @@ describe("readObjectIdentifier() against OpenSSL's encoding", () => {
   test("a truncated arc is an error", () => {
     expect(() => readObjectIdentifier(decodeDer(Uint8Array.of(0x06, 0x02, 0x2a, 0x86)))).toThrow("truncated arc");
   });
+
+  test("an arc padded with a leading 0x80 octet is not DER (X.690 8.19.2): an error, not the same OID", () => {
+    // 1.2.840 is 2a 86 48; with the arc 840 padded: 2a 80 86 48.
+    expect(() => readObjectIdentifier(decodeDer(Uint8Array.of(0x06, 0x04, 0x2a, 0x80, 0x86, 0x48)))).toThrow("padding octet");
+  });
+
+  test("an arc of 60,000 octets is refused (its BigInt reading took 0.9 s), one of 23 read", () => {
+    const oid = Uint8Array.of(0x2a, ...new Array<number>(59_996).fill(0xff), 0x7f);
+    const der = Uint8Array.of(0x06, 0x82, (oid.length >> 8) & 0xff, oid.length & 0xff, ...oid);
+    expect(() => readObjectIdentifier(decodeDer(der))).toThrow("longer than 23 octets");
+    const longest = Uint8Array.of(0x06, 24, 0x2a, ...new Array<number>(22).fill(0xff), 0x7f);
+    expect(readObjectIdentifier(decodeDer(longest))).toBe(`1.2.${(2n ** 161n - 1n).toString()}`);
+  });
 });

@@ -152,4 +152,18 @@ describe("loadMany() on the local stores", () => {
     expect((found.get("b.local.test") as StoreError).message).toContain("lets everyone write it");
     if (process.getuid?.() === 0) expect((found.get("d.local.test") as StoreError).message).toContain("owned by uid 65534");
   });
+
+  test("file: in one batch, a certificates/ folder anyone may write refuses every lineage, not only the first", async () => {
+    // certificates/ is on every lineage's path: a folder remembered before it was found sound would let the rest through.
+    const dir = makeTempDir("load-many-shared-");
+    const store = new FileCertificateStore(dir);
+    const names = ["a.local.test", "b.local.test", "c.local.test"];
+    for (const name of names) await store.save(lineage(name));
+    chmodSync(join(dir, "certificates"), 0o777);
+    const found = await store.loadMany!(names);
+    for (const name of names) {
+      expect(found.get(name)).toBeInstanceOf(StoreError);
+      expect((found.get(name) as StoreError).message).toContain(`${join(dir, "certificates")}: its mode 0777 lets everyone write it`);
+    }
+  });
 });

@@ -86,7 +86,7 @@ export function optional<K extends string, V>(key: K, value: V | undefined): { [
 
 /** The line of a `[name]` header, if the file has one. */
 export function headerLine(doc: ConfigDocument, name: string): number | undefined {
-  const header = new RegExp(`^\\s*\\[\\s*${name}\\s*\\]\\s*(#.*)?$`);
+  const header = new RegExp(`^\\s*\\[\\s*${literal(name)}\\s*\\]\\s*(#.*)?$`);
   return doc.text.split("\n").findIndex((candidate) => header.test(candidate)) + 1 || undefined;
 }
 
@@ -96,18 +96,26 @@ function locator(text: string): ConfigDocument["where"] {
   return (table, index, key) => {
     let start = 0;
     if (table !== undefined) {
-      const header = new RegExp(`^\\s*\\[\\[?\\s*${table}\\s*\\]\\]?\\s*(#.*)?$`);
+      const header = new RegExp(`^\\s*\\[\\[?\\s*${literal(table)}\\s*\\]\\]?\\s*(#.*)?$`);
       const headers = lines.flatMap((line, number) => (header.test(line) ? [number] : []));
       if (headers[index] === undefined) return undefined;
       start = headers[index]! + 1;
     }
-    const assignment = new RegExp(`^\\s*"?${key}"?\\s*=`);
+    const assignment = new RegExp(`^\\s*"?${literal(key)}"?\\s*=`);
     for (let number = start; number < lines.length; number++) {
       if (/^\s*\[/.test(lines[number]!)) break; // the next table
       if (assignment.test(lines[number]!)) return number + 1;
     }
     return undefined;
   };
+}
+
+/**
+ * `text` matched as itself inside a RegExp. A key is the user's (an unknown quoted key such as
+ * `"a(" = 1` is named in its error): unescaped, it threw SyntaxError, or matched another line.
+ */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
 /** The first line at which the text, cut there, fails with the same message: where the problem starts. */

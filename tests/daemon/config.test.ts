@@ -158,3 +158,18 @@ describe("parseServeConfig(): [on_demand] and tls-alpn-01", () => {
     expect((error as Error).message).not.toContain("\n");
   });
 });
+
+describe("parseServeConfig(): an unknown key named at its own line, whatever characters it has", () => {
+  const SITE = `[[site]]\nnames = ["a.test"]\nupstream = "http://127.0.0.1:1"\n`;
+  test.each([
+    ["a key with ( in a site", `${HEAD}${SITE}"a(" = 1\n`, `serve.toml:5: unknown key "a(" in site 1`],
+    ["a key with [ at the top", `${HEAD}"b[" = 1\n${SITE}`, `serve.toml:2: unknown key "b["`],
+    ["a key with ) in [on_demand]", `${HEAD}[on_demand]\nask = "http://127.0.0.1:9/"\n"x)" = 2\n[[site]]\non_demand = true\nupstream = "http://127.0.0.1:1"\n`, `serve.toml:4: unknown key "x)" in [on_demand]`],
+    // Read as a pattern, "n.mes" matched names = on line 3.
+    ["a key with . that a pattern would match to names", `${HEAD}${SITE}"n.mes" = 1\n`, `serve.toml:5: unknown key "n.mes" in site 1`],
+  ])("refuses %s as a ConfigError naming its line", (_, text, message) => {
+    const error = refusal(text); // unescaped in a RegExp: SyntaxError "Invalid regular expression", or another key's line
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toStartWith(message);
+  });
+});

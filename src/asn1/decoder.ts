@@ -86,6 +86,9 @@ export function childrenOf(node: DerNode, count = 0, what = "element"): readonly
 /** The most octets one arc may take: 160 bits, room for a UUID arc (128 bits, 19 octets) under 2.25. */
 const MAX_ARC_OCTETS = 23;
 
+/** Below this an arc is read as a number: one more octet (times 128, plus 127) stays under 2^53. */
+const NUMBER_ARC_LIMIT = 2 ** 46;
+
 /**
  * Reads an OBJECT IDENTIFIER node as dotted text.
  *
@@ -104,7 +107,7 @@ export function readObjectIdentifier(node: DerNode): string {
   for (const byte of node.content) {
     if (octets === 0 && byte === 0x80) throw new DerError("Cannot read OID: an arc starts with a padding octet (0x80)");
     if (++octets > MAX_ARC_OCTETS) throw new DerError(`Cannot read OID: an arc longer than ${MAX_ARC_OCTETS} octets`);
-    if (typeof value === "number" && value >= 2 ** 46) value = BigInt(value);
+    if (typeof value === "number" && value >= NUMBER_ARC_LIMIT) value = BigInt(value);
     value = typeof value === "number" ? value * 128 + (byte & 0x7f) : (value << 7n) | BigInt(byte & 0x7f);
     if ((byte & 0x80) === 0) {
       arcs.push(value);
@@ -114,7 +117,9 @@ export function readObjectIdentifier(node: DerNode): string {
   }
   if ((node.content.at(-1)! & 0x80) !== 0) throw new DerError("Cannot read OID: truncated arc");
   const first = arcs.shift()!;
-  const head = first < 40 ? [0, first] : first < 80 ? [1, Number(first) - 40] : [2, typeof first === "number" ? first - 80 : first - 80n];
+  // The first arc holds two (X.690 8.19.4): 40 * first + second, with first 0, 1 or 2 (2 leaving second unbounded).
+  const second = typeof first === "bigint" ? first - 80n : first < 40 ? first : first < 80 ? first - 40 : first - 80;
+  const head = [first < 40 ? 0 : first < 80 ? 1 : 2, second];
   return [...head, ...arcs].join(".");
 }
 

@@ -28,6 +28,7 @@ export function standardIo(): CommandIo & { drain(limitMs?: number): Promise<voi
   // Both on one pipe or socket (`2>&1 |`, journald's StandardError=inherit): one sink keeps their
   // lines in order. With a sink each, each held its own backlog while the reader lagged, and an
   // error line overtook the output lines written before it. Decided at the first error line.
+  // A standard error that cannot be written has nowhere left to say so: its failure is silent.
   const errors = () => (err ??= sameFile(1, 2) ? out : lineWriter(() => Bun.stderr.writer(), () => {}));
   return {
     env: process.env,

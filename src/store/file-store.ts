@@ -117,7 +117,7 @@ export class FileCertificateStore implements CertificateStore {
     if (!summary) return undefined;
     const folder = this.locate(name);
     for (const file of ["privkey.pem", "fullchain.pem"]) checkOwnedPath(this.dir, join(folder, file), checked);
-    return { config: summary.config, meta: summary.meta, keyPem: readFileSync(join(folder, "privkey.pem"), "utf8"), chainPem: readFileSync(join(folder, "fullchain.pem"), "utf8") };
+    return { config: summary.config, meta: summary.meta, keyPem: readLineageFile(join(folder, "privkey.pem")), chainPem: readLineageFile(join(folder, "fullchain.pem")) };
   }
 
   /**
@@ -214,4 +214,21 @@ export function chainFiles(folder: string, chainPem: string): FileToWrite[] {
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/**
+ * A lineage's key or chain file. A missing one is the lineage's damage (it is obtained again, the
+ * others are served), not an error of the whole store: thrown as it was, one deleted privkey.pem
+ * stopped a daemon's start and every other site with it.
+ *
+ * @throws {StoreError} `ERR_STORE_CORRUPT` when the file is missing
+ * @throws {Error} from the file system for a file that cannot be read (e.g. `EACCES`)
+ */
+function readLineageFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new StoreError(`${path} is missing: the lineage cannot be served without it, and is obtained again`, "ERR_STORE_CORRUPT");
+  }
 }

@@ -5,6 +5,7 @@
  * request, and the served serial changes each time.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import type { EventOf } from "../../src/lifecycle/index.ts";
@@ -174,20 +175,22 @@ describe("manage() while the CA is down", () => {
   });
 });
 
-describe("manage() started during a CA outage, with a damaged lineage in its store", () => {
+describe("manage() started during a CA outage, with damaged lineages in its store", () => {
   let managed: Managed | undefined;
   afterAll(async () => {
     await managed?.stop();
   });
 
-  test("serves the stored site at once, the placeholder for a new one and for the damaged one (reported by name), and obtains both once the CA answers", async () => {
+  test("serves the stored site at once, the placeholder for a new one and for the damaged ones (reported by name), and obtains them once the CA answers", async () => {
     const dir = makeTempDir("bun-acme-manage-outage-");
     const common = { directoryUrl: pebble.directoryUrl, ca: pebble.tlsRootPem, store: new FileCertificateStore(dir), hostname: "127.0.0.1", ports: { https: 5001, http: 5002 }, fetch: () => new Response("up\n") };
-    const before = await manage({ ...common, certificates: [["kept.outage.test"], ["victim.outage.test"]] });
+    const before = await manage({ ...common, certificates: [["kept.outage.test"], ["victim.outage.test"], ["keyless.outage.test"]] });
     await before.stop();
     const kept = (await common.store.load("kept.outage.test"))!;
     // Another site's fullchain copied over the victim's: its key and chain no longer belong together.
     await Bun.write(join(dir, "certificates", "victim.outage.test", "fullchain.pem"), kept.chainPem);
+    // And one whose key file was deleted (reading it threw ENOENT, and the whole start failed).
+    rmSync(join(dir, "certificates", "keyless.outage.test", "privkey.pem"));
     await pebble.stop();
 
     const events: ManageEvent[] = [];
@@ -198,7 +201,7 @@ describe("manage() started during a CA outage, with a damaged lineage in its sto
     });
     managed = await manage({
       ...common,
-      certificates: [["kept.outage.test"], ["victim.outage.test"], ["new.outage.test"]],
+      certificates: [["kept.outage.test"], ["victim.outage.test"], ["keyless.outage.test"], ["new.outage.test"]],
       retry: { baseDelayMs: 300, maxDelayMs: 1_000 },
       onEvent: (event) => {
         events.push(event);
@@ -214,15 +217,17 @@ describe("manage() started during a CA outage, with a damaged lineage in its sto
     expect((await presented(managed.port, "kept.outage.test")).serial.replace(/^0+/, "")).toBe(kept.meta.serial.replace(/^0+/, ""));
     expect((await presented(managed.port, "new.outage.test")).subject).toBe(placeholder);
     expect((await presented(managed.port, "victim.outage.test")).subject).toBe(placeholder);
+    expect((await presented(managed.port, "keyless.outage.test")).subject).toBe(placeholder);
     const damaged = events.filter((event) => event.type === "damaged");
-    expect(damaged.map((event) => event.lineage)).toEqual(["victim.outage.test"]);
-    expect(damaged[0]!.message).toContain("another key than the lineage's private key");
-    expect(events.filter((event) => event.type === "failed").map((event) => event.lineage)).toEqual(expect.arrayContaining(["new.outage.test", "victim.outage.test"]));
+    expect(damaged.map((event) => event.lineage).sort()).toEqual(["keyless.outage.test", "victim.outage.test"]);
+    expect(damaged.find((event) => event.lineage === "victim.outage.test")!.message).toContain("another key than the lineage's private key");
+    expect(damaged.find((event) => event.lineage === "keyless.outage.test")!.message).toContain("privkey.pem is missing");
+    expect(events.filter((event) => event.type === "failed").map((event) => event.lineage)).toEqual(expect.arrayContaining(["new.outage.test", "victim.outage.test", "keyless.outage.test"]));
 
     pebble = await startPebble({ config: { certificateValidityPeriod: 20 } }); // a new Pebble: the account is registered again
     issuingRoot = await (await pebble.management("/roots/0")).text();
-    await Promise.all([obtained("new.outage.test"), obtained("victim.outage.test")]);
-    for (const name of ["new.outage.test", "victim.outage.test"]) {
+    await Promise.all([obtained("new.outage.test"), obtained("victim.outage.test"), obtained("keyless.outage.test")]);
+    for (const name of ["new.outage.test", "victim.outage.test", "keyless.outage.test"]) {
       const served = await presented(managed.port, name);
       expect(served.authorized).toBe(true);
       expect(served.serial.replace(/^0+/, "")).toBe(events.find((event): event is EventOf<"obtained"> => event.type === "obtained" && event.lineage === name)!.serial!.replace(/^0+/, ""));

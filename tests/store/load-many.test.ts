@@ -9,7 +9,7 @@ import { SQL } from "bun";
 import { FileCertificateStore, MemoryCertificateStore, PostgresCertificateStore, RedisCertificateStore, StoreError, type CertificateStore, type StoredLineage } from "../../src/store/index.ts";
 import { startPostgres, type Postgres } from "../support/postgres.ts";
 import { startRedis, type Redis } from "../support/redis.ts";
-import { chmodSync, chownSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../support/temp.ts";
 
@@ -165,5 +165,18 @@ describe("loadMany() on the local stores", () => {
       expect(found.get(name)).toBeInstanceOf(StoreError);
       expect((found.get(name) as StoreError).message).toContain(`${join(dir, "certificates")}: its mode 0777 lets everyone write it`);
     }
+  });
+
+  test("file: a lineage whose key or chain file was deleted is its StoreError (damage, obtained again); the others are read", async () => {
+    const dir = makeTempDir("load-many-missing-");
+    const store = new FileCertificateStore(dir);
+    for (const name of ["a.local.test", "b.local.test", "c.local.test"]) await store.save(lineage(name));
+    rmSync(join(dir, "certificates", "b.local.test", "privkey.pem"));
+    rmSync(join(dir, "certificates", "c.local.test", "fullchain.pem"));
+    const found = await store.loadMany!(["a.local.test", "b.local.test", "c.local.test"]); // threw ENOENT: the whole start failed
+    expect(found.get("a.local.test")).toEqual(lineage("a.local.test"));
+    expect((found.get("b.local.test") as StoreError).code).toBe("ERR_STORE_CORRUPT");
+    expect((found.get("b.local.test") as StoreError).message).toContain("privkey.pem is missing");
+    expect((found.get("c.local.test") as StoreError).message).toContain("fullchain.pem is missing");
   });
 });

@@ -58,13 +58,11 @@ function sameFile(fd: number, other: number): boolean {
  * Writes lines to a standard stream until its reader goes away (`bun-acme ... | head -1`): then
  * EPIPE is swallowed, later lines are dropped, and the run goes on to its normal end. Any other
  * write error (ENOSPC: a log file on a full disk) drops the line that failed, tells `failed` the
- * first time, and later lines are tried again (the sink writes again once space is freed,
- * measured on a full tmpfs): a log line that cannot be written must not abort an issuance or stop
- * a daemon's renewals, as a write error thrown into the command did. A reader
- * slower than the lines (a full pipe, a busy journald) gets them later, held in memory: a write
- * never stops the event loop, so the daemon keeps serving meanwhile. The sink is made at the first
- * line, and is Bun's file sink rather than `process.stdout`, which Bun builds when first read
- * (6 ms, measured): a warm `serve` paid that between opening its HTTPS port and its first handshake.
+ * first time, and later lines are tried again: a log line that cannot be written never aborts an
+ * issuance or a daemon's renewals. A reader slower than the lines (a full pipe, a busy journald)
+ * gets them later, held in memory: a write never stops the event loop. The sink is made at the
+ * first line, and is Bun's file sink rather than `process.stdout`, which Bun builds when first
+ * read, 6 ms of the main thread (a warm `serve` would pay them before its first handshake).
  */
 function lineWriter(open: () => Bun.FileSink, failed: (code: string) => void): LineWriter {
   let sink: Bun.FileSink | undefined;

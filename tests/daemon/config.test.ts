@@ -15,6 +15,13 @@ function refusal(text: string): unknown {
   return undefined;
 }
 
+/** A test.each row's check: the text is refused with a ConfigError whose message starts with `message`. */
+function expectRefused(_: string, text: string, message: string): void {
+  const error = refusal(text);
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as Error).message).toStartWith(message);
+}
+
 const HEAD = `directory = "https://ca.test/dir"\n`;
 
 describe("parseServeConfig(): the proxy's keys", () => {
@@ -37,11 +44,7 @@ describe("parseServeConfig(): the proxy's keys", () => {
     ["a zero timeout", `${HEAD}[[site]]\nnames = ["a.test"]\nupstream = "http://127.0.0.1:1"\nresponse_header_timeout = 0\n`, "serve.toml:5: site 1: response_header_timeout must be a number of seconds above 0"],
     ["a fractional limit", `${HEAD}[[site]]\nnames = ["a.test"]\nupstream = "http://127.0.0.1:1"\nmax_requests = 1.5\n`, "serve.toml:5: site 1: max_requests must be a whole number above 0"],
     ["a limit on a site with no upstream", `${HEAD}[[site]]\nnames = ["a.test"]\nmax_requests = 8\n`, "serve.toml:4: site 1: max_requests applies only to a site with an upstream"],
-  ])("refuses %s, naming file, line and key", (_, text, message) => {
-    const error = refusal(text);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toStartWith(message);
-  });
+  ])("refuses %s, naming file, line and key", expectRefused);
 });
 
 describe("parseServeConfig(): deploy_hook_timeout", () => {
@@ -55,11 +58,7 @@ describe("parseServeConfig(): deploy_hook_timeout", () => {
     ["a limit that is not a number", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook = "true"\ndeploy_hook_timeout = "10m"\n`, "serve.toml:5: site 1: deploy_hook_timeout must be a number of seconds above 0"],
     ["a limit of zero", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook = "true"\ndeploy_hook_timeout = 0\n`, "serve.toml:5: site 1: deploy_hook_timeout must be a number of seconds above 0"],
     ["a limit without a deploy hook", `${HEAD}[[site]]\nnames = ["a.test"]\ndeploy_hook_timeout = 60\n`, "serve.toml:4: site 1: deploy_hook_timeout applies only to a site with a deploy_hook"],
-  ])("refuses %s, naming file, line and key", (_, text, message) => {
-    const error = refusal(text);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toStartWith(message);
-  });
+  ])("refuses %s, naming file, line and key", expectRefused);
 });
 
 describe("parseServeConfig(): [[issuer]]", () => {
